@@ -1,0 +1,150 @@
+"""Concentration and dependence indices over partner shares.
+
+All indices use partners with positive exports only: a zero partner changes nothing (so a
+partner with no trade does not make a reporter look more diversified).
+
+- ``hhi``: Herfindahl-Hirschman index, sum of squared shares, in [1/n, 1].
+- ``hhi_norm``: UNCTAD's normalized form, ``(sqrt(HHI) - sqrt(1/n)) / (1 - sqrt(1/n))``, in
+  [0, 1] (0 = equal shares; defined as 1 when there is a single partner). UNCTADstat uses this
+  form for its concentration index of exports.
+- ``n_effective``: ``1 / HHI``, the number of equal-sized partners with the same HHI.
+- ``cr1``, ``cr3``, ``cr5``: shares of the largest 1, 3, 5 partners.
+- ``theil``: Theil entropy index ``sum(s * ln(n * s))`` = ``ln(n) - entropy``, in [0, ln n].
+- ``share_<ISO3>``: each dependence-set partner's share; ``dependence_share``: their sum.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "concentration_index",
+    "cr_k",
+    "hhi",
+    "hhi_normalized",
+    "partner_shares",
+    "theil",
+]
+
+
+def _positive_shares(values: np.ndarray) -> np.ndarray:
+    v = np.asarray(values, dtype="float64")
+    if v.ndim != 1:
+        raise ValueError(f"expected a 1-D array of partner values, got shape {v.shape}")
+    if np.any(~np.isfinite(v)) or np.any(v < 0):
+        raise ValueError("partner values must be finite and non-negative")
+    v = v[v > 0]
+    if v.size == 0:
+        raise ValueError("no partner with positive exports")
+    return v / v.sum()
+
+
+def hhi(values: np.ndarray) -> float:
+    """Herfindahl-Hirschman index of partner values (levels or shares; scale-free)."""
+    s = _positive_shares(values)
+    return float(np.sum(s * s))
+
+
+def hhi_normalized(values: np.ndarray) -> float:
+    """UNCTAD normalized HHI: ``(sqrt(HHI) - sqrt(1/n)) / (1 - sqrt(1/n))``; 1 for one partner."""
+    s = _positive_shares(values)
+    n = s.size
+    if n == 1:
+        return 1.0
+    root = np.sqrt(np.sum(s * s))
+    floor = np.sqrt(1.0 / n)
+    return float(np.clip((root - floor) / (1.0 - floor), 0.0, 1.0))
+
+
+def theil(values: np.ndarray) -> float:
+    """Theil entropy index ``sum(s * ln(n s))`` over positive partners, in [0, ln n]."""
+    s = _positive_shares(values)
+    return float(max(np.sum(s * np.log(s.size * s)), 0.0))
+
+
+def cr_k(values: np.ndarray, k: int) -> float:
+    """Concentration ratio: combined share of the ``k`` largest partners."""
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    s = np.sort(_positive_shares(values))[::-1]
+    return float(s[:k].sum())
+
+
+def partner_shares(
+    panel: pd.DataFrame, *, by: Sequence[str] = ("reporter", "year"), value: str = "export_usd"
+) -> pd.DataFrame:
+    """Add ``share``: each partner's fraction of the group's total (groups ``by``)."""
+    keys = list(by)
+    total = panel.groupby(keys, sort=False)[value].transform("sum")
+    return panel.assign(share=panel[value] / total)
+
+
+def _indices_of_group(values: np.ndarray, partners: np.ndarray, dependence_set: Sequence[str]) -> dict[str, float]:
+    s = _positive_shares(values)
+    positive = np.asarray(values, dtype="float64") > 0
+    names = partners[positive]
+    h = float(np.sum(s * s))
+    n = s.size
+    out: dict[str, float] = {
+        "n_partners": float(n),
+        "hhi": h,
+        "hhi_norm": hhi_normalized(s),
+        "n_effective": 1.0 / h,
+        "cr1": cr_k(s, 1),
+        "cr3": cr_k(s, 3),
+        "cr5": cr_k(s, 5),
+        "theil": float(max(np.sum(s * np.log(n * s)), 0.0)),
+    }
+    dep = 0.0
+    for code in dependence_set:
+        share = float(s[names == code].sum())
+        out[f"share_{code}"] = share
+        dep += share
+    out["dependence_share"] = dep
+    return out
+
+
+def concentration_index(
+    panel: pd.DataFrame,
+    *,
+    dependence_set: Sequence[str] = ("CHN", "USA"),
+    by: Sequence[str] = ("reporter", "year"),
+    value: str = "export_usd",
+    partner: str = "partner",
+) -> pd.DataFrame:
+    """Concentration and dependence indices per group (by default per reporter-year).
+
+    Args:
+        panel: Long frame with the ``by`` keys, a partner column and a value column. Partner
+            rows must be countries only (no World/aggregate rows).
+        dependence_set: Partners whose shares are reported separately and summed.
+        by: Grouping keys; add ``path`` to compute indices per sample path.
+        value: Value column (levels; shares are computed within each group).
+        partner: Partner code column.
+
+    Returns:
+        One row per group: the keys, ``n_partners, hhi, hhi_norm, n_effective, cr1, cr3, cr5,
+        theil, share_<ISO3>... , dependence_share`` (shares as fractions 0-1).
+
+    Raises:
+        ValueError: Missing columns, negative or non-finite values, or a group with no
+            positive exports.
+    """
+    keys = list(by)
+    missing = [c for c in [*keys, partner, value] if c not in panel.columns]
+    if missing:
+        raise ValueError(f"concentration_index: missing column(s) {missing}")
+    rows = []
+    for key, group in panel.groupby(keys, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        try:
+            idx = _indices_of_group(
+                group[value].to_numpy(), group[partner].to_numpy(), dependence_set
+            )
+        except ValueError as exc:
+            raise ValueError(f"concentration_index: group {dict(zip(keys, key, strict=True))}: {exc}") from None
+        rows.append({**dict(zip(keys, key, strict=True)), **idx})
+    return pd.DataFrame(rows)
