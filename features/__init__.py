@@ -1,0 +1,1 @@
+"""Pure feature code: source adapters, the trade panel, features and concentration indices."""

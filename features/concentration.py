@@ -82,7 +82,9 @@ def partner_shares(
     return panel.assign(share=panel[value] / total)
 
 
-def _indices_of_group(values: np.ndarray, partners: np.ndarray, dependence_set: Sequence[str]) -> dict[str, float]:
+def _indices_of_group(
+    values: np.ndarray, partners: np.ndarray, dependence_set: Sequence[str]
+) -> dict[str, float]:
     s = _positive_shares(values)
     positive = np.asarray(values, dtype="float64") > 0
     names = partners[positive]
@@ -145,6 +147,8 @@ def concentration_index(
                 group[value].to_numpy(), group[partner].to_numpy(), dependence_set
             )
         except ValueError as exc:
-            raise ValueError(f"concentration_index: group {dict(zip(keys, key, strict=True))}: {exc}") from None
+            raise ValueError(
+                f"concentration_index: group {dict(zip(keys, key, strict=True))}: {exc}"
+            ) from None
         rows.append({**dict(zip(keys, key, strict=True)), **idx})
     return pd.DataFrame(rows)

@@ -36,7 +36,9 @@ def _row_of(df: pd.DataFrame, i: int) -> int:
 def _fail(df: pd.DataFrame, mask: np.ndarray, name: str, column: str | None, message: str) -> None:
     if mask.any():
         i = int(np.flatnonzero(mask)[0])
-        raise SourceError(name, message(i) if callable(message) else message, row=_row_of(df, i), column=column)
+        raise SourceError(
+            name, message(i) if callable(message) else message, row=_row_of(df, i), column=column
+        )
 
 
 def validate_trade_panel(
@@ -80,7 +82,13 @@ def validate_trade_panel(
         _fail(df, parsed.isna().to_numpy(), name, col, "expected a value, found an empty cell")
         df[col] = parsed
     year = df["year"].to_numpy(dtype="float64")
-    _fail(df, year != np.round(year), name, "year", lambda i: f"expected a whole year, found {year[i]!r}")
+    _fail(
+        df,
+        year != np.round(year),
+        name,
+        "year",
+        lambda i: f"expected a whole year, found {year[i]!r}",
+    )
     lo = start if start is not None else -np.inf
     hi = end if end is not None else np.inf
     _fail(
@@ -91,7 +99,13 @@ def validate_trade_panel(
         lambda i: f"year {int(year[i])} outside the expected range {start}-{end}",
     )
     v = df["export_usd"].to_numpy(dtype="float64")
-    _fail(df, ~np.isfinite(v) | (v < 0), name, "export_usd", lambda i: f"expected a finite, non-negative USD amount, found {v[i]!r}")
+    _fail(
+        df,
+        ~np.isfinite(v) | (v < 0),
+        name,
+        "export_usd",
+        lambda i: f"expected a finite, non-negative USD amount, found {v[i]!r}",
+    )
     known = known_iso3()
     for col in ("reporter", "partner"):
         codes = df[col].astype("string")
@@ -101,19 +115,29 @@ def validate_trade_panel(
             bad,
             name,
             col,
-            lambda i, c=col: f"unknown country code {df[c].iloc[i]!r}; expected an ISO 3166-1 "
-            "alpha-3 code of a country (aggregates such as World are not allowed)",
+            lambda i, c=col: (
+                f"unknown country code {df[c].iloc[i]!r}; expected an ISO 3166-1 "
+                "alpha-3 code of a country (aggregates such as World are not allowed)"
+            ),
         )
-    _fail(df, (df["reporter"] == df["partner"]).to_numpy(), name, "partner", "partner equals reporter (self-trade)")
+    _fail(
+        df,
+        (df["reporter"] == df["partner"]).to_numpy(),
+        name,
+        "partner",
+        "partner equals reporter (self-trade)",
+    )
     dup = df.duplicated(["reporter", "partner", "year"]).to_numpy()
     _fail(
         df,
         dup,
         name,
         None,
-        lambda i: "duplicate key "
-        f"(reporter={df['reporter'].iloc[i]}, partner={df['partner'].iloc[i]}, "
-        f"year={int(year[i])}); expected one row per reporter-partner-year",
+        lambda i: (
+            "duplicate key "
+            f"(reporter={df['reporter'].iloc[i]}, partner={df['partner'].iloc[i]}, "
+            f"year={int(year[i])}); expected one row per reporter-partner-year"
+        ),
     )
     if "source" not in df.columns:
         df["source"] = name
@@ -129,9 +153,9 @@ def _check_units(panel: pd.DataFrame, reference: pd.DataFrame, name: str) -> Non
     merged = merged.loc[merged["total_usd"] > 0]
     if merged.empty:
         return
-    ratio = merged["export_usd"] / merged["total_usd"]
+    merged = merged.assign(ratio=merged["export_usd"] / merged["total_usd"])
     lo, hi = _TOTAL_RATIO_BAND
-    bad = merged.loc[(ratio < lo) | (ratio > hi)].assign(ratio=ratio)
+    bad = merged.loc[(merged["ratio"] < lo) | (merged["ratio"] > hi)]
     if len(bad):
         r = bad.iloc[0]
         hint = ""
@@ -168,7 +192,10 @@ def build_trade_panel(
     sel = exports.loc[(exports["reporter"] == reporter) & exports["year"].between(start, end)]
     if sel.empty:
         have = sorted(exports["reporter"].unique())[:10]
-        raise SourceError(name, f"no exports for reporter {reporter!r} in {start}-{end}; reporters present include {have}")
+        raise SourceError(
+            name,
+            f"no exports for reporter {reporter!r} in {start}-{end}; reporters present include {have}",
+        )
     return validate_trade_panel(sel, name=name, start=start, end=end)
 
 

@@ -77,7 +77,9 @@ class Loaded:
                 "dropped " + ", ".join(f"{k}={v:,}" for k, v in sorted(self.dropped.items()))
             )
         if self.unmapped:
-            parts.append("unmapped " + ", ".join(f"{k}={v}" for k, v in sorted(self.unmapped.items())))
+            parts.append(
+                "unmapped " + ", ".join(f"{k}={v}" for k, v in sorted(self.unmapped.items()))
+            )
         return "; ".join(parts)
 
 
@@ -133,7 +135,9 @@ def read_table(
     return df.assign(**{ROW: np.arange(2, len(df) + 2)})
 
 
-def to_number(df: pd.DataFrame, column: str, path: str | Path, *, integer: bool = False) -> pd.Series:
+def to_number(
+    df: pd.DataFrame, column: str, path: str | Path, *, integer: bool = False
+) -> pd.Series:
     """Parse a text column as numbers; text that is not a number is an error with its row.
 
     Missing cells (NaN) stay NaN.

@@ -93,16 +93,24 @@ def load_kosis_exports(
     inconsistent = totals.loc[totals["min"] != totals["max"]]
     if len(inconsistent):
         y = int(inconsistent["year"].iloc[0])
-        raise SourceError(path, f"total_export differs between rows of year {y}; expected one value per year", column="total_export")
+        raise SourceError(
+            path,
+            f"total_export differs between rows of year {y}; expected one value per year",
+            column="total_export",
+        )
     totals = pd.DataFrame(
-        {"reporter": REPORTER, "year": totals["year"].astype("int64"), "total_export_usd": totals["min"]}
+        {
+            "reporter": REPORTER,
+            "year": totals["year"].astype("int64"),
+            "total_export_usd": totals["min"],
+        }
     )
     _check_units(exports, totals, path)
     loaded = Loaded(
         frame=exports.sort_values(["partner", "year"], ignore_index=True),
         path=str(path),
         dropped=dropped,
-            )
+    )
     return loaded, totals.sort_values("year", ignore_index=True)
 
 

@@ -121,7 +121,12 @@ def test_concentration_index_names_the_bad_group():
 @given(st.lists(st.floats(min_value=1.0, max_value=1e9), min_size=3, max_size=20))
 def test_frame_indices_match_array_functions(v):
     panel = pd.DataFrame(
-        {"reporter": "KOR", "year": 2000, "partner": [f"P{i}" for i in range(len(v))], "export_usd": v}
+        {
+            "reporter": "KOR",
+            "year": 2000,
+            "partner": [f"P{i}" for i in range(len(v))],
+            "export_usd": v,
+        }
     )
     row = concentration_index(panel, dependence_set=("P0",)).iloc[0]
     a = np.array(v)

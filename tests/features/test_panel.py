@@ -86,7 +86,12 @@ def test_build_trade_panel_unknown_reporter_is_clear():
 def test_long_frame_round_trip_keeps_values():
     panel = validate_trade_panel(
         pd.DataFrame(
-            {"reporter": "KOR", "partner": ["CHN", "USA"], "year": [2000, 2000], "export_usd": [1.5, 2.5]}
+            {
+                "reporter": "KOR",
+                "partner": ["CHN", "USA"],
+                "year": [2000, 2000],
+                "export_usd": [1.5, 2.5],
+            }
         ),
         name="t",
     )
@@ -98,7 +103,9 @@ def test_long_frame_round_trip_keeps_values():
 
 
 def test_validate_does_not_mutate_input():
-    df = pd.DataFrame({"reporter": "KOR", "partner": ["CHN"], "year": ["2000"], "export_usd": ["1"]})
+    df = pd.DataFrame(
+        {"reporter": "KOR", "partner": ["CHN"], "year": ["2000"], "export_usd": ["1"]}
+    )
     before = df.copy()
     validate_trade_panel(df, name="t")
     pd.testing.assert_frame_equal(df, before)

@@ -15,7 +15,9 @@ def test_real_file_matches_published_2019_shares(raw):
     assert set(f["year"]) == set(range(1990, 2024))
     assert not f.duplicated(["partner", "year"]).any()
     assert set(f["source"]) <= {"kosis", "cow"}
-    assert totals.set_index("year").loc[2019, "total_export_usd"] / 1e9 == pytest.approx(542.23, abs=0.01)
+    assert totals.set_index("year").loc[2019, "total_export_usd"] / 1e9 == pytest.approx(
+        542.23, abs=0.01
+    )
 
 
 @pytest.mark.rawdata
@@ -27,7 +29,10 @@ def test_real_file_reports_dropped_legacy_codes(raw):
 
 def test_good_small_file_loads(bad):
     exports, totals = load_kosis_exports(bad / "kosis" / "good.csv", start=2019, end=2019)
-    assert exports.frame.set_index("partner")["export_usd"].to_dict() == {"CHN": 1000.0, "USA": 500.0}
+    assert exports.frame.set_index("partner")["export_usd"].to_dict() == {
+        "CHN": 1000.0,
+        "USA": 500.0,
+    }
     assert totals["total_export_usd"].tolist() == [1500.0]
 
 

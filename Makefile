@@ -1,0 +1,36 @@
+# exportcast — the two commands a fresh machine needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+RAW    ?= ../shared/data/raw
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export MPLBACKEND := Agg
+
+.PHONY: install run test lint snapshot snapshot-check bench clean
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	@touch $@
+
+install: $(VENV)/.installed  ## create .venv and install exportcast with test tools
+
+run: install  ## the main job on the embedded snapshot (Korea)
+	$(BIN)/exportcast run
+
+test: install  ## lint + the whole test suite (real data checks run when $(RAW) exists)
+	$(BIN)/ruff check .
+	EXPORTCAST_RAW=$(RAW) $(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+snapshot: install  ## rebuild data/snapshot from the upstream raw files
+	$(BIN)/exportcast snapshot --raw $(RAW) --out data/snapshot
+
+snapshot-check: install  ## rebuild into a temp folder and compare hashes with data/snapshot
+	$(BIN)/exportcast snapshot --raw $(RAW) --out data/snapshot --check
+
+clean:
+	rm -rf $(VENV) outputs .pytest_cache .ruff_cache

@@ -1,0 +1,89 @@
+"""File I/O helpers: atomic writes and deterministic Parquet."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+__all__ = ["atomic_write", "read_parquet", "sha256_file", "write_csv", "write_parquet"]
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Write a file through a temporary sibling and rename it into place.
+
+    A crash or error half-way leaves the old file (if any) untouched and no partial file.
+
+    Args:
+        path: Destination.
+        write: Called with the temporary path; must write the whole file there.
+
+    Returns:
+        The destination path.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        write(tmp_path)
+        # mkstemp creates 0600; give the file the permissions a normal write would have.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)
+        os.replace(tmp_path, path)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path, *, float_format: str | None = None) -> Path:
+    """Atomically write a CSV (no index, UTF-8, LF line ends)."""
+    return atomic_write(
+        path,
+        lambda p: frame.to_csv(p, index=False, float_format=float_format, lineterminator="\n"),
+    )
+
+
+def write_parquet(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Atomically write a deterministic Parquet file.
+
+    Same frame, same bytes: no index, no pandas schema metadata (it embeds the pandas version),
+    zstd compression, one row group.
+    """
+    table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
+
+    def _write(p: Path) -> None:
+        pq.write_table(
+            table,
+            p,
+            compression="zstd",
+            compression_level=9,
+            row_group_size=max(len(frame), 1),
+            write_statistics=False,
+            store_schema=False,
+        )
+
+    return atomic_write(path, _write)
+
+
+def read_parquet(path: str | Path) -> pd.DataFrame:
+    """Read a Parquet file into pandas (strings as ``object``)."""
+    return pq.read_table(path).to_pandas()
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
