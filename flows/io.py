@@ -12,7 +12,29 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["atomic_write", "read_parquet", "sha256_file", "write_csv", "write_parquet"]
+__all__ = [
+    "PROJECT_ROOT",
+    "atomic_write",
+    "project_path",
+    "read_parquet",
+    "sha256_file",
+    "write_csv",
+    "write_parquet",
+]
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def project_path(path: str | Path) -> Path:
+    """Resolve a relative input path: as given when it exists, else under the project root.
+
+    Lets ``exportcast run`` find the embedded ``data/snapshot`` from any working directory.
+    """
+    path = Path(path)
+    if path.is_absolute() or path.exists():
+        return path
+    candidate = PROJECT_ROOT / path
+    return candidate if candidate.exists() else path
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:

@@ -16,7 +16,7 @@ import pandas as pd
 from configs import RunConfig, config_hash
 from features.concentration import concentration_index
 from features.panel import build_trade_panel
-from flows.io import atomic_write, write_csv
+from flows.io import atomic_write, project_path, write_csv
 from flows.snapshot import Snapshot, build_snapshot, load_snapshot
 
 __all__ = ["RunResult", "run_pipeline"]
@@ -39,7 +39,7 @@ class RunResult:
 
 def load_data(config: RunConfig, log: Callable[[str], None]) -> Snapshot:
     """Load the embedded snapshot (or rebuild it from raw files first when asked)."""
-    folder = config.data.snapshot_dir
+    folder = project_path(config.data.snapshot_dir)
     if config.data.source == "raw":
         assert config.data.raw_dir is not None  # guaranteed by the schema
         build_snapshot(config.data.raw_dir, folder, log=log)
@@ -70,7 +70,7 @@ def write_outputs(concentration: pd.DataFrame, config: RunConfig, vintage: str, 
     """Write ``<output.dir>/<reporter>/concentration.csv`` and ``run.json`` atomically."""
     folder = Path(config.output.dir) / config.reporter
     table = concentration.assign(data_vintage=vintage)
-    write_csv(table, folder / "concentration.csv", float_format="%.6g")
+    write_csv(table, folder / "concentration.csv", float_format="%.10g")
     meta = {
         "reporter": config.reporter,
         "data_vintage": vintage,

@@ -70,24 +70,23 @@ def _build_tables(
     raw: Path, log: Callable[[str], None]
 ) -> dict[str, tuple[pd.DataFrame, list[str], list[Loaded]]]:
     # Imports here so that loading a snapshot does not import every adapter.
-    from features.sources.countries import load_countries, load_income_history
-    from features.sources.fta import load_korea_fta
-    from features.sources.weo import load_weo, weo_wide
-
     from features.sources.cepii import (
         combine_points,
         fill_missing_pairs,
         load_cepii_distances,
         load_cepii_geo,
     )
+    from features.sources.countries import load_countries, load_income_history
     from features.sources.demography import (
         load_gapminder,
         load_gapminder_geo,
         load_wpp_population,
     )
     from features.sources.dots import load_dots_exports
+    from features.sources.fta import load_korea_fta
     from features.sources.kosis import load_kosis_exports
     from features.sources.wdi import load_wdi
+    from features.sources.weo import load_weo, weo_wide
 
     tables: dict[str, tuple[pd.DataFrame, list[str], list[Loaded]]] = {}
 
