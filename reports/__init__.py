@@ -1,0 +1,1 @@
+"""Report builder: renders what the flows hand it."""
