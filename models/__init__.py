@@ -1,0 +1,1 @@
+"""Forecasting engine (pure: frames in, frames out)."""

@@ -61,7 +61,7 @@ def test_missing_and_non_yaml_files_are_clear(tmp_path):
 def test_bad_override_is_named():
     with pytest.raises(ConfigError, match=r"--set horizon=abc.*key 'horizon'"):
         load_config(overrides=["horizon=abc"])
-    with pytest.raises(ConfigError, match="expected key.sub=value"):
+    with pytest.raises(ConfigError, match=r"expected key\.sub=value"):
         load_config(overrides=["horizon"])
 
 
