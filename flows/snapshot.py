@@ -1,7 +1,7 @@
 """Build and load the embedded data snapshot (``data/snapshot/``).
 
 ``build_snapshot`` reads the upstream raw files through the adapters in ``features/sources``
-and writes compact, deterministic Parquet tables plus ``MANIFEST.json`` (per table: sources with
+and writes compact, deterministic Parquet tables plus ``MANIFEST`` (per table: sources with
 publisher, license, upstream repository and commit, row count, year coverage, sha256). The raw
 files are never copied. ``load_snapshot`` verifies every table against the manifest.
 """
@@ -31,7 +31,7 @@ __all__ = [
     "read_manifest",
 ]
 
-MANIFEST_NAME = "MANIFEST.json"
+MANIFEST_NAME = "MANIFEST"  # JSON
 SCHEMA_VERSION = 1
 KOR_YEARS = (1990, 2023)
 DOTS_YEARS = (1990, 2020)
@@ -194,7 +194,7 @@ def build_snapshot(raw: str | Path, out: str | Path, *, log: Callable[[str], Non
         log: Progress printer.
 
     Returns:
-        The manifest written to ``out/MANIFEST.json``.
+        The manifest written to ``out/MANIFEST``.
 
     Raises:
         SnapshotError: ``raw`` is not the upstream folder.
@@ -249,7 +249,7 @@ def _vintage(entries: dict) -> str:
 
 
 def read_manifest(folder: str | Path) -> dict:
-    """Read ``MANIFEST.json`` of a snapshot folder.
+    """Read ``MANIFEST`` of a snapshot folder.
 
     Raises:
         SnapshotError: Missing or unreadable manifest.
