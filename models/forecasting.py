@@ -1,0 +1,546 @@
+"""The only loop over series: ``forecast_panel`` and the rolling-origin ``cross_validate``.
+
+Series travel as a long frame ``unique_id, ds, y`` plus optional exogenous columns (every other
+column); ``ds`` is an integer year and each series must be gap-free. Forecasts come back as
+``unique_id, ds`` (and ``cutoff, y`` for backtests) plus one column per model alias and its
+interval columns ``<alias>-lo-95, <alias>-lo-80, <alias>-hi-80, <alias>-hi-95`` (the
+statsforecast convention), then a ``fallback`` column.
+
+The fallback record: when a model raises (or returns non-finite forecasts) on a series, the
+``fallback`` model runs under the same alias. The ``fallback`` column of every row of that
+series (and cutoff) lists the aliases that were replaced, comma-separated in model order, or is
+``""`` when none was; :func:`fallback_pairs` turns it into a long table. Without a fallback the
+model's exception propagates, with a note naming the series and cutoff.
+
+Nothing here knows about trade: any positive annual series will do.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable, Sequence
+from functools import cache, partial
+from numbers import Real
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed, effective_n_jobs
+from threadpoolctl import ThreadpoolController
+
+from models.protocol import Forecaster
+
+__all__ = ["RESERVED_COLUMNS", "check_series", "cross_validate", "fallback_pairs", "forecast_panel"]
+
+logger = logging.getLogger(__name__)
+
+RESERVED_COLUMNS = ("unique_id", "ds", "y", "cutoff", "fallback")
+_KEYS = ("unique_id", "ds", "y")
+
+
+# ---------------------------------------------------------------------------------------------
+# validation
+
+
+def _row_label(frame: pd.DataFrame, mask: np.ndarray) -> str:
+    row = frame.loc[np.flatnonzero(mask)[0]]
+    uid, ds = (v.item() if isinstance(v, np.generic) else v for v in (row["unique_id"], row["ds"]))
+    return f"unique_id={uid!r}, ds={ds!r}"
+
+
+def check_series(series: pd.DataFrame, *, positive: bool = False) -> pd.DataFrame:
+    """Validate a long frame of annual series and return a sorted copy.
+
+    Args:
+        series: Long frame ``unique_id, ds, y`` plus optional numeric exogenous columns.
+        positive: Also require ``y > 0`` (log-scale models need it).
+
+    Returns:
+        A new frame sorted by ``unique_id, ds`` with a fresh index and ``ds`` as int64.
+
+    Raises:
+        ValueError: On missing columns, non-integer ``ds``, non-numeric or non-finite ``y``,
+            non-numeric exogenous columns, duplicate ``(unique_id, ds)``, gaps in ``ds``, or
+            (with ``positive``) ``y <= 0``; the message names the first offending row.
+    """
+    if not isinstance(series, pd.DataFrame):
+        raise TypeError(f"series must be a pandas DataFrame, got {type(series).__name__}")
+    missing = [col for col in _KEYS if col not in series.columns]
+    if missing:
+        raise ValueError(f"series is missing required column(s) {missing}")
+    if series.empty:
+        raise ValueError("series is empty")
+    if series["unique_id"].isna().any():
+        raise ValueError("unique_id contains missing values")
+    if not pd.api.types.is_integer_dtype(series["ds"]):
+        raise ValueError(f"ds must hold integer years, got dtype {series['ds'].dtype}")
+    for col in series.columns.drop(["unique_id", "ds"]):
+        if not pd.api.types.is_numeric_dtype(series[col]) or (
+            col == "y" and pd.api.types.is_bool_dtype(series[col])
+        ):
+            raise ValueError(f"column {col!r} must be numeric, got dtype {series[col].dtype}")
+
+    frame = series.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
+    frame["ds"] = frame["ds"].astype("int64")
+    y = frame["y"].to_numpy(dtype=float)
+    bad = ~np.isfinite(y)
+    if bad.any():
+        raise ValueError(f"y is missing or not finite at {_row_label(frame, bad)}")
+    dup = frame.duplicated(["unique_id", "ds"]).to_numpy()
+    if dup.any():
+        raise ValueError(f"duplicate (unique_id, ds) at {_row_label(frame, dup)}")
+    same = (frame["unique_id"] == frame["unique_id"].shift()).to_numpy()
+    gap = same & (frame["ds"].diff().to_numpy() != 1)
+    if gap.any():
+        raise ValueError(
+            f"gap in ds before {_row_label(frame, gap)} (each series needs every year)"
+        )
+    if positive:
+        nonpos = y <= 0
+        if nonpos.any():
+            raise ValueError(
+                f"y must be > 0 for log-scale models, got y <= 0 at {_row_label(frame, nonpos)}"
+            )
+    return frame
+
+
+def _check_models(models: Sequence[Forecaster], fallback: Forecaster | None) -> list[str]:
+    if isinstance(models, str | bytes) or not isinstance(models, Sequence) or not models:
+        raise ValueError("models must be a non-empty sequence of forecasters")
+    for model in [*models, *([fallback] if fallback is not None else [])]:
+        if not isinstance(model, Forecaster):
+            raise TypeError(f"{model!r} is not a forecaster (needs alias, fit and predict)")
+    aliases = [model.alias for model in models]
+    for alias in aliases:
+        if not isinstance(alias, str) or not alias or "," in alias:
+            raise ValueError(f"alias must be a non-empty string without commas, got {alias!r}")
+        if alias in RESERVED_COLUMNS:
+            raise ValueError(f"alias {alias!r} clashes with a reserved column {RESERVED_COLUMNS}")
+    duplicates = sorted({alias for alias in aliases if aliases.count(alias) > 1})
+    if duplicates:
+        raise ValueError(
+            f"model aliases must be unique (they become column names); duplicated: {duplicates}"
+        )
+    return aliases
+
+
+def _check_levels(level: Sequence[float] | None) -> list[float]:
+    if level is None:
+        return []
+    levels = sorted(set(level))
+    for lv in levels:
+        if isinstance(lv, bool) or not isinstance(lv, Real) or not 0 < lv < 100:
+            raise ValueError(f"interval levels must be numbers in (0, 100), got {lv!r}")
+    return levels
+
+
+def _check_positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _needs_positive(models: Sequence[Forecaster], fallback: Forecaster | None) -> bool:
+    return any(getattr(m, "log", False) is True for m in [*models, fallback] if m is not None)
+
+
+def _level_key(lv: float) -> str:
+    return f"{lv:g}"
+
+
+def _value_columns(aliases: list[str], levels: list[float]) -> list[str]:
+    columns = []
+    for alias in aliases:
+        columns.append(alias)
+        columns += [f"{alias}-lo-{_level_key(lv)}" for lv in reversed(levels)]
+        columns += [f"{alias}-hi-{_level_key(lv)}" for lv in levels]
+    return columns
+
+
+# ---------------------------------------------------------------------------------------------
+# fitting one model on one stretch of one series
+
+
+def _fit_predict(
+    model: Forecaster,
+    y: np.ndarray,
+    X: np.ndarray | None,
+    h: int,
+    X_future: np.ndarray | None,
+    levels: list[float],
+) -> dict[str, np.ndarray]:
+    # fresh copies per fit: the caller's instances stay unfitted, no state leaks between
+    # series or cutoffs, and a model that writes into its input cannot touch the held-out years
+    fitted = copy.deepcopy(model).fit(y.copy(), None if X is None else X.copy())
+    out = fitted.predict(h, X_future, level=list(levels) or None)
+    mean = np.asarray(out["mean"], dtype=float)
+    if mean.shape != (h,) or not np.all(np.isfinite(mean)):
+        raise ValueError(f"{model.alias} returned {mean.shape} forecasts, not {h} finite values")
+    result = {"mean": mean}
+    for lv in levels:
+        for side in ("lo", "hi"):
+            key = f"{side}-{_level_key(lv)}"
+            values = out.get(key)
+            result[key] = np.full(h, np.nan) if values is None else np.asarray(values, dtype=float)
+    return result
+
+
+def _fit_predict_or_fallback(
+    model: Forecaster,
+    fallback: Forecaster | None,
+    context: str,
+    y: np.ndarray,
+    X: np.ndarray | None,
+    h: int,
+    X_future: np.ndarray | None,
+    levels: list[float],
+) -> tuple[dict[str, np.ndarray], bool]:
+    try:
+        return _fit_predict(model, y, X, h, X_future, levels), False
+    except Exception as exc:
+        if fallback is None:
+            exc.add_note(f"while fitting model {model.alias!r} on {context}")
+            raise
+        logger.info(
+            "%s failed on %s (%s); using fallback %s", model.alias, context, exc, fallback.alias
+        )
+    try:
+        return _fit_predict(fallback, y, X, h, X_future, levels), True
+    except Exception as exc:
+        exc.add_note(f"while fitting fallback {fallback.alias!r} for {model.alias!r} on {context}")
+        raise
+
+
+def _forecast_block(
+    models: Sequence[Forecaster],
+    fallback: Forecaster | None,
+    context: str,
+    y: np.ndarray,
+    X: np.ndarray | None,
+    h: int,
+    X_future: np.ndarray | None,
+    levels: list[float],
+) -> tuple[dict[str, np.ndarray], str]:
+    """All models on one training stretch: value columns and the fallback record."""
+    columns: dict[str, np.ndarray] = {}
+    replaced = []
+    for model in models:
+        out, used = _fit_predict_or_fallback(model, fallback, context, y, X, h, X_future, levels)
+        if used:
+            replaced.append(model.alias)
+        columns[model.alias] = out["mean"]
+        for lv in levels:
+            for side in ("lo", "hi"):
+                columns[f"{model.alias}-{side}-{_level_key(lv)}"] = out[f"{side}-{_level_key(lv)}"]
+    return columns, ",".join(replaced)
+
+
+# ---------------------------------------------------------------------------------------------
+# one series (the unit of parallel work)
+
+
+def _split(frame: pd.DataFrame) -> list[tuple[Any, np.ndarray, np.ndarray, np.ndarray | None]]:
+    """Cut a sorted, validated frame into ``(unique_id, ds, y, X)`` per series."""
+    exog = [col for col in frame.columns if col not in _KEYS]
+    uid = frame["unique_id"].to_numpy()
+    ds = frame["ds"].to_numpy(dtype=np.int64)
+    y = frame["y"].to_numpy(dtype=float)
+    X = frame[exog].to_numpy(dtype=float) if exog else None
+    starts = np.flatnonzero(np.r_[True, uid[1:] != uid[:-1]])
+    bounds = zip(starts, [*starts[1:], len(frame)], strict=True)
+    return [
+        (uid[a], ds[a:b].copy(), y[a:b].copy(), None if X is None else X[a:b].copy())
+        for a, b in bounds
+    ]
+
+
+def _forecast_series(
+    task: tuple[Any, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None],
+    models: Sequence[Forecaster],
+    fallback: Forecaster | None,
+    h: int,
+    levels: list[float],
+) -> dict[str, Any]:
+    uid, ds, y, X, X_future = task
+    columns, replaced = _forecast_block(
+        models, fallback, f"unique_id={uid!r}", y, X, h, X_future, levels
+    )
+    rows = {
+        "unique_id": np.repeat(np.array([uid], dtype=object), h),
+        "ds": ds[-1] + np.arange(1, h + 1),
+    }
+    return {**rows, **columns, "fallback": np.repeat(np.array([replaced], dtype=object), h)}
+
+
+def _cutoffs(
+    ds: np.ndarray, h: int, n_windows: int | None, origins: Sequence[int] | None, step: int
+) -> list[int]:
+    first, last = int(ds[0]), int(ds[-1])
+    if origins is not None:
+        candidates = sorted({int(t) for t in origins})
+    else:
+        candidates = [last - h - step * k for k in reversed(range(n_windows or 0))]
+    # a window needs at least one training year and one year to score
+    return [t for t in candidates if first <= t < last]
+
+
+def _cross_validate_series(
+    task: tuple[Any, np.ndarray, np.ndarray, np.ndarray | None],
+    models: Sequence[Forecaster],
+    fallback: Forecaster | None,
+    h: int,
+    levels: list[float],
+    n_windows: int | None,
+    origins: Sequence[int] | None,
+    step: int,
+) -> dict[str, Any] | None:
+    uid, ds, y, X = task
+    blocks = []
+    for cutoff in _cutoffs(ds, h, n_windows, origins, step):
+        n_train = cutoff - int(ds[0]) + 1
+        stop = min(n_train + h, y.size)
+        h_window = stop - n_train
+        # the model sees ds <= cutoff only; exogenous values after the cutoff are treated as
+        # known in advance (scenario or projection inputs)
+        columns, replaced = _forecast_block(
+            models,
+            fallback,
+            f"unique_id={uid!r}, cutoff={cutoff}",
+            y[:n_train],
+            None if X is None else X[:n_train],
+            h_window,
+            None if X is None else X[n_train:stop],
+            levels,
+        )
+        rows = {
+            "unique_id": np.repeat(np.array([uid], dtype=object), h_window),
+            "ds": ds[n_train:stop],
+            "cutoff": np.full(h_window, cutoff, dtype=np.int64),
+            "y": y[n_train:stop],
+        }
+        blocks.append(
+            {**rows, **columns, "fallback": np.repeat(np.array([replaced], dtype=object), h_window)}
+        )
+    if not blocks:
+        return None
+    return {key: np.concatenate([block[key] for block in blocks]) for key in blocks[0]}
+
+
+@cache
+def _threadpools() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+def _run_chunk(func: Callable[[Any], Any], tasks: list[Any]) -> list[Any]:
+    # one BLAS thread: the fits are tiny, and BLAS threads busy-waiting on each other (or on
+    # other processes) made single ARIMA fits 10-100x slower on a loaded 2-core machine
+    with _threadpools().limit(limits=1, user_api="blas"):
+        return [func(task) for task in tasks]
+
+
+def _map_series(func: Callable[[Any], Any], tasks: list[Any], n_jobs: int) -> list[Any]:
+    """Apply ``func`` to every series, in order, in this process or in ``n_jobs`` workers."""
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0:
+        raise ValueError(f"n_jobs must be a non-zero int (-1 for all cores), got {n_jobs!r}")
+    if n_jobs == 1 or len(tasks) < 2:
+        return _run_chunk(func, tasks)
+    workers = effective_n_jobs(n_jobs)
+    # a few chunks per worker: balances slow series without paying per-series overhead
+    n_chunks = min(len(tasks), 4 * workers)
+    chunks = [list(chunk) for chunk in np.array_split(np.arange(len(tasks)), n_chunks)]
+    results = Parallel(n_jobs=n_jobs)(
+        delayed(_run_chunk)(func, [tasks[i] for i in chunk]) for chunk in chunks
+    )
+    return [item for chunk_result in results for item in chunk_result]
+
+
+def _assemble(
+    parts: list[dict[str, Any] | None],
+    key_columns: list[str],
+    value_columns: list[str],
+    uid_dtype: Any,
+) -> pd.DataFrame:
+    parts = [part for part in parts if part is not None]
+    columns = [*key_columns, *value_columns, "fallback"]
+    if not parts:
+        frame = pd.DataFrame({col: pd.Series(dtype=float) for col in columns})
+        frame["fallback"] = frame["fallback"].astype(object)
+    else:
+        frame = pd.DataFrame(
+            {col: np.concatenate([part[col] for part in parts]) for col in columns}
+        )
+    for col in ("ds", "cutoff"):
+        if col in frame:
+            frame[col] = frame[col].astype(np.int64)
+    frame["unique_id"] = frame["unique_id"].astype(uid_dtype)
+    return frame
+
+
+def _future_exog(
+    X_df: pd.DataFrame | None,
+    tasks: list[tuple[Any, np.ndarray, np.ndarray, np.ndarray | None]],
+    exog: list[str],
+    h: int,
+) -> list[np.ndarray | None]:
+    if X_df is None:
+        return [None] * len(tasks)
+    missing = [col for col in ["unique_id", "ds", *exog] if col not in X_df.columns]
+    if missing:
+        raise ValueError(f"X_df is missing column(s) {missing}")
+    lookup = X_df.set_index(["unique_id", "ds"])[exog]
+    if not lookup.index.is_unique:
+        raise ValueError("X_df has duplicate (unique_id, ds) rows")
+    future = []
+    for uid, ds, _, _ in tasks:
+        years = ds[-1] + np.arange(1, h + 1)
+        index = pd.MultiIndex.from_arrays([np.repeat(np.array([uid], dtype=object), h), years])
+        absent = ~index.isin(lookup.index)
+        if absent.any():
+            raise ValueError(
+                f"X_df has no row for unique_id={uid!r}, ds={int(years[absent][0])}"
+                f" (needs the {h} years after each series ends)"
+            )
+        future.append(lookup.loc[index].to_numpy(dtype=float))
+    return future
+
+
+# ---------------------------------------------------------------------------------------------
+# public loop
+
+
+def fallback_pairs(frame: pd.DataFrame) -> pd.DataFrame:
+    """Long table of which models were replaced by the fallback, from a ``fallback`` column.
+
+    Args:
+        frame: Output of :func:`forecast_panel` or :func:`cross_validate`.
+
+    Returns:
+        ``unique_id, alias`` (plus ``cutoff`` for backtests), one row per replaced fit.
+    """
+    keys = ["unique_id", "cutoff"] if "cutoff" in frame.columns else ["unique_id"]
+    used = frame.loc[frame["fallback"] != "", [*keys, "fallback"]].drop_duplicates()
+    pairs = used.assign(alias=used["fallback"].str.split(",")).explode("alias")
+    return pairs[[*keys, "alias"]].reset_index(drop=True)
+
+
+def _log_fallbacks(result: pd.DataFrame) -> None:
+    pairs = fallback_pairs(result)
+    if not pairs.empty:
+        logger.warning(
+            "the fallback model replaced %d fit(s): %s",
+            len(pairs),
+            pairs.groupby("alias").size().to_dict(),
+        )
+
+
+def forecast_panel(
+    series: pd.DataFrame,
+    models: Sequence[Forecaster],
+    h: int,
+    *,
+    level: list[int] | None = None,
+    fallback: Forecaster | None = None,
+    X_df: pd.DataFrame | None = None,
+    n_jobs: int = 1,
+) -> pd.DataFrame:
+    """Fit every model on every series and forecast ``h`` years past each series' last year.
+
+    Args:
+        series: Long frame ``unique_id, ds, y`` plus optional exogenous columns.
+        models: Forecasters with unique aliases.
+        h: Forecast horizon in years.
+        level: Interval levels in percent; models without intervals give NaN columns.
+        fallback: Model run under the same alias when a model fails on a series.
+        X_df: Future exogenous values ``unique_id, ds, <exog>`` for the ``h`` years after each
+            series ends; without it models get ``X=None`` at predict time.
+        n_jobs: Worker processes over series (joblib; -1 uses every core). Results equal
+            ``n_jobs=1``.
+
+    Returns:
+        ``unique_id, ds, <alias>, <alias>-lo-<level>, ..., <alias>-hi-<level>, fallback`` sorted
+        by ``unique_id, ds``; ``fallback`` lists the aliases replaced by the fallback model.
+    """
+    h = _check_positive_int("h", h)
+    aliases = _check_models(models, fallback)
+    levels = _check_levels(level)
+    frame = check_series(series, positive=_needs_positive(models, fallback))
+    tasks = _split(frame)
+    exog = [col for col in frame.columns if col not in _KEYS]
+    if X_df is not None and not exog:
+        raise ValueError("X_df given but series has no exogenous columns to match it")
+    futures = _future_exog(X_df, tasks, exog, h) if exog else [None] * len(tasks)
+    func = partial(_forecast_series, models=list(models), fallback=fallback, h=h, levels=levels)
+    parts = _map_series(
+        func, [(*task, fut) for task, fut in zip(tasks, futures, strict=True)], n_jobs
+    )
+    result = _assemble(
+        parts, ["unique_id", "ds"], _value_columns(aliases, levels), series["unique_id"].dtype
+    )
+    _log_fallbacks(result)
+    return result
+
+
+def cross_validate(
+    series: pd.DataFrame,
+    models: Sequence[Forecaster],
+    h: int,
+    *,
+    n_windows: int | None = None,
+    origins: Sequence[int] | None = None,
+    step: int = 1,
+    level: list[int] | None = None,
+    fallback: Forecaster | None = None,
+    n_jobs: int = 1,
+) -> pd.DataFrame:
+    """Rolling-origin backtest: refit at each cutoff on ``ds <= cutoff``, forecast ``h`` years.
+
+    Give exactly one of ``n_windows`` (cutoffs ``last - h - step * k`` for each series, so the
+    last window ends at the series' last year) or ``origins`` (the same calendar cutoffs for
+    every series). A window needs at least one training year and one year to score; windows
+    running past a series' end are shortened, and cutoffs outside a series are skipped.
+
+    Args:
+        series: Long frame ``unique_id, ds, y`` plus optional exogenous columns (exogenous
+            values after a cutoff are treated as known at the cutoff).
+        models: Forecasters with unique aliases.
+        h: Forecast horizon in years.
+        n_windows: Number of windows per series, counted back from its end.
+        origins: Calendar cutoff years, the same for every series.
+        step: Years between consecutive cutoffs when ``n_windows`` is used.
+        level: Interval levels in percent (model-based intervals).
+        fallback: Model run under the same alias when a model fails on a window.
+        n_jobs: Worker processes over series (joblib; -1 uses every core).
+
+    Returns:
+        ``unique_id, ds, cutoff, y, <alias>, <alias>-lo-<level>, ..., fallback`` sorted by
+        ``unique_id, cutoff, ds``.
+    """
+    h = _check_positive_int("h", h)
+    step = _check_positive_int("step", step)
+    if (n_windows is None) == (origins is None):
+        raise ValueError("give exactly one of n_windows or origins")
+    if n_windows is not None:
+        n_windows = _check_positive_int("n_windows", n_windows)
+    aliases = _check_models(models, fallback)
+    levels = _check_levels(level)
+    frame = check_series(series, positive=_needs_positive(models, fallback))
+    func = partial(
+        _cross_validate_series,
+        models=list(models),
+        fallback=fallback,
+        h=h,
+        levels=levels,
+        n_windows=n_windows,
+        origins=None if origins is None else [int(t) for t in origins],
+        step=step,
+    )
+    parts = _map_series(func, _split(frame), n_jobs)
+    result = _assemble(
+        parts,
+        ["unique_id", "ds", "cutoff", "y"],
+        _value_columns(aliases, levels),
+        series["unique_id"].dtype,
+    )
+    _log_fallbacks(result)
+    return result

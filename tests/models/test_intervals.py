@@ -1,0 +1,87 @@
+"""Conformal intervals: finite-sample quantiles by hand, coverage on a later window."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.forecasting import cross_validate
+from models.intervals import apply_conformal, coverage, fit_conformal
+from models.timeseries import Naive
+
+
+def _cv_with_log_errors(errors: list[float]) -> pd.DataFrame:
+    n = len(errors)
+    return pd.DataFrame(
+        {
+            "unique_id": [f"S{i}" for i in range(n)],
+            "ds": [2011] * n,
+            "cutoff": [2010] * n,
+            "y": 100.0 * np.exp(errors),
+            "M": 100.0,
+        }
+    )
+
+
+def test_conformal_quantile_uses_finite_sample_rank() -> None:
+    # |log ratio| scores 1..9 (signs mixed): n = 9
+    cv = _cv_with_log_errors([1, -2, 3, -4, 5, -6, 7, -8, 9])
+    cal = fit_conformal(cv, "M", levels=(80, 95))
+    # 80 %: rank ceil(10 * 0.8) = 8; 95 %: rank 10 > 9 -> unbounded
+    assert cal.quantiles.loc[1, 80] == pytest.approx(8.0)
+    assert np.isinf(cal.quantiles.loc[1, 95])
+    assert cal.n_scores.loc[1] == 9
+
+
+def test_apply_conformal_scales_with_the_forecast_and_orders_columns() -> None:
+    cal = fit_conformal(_cv_with_log_errors([0.1, -0.2, 0.3, -0.4]), "M", levels=(50,))
+    fcst = pd.DataFrame({"unique_id": ["a", "b"], "ds": [2030, 2030], "M": [10.0, 1000.0]})
+    out = apply_conformal(fcst, "M", cal)
+    assert list(out.columns) == ["unique_id", "ds", "M", "M-lo-50", "M-hi-50"]
+    q = cal.quantiles.loc[1, 50]  # rank ceil(5 * 0.5) = 3 -> 0.3
+    assert q == pytest.approx(0.3)
+    np.testing.assert_allclose(out["M-lo-50"], [10 * np.exp(-0.3), 1000 * np.exp(-0.3)])
+    np.testing.assert_allclose(out["M-hi-50"], [10 * np.exp(0.3), 1000 * np.exp(0.3)])
+
+    ratio = fit_conformal(_cv_with_log_errors([0.1, -0.2, 0.3, -0.4]), "M", (50,), kind="ratio")
+    out = apply_conformal(fcst, "M", ratio)
+    q = np.sort(np.abs(np.exp([0.1, -0.2, 0.3, -0.4]) - 1))[2]
+    np.testing.assert_allclose(out["M-lo-50"], [10 * (1 - q), 1000 * (1 - q)])
+
+
+def test_apply_conformal_rejects_steps_beyond_the_calibration() -> None:
+    cal = fit_conformal(_cv_with_log_errors([0.1, 0.2]), "M", levels=(50,))
+    fcst = pd.DataFrame({"unique_id": ["a", "a"], "ds": [2030, 2031], "M": [1.0, 1.0]})
+    with pytest.raises(ValueError, match="step 2"):
+        apply_conformal(fcst, "M", cal)
+
+
+def _random_walks(n_series: int, n_years: int, sigma: float, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    steps = rng.normal(0.0, sigma, size=(n_series, n_years))
+    levels = 10.0 ** rng.uniform(1, 5, size=(n_series, 1))  # sizes from 10 to 100,000
+    y = levels * np.exp(np.cumsum(steps, axis=1))
+    return pd.DataFrame(
+        {
+            "unique_id": np.repeat([f"S{i:03d}" for i in range(n_series)], n_years),
+            "ds": np.tile(np.arange(2000, 2000 + n_years), n_series),
+            "y": y.ravel(),
+        }
+    )
+
+
+def test_conformal_coverage_on_a_later_window_is_near_nominal() -> None:
+    df = _random_walks(n_series=300, n_years=30, sigma=0.1, seed=11)
+    h = 3
+    calib = cross_validate(df, [Naive()], h, origins=range(2008, 2021))  # targets <= 2023
+    # held out: later cutoffs whose targets (2024..2029) all come after the calibration's
+    holdout = cross_validate(df, [Naive()], h, origins=range(2023, 2027))
+    cal = fit_conformal(calib, "Naive", levels=(80, 95))
+    # the log error of a random walk's naive forecast grows like sqrt(h)
+    np.testing.assert_allclose(
+        cal.quantiles[80].to_numpy(), 0.1 * 1.2816 * np.sqrt([1, 2, 3]), rtol=0.1
+    )
+    result = coverage(apply_conformal(holdout, "Naive", cal), "Naive", (80, 95))
+    assert result["coverage-80"] == pytest.approx(0.80, abs=0.05)
+    assert result["coverage-95"] == pytest.approx(0.95, abs=0.03)

@@ -1,0 +1,78 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.paths import path_quantiles, simulate_paths, year_error_matrix
+
+
+def _cv(errors: dict[int, dict[str, float]]) -> pd.DataFrame:
+    rows = []
+    for year, per in errors.items():
+        for uid, e in per.items():
+            rows.append(
+                {"unique_id": uid, "ds": year, "cutoff": year - 1, "y": 100 * np.exp(e), "m": 100.0}
+            )
+    return pd.DataFrame(rows)
+
+
+def test_year_error_matrix_is_log_error_by_year():
+    cv = _cv({2001: {"A": 0.1, "B": -0.2}, 2002: {"A": 0.0, "B": 0.3}})
+    cv = pd.concat([cv, cv.assign(ds=cv["ds"] + 1, y=1.0)])  # two-step rows are ignored
+    m = year_error_matrix(cv, "m")
+    assert m.loc[2001, "A"] == pytest.approx(0.1)
+    assert m.loc[2002, "B"] == pytest.approx(0.3)
+
+
+def _point(ids=("A", "B"), years=(2024, 2025, 2026)):
+    return pd.DataFrame(
+        [
+            {"unique_id": u, "ds": y, "mean": 100.0 * (i + 1)}
+            for i, u in enumerate(ids)
+            for y in years
+        ]
+    )
+
+
+def test_paths_are_deterministic_under_seed_and_differ_across_seeds():
+    errors = pd.DataFrame({"A": [0.1, -0.1, 0.05], "B": [0.2, -0.3, 0.0]}, index=[2001, 2002, 2003])
+    a = simulate_paths(_point(), errors, n_paths=50, seed=1)
+    b = simulate_paths(_point(), errors, n_paths=50, seed=1)
+    c = simulate_paths(_point(), errors, n_paths=50, seed=2)
+    pd.testing.assert_frame_equal(a, b)
+    assert not np.allclose(a["y"], c["y"])
+    assert len(a) == 50 * 3 * 2
+
+
+def test_paths_keep_cross_series_comovement():
+    # A and B always err together: every path must keep their ratio constant.
+    errors = pd.DataFrame(
+        {"A": [0.2, -0.2, 0.1, -0.1], "B": [0.2, -0.2, 0.1, -0.1]}, index=range(4)
+    )
+    p = simulate_paths(_point(), errors, n_paths=200, seed=0).pivot_table(
+        index=["path", "ds"], columns="unique_id", values="y"
+    )
+    assert np.allclose(p["B"] / p["A"], 2.0)
+
+
+def test_uncertainty_widens_with_horizon_and_median_tracks_point():
+    rng = np.random.default_rng(0)
+    errors = pd.DataFrame({"A": rng.normal(0, 0.1, 30), "B": rng.normal(0, 0.1, 30)})
+    p = simulate_paths(_point(), errors, n_paths=4000, seed=0)
+    a = p[p["unique_id"] == "A"].groupby("ds")["y"]
+    spread = (a.quantile(0.9) - a.quantile(0.1)).to_numpy()
+    assert spread[0] < spread[1] < spread[2]
+    assert a.median().to_numpy() == pytest.approx([100.0] * 3, rel=0.03)
+
+
+def test_series_without_error_history_is_an_error():
+    errors = pd.DataFrame({"A": [0.1]}, index=[2001])
+    with pytest.raises(ValueError, match="no error history"):
+        simulate_paths(_point(), errors)
+
+
+def test_path_quantiles_columns_and_order():
+    frame = pd.DataFrame({"year": [1] * 101, "x": np.arange(101.0)})
+    q = path_quantiles(frame, ["x"]).iloc[0]
+    assert q["x_p50"] == 50
+    assert q["x_lo_80"] == pytest.approx(10) and q["x_hi_80"] == pytest.approx(90)
+    assert q["x_lo_95"] < q["x_lo_80"] < q["x_p50"] < q["x_hi_80"] < q["x_hi_95"]
