@@ -6,8 +6,10 @@ below the flow can change the config it was given.
 
 from __future__ import annotations
 
+import zoneinfo
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -22,9 +24,12 @@ from pydantic import (
 from features.sources.codes import known_iso3
 
 __all__ = [
+    "CacheConfig",
     "DataConfig",
     "OutputConfig",
     "RunConfig",
+    "ScheduleConfig",
+    "TrackingConfig",
     "YearRange",
 ]
 
@@ -81,6 +86,132 @@ class OutputConfig(_Strict):
     history_rows: int = Field(15, ge=1, le=100, description="Years shown in the terminal table.")
 
 
+class TrackingConfig(_Strict):
+    """Where MLflow records runs."""
+
+    uri: str | None = Field(
+        None,
+        description=(
+            "MLflow tracking URI, e.g. http://127.0.0.1:5000 or sqlite:///mlruns/mlflow.db "
+            "(relative SQLite paths resolve against the project). None: $MLFLOW_TRACKING_URI, "
+            "else sqlite:///<project>/mlruns/mlflow.db."
+        ),
+    )
+    artifacts: Path | None = Field(
+        None,
+        description=(
+            "Artifact folder for new experiments in a SQLite store (relative paths resolve "
+            "against the project). None: 'artifacts' next to the SQLite file."
+        ),
+    )
+    experiment: str = Field(
+        "exportcast-{reporter}", description="Experiment name; '{reporter}' is filled in."
+    )
+
+    # A model-level check, so that the error message never echoes the secret back.
+    @model_validator(mode="after")
+    def _no_credentials(self) -> TrackingConfig:
+        if self.uri is not None and urlsplit(self.uri).password is not None:
+            raise ValueError(
+                "uri must not contain a password; set MLFLOW_TRACKING_USERNAME and "
+                "MLFLOW_TRACKING_PASSWORD in the environment instead"
+            )
+        return self
+
+    @field_validator("experiment")
+    @classmethod
+    def _only_reporter_field(cls, value: str) -> str:
+        try:
+            name = value.format(reporter="KOR")
+        except (KeyError, IndexError, ValueError):
+            name = ""
+        if not name.strip():
+            raise ValueError(
+                f"expected a name with at most the field '{{reporter}}', got {value!r}"
+            )
+        return value
+
+
+# name, lowest, highest, names allowed in place of numbers
+_CRON_FIELDS = (
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day of month", 1, 31, ()),
+    ("month", 1, 12, ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
+                      "nov", "dec")),
+    ("day of week", 0, 7, ("sun", "mon", "tue", "wed", "thu", "fri", "sat")),
+)  # fmt: skip
+
+
+def _cron_value(text: str, low: int, high: int, names: tuple[str, ...]) -> bool:
+    if text.isdigit():
+        return low <= int(text) <= high
+    return text.lower() in names
+
+
+def _cron_field(text: str, low: int, high: int, names: tuple[str, ...]) -> bool:
+    for part in text.split(","):
+        base, _, step = part.partition("/")
+        if step and not (step.isdigit() and int(step) > 0):
+            return False
+        if base == "*":
+            continue
+        first, _, last = base.partition("-")
+        if not _cron_value(first, low, high, names) or (
+            last and not _cron_value(last, low, high, names)
+        ):
+            return False
+    return True
+
+
+class ScheduleConfig(_Strict):
+    """When ``exportcast serve`` runs the main job."""
+
+    cron: str = Field(
+        "0 6 1 * *",
+        description="Cron expression with 5 fields: minute hour day-of-month month day-of-week.",
+    )
+    timezone: str = Field("Asia/Seoul", description="IANA time zone the cron is read in.")
+
+    @field_validator("cron")
+    @classmethod
+    def _five_fields(cls, value: str) -> str:
+        fields = value.split()
+        if len(fields) != 5:
+            raise ValueError(
+                "expected a cron expression with 5 fields (minute hour day-of-month month "
+                f"day-of-week) such as '0 6 1 * *', got {len(fields)} fields in {value!r}"
+            )
+        for text, (name, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
+            if not _cron_field(text, low, high, names):
+                raise ValueError(
+                    f"cron field {name} {text!r} is not valid (numbers {low}-{high}, "
+                    f"'*', ranges a-b, lists a,b and steps */n) in {value!r}"
+                )
+        return " ".join(fields)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"expected an IANA time zone such as 'Asia/Seoul' or 'UTC', got {value!r}"
+            ) from None
+        return value
+
+
+class CacheConfig(_Strict):
+    """Task result cache (keyed by data vintage, config hash and code version)."""
+
+    enabled: bool = Field(True, description="Reuse results of heavy stages from earlier runs.")
+    dir: Path = Field(
+        Path(".exportcast-cache"),
+        description="Cache folder; relative paths resolve against the project.",
+    )
+
+
 class RunConfig(_Strict):
     """One pipeline run."""
 
@@ -94,6 +225,9 @@ class RunConfig(_Strict):
     )
     horizon: int = Field(5, ge=1, le=15, description="Forecast horizon in years.")
     output: OutputConfig = OutputConfig()
+    tracking: TrackingConfig = TrackingConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    cache: CacheConfig = CacheConfig()
 
     @field_validator("dependence_set")
     @classmethod

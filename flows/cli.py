@@ -1,18 +1,24 @@
-"""The ``exportcast`` command line."""
+"""The ``exportcast`` command line.
+
+Prefect and MLflow are imported inside the commands, after their logging defaults are set:
+Prefect and MLflow log only warnings unless ``--verbose`` (or ``PREFECT_LOGGING_LEVEL`` /
+``MLFLOW_LOGGING_LEVEL`` in the environment) says otherwise.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from configs import ConfigError, load_config
+from configs import ConfigError, RunConfig, load_config
 from features.sources._common import SourceError
 
 app = typer.Typer(
@@ -35,9 +41,37 @@ SetOpt = Annotated[
 ]
 
 
-def _fail(message: str) -> None:
+VerboseOpt = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Also show Prefect's and MLflow's own logs.")
+]
+
+
+def _fail(message: str) -> NoReturn:
     err_console.print(f"[bold red]error:[/] {message}", highlight=False)
     raise typer.Exit(code=2)
+
+
+def _load(config: Path | None, set_: list[str] | None) -> RunConfig:
+    try:
+        return load_config(config, set_ or [])
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+def _quiet_libraries(level: str, *, console_level: str | None = None) -> None:
+    """Log levels for Prefect and MLflow, set before they are imported; the environment wins.
+
+    Args:
+        level: Level of Prefect's and MLflow's loggers (also what reaches the Prefect API).
+        console_level: Level of Prefect's terminal handler, when it should differ.
+    """
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", level)
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", level)
+    if console_level:
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", console_level)
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # The first run on a machine creates Prefect's database; give a slow disk time for that.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 
 def _print_history(
@@ -68,19 +102,33 @@ def run(
     config: ConfigOpt = None,
     set_: SetOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors (for cron).")] = False,
+    verbose: VerboseOpt = False,
 ) -> None:
-    """Run the main job: load data, build the panel, compute indices, write outputs."""
-    from flows.pipeline import run_pipeline
+    """Run the main job: data, panel, indices, MLflow run, outputs/<reporter>/ (a Prefect flow).
 
-    try:
-        cfg = load_config(config, set_ or [])
-    except ConfigError as exc:
-        _fail(str(exc))
-    log = (lambda _: None) if quiet else (lambda m: console.print(m, highlight=False))
+    Without PREFECT_API_URL, Prefect starts a temporary local server for the run (a few
+    seconds). Heavy stages are cached in cache.dir (same data, config and code: reused).
+    """
+    cfg = _load(config, set_)
+    # This command reports failures itself (one line, or a traceback for a bug), so Prefect's
+    # own copies of them stay off the terminal unless --verbose; they still reach its API.
+    _quiet_libraries(
+        "INFO" if verbose else "WARNING", console_level=None if verbose else "CRITICAL"
+    )
+    import httpx
+
+    from flows.pipeline import run_pipeline
+    from flows.tracking import TrackingError
+
+    log = (
+        (lambda _: None) if quiet else (lambda m: console.print(m, highlight=False, soft_wrap=True))
+    )
     try:
         result = run_pipeline(cfg, log=log)
-    except (SourceError, FileNotFoundError) as exc:
+    except (SourceError, FileNotFoundError, TrackingError) as exc:
         _fail(str(exc))
+    except httpx.HTTPError as exc:
+        _fail(f"cannot reach the Prefect API ({exc}); check PREFECT_API_URL or unset it")
     except RuntimeError as exc:  # SnapshotError and friends
         _fail(str(exc))
     if not quiet:
@@ -88,6 +136,103 @@ def run(
             result.concentration, cfg.dependence_set, cfg.output.history_rows, result.vintage
         )
         console.print(f"wrote {result.output_dir / 'concentration.csv'}", highlight=False)
+
+
+@app.command()
+def runs(
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Show this many runs.")] = 10,
+) -> None:
+    """List recent MLflow runs of the reporter's experiment (newest first)."""
+    cfg = _load(config, set_)
+    _quiet_libraries("WARNING")
+    from flows.tracking import TrackingError, recent_runs, resolve_store
+
+    experiment = cfg.tracking.experiment.format(reporter=cfg.reporter)
+    try:
+        store = resolve_store(cfg.tracking.uri, cfg.tracking.artifacts)
+        found = recent_runs(store, experiment, limit)
+    except TrackingError as exc:
+        _fail(str(exc))
+    if not found:
+        console.print(f"no runs yet in experiment {experiment} ({store.display})", highlight=False)
+        return
+    table = Table(title=f"MLflow runs of {experiment}", caption=store.display)
+    for name in ("run id", "start", "status", "data vintage", "config hash"):
+        table.add_column(name, no_wrap=name == "run id")
+    table.add_column("dependence share", justify="right")
+    for r in found:
+        share = r["dependence_share"]
+        cell = "" if share is None else f"{100 * share:.1f} %"
+        if share is not None and r["last_year"]:
+            cell += f" ({r['last_year']})"
+        table.add_row(
+            r["run_id"],
+            r["start"].strftime("%Y-%m-%d %H:%M"),
+            r["status"],
+            r["data_vintage"] or "",
+            r["config_hash"] or "",
+            cell,
+        )
+    console.print(table)
+
+
+@app.command()
+def ui(
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    host: Annotated[
+        str, typer.Option("--host", help="Interface to listen on (127.0.0.1: this machine only).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", help="Port to listen on.")] = 5000,
+) -> None:
+    """Serve the MLflow UI for the tracking store (`mlflow server` on --host:--port; Ctrl-C stops).
+
+    Uses the store `exportcast run` writes to: tracking.uri, else MLFLOW_TRACKING_URI, else
+    sqlite:///<project>/mlruns/mlflow.db.
+    """
+    cfg = _load(config, set_)
+    from flows.tracking import TrackingError, resolve_store, run_ui_server
+
+    try:
+        store = resolve_store(cfg.tracking.uri, cfg.tracking.artifacts)
+        if store.db_path is None:
+            raise TrackingError(
+                f"the tracking store {store.display} is an MLflow server already; "
+                "open it in a browser"
+            )
+    except TrackingError as exc:
+        _fail(str(exc))
+    console.print(
+        f"MLflow UI for {store.display} on http://{host}:{port} (Ctrl-C to stop)", highlight=False
+    )
+    raise typer.Exit(code=run_ui_server(store, host=host, port=port))
+
+
+@app.command()
+def serve(
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
+) -> None:
+    """Register the scheduled deployment on the Prefect server at PREFECT_API_URL and run it.
+
+    The deployment is forecast-exports/<reporter> with schedule.cron in schedule.timezone and
+    this config as its parameter. Runs execute here, one at a time, until Ctrl-C or SIGTERM.
+    Start a server first: prefect server start --host 127.0.0.1.
+    """
+    cfg = _load(config, set_)
+    _quiet_libraries("WARNING" if quiet else "INFO")
+    from flows.serve import ServeError, serve_forecasts
+
+    log = (
+        (lambda _: None) if quiet else (lambda m: console.print(m, highlight=False, soft_wrap=True))
+    )
+    try:
+        serve_forecasts(cfg, log=log)
+    except ServeError as exc:
+        _fail(str(exc))
 
 
 @app.command()

@@ -1,30 +1,74 @@
-"""The main job: snapshot -> trade panel -> concentration indices -> output folder.
+"""The main job as a Prefect flow: snapshot -> trade panel -> indices -> MLflow -> outputs.
 
-Read top to bottom, this is the pipeline picture in DESIGN.md. Later stages (features,
-backtests, forecasts, MLflow, report) slot in between ``build_panel`` and ``write_outputs``.
+``forecast_exports`` is the pipeline picture in DESIGN.md, top to bottom; each step is a task
+named after what it does. Later stages (features, backtests, forecasts, concentration paths,
+report) are one line each between ``compute_concentration`` and ``log_run``.
+
+Caching: the heavy tasks take ``cache_key`` = data vintage + hash of the config (minus the
+sections that only say where results go) + code version (git commit, plus a hash of the
+sources when the tree is dirty). Prefect persists their results under ``cache.dir``
+(``.exportcast-cache/``); a run with the same key loads them instead of recomputing, and any
+change of data, config or code gives a new key. ``cache.enabled: false`` passes no key.
+
+``run_pipeline`` is what the CLI calls: it runs the flow with progress lines printed through
+``log``, Prefect's result folder pointed at ``cache.dir``, and, without ``PREFECT_API_URL``,
+Prefect's temporary local server.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: ``exportcast serve`` pickles the flow
+# function by value into a subprocess, where Prefect must still resolve the ``RunConfig``
+# annotation to validate the parameter; real annotation objects travel with the function.
+import functools
+import hashlib
 import json
+import subprocess
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
+from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.context import TaskRunContext
+from prefect.logging import get_run_logger
+from prefect.runtime import flow_run
+from prefect.settings import (
+    PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+    PREFECT_RESULTS_LOCAL_STORAGE_PATH,
+    get_current_settings,
+    temporary_settings,
+)
 
-from configs import RunConfig, config_hash
+from configs import RunConfig, config_hash, load_config
 from features.concentration import concentration_index
 from features.panel import build_trade_panel
-from flows.io import atomic_write, project_path, write_csv
+from flows import tracking
+from flows.io import PROJECT_ROOT, atomic_write, project_path, write_csv
 from flows.snapshot import Snapshot, build_snapshot, load_snapshot
 
-__all__ = ["RunResult", "run_pipeline"]
+__all__ = [
+    "RunInfo",
+    "RunResult",
+    "cache_dir",
+    "cache_key",
+    "code_version",
+    "forecast_exports",
+    "run_pipeline",
+]
 
 CONCENTRATION_COLUMNS = [
     "reporter", "year", "kind", "hhi", "hhi_norm", "n_effective", "cr1", "cr3", "cr5", "theil",
     "n_partners",
 ]  # fmt: skip
+# Logged to MLflow with step = year (plus share_<ISO3> of each dependence-set partner).
+INDEX_METRICS = ["hhi", "hhi_norm", "n_effective", "cr1", "cr3", "cr5", "theil", "n_partners"]
+# Config sections that say where results go, not what they are: not part of the cache key.
+NOT_IN_CACHE_KEY = frozenset({"output", "tracking", "schedule", "cache"})
+CODE_DIRS = ("configs", "features", "models", "flows", "reports")
 
 
 @dataclass(frozen=True)
@@ -35,47 +79,282 @@ class RunResult:
     output_dir: Path
     vintage: str
     config_hash: str
+    mlflow_run_id: str | None = None
+    flow_run_id: str | None = None
+    cached: tuple[str, ...] = ()
 
 
-def load_data(config: RunConfig, log: Callable[[str], None]) -> Snapshot:
-    """Load the embedded snapshot (or rebuild it from raw files first when asked)."""
-    folder = project_path(config.data.snapshot_dir)
-    if config.data.source == "raw":
-        assert config.data.raw_dir is not None  # guaranteed by the schema
-        build_snapshot(config.data.raw_dir, folder, log=log)
-    return load_snapshot(folder, ["kor_exports", "countries"])
+@dataclass(frozen=True)
+class RunInfo:
+    """Identity of one run: what went in, which code, where it is tracked and written."""
+
+    reporter: str
+    dependence_set: tuple[str, ...]
+    vintage: str
+    config_hash: str
+    code_version: str
+    cache_key: str | None
+    flow_run_id: str | None
+    flow_run_name: str | None
+    config: dict[str, Any]
+    store: tracking.Store
+    experiment: str
+    output_dir: Path
+
+    @property
+    def tags(self) -> dict[str, str | None]:
+        """MLflow run tags."""
+        return {
+            "reporter": self.reporter,
+            "data_vintage": self.vintage,
+            "config_hash": self.config_hash,
+            "code_version": self.code_version,
+            "prefect_flow_run_id": self.flow_run_id,
+        }
 
 
-def build_panel(snapshot: Snapshot, config: RunConfig) -> pd.DataFrame:
-    """The validated reporter panel for the configured years."""
-    exports = snapshot["kor_exports"]
-    return build_trade_panel(
-        exports,
-        reporter=config.reporter,
-        start=config.years.start,
-        end=config.years.end,
-        name="data/snapshot/kor_exports.parquet",
+# --- code version and cache key ------------------------------------------------------------
+
+
+def _git(*args: str) -> str | None:
+    try:
+        proc = subprocess.run(
+            ["git", "-C", str(PROJECT_ROOT), *args],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return proc.stdout.strip()
+
+
+def _source_hash() -> str:
+    h = hashlib.sha256()
+    for folder in CODE_DIRS:
+        for path in sorted((PROJECT_ROOT / folder).rglob("*.py")):
+            h.update(path.relative_to(PROJECT_ROOT).as_posix().encode() + b"\0")
+            h.update(path.read_bytes() + b"\0")
+    return h.hexdigest()[:8]
+
+
+@functools.cache
+def code_version() -> str:
+    """The code's version: the git commit, ``<commit>+dirty.<source hash>`` for a changed tree.
+
+    Outside a git checkout: ``<package version>+src.<source hash>``.
+    """
+    top = _git("rev-parse", "--show-toplevel")
+    commit = _git("rev-parse", "--short=12", "HEAD")
+    if top is None or commit is None or Path(top).resolve() != PROJECT_ROOT:
+        try:
+            version = metadata.version("exportcast")
+        except metadata.PackageNotFoundError:
+            version = "0+unknown"
+        return f"{version}+src.{_source_hash()}"
+    if _git("status", "--porcelain", "--", *CODE_DIRS):
+        return f"{commit}+dirty.{_source_hash()}"
+    return commit
+
+
+def cache_key(vintage: str, config: RunConfig) -> str:
+    """``<data vintage>-<config hash>-<code version>``: names the results a run can reuse.
+
+    The config hash leaves out the sections in ``NOT_IN_CACHE_KEY`` (output folder, tracking,
+    schedule, cache): they change where results go, not what they are.
+    """
+    what = config.model_dump(mode="json", exclude=set(NOT_IN_CACHE_KEY))
+    digest = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:12]
+    return f"{vintage}-{digest}-{code_version()}"
+
+
+def cache_dir(config: RunConfig) -> Path:
+    """The result cache folder (relative ``cache.dir`` resolves against the project)."""
+    path = Path(config.cache.dir).expanduser()
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def _cache_key_of(context: TaskRunContext, parameters: dict[str, Any]) -> str | None:
+    key = parameters.get("cache_key")
+    return None if key is None else f"{context.task.name}-{key}"
+
+
+def _transient(task: Any, task_run: Any, state: Any) -> bool:
+    # Retry I/O hiccups; a missing file, bad data or a bad store will not heal by retrying.
+    exc = state.data
+    permanent = (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)
+    return isinstance(exc, OSError) and not isinstance(exc, permanent)
+
+
+# --- progress --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Progress:
+    log: Callable[[str], None]
+    cached: list[str] = field(default_factory=list)
+
+
+_PROGRESS: ContextVar[_Progress | None] = ContextVar("exportcast_progress", default=None)
+
+
+class _ReportStage:
+    """An ``on_completion`` hook printing the stage name, ``describe(result)`` and "cached".
+
+    A class rather than a closure: served runs pickle the flow into a subprocess, and a
+    closure would drag the progress ContextVar (not picklable) along.
+    """
+
+    def __init__(self, describe: Callable[[Any], str]) -> None:
+        self.describe = describe
+
+    def __call__(self, task: Any, task_run: Any, state: Any) -> None:
+        cached = state.name == "Cached"
+        line = f"{task.name.replace('_', ' '):<22} {self.describe(state.result())}"
+        line += "  (cached)" if cached else ""
+        progress = _PROGRESS.get()
+        if progress is None:  # a served run: the line goes to the Prefect run log
+            get_run_logger().info(line)
+            return
+        progress.log(f"  {line}")
+        if cached:
+            progress.cached.append(task.name)
+
+
+def _reports(describe: Callable[[Any], str]) -> list[Callable[..., None]]:
+    return [_ReportStage(describe)]
+
+
+def _describe_snapshot(snapshot: Snapshot) -> str:
+    return f"{len(snapshot.tables)} tables, data vintage {snapshot.vintage}"
+
+
+def _describe_panel(panel: pd.DataFrame) -> str:
+    return f"{panel['partner'].nunique()} partners, {len(panel):,} partner-years"
+
+
+def _describe_concentration(conc: pd.DataFrame) -> str:
+    last = conc.iloc[-1]
+    return (
+        f"{len(conc)} years {int(conc['year'].min())}-{int(last['year'])}; "
+        f"dependence share {last['dependence_share']:.1%} in {int(last['year'])}"
     )
 
 
-def compute_concentration(panel: pd.DataFrame, config: RunConfig) -> pd.DataFrame:
+def _describe_record(record: tracking.RunRecord) -> str:
+    return f"MLflow run {record.run_id} in {record.experiment} ({record.uri})"
+
+
+def _describe_folder(folder: Path) -> str:
+    return f"{folder}: concentration.csv, run.json"
+
+
+# --- tasks -----------------------------------------------------------------------------------
+
+
+@task(
+    retries=2,
+    retry_delay_seconds=2,
+    retry_condition_fn=_transient,
+    cache_policy=NO_CACHE,
+    on_completion=_reports(_describe_snapshot),
+)
+def load_data(source: str, snapshot_dir: Path, raw_dir: Path | None) -> Snapshot:
+    """Load the embedded snapshot (rebuilding it from the raw files first when asked)."""
+    folder = project_path(snapshot_dir)
+    if source == "raw":
+        assert raw_dir is not None  # guaranteed by the schema
+        build_snapshot(raw_dir, folder, log=lambda _: None)
+    return load_snapshot(folder, ["kor_exports", "countries"])
+
+
+def describe_run(config: RunConfig, vintage: str) -> RunInfo:
+    """Who this run is: hashes, code version, cache key, Prefect ids and tracking target."""
+    return RunInfo(
+        reporter=config.reporter,
+        dependence_set=config.dependence_set,
+        vintage=vintage,
+        config_hash=config_hash(config),
+        code_version=code_version(),
+        cache_key=cache_key(vintage, config) if config.cache.enabled else None,
+        flow_run_id=flow_run.get_id(),
+        flow_run_name=flow_run.get_name(),
+        config=config.model_dump(mode="json"),
+        store=tracking.resolve_store(config.tracking.uri, config.tracking.artifacts),
+        experiment=config.tracking.experiment.format(reporter=config.reporter),
+        output_dir=Path(config.output.dir) / config.reporter,
+    )
+
+
+@task(cache_key_fn=_cache_key_of, on_completion=_reports(_describe_panel))
+def build_panel(
+    exports: pd.DataFrame, reporter: str, start: int, end: int, *, cache_key: str | None
+) -> pd.DataFrame:
+    """The validated reporter panel for the configured years.
+
+    ``cache_key`` (data vintage, config, code) names the cached result; None disables it.
+    """
+    return build_trade_panel(
+        exports, reporter=reporter, start=start, end=end, name="data/snapshot/kor_exports.parquet"
+    )
+
+
+@task(cache_key_fn=_cache_key_of, on_completion=_reports(_describe_concentration))
+def compute_concentration(
+    panel: pd.DataFrame, dependence_set: tuple[str, ...], *, cache_key: str | None
+) -> pd.DataFrame:
     """History of concentration and dependence indices, in the output contract's columns."""
-    idx = concentration_index(panel, dependence_set=config.dependence_set)
-    shares = [f"share_{c}" for c in config.dependence_set]
+    idx = concentration_index(panel, dependence_set=dependence_set)
+    shares = [f"share_{c}" for c in dependence_set]
     idx = idx.assign(kind="history", n_partners=idx["n_partners"].astype("int64"))
     return idx[[*CONCENTRATION_COLUMNS, *shares, "dependence_share"]]
 
 
-def write_outputs(concentration: pd.DataFrame, config: RunConfig, vintage: str, chash: str) -> Path:
+@task(
+    retries=2,
+    retry_delay_seconds=2,
+    retry_condition_fn=_transient,
+    cache_policy=NO_CACHE,
+    on_completion=_reports(_describe_record),
+)
+def log_run(concentration: pd.DataFrame, run: RunInfo) -> tracking.RunRecord:
+    """Record the run in MLflow: config, tags, index paths by year, table and plot."""
+    history = concentration[concentration["kind"] == "history"]
+    shares = [f"share_{c}" for c in run.dependence_set]
+    tags = {**run.tags, "last_year": str(int(history["year"].max()))}
+    with tracking.tracked_run(
+        run.store, run.experiment, run_name=run.flow_run_name, tags=tags, params=run.config
+    ) as mlrun:
+        mlrun.log_series(history, [*INDEX_METRICS, *shares, "dependence_share"], step="year")
+        mlrun.log_table(concentration.assign(data_vintage=run.vintage), "concentration.csv")
+        figure = tracking.dependence_figure(
+            history, reporter=run.reporter, partners=run.dependence_set
+        )
+        mlrun.log_figure(figure, "dependence_share.png")
+    return mlrun.record
+
+
+@task(
+    retries=2,
+    retry_delay_seconds=2,
+    retry_condition_fn=_transient,
+    cache_policy=NO_CACHE,
+    on_completion=_reports(_describe_folder),
+)
+def write_outputs(concentration: pd.DataFrame, run: RunInfo, record: tracking.RunRecord) -> Path:
     """Write ``<output.dir>/<reporter>/concentration.csv`` and ``run.json`` atomically."""
-    folder = Path(config.output.dir) / config.reporter
-    table = concentration.assign(data_vintage=vintage)
+    folder = run.output_dir
+    table = concentration.assign(data_vintage=run.vintage)
     write_csv(table, folder / "concentration.csv", float_format="%.10g")
     meta = {
-        "reporter": config.reporter,
-        "data_vintage": vintage,
-        "config_hash": chash,
-        "config": config.model_dump(mode="json"),
+        "reporter": run.reporter,
+        "data_vintage": run.vintage,
+        "config_hash": run.config_hash,
+        "code_version": run.code_version,
+        "prefect_flow_run_id": run.flow_run_id,
+        "mlflow_run_id": record.run_id,
+        "config": run.config,
         "files": ["concentration.csv"],
     }
     text = json.dumps(meta, indent=2, sort_keys=True) + "\n"
@@ -83,24 +362,81 @@ def write_outputs(concentration: pd.DataFrame, config: RunConfig, vintage: str, 
     return folder
 
 
+# --- the flow --------------------------------------------------------------------------------
+
+
+@flow(name="forecast-exports")
+def forecast_exports(config: RunConfig) -> RunResult:
+    """The main job for one reporter, stage by stage (the forecasting stages come next).
+
+    Args:
+        config: The validated run configuration (Prefect validates it again as a parameter).
+
+    Returns:
+        The concentration table, where it was written, and the run's ids.
+    """
+    snapshot = load_data(config.data.source, config.data.snapshot_dir, config.data.raw_dir)
+    run = describe_run(config, snapshot.vintage)
+    panel = build_panel(
+        snapshot["kor_exports"],
+        config.reporter,
+        config.years.start,
+        config.years.end,
+        cache_key=run.cache_key,
+    )
+    concentration = compute_concentration(panel, config.dependence_set, cache_key=run.cache_key)
+    record = log_run(concentration, run)
+    folder = write_outputs(concentration, run, record)
+    return RunResult(
+        concentration, folder, run.vintage, run.config_hash, record.run_id, run.flow_run_id
+    )
+
+
+def prefect_settings(config: RunConfig) -> dict[Any, Any]:
+    """Prefect settings for running the flow: result cache folder; no heartbeats when local.
+
+    A run on Prefect's temporary local server has nobody to watch its heartbeats, and stopping
+    the heartbeat thread costs a second at the end of every run.
+    """
+    settings: dict[Any, Any] = {PREFECT_RESULTS_LOCAL_STORAGE_PATH: cache_dir(config)}
+    if get_current_settings().api.url is None:
+        settings[PREFECT_FLOWS_HEARTBEAT_FREQUENCY] = None
+    return settings
+
+
 def run_pipeline(config: RunConfig, *, log: Callable[[str], None] = print) -> RunResult:
-    """Run the main job for one reporter.
+    """Run the main job for one reporter (the ``forecast-exports`` flow).
 
     Args:
         config: The validated run configuration.
         log: Progress printer (``lambda _: None`` for quiet runs).
 
     Returns:
-        The concentration history and where it was written.
+        The concentration history, where it was written and the run's ids.
     """
-    chash = config_hash(config)
-    log(f"[1/4] loading data ({config.data.source}: {config.data.snapshot_dir})")
-    snapshot = load_data(config, log)
-    log(f"[2/4] building the {config.reporter} trade panel {config.years.start}-{config.years.end}")
-    panel = build_panel(snapshot, config)
-    log(f"      {panel['partner'].nunique()} partners, {len(panel):,} partner-years")
-    log("[3/4] computing concentration and dependence indices")
-    concentration = compute_concentration(panel, config)
-    log(f"[4/4] writing outputs to {Path(config.output.dir) / config.reporter}")
-    folder = write_outputs(concentration, config, snapshot.vintage, chash)
-    return RunResult(concentration, folder, snapshot.vintage, chash)
+    api = get_current_settings().api.url
+    started = time.perf_counter()
+    log(
+        f"forecast-exports {config.reporter} {config.years.start}-{config.years.end} "
+        f"(config {config_hash(config)}, code {code_version()})"
+    )
+    log(
+        f"  Prefect API {api}"
+        if api
+        else "  Prefect: temporary local server (set PREFECT_API_URL to use a running one)"
+    )
+    progress = _Progress(log)
+    token = _PROGRESS.set(progress)
+    try:
+        with temporary_settings(updates=prefect_settings(config)):
+            result = forecast_exports(config)
+    finally:
+        _PROGRESS.reset(token)
+    n_cached = len(progress.cached)
+    cached = f", {n_cached} stage{'s' * (n_cached != 1)} from cache" if n_cached else ""
+    log(f"done in {time.perf_counter() - started:.1f} s{cached}")
+    return replace(result, cached=tuple(progress.cached))
+
+
+if __name__ == "__main__":
+    forecast_exports(load_config())

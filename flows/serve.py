@@ -1,0 +1,93 @@
+"""``exportcast serve``: the main job as a scheduled deployment on a Prefect server.
+
+``serve_forecasts`` registers ``forecast-exports/<reporter>`` on the server at
+``PREFECT_API_URL`` with the config's cron schedule and the config as its parameter, then runs
+the deployment's flow runs (scheduled, or triggered from the UI or ``prefect deployment run``)
+in subprocesses of this process, one at a time, until Ctrl-C or SIGTERM. On shutdown Prefect
+pauses the schedule; the next ``exportcast serve`` resumes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+from prefect.schedules import Cron, Schedule
+from prefect.settings import get_current_settings, temporary_settings
+from prefect.types.entrypoint import EntrypointType
+
+from configs import RunConfig, config_hash
+from flows.pipeline import code_version, forecast_exports, prefect_settings
+
+__all__ = ["ServeError", "deployment_name", "prefect_api_url", "schedule_of", "serve_forecasts"]
+
+
+class ServeError(RuntimeError):
+    """There is no Prefect server to serve the deployment on."""
+
+
+def deployment_name(config: RunConfig) -> str:
+    """The deployment's name: the reporter (``forecast-exports/KOR``)."""
+    return config.reporter
+
+
+def schedule_of(config: RunConfig) -> Schedule:
+    """The Prefect cron schedule of the config's ``schedule`` section."""
+    return Cron(config.schedule.cron, timezone=config.schedule.timezone)
+
+
+def prefect_api_url() -> str | None:
+    """``PREFECT_API_URL`` from the environment or the active Prefect profile."""
+    return get_current_settings().api.url
+
+
+def _check_server(url: str) -> None:
+    try:
+        response = httpx.get(f"{url.rstrip('/')}/health", timeout=10)
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        raise ServeError(
+            f"no Prefect server answers at PREFECT_API_URL={url} ({exc}); start one with "
+            "'prefect server start --host 127.0.0.1'"
+        ) from exc
+
+
+def serve_forecasts(config: RunConfig, *, log: Callable[[str], None] = print) -> None:
+    """Register the scheduled deployment and execute its runs until stopped.
+
+    Args:
+        config: The validated config; its ``schedule`` is the deployment's schedule and the
+            whole config is the parameter of every run.
+        log: Progress printer.
+
+    Raises:
+        ServeError: ``PREFECT_API_URL`` is unset or no server answers there.
+    """
+    url = prefect_api_url()
+    if not url:
+        raise ServeError(
+            "PREFECT_API_URL is not set: 'exportcast serve' registers a deployment on a running "
+            "Prefect server. Start one with 'prefect server start --host 127.0.0.1' and set "
+            "PREFECT_API_URL=http://127.0.0.1:4200/api"
+        )
+    _check_server(url)
+    name = deployment_name(config)
+    log(
+        f"serving forecast-exports/{name} on {url}: cron '{config.schedule.cron}' in "
+        f"{config.schedule.timezone} (config {config_hash(config)}, code {code_version()}); "
+        "Ctrl-C to stop"
+    )
+    # Runs execute in subprocesses that inherit these settings (result cache folder).
+    with temporary_settings(updates=prefect_settings(config)):
+        forecast_exports.serve(
+            name=name,
+            schedule=schedule_of(config),
+            parameters={"config": config.model_dump(mode="json")},
+            paused=False,
+            limit=1,
+            tags=["exportcast", config.reporter],
+            version=code_version(),
+            description=f"exportcast main job for {config.reporter}",
+            print_starting_message=False,
+            entrypoint_type=EntrypointType.MODULE_PATH,
+        )

@@ -1,0 +1,107 @@
+"""The commands around tracking and scheduling: ``runs``, ``ui``, ``serve`` and their help."""
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from prefect.settings import PREFECT_API_URL, temporary_settings
+from typer.testing import CliRunner
+
+from flows.cli import app
+from tests.flows.helpers import free_port, subprocess_env, wait_for_http
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("command", "words"),
+    [
+        ("run", ["--quiet", "--verbose", "PREFECT_API_URL", "MLflow"]),
+        ("runs", ["--limit", "MLflow runs"]),
+        ("ui", ["--port", "--host", "127.0.0.1", "mlflow server"]),
+        ("serve", ["PREFECT_API_URL", "schedule.cron", "prefect server start"]),
+    ],
+)
+def test_help_describes_each_command(command, words):
+    res = runner.invoke(app, [command, "--help"], terminal_width=200)
+    assert res.exit_code == 0, res.output
+    for word in words:
+        assert word in res.output, (word, res.output)
+
+
+def test_runs_lists_the_latest_run_of_the_reporter(tmp_path):
+    experiment = ["--set", "tracking.experiment=clitest-{reporter}"]
+    res = runner.invoke(app, ["run", "-q", "--set", f"output.dir={tmp_path}", *experiment])
+    assert res.exit_code == 0, res.output
+
+    res = runner.invoke(app, ["runs", *experiment], env={"COLUMNS": "250"})
+    assert res.exit_code == 0, res.output
+    assert "clitest-KOR" in res.output
+    assert "FINISHED" in res.output
+    assert "cfdbe6d207db" in res.output  # data vintage
+    assert "38.0 % (2023)" in res.output
+    assert re.search(r"\b[0-9a-f]{32}\b", res.output)  # the MLflow run id
+
+
+def test_runs_says_when_there_are_none():
+    res = runner.invoke(app, ["runs", "--set", "tracking.experiment=nothing-here"])
+    assert res.exit_code == 0, res.output
+    assert "no runs yet" in res.output
+
+
+def test_serve_refuses_without_prefect_api_url():
+    with temporary_settings({PREFECT_API_URL: None}):
+        res = runner.invoke(app, ["serve", "-q"])
+    assert res.exit_code == 2
+    assert "PREFECT_API_URL is not set" in res.output
+    assert "prefect server start --host 127.0.0.1" in res.output
+
+
+def test_serve_refuses_when_no_server_answers():
+    url = f"http://127.0.0.1:{free_port()}/api"
+    with temporary_settings({PREFECT_API_URL: url}):
+        res = runner.invoke(app, ["serve", "-q"])
+    assert res.exit_code == 2
+    assert "no Prefect server answers" in res.output
+
+
+def test_ui_refuses_a_remote_tracking_server():
+    res = runner.invoke(app, ["ui", "--set", "tracking.uri=http://127.0.0.1:5999"])
+    assert res.exit_code == 2
+    assert "server already" in res.output
+
+
+@pytest.mark.integration
+def test_ui_serves_the_store_on_localhost_and_stops_cleanly(tmp_path, mlflow_uri):
+    port = free_port()
+    log = tmp_path / "ui.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "flows.cli", "ui", "--port", str(port)],
+            cwd=ROOT,
+            env=subprocess_env(MLFLOW_TRACKING_URI=mlflow_uri),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            wait_for_http(f"http://127.0.0.1:{port}/health", timeout=120, proc=proc)
+            page = httpx.get(f"http://127.0.0.1:{port}/", timeout=10)
+            assert page.status_code == 200
+            assert "<html" in page.text.lower()
+            proc.send_signal(signal.SIGTERM)  # to exportcast only: it must stop mlflow itself
+            code = proc.wait(timeout=30)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of what we started
+            proc.wait()
+    assert code == 0, log.read_text()
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)

@@ -1,0 +1,185 @@
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+from prefect import flow
+from prefect.states import Failed
+
+from configs import load_config
+from flows import pipeline
+from flows.pipeline import (
+    build_panel,
+    cache_key,
+    code_version,
+    compute_concentration,
+    load_data,
+    run_pipeline,
+)
+from flows.snapshot import Snapshot
+
+
+def _config(tmp_path, *sets):
+    return load_config(overrides=[f"output.dir={tmp_path / 'out'}", *sets])
+
+
+def _counting(monkeypatch, name):
+    calls = []
+    real = getattr(pipeline, name)
+
+    def wrapper(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, name, wrapper)
+    return calls
+
+
+def test_flow_logs_one_mlflow_run_with_tags_params_metrics_and_artifacts(tmp_path, mlflow_uri):
+    lines = []
+    result = run_pipeline(_config(tmp_path), log=lines.append)
+
+    client = MlflowClient(mlflow_uri)
+    run = client.get_run(result.mlflow_run_id)
+    assert run.info.status == "FINISHED"
+    experiment = client.get_experiment(run.info.experiment_id)
+    assert experiment.name == "exportcast-KOR"
+    tags = run.data.tags
+    assert tags["reporter"] == "KOR"
+    assert tags["data_vintage"] == result.vintage
+    assert tags["config_hash"] == result.config_hash
+    assert tags["code_version"] == code_version()
+    assert tags["prefect_flow_run_id"] == result.flow_run_id
+    params = run.data.params
+    assert params["reporter"] == "KOR"
+    assert params["years.start"] == "1990"
+    assert params["dependence_set"] == '["CHN", "USA"]'
+    history = client.get_metric_history(run.info.run_id, "dependence_share")
+    assert sorted(m.step for m in history) == list(range(1990, 2024))
+    by_year = {m.step: m.value for m in history}
+    assert by_year[2019] == pytest.approx(0.386, abs=0.0005)
+    for name in ("hhi", "n_effective", "share_CHN", "share_USA"):
+        assert len(client.get_metric_history(run.info.run_id, name)) == 34
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert artifacts == {"concentration.csv", "dependence_share.png"}
+    png = client.download_artifacts(run.info.run_id, "dependence_share.png", str(tmp_path))
+    assert Path(png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    meta = json.loads((tmp_path / "out" / "KOR" / "run.json").read_text())
+    assert meta["mlflow_run_id"] == result.mlflow_run_id
+    assert meta["prefect_flow_run_id"] == result.flow_run_id
+    assert meta["code_version"] == code_version()
+    text = "\n".join(lines)
+    for stage in ("load data", "build panel", "compute concentration", "log run", "write outputs"):
+        assert stage in text
+    assert "248 partners, 7,706 partner-years" in text
+
+
+def test_second_identical_run_reuses_heavy_stages(tmp_path, monkeypatch):
+    cfg = _config(tmp_path, f"cache.dir={tmp_path / 'cache'}")
+    panels = _counting(monkeypatch, "build_trade_panel")
+    indices = _counting(monkeypatch, "concentration_index")
+
+    first = run_pipeline(cfg, log=lambda _: None)
+    lines = []
+    second = run_pipeline(cfg, log=lines.append)
+
+    assert (len(panels), len(indices)) == (1, 1)
+    assert first.cached == ()
+    assert second.cached == ("build_panel", "compute_concentration")
+    assert "(cached)" in "\n".join(lines)
+    pd.testing.assert_frame_equal(first.concentration, second.concentration)
+    assert second.mlflow_run_id != first.mlflow_run_id  # every run is tracked
+
+
+def test_changed_config_recomputes_but_output_location_does_not(tmp_path, monkeypatch):
+    cache = f"cache.dir={tmp_path / 'cache'}"
+    indices = _counting(monkeypatch, "concentration_index")
+    run_pipeline(_config(tmp_path, cache), log=lambda _: None)
+
+    moved = run_pipeline(_config(tmp_path / "elsewhere", cache), log=lambda _: None)
+    assert moved.cached == ("build_panel", "compute_concentration")
+    changed = run_pipeline(_config(tmp_path, cache, "dependence_set=[CHN]"), log=lambda _: None)
+    assert changed.cached == ()
+    assert len(indices) == 2
+    assert "share_USA" not in changed.concentration.columns
+
+
+def test_cache_key_changes_with_data_vintage_config_and_code(monkeypatch):
+    cfg = load_config()
+    key = cache_key("aaaa", cfg)
+    assert key.startswith("aaaa-") and key.endswith(code_version())
+    assert cache_key("bbbb", cfg) != key
+    assert cache_key("aaaa", load_config(overrides=["years.start=2000"])) != key
+    assert cache_key("aaaa", load_config(overrides=["output.dir=/tmp/x"])) == key
+    assert cache_key("aaaa", load_config(overrides=["tracking.uri=http://h:5000"])) == key
+    monkeypatch.setattr(pipeline, "code_version", lambda: "other")
+    assert cache_key("aaaa", cfg) != key
+
+
+def test_disabled_cache_persists_nothing(tmp_path):
+    cache = tmp_path / "cache"
+    cfg = _config(tmp_path, f"cache.dir={cache}", "cache.enabled=false")
+    run_pipeline(cfg, log=lambda _: None)
+    again = run_pipeline(cfg, log=lambda _: None)
+    assert again.cached == ()
+    assert not cache.exists() or not any(cache.iterdir())
+
+
+def test_code_version_is_git_commit_or_marked_dirty():
+    version = code_version()
+    commit = version.split("+")[0]
+    assert len(commit) == 12 and all(c in "0123456789abcdef" for c in commit)
+    assert version == commit or "+dirty." in version
+
+
+def test_tasks_compute_the_contract_columns_through_fn():
+    snapshot = load_data.fn("snapshot", "data/snapshot", None)
+    assert isinstance(snapshot, Snapshot)
+    panel = build_panel.fn(snapshot["kor_exports"], "KOR", 2000, 2010, cache_key=None)
+    assert (panel["year"].min(), panel["year"].max()) == (2000, 2010)
+    conc = compute_concentration.fn(panel, ("CHN", "JPN"), cache_key=None)
+    assert list(conc["year"]) == list(range(2000, 2011))
+    assert {"share_CHN", "share_JPN", "dependence_share", "hhi", "kind"} <= set(conc.columns)
+    assert (conc["dependence_share"] - conc["share_CHN"] - conc["share_JPN"]).abs().max() < 1e-12
+
+
+@pytest.mark.parametrize(
+    ("exc", "retry"),
+    [
+        (ConnectionResetError("reset"), True),
+        (OSError("disk hiccup"), True),
+        (FileNotFoundError("gone"), False),
+        (PermissionError("no"), False),
+        (ValueError("bad data"), False),
+    ],
+)
+def test_io_tasks_retry_only_transient_errors(exc, retry):
+    assert pipeline._transient(None, None, Failed(data=exc)) is retry
+
+
+def test_load_data_retries_a_transient_read_error(monkeypatch):
+    real = pipeline.load_snapshot
+    failures = [OSError("NFS timeout")]
+
+    def flaky(*args, **kwargs):
+        if failures:
+            raise failures.pop()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "load_snapshot", flaky)
+
+    @flow
+    def load_only():
+        return load_data.with_options(retry_delay_seconds=0)("snapshot", "data/snapshot", None)
+
+    assert isinstance(load_only(), Snapshot)
+    assert failures == []
+
+
+def test_failing_stage_fails_the_run_with_its_error(tmp_path):
+    cfg = _config(tmp_path, f"data.snapshot_dir={tmp_path / 'missing'}")
+    with pytest.raises(RuntimeError, match="manifest not found"):
+        run_pipeline(cfg, log=lambda _: None)
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,180 @@
+import multiprocessing
+import time
+
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from flows.io import PROJECT_ROOT
+from flows.tracking import (
+    REDACTED,
+    TrackingError,
+    flatten_params,
+    recent_runs,
+    resolve_store,
+    server_command,
+    tracked_run,
+)
+
+
+def _history(n_years=5, level=0.3):
+    years = list(range(2000, 2000 + n_years))
+    return pd.DataFrame(
+        {"year": years, "hhi": [0.1] * n_years, "dependence_share": [level] * n_years}
+    )
+
+
+@pytest.fixture
+def store(mlflow_uri):
+    """The session's SQLite store (creating a new one costs seconds of MLflow migrations)."""
+    return resolve_store(mlflow_uri)
+
+
+@pytest.fixture
+def experiment(request):
+    return f"test-{request.node.name}"[:200]
+
+
+def _runs(uri, experiment):
+    client = MlflowClient(uri)
+    found = client.get_experiment_by_name(experiment)
+    return client.search_runs([found.experiment_id]) if found else []
+
+
+def test_default_store_is_sqlite_under_project_mlruns(monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    store = resolve_store()
+    assert store.uri == f"sqlite:///{PROJECT_ROOT / 'mlruns' / 'mlflow.db'}"
+    assert store.artifacts == str(PROJECT_ROOT / "mlruns" / "artifacts")
+
+
+def test_config_uri_wins_over_env_and_relative_sqlite_resolves_against_project(monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5999")
+    assert resolve_store().uri == "http://127.0.0.1:5999"
+    assert resolve_store().artifacts is None
+    store = resolve_store("sqlite:///elsewhere/m.db", "arts")
+    assert store.uri == f"sqlite:///{PROJECT_ROOT / 'elsewhere' / 'm.db'}"
+    assert store.artifacts == str(PROJECT_ROOT / "arts")
+    assert resolve_store("sqlite:////abs/m.db").artifacts == "/abs/artifacts"
+
+
+@pytest.mark.parametrize("uri", ["mlruns", "./mlruns", "file:///tmp/mlruns", "sqlite://"])
+def test_plain_file_store_and_memory_sqlite_are_refused(uri):
+    with pytest.raises(TrackingError, match="sqlite:///"):
+        resolve_store(uri)
+
+
+def test_secret_values_never_reach_params_or_tags(store, experiment):
+    params = {
+        "reporter": "KOR",
+        "source": {"api_key": "SECRET-1", "token": "SECRET-2", "db": {"password": "SECRET-3"}},
+        "credentials": {"user": "u", "pass": "SECRET-4"},
+        "tracking": {"uri": "https://alice:SECRET-5@mlflow.example.org/"},
+        "access_token": "SECRET-6",
+        "aws_secret_access_key": "SECRET-7",
+        "private_key": "SECRET-8",
+    }
+    tags = {"reporter": "KOR", "auth_token": "SECRET-9", "url": "https://bob:SECRET-10@x.org/a"}
+    with tracked_run(store, experiment, tags=tags, params=params) as run:
+        run_id = run.run_id
+
+    data = MlflowClient(store.uri).get_run(run_id).data
+    for mapping in (data.params, data.tags):
+        assert not [k for k, v in mapping.items() if "SECRET" in v], mapping
+    assert data.params["reporter"] == "KOR"
+    assert data.params["source.api_key"] == REDACTED
+    assert data.params["source.db.password"] == REDACTED
+    assert data.params["credentials"] == REDACTED
+    assert data.params["tracking.uri"] == "https://mlflow.example.org/"
+    assert data.tags["auth_token"] == REDACTED
+    assert data.tags["url"] == "https://x.org/a"
+
+
+def test_flatten_params_keeps_plain_settings():
+    flat = flatten_params({"years": {"start": 1990}, "set": ["CHN", "USA"], "x": None, "k": True})
+    assert flat == {"years.start": "1990", "set": '["CHN", "USA"]', "x": "null", "k": "true"}
+
+
+def test_run_that_raises_is_marked_failed_with_the_error(store, experiment):
+    with (
+        pytest.raises(ZeroDivisionError),
+        tracked_run(store, experiment, run_name="boom") as run,
+    ):
+        run.log_series(_history(), ["hhi"], step="year")
+        _ = 1 / 0
+    (found,) = _runs(store.uri, experiment)
+    assert found.info.status == "FAILED"
+    assert found.info.end_time is not None
+    assert "ZeroDivisionError" in found.data.tags["error"]
+    assert found.data.metrics["hhi"] == pytest.approx(0.1)
+
+
+def test_interrupted_run_is_marked_killed_not_left_running(store, experiment):
+    with pytest.raises(KeyboardInterrupt), tracked_run(store, experiment):
+        raise KeyboardInterrupt
+    (found,) = _runs(store.uri, experiment)
+    assert found.info.status == "KILLED"
+
+
+def _log_concurrently(uri, barrier, label, level):
+    store = resolve_store(uri)
+    barrier.wait(timeout=120)
+    with tracked_run(store, "exportcast-TST", run_name=label, tags={"label": label}) as run:
+        frame = _history(30, level)
+        for i in range(len(frame)):  # many small writes, interleaved with the other process
+            run.log_series(frame.iloc[[i]], ["hhi", "dependence_share"], step="year")
+        run.log_table(frame, "history.csv")
+
+
+def test_two_processes_write_one_new_sqlite_store_concurrently(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'shared' / 'mlflow.db'}"
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(2)
+    procs = [
+        ctx.Process(target=_log_concurrently, args=(uri, barrier, label, level))
+        for label, level in (("a", 0.25), ("b", 0.5))
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=180)
+    assert [p.exitcode for p in procs] == [0, 0]
+
+    runs = {r.data.tags["label"]: r for r in _runs(uri, "exportcast-TST")}
+    assert sorted(runs) == ["a", "b"]
+    client = MlflowClient(uri)
+    for label, level in (("a", 0.25), ("b", 0.5)):
+        run = runs[label]
+        assert run.info.status == "FINISHED"
+        history = client.get_metric_history(run.info.run_id, "dependence_share")
+        assert sorted(m.step for m in history) == list(range(2000, 2030))
+        assert {m.value for m in history} == {level}
+        assert [a.path for a in client.list_artifacts(run.info.run_id)] == ["history.csv"]
+
+
+def test_recent_runs_newest_first_with_last_dependence_share(tmp_path, store, experiment):
+    missing = resolve_store(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert recent_runs(missing, "exportcast-KOR") == []  # no store yet: nothing, nothing created
+    assert not (tmp_path / "mlflow.db").exists()
+    for i, level in enumerate((0.30, 0.35, 0.40)):
+        tags = {"data_vintage": f"v{i}", "config_hash": f"c{i}", "last_year": "2004"}
+        with tracked_run(store, experiment, tags=tags) as run:
+            frame = _history(5, level).assign(dependence_share=[0.1, 0.1, 0.1, 0.1, level])
+            run.log_series(frame, ["dependence_share"], step="year")
+        time.sleep(0.01)
+    found = recent_runs(store, experiment, limit=2)
+    assert [r["data_vintage"] for r in found] == ["v2", "v1"]
+    assert found[0]["dependence_share"] == pytest.approx(0.40)
+    assert found[0]["status"] == "FINISHED"
+    assert found[0]["config_hash"] == "c2"
+    assert recent_runs(store, experiment + "-other") == []
+
+
+def test_ui_server_listens_on_localhost_by_default(tmp_path):
+    store = resolve_store(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    command = server_command(store)
+    assert command[command.index("--host") + 1] == "127.0.0.1"
+    assert command[command.index("--backend-store-uri") + 1] == store.uri
+    assert command[command.index("--default-artifact-root") + 1] == store.artifacts
+    with pytest.raises(TrackingError, match="server already"):
+        server_command(resolve_store("http://127.0.0.1:5000"))
