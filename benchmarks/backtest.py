@@ -1,0 +1,161 @@
+"""Default backtest on the Korea snapshot, side by side with statsforecast.
+
+Run: ``make bench`` (or ``.venv/bin/python benchmarks/backtest.py [--arima] [--no-statsforecast]``).
+
+Series: Korea's partners with exports > 0 in every year 1990-2023 (as in BENCHMARKS.md).
+Scored origins 2008..2018 (every year), horizon 5, MASE/sMAPE on levels (USD). Our models are
+also run at origins 1998..2007 so that the rolling selection and the conformal intervals of a
+scored origin T can be computed from errors on years <= T only. Weights for wMASE are each
+partner's mean share of the series' total over the scored origins' last observed years.
+
+Prints one table: model x (wMASE, MASE, relMASE vs naive, wrelMASE, sMAPE, 80 %/95 % coverage,
+seconds). statsforecast (AutoETS, AutoTheta, AutoARIMA and their mean) runs on the same series
+and origins in the same process; install it with ``pip install -e '.[bench]'``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from features.panel import build_export_series, build_trade_panel
+from flows.snapshot import load_snapshot
+from models.backtest import interval_coverage, rolling_select
+from models.ensemble import add_ensemble
+from models.forecasting import cross_validate
+from models.metrics import evaluate_cv
+from models.timeseries import AutoARIMA, DampedETS, Drift, Naive, Theta
+
+ROOT = Path(__file__).resolve().parents[1]
+SCORED = list(range(2008, 2019))
+HISTORY = list(range(1998, 2008))
+H = 5
+LEVELS = (80, 95)
+
+
+def load_series() -> pd.DataFrame:
+    snap = load_snapshot(ROOT / "data" / "snapshot", ["kor_exports"])
+    panel = build_trade_panel(snap["kor_exports"], reporter="KOR", start=1990, end=2023)
+    wide = panel.pivot(index="year", columns="partner", values="export_usd")
+    full = wide.columns[(wide.reindex(range(1990, 2024)) > 0).all()]
+    return build_export_series(panel.loc[panel["partner"].isin(full)])
+
+
+def share_weights(series: pd.DataFrame) -> pd.Series:
+    last = series.loc[series["ds"].isin(SCORED)]
+    shares = last["y"] / last.groupby("ds")["y"].transform("sum")
+    return shares.groupby(last["unique_id"]).mean()
+
+
+def run_ours(series: pd.DataFrame, arima: bool, n_jobs: int) -> tuple[pd.DataFrame, dict, float]:
+    models = [Naive(), Drift(), Theta(), DampedETS()] + ([AutoARIMA()] if arima else [])
+    t0 = time.perf_counter()
+    cv = cross_validate(
+        series, models, H, origins=HISTORY + SCORED, fallback=Naive(), n_jobs=n_jobs
+    )
+    aliases = [m.alias for m in models]
+    cv = add_ensemble(cv, [a for a in aliases if a != "AutoARIMA"], alias="Ensemble")
+    rolled = rolling_select(cv, series, [*aliases, "Ensemble"], SCORED, levels=LEVELS)
+    seconds = time.perf_counter() - t0
+    scored = rolled.cv
+    choices = dict(zip(rolled.choices["cutoff"], rolled.choices["model"], strict=True))
+    return scored, choices, seconds
+
+
+def run_statsforecast(series: pd.DataFrame, n_jobs: int) -> tuple[pd.DataFrame, dict[str, float]]:
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoARIMA as SFAutoARIMA
+    from statsforecast.models import AutoETS, AutoTheta
+
+    frames, seconds = [], {}
+    for model in (
+        AutoETS(season_length=1),
+        AutoTheta(season_length=1),
+        SFAutoARIMA(season_length=1),
+    ):
+        sf = StatsForecast(models=[model], freq=1, n_jobs=n_jobs)
+        t0 = time.perf_counter()
+        cv = sf.cross_validation(
+            df=series, h=H, n_windows=len(SCORED), step_size=1, level=list(LEVELS)
+        )
+        seconds[str(model)] = time.perf_counter() - t0
+        frames.append(cv.reset_index(drop=True))
+    cv = frames[0]
+    for other in frames[1:]:
+        cv = cv.merge(other.drop(columns=["y"]), on=["unique_id", "ds", "cutoff"])
+    names = list(seconds)
+    cv = cv.rename(columns={n: f"SF{n}" for n in names}).rename(
+        columns=lambda c: (
+            c.replace("AutoETS-", "SFAutoETS-")
+            .replace("AutoTheta-", "SFAutoTheta-")
+            .replace("AutoARIMA-", "SFAutoARIMA-")
+            if not c.startswith("SF")
+            else c
+        )
+    )
+    cv["SFEnsemble"] = cv[[f"SF{n}" for n in names]].mean(axis=1)
+    seconds["Ensemble"] = sum(seconds.values())
+    return cv, {f"SF{k}": v for k, v in seconds.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--arima", action="store_true", help="add our AutoARIMA (slow)")
+    parser.add_argument("--no-statsforecast", action="store_true")
+    parser.add_argument("--n-jobs", type=int, default=2)
+    args = parser.parse_args()
+
+    series = load_series()
+    weights = share_weights(series)
+    print(
+        f"{series['unique_id'].nunique()} partner series, origins {SCORED[0]}-{SCORED[-1]}, h={H}"
+    )
+    with threadpool_limits(limits=1, user_api="blas"):
+        ours, choices, our_seconds = run_ours(series, args.arima, args.n_jobs)
+        print(
+            f"our backtest (all models, {len(HISTORY) + len(SCORED)} origins): {our_seconds:.1f}s"
+        )
+        print("rolling selection per origin:", choices)
+        aliases = [
+            c
+            for c in ["Naive", "Drift", "Theta", "DampedETS", "AutoARIMA", "Ensemble", "Selected"]
+            if c in ours.columns
+        ]
+        table = evaluate_cv(ours, series, aliases, weights).set_index("model")
+        cov = interval_coverage(ours, "Selected", LEVELS)
+        table.loc["Selected", "cov80"] = cov["coverage-80"]
+        table.loc["Selected", "cov95"] = cov["coverage-95"]
+        table["seconds"] = np.nan
+        table.loc["Selected", "seconds"] = our_seconds
+        if not args.no_statsforecast:
+            sf, sf_seconds = run_statsforecast(series, args.n_jobs)
+            sf = sf.merge(
+                ours[["unique_id", "ds", "cutoff", "Naive"]], on=["unique_id", "ds", "cutoff"]
+            )
+            sf_aliases = [c for c in sf_seconds]
+            sf_table = evaluate_cv(sf, series, sf_aliases, weights).set_index("model")
+            for a in sf_aliases:
+                if f"{a}-lo-80" in sf.columns:
+                    c = interval_coverage(sf, a, LEVELS)
+                    sf_table.loc[a, "cov80"], sf_table.loc[a, "cov95"] = (
+                        c["coverage-80"],
+                        c["coverage-95"],
+                    )
+                sf_table.loc[a, "seconds"] = sf_seconds[a]
+            table = pd.concat([table, sf_table])
+    cols = ["wMASE", "MASE", "relMASE", "wrelMASE", "sMAPE", "cov80", "cov95", "seconds", "n_units"]
+    table = table.reindex(columns=cols)
+    with pd.option_context("display.width", 160, "display.float_format", "{:.3f}".format):
+        print(table.to_string())
+    if "SFEnsemble" in table.index:
+        ratio = our_seconds / table.loc["SFEnsemble", "seconds"]
+        print(f"our whole backtest / statsforecast ensemble time: {ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()
