@@ -34,3 +34,10 @@ snapshot-check: install  ## rebuild into a temp folder and compare hashes with d
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache
+
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,bench]'
+	@touch $@
+
+bench: $(VENV)/.bench-installed  ## accuracy/speed tables (benchmarks/, not tests)
+	$(BIN)/python benchmarks/backtest.py
