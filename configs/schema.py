@@ -26,6 +26,8 @@ from features.sources.codes import known_iso3
 __all__ = [
     "CacheConfig",
     "DataConfig",
+    "ForecastConfig",
+    "OriginRange",
     "OutputConfig",
     "RunConfig",
     "ScheduleConfig",
@@ -212,6 +214,68 @@ class CacheConfig(_Strict):
     )
 
 
+ModelName = Literal["Naive", "Drift", "Theta", "DampedETS", "AutoARIMA"]
+
+
+class OriginRange(_Strict):
+    """Backtest origins (cutoff years) whose errors are scored."""
+
+    start: int = Field(2008, ge=1950, le=2100, description="First scored origin.")
+    end: int = Field(2018, ge=1950, le=2100, description="Last scored origin.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> OriginRange:
+        if self.end < self.start:
+            raise ValueError(f"end ({self.end}) must not be before start ({self.start})")
+        return self
+
+
+class ForecastConfig(_Strict):
+    """The forecasting engine: candidate models, backtest origins, intervals, sample paths."""
+
+    enabled: bool = Field(True, description="Forecast partners and the indices.")
+    models: tuple[ModelName, ...] = Field(
+        ("Naive", "Drift", "Theta", "DampedETS"),
+        min_length=1,
+        description="Candidate models; with two or more their mean 'Ensemble' is one too. "
+        "AutoARIMA is slow (about 0.1 s per series and origin) and was the least accurate.",
+    )
+    backtest: OriginRange = OriginRange()
+    history_start: int = Field(
+        1998,
+        ge=1950,
+        le=2100,
+        description="Earlier origins from this year supply past errors for the rolling choice.",
+    )
+    min_years: int = Field(
+        20, ge=3, le=100, description="Partners positive in each of the last N years get a model."
+    )
+    levels: tuple[int, ...] = Field((80, 95), min_length=1, description="Interval levels, %.")
+    n_paths: int = Field(1000, ge=50, le=100_000, description="Joint sample paths.")
+    seed: int = Field(0, ge=0, description="Seed of the sample paths.")
+    n_jobs: int = Field(2, ge=1, le=64, description="Parallel workers over series.")
+    dependence_threshold: float = Field(
+        0.35,
+        gt=0,
+        lt=1,
+        description="Report P(dependence share < threshold) for each forecast year.",
+    )
+
+    @field_validator("models")
+    @classmethod
+    def _distinct(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"expected distinct models, got {list(value)}")
+        return value
+
+    @field_validator("levels")
+    @classmethod
+    def _levels(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(not 50 <= v < 100 for v in value) or len(set(value)) != len(value):
+            raise ValueError(f"expected distinct levels between 50 and 99, got {list(value)}")
+        return tuple(sorted(value))
+
+
 class RunConfig(_Strict):
     """One pipeline run."""
 
@@ -228,6 +292,7 @@ class RunConfig(_Strict):
     tracking: TrackingConfig = TrackingConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     cache: CacheConfig = CacheConfig()
+    forecast: ForecastConfig = ForecastConfig()
 
     @field_validator("dependence_set")
     @classmethod

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "concentration_from_paths",
     "concentration_index",
     "cr_k",
     "hhi",
@@ -152,3 +153,53 @@ def concentration_index(
             ) from None
         rows.append({**dict(zip(keys, key, strict=True)), **idx})
     return pd.DataFrame(rows)
+
+
+def concentration_from_paths(
+    paths: pd.DataFrame,
+    *,
+    dependence_set: Sequence[str] = ("CHN", "USA"),
+    rest: str | None = None,
+    rest_hhi: float = float("nan"),
+    n_partners: int | None = None,
+) -> pd.DataFrame:
+    """Concentration indices for every sample path and year (vectorised).
+
+    Args:
+        paths: ``path, year, partner, export_usd`` (one row per partner, path and year).
+        dependence_set: Partners reported separately and summed.
+        rest: Name of an aggregate partner standing for many small partners, if any. Its
+            contribution to the HHI is ``share_rest**2 * rest_hhi`` (its members keep their
+            last observed relative sizes) instead of ``share_rest**2``.
+        rest_hhi: The members' HHI among themselves.
+        n_partners: Partner count for ``hhi_norm`` (members of ``rest`` included); the number
+            of columns when None.
+
+    Returns:
+        ``path, year, hhi, hhi_norm, n_effective, share_<ISO3>..., dependence_share``.
+    """
+    wide = paths.pivot_table(
+        index=["path", "year"], columns="partner", values="export_usd", aggfunc="sum"
+    ).fillna(0.0)
+    values = wide.to_numpy(dtype="float64")
+    if np.any(values < 0) or not np.all(np.isfinite(values)):
+        raise ValueError("concentration_from_paths: path values must be finite and non-negative")
+    total = values.sum(axis=1, keepdims=True)
+    shares = values / total
+    squares = shares**2
+    cols = list(wide.columns)
+    if rest is not None and rest in cols:
+        weight = 1.0 if np.isnan(rest_hhi) else rest_hhi
+        squares[:, cols.index(rest)] *= weight
+    hhi = squares.sum(axis=1)
+    n = n_partners if n_partners is not None else len(cols)
+    floor = np.sqrt(1.0 / n) if n > 1 else 1.0
+    norm = np.clip((np.sqrt(hhi) - floor) / (1 - floor), 0, 1) if n > 1 else np.ones_like(hhi)
+    out = wide.index.to_frame(index=False).assign(hhi=hhi, hhi_norm=norm, n_effective=1.0 / hhi)
+    dep = np.zeros(len(out))
+    for code in dependence_set:
+        s = shares[:, cols.index(code)] if code in cols else np.zeros(len(out))
+        out[f"share_{code}"] = s
+        dep = dep + s
+    out["dependence_share"] = dep
+    return out

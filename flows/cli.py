@@ -77,7 +77,14 @@ def _quiet_libraries(level: str, *, console_level: str | None = None) -> None:
 def _print_history(
     conc: pd.DataFrame, dependence_set: tuple[str, ...], rows: int, vintage: str
 ) -> None:
-    table = Table(title=f"{conc['reporter'].iloc[0]} export concentration (data vintage {vintage})")
+    history = conc[conc["kind"] == "history"].tail(rows)
+    forecast = conc[conc["kind"] == "forecast"]
+    table = Table(
+        title=f"{conc['reporter'].iloc[0]} export concentration (data vintage {vintage})",
+        caption="forecast years: median of the joint sample paths [80 % interval]"
+        if len(forecast)
+        else None,
+    )
     table.add_column("year", justify="right")
     names = {"CHN": "China", "USA": "US"}
     for code in dependence_set:
@@ -87,13 +94,31 @@ def _print_history(
         table.add_column(label, justify="right")
     table.add_column("HHI", justify="right")
     table.add_column("effective partners", justify="right")
-    for _, r in conc.tail(rows).iterrows():
-        cells = [str(int(r["year"]))]
-        cells += [f"{100 * r[f'share_{c}']:.1f} %" for c in dependence_set]
-        if len(dependence_set) > 1:
-            cells.append(f"{100 * r['dependence_share']:.1f} %")
-        cells += [f"{r['hhi']:.3f}", f"{r['n_effective']:.1f}"]
-        table.add_row(*cells)
+
+    def band(r: pd.Series, col: str, fmt: str, scale: float = 1.0) -> str:
+        lo, hi = r.get(f"{col}_lo_80"), r.get(f"{col}_hi_80")
+        if lo is None or pd.isna(lo):
+            return ""
+        return f" [{fmt.format(scale * lo)}-{fmt.format(scale * hi)}]"
+
+    for kind, frame in (("history", history), ("forecast", forecast)):
+        for _, r in frame.iterrows():
+            year = str(int(r["year"])) + (" f" if kind == "forecast" else "")
+            cells = [year]
+            cells += [f"{100 * r[f'share_{c}']:.1f} %" for c in dependence_set]
+            if len(dependence_set) > 1:
+                cells.append(
+                    f"{100 * r['dependence_share']:.1f} %"
+                    + band(r, "dependence_share", "{:.1f}", 100)
+                )
+            cells += [
+                f"{r['hhi']:.3f}",
+                f"{r['n_effective']:.1f}",
+            ]
+            table.add_row(
+                *cells,
+                end_section=kind == "history" and len(forecast) > 0 and r.name == frame.index[-1],
+            )
     console.print(table)
 
 

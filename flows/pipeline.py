@@ -42,13 +42,17 @@ from prefect.settings import (
     get_current_settings,
     temporary_settings,
 )
+from threadpoolctl import threadpool_limits
 
 from configs import RunConfig, config_hash, load_config
-from features.concentration import concentration_index
-from features.panel import build_trade_panel
+from features.concentration import concentration_from_paths, concentration_index
+from features.panel import build_trade_panel, series_to_panel
+from features.series import REST, ForecastSeries, split_series
 from flows import tracking
 from flows.io import PROJECT_ROOT, atomic_write, project_path, write_csv
 from flows.snapshot import Snapshot, build_snapshot, load_snapshot
+from models.engine import EngineResult, run_engine
+from models.paths import path_quantiles
 
 __all__ = [
     "RunInfo",
@@ -247,7 +251,36 @@ def _describe_record(record: tracking.RunRecord) -> str:
 
 
 def _describe_folder(folder: Path) -> str:
-    return f"{folder}: concentration.csv, run.json"
+    files = sorted(p.name for p in folder.glob("*.csv"))
+    return f"{folder}: {', '.join(files)}, run.json"
+
+
+def _describe_series(fs: ForecastSeries) -> str:
+    return (
+        f"{len(fs.partners)} partners modelled, the rest ({fs.n_partners - len(fs.partners)} "
+        f"small partners) as one series; history to {fs.last_year}"
+    )
+
+
+def _describe_engine(engine: EngineResult) -> str:
+    acc = engine.accuracy.set_index("model")
+    sel = acc.loc["Selected"]
+    cov = ", ".join(f"{k.split('-')[1]} % -> {v:.0%}" for k, v in engine.coverage.items())
+    return (
+        f"model {engine.model}; backtest relMASE vs naive {sel['relMASE']:.3f} "
+        f"(weighted {sel.get('wrelMASE', float('nan')):.3f}); interval coverage {cov}"
+    )
+
+
+def _describe_forecast_conc(conc: pd.DataFrame) -> str:
+    f = conc[conc["kind"] == "forecast"]
+    if f.empty:
+        return "no forecast"
+    last = f.iloc[-1]
+    return (
+        f"dependence share {int(last['year'])}: {last['dependence_share']:.1%} "
+        f"(80 % {last['dependence_share_lo_80']:.1%}-{last['dependence_share_hi_80']:.1%})"
+    )
 
 
 # --- tasks -----------------------------------------------------------------------------------
@@ -311,6 +344,80 @@ def compute_concentration(
     return idx[[*CONCENTRATION_COLUMNS, *shares, "dependence_share"]]
 
 
+@task(cache_key_fn=_cache_key_of, on_completion=_reports(_describe_series))
+def build_series(panel: pd.DataFrame, min_years: int, *, cache_key: str | None) -> ForecastSeries:
+    """Partner series for the engine: one per regular partner, the rest as one series."""
+    return split_series(panel, min_years=min_years)
+
+
+@task(cache_key_fn=_cache_key_of, on_completion=_reports(_describe_engine))
+def forecast_partners(
+    fs: ForecastSeries, horizon: int, settings: dict[str, Any], *, cache_key: str | None
+) -> EngineResult:
+    """Backtest the candidate models, choose, forecast with intervals, simulate joint paths."""
+    series = fs.series
+    last = series.loc[series["ds"] == fs.last_year]
+    weights = (last.set_index("unique_id")["y"] / last["y"].sum()).reindex(
+        series["unique_id"].unique(), fill_value=0.0
+    )
+    with threadpool_limits(limits=1, user_api="blas"):
+        return run_engine(
+            series,
+            h=horizon,
+            models=settings["models"],
+            scored_origins=range(settings["backtest"]["start"], settings["backtest"]["end"] + 1),
+            history_origins=range(settings["history_start"], settings["backtest"]["start"]),
+            levels=settings["levels"],
+            weights=weights,
+            n_paths=settings["n_paths"],
+            seed=settings["seed"],
+            n_jobs=settings["n_jobs"],
+        )
+
+
+@task(cache_policy=NO_CACHE, on_completion=_reports(_describe_forecast_conc))
+def forecast_concentration(
+    history: pd.DataFrame,
+    engine: EngineResult,
+    fs: ForecastSeries,
+    dependence_set: tuple[str, ...],
+    levels: tuple[int, ...],
+    threshold: float,
+) -> pd.DataFrame:
+    """Index forecasts from the joint sample paths: median, bands, P(dependence < threshold).
+
+    Forecast rows carry ``kind = forecast`` and the paths' median in the index columns, plus
+    ``<index>_lo_<level>``/``_hi_<level>`` bands and ``p_dependence_below``; ``cr*`` and
+    ``theil`` are left empty for forecast years (they need every small partner's path).
+    """
+    paths = series_to_panel(engine.paths).rename(columns={"ds": "year"})
+    idx = concentration_from_paths(
+        paths,
+        dependence_set=dependence_set,
+        rest=REST,
+        rest_hhi=fs.rest_hhi,
+        n_partners=fs.n_partners,
+    )
+    cols = [
+        "hhi",
+        "hhi_norm",
+        "n_effective",
+        *[f"share_{c}" for c in dependence_set],
+        "dependence_share",
+    ]
+    q = path_quantiles(idx, cols, by=("year",), levels=levels)
+    below = idx.assign(b=idx["dependence_share"] < threshold).groupby("year")["b"].mean()
+    rows = q.rename(columns={f"{c}_p50": c for c in cols}).assign(
+        reporter=fs.series["unique_id"].iloc[0].split("|")[0],
+        kind="forecast",
+        p_dependence_below=q["year"].map(below).to_numpy(),
+        n_partners=fs.n_partners,
+    )
+    return pd.concat([history, rows], ignore_index=True)[
+        [*history.columns, *[c for c in rows.columns if c not in history.columns]]
+    ]
+
+
 @task(
     retries=2,
     retry_delay_seconds=2,
@@ -318,8 +425,10 @@ def compute_concentration(
     cache_policy=NO_CACHE,
     on_completion=_reports(_describe_record),
 )
-def log_run(concentration: pd.DataFrame, run: RunInfo) -> tracking.RunRecord:
-    """Record the run in MLflow: config, tags, index paths by year, table and plot."""
+def log_run(
+    concentration: pd.DataFrame, run: RunInfo, engine: EngineResult | None
+) -> tracking.RunRecord:
+    """Record the run in MLflow: config, tags, index paths by year, forecasts, accuracy, plot."""
     history = concentration[concentration["kind"] == "history"]
     shares = [f"share_{c}" for c in run.dependence_set]
     tags = {**run.tags, "last_year": str(int(history["year"].max()))}
@@ -328,11 +437,55 @@ def log_run(concentration: pd.DataFrame, run: RunInfo) -> tracking.RunRecord:
     ) as mlrun:
         mlrun.log_series(history, [*INDEX_METRICS, *shares, "dependence_share"], step="year")
         mlrun.log_table(concentration.assign(data_vintage=run.vintage), "concentration.csv")
+        if engine is not None:
+            _log_forecast(mlrun, concentration, engine, [*shares, "dependence_share"])
         figure = tracking.dependence_figure(
             history, reporter=run.reporter, partners=run.dependence_set
         )
         mlrun.log_figure(figure, "dependence_share.png")
     return mlrun.record
+
+
+def _log_forecast(
+    mlrun: tracking.TrackedRun, conc: pd.DataFrame, engine: EngineResult, shares: list[str]
+) -> None:
+    fc = conc[conc["kind"] == "forecast"]
+    names = ["hhi", "n_effective", *shares]
+    band_cols = [
+        c
+        for c in fc.columns
+        if any(c.startswith(f"{n}_lo_") or c.startswith(f"{n}_hi_") for n in names)
+    ]
+    renamed = fc.rename(columns={n: f"{n}_forecast_p50" for n in names})
+    renamed = renamed.rename(
+        columns={
+            c: c.replace("_lo_", "_forecast_lo_").replace("_hi_", "_forecast_hi_")
+            for c in band_cols
+        }
+    )
+    mlrun.log_series(
+        renamed,
+        [c for c in renamed.columns if "_forecast_" in c] + ["p_dependence_below"],
+        step="year",
+    )
+    acc = engine.accuracy.set_index("model")
+    metrics = {
+        f"backtest_{m}_{k}": acc.loc[m, k]
+        for m in acc.index
+        for k in ("MASE", "relMASE", "sMAPE")
+        if k in acc.columns
+    }
+    if "wrelMASE" in acc.columns:
+        metrics.update({f"backtest_{m}_wrelMASE": acc.loc[m, "wrelMASE"] for m in acc.index})
+    metrics.update({f"backtest_{k.replace('-', '_')}": v for k, v in engine.coverage.items()})
+    mlrun.log_metrics(metrics)
+    mlrun.set_tags({"selected_model": engine.model})
+    mlrun.log_table(engine.accuracy, "backtest_accuracy.csv")
+    mlrun.log_table(_forecast_table(engine), "forecasts.csv")
+
+
+def _forecast_table(engine: EngineResult) -> pd.DataFrame:
+    return series_to_panel(engine.forecast).rename(columns={"export_usd": "mean"})
 
 
 @task(
@@ -342,11 +495,28 @@ def log_run(concentration: pd.DataFrame, run: RunInfo) -> tracking.RunRecord:
     cache_policy=NO_CACHE,
     on_completion=_reports(_describe_folder),
 )
-def write_outputs(concentration: pd.DataFrame, run: RunInfo, record: tracking.RunRecord) -> Path:
-    """Write ``<output.dir>/<reporter>/concentration.csv`` and ``run.json`` atomically."""
+def write_outputs(
+    concentration: pd.DataFrame,
+    run: RunInfo,
+    record: tracking.RunRecord,
+    engine: EngineResult | None,
+) -> Path:
+    """Write the output folder atomically: indices, forecasts, backtest accuracy, run.json."""
     folder = run.output_dir
     table = concentration.assign(data_vintage=run.vintage)
     write_csv(table, folder / "concentration.csv", float_format="%.10g")
+    files = ["concentration.csv"]
+    meta: dict[str, Any] = {}
+    if engine is not None:
+        fc = _forecast_table(engine).assign(data_vintage=run.vintage)
+        write_csv(fc, folder / "forecasts.csv", float_format="%.10g")
+        write_csv(engine.accuracy, folder / "backtest_accuracy.csv", float_format="%.6g")
+        files += ["forecasts.csv", "backtest_accuracy.csv"]
+        meta = {
+            "selected_model": engine.model,
+            "interval_coverage_backtest": engine.coverage,
+            "rolling_choices": {int(r.cutoff): r.model for r in engine.choices.itertuples()},
+        }
     meta = {
         "reporter": run.reporter,
         "data_vintage": run.vintage,
@@ -355,7 +525,8 @@ def write_outputs(concentration: pd.DataFrame, run: RunInfo, record: tracking.Ru
         "prefect_flow_run_id": run.flow_run_id,
         "mlflow_run_id": record.run_id,
         "config": run.config,
-        "files": ["concentration.csv"],
+        "files": files,
+        **meta,
     }
     text = json.dumps(meta, indent=2, sort_keys=True) + "\n"
     atomic_write(folder / "run.json", lambda p: p.write_text(text, encoding="utf-8"))
@@ -385,8 +556,21 @@ def forecast_exports(config: RunConfig) -> RunResult:
         cache_key=run.cache_key,
     )
     concentration = compute_concentration(panel, config.dependence_set, cache_key=run.cache_key)
-    record = log_run(concentration, run)
-    folder = write_outputs(concentration, run, record)
+    engine = None
+    if config.forecast.enabled:
+        series = build_series(panel, config.forecast.min_years, cache_key=run.cache_key)
+        settings = config.forecast.model_dump(mode="json")
+        engine = forecast_partners(series, config.horizon, settings, cache_key=run.cache_key)
+        concentration = forecast_concentration(
+            concentration,
+            engine,
+            series,
+            config.dependence_set,
+            config.forecast.levels,
+            config.forecast.dependence_threshold,
+        )
+    record = log_run(concentration, run, engine)
+    folder = write_outputs(concentration, run, record, engine)
     return RunResult(
         concentration, folder, run.vintage, run.config_hash, record.run_id, run.flow_run_id
     )

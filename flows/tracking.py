@@ -264,6 +264,24 @@ class TrackedRun:
             self._client.log_batch(self.run_id, metrics=points[i : i + _BATCH_METRICS])
         return len(points)
 
+    def log_metrics(self, metrics: Mapping[str, float]) -> None:
+        """Log scalar metrics (NaN values are skipped)."""
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        points = [
+            Metric(key=k, value=float(v), timestamp=now, step=0)
+            for k, v in metrics.items()
+            if v is not None and not math.isnan(float(v))
+        ]
+        for i in range(0, len(points), _BATCH_METRICS):
+            self._client.log_batch(self.run_id, metrics=points[i : i + _BATCH_METRICS])
+
+    def set_tags(self, tags: Mapping[str, str]) -> None:
+        """Set run tags (values redacted like every other tag)."""
+        for k, v in redact_tags(tags).items():
+            self._client.set_tag(self.run_id, k, v)
+
     def log_table(self, frame: pd.DataFrame, name: str) -> None:
         """Log a frame as a CSV artifact ``name``."""
         with tempfile.TemporaryDirectory() as tmp:

@@ -37,6 +37,19 @@ class RollingResult:
     choices: pd.DataFrame
 
 
+def _mean_scores(
+    scores: pd.DataFrame, train: pd.DataFrame, metric: str, weighted: bool
+) -> pd.Series:
+    if not weighted:
+        return scores.groupby("model", sort=False)[metric].mean()
+    level = train.rename(columns={"ds": "cutoff", "y": "_level"})[["unique_id", "cutoff", "_level"]]
+    scored = scores.merge(level, on=["unique_id", "cutoff"], how="left")
+    share = scored["_level"] / scored.groupby(["model", "cutoff"])["_level"].transform("sum")
+    scored = scored.assign(_w=share.where(scored[metric].notna(), 0.0))
+    total = (scored[metric].fillna(0.0) * scored["_w"]).groupby(scored["model"], sort=False).sum()
+    return total / scored.groupby("model", sort=False)["_w"].sum()
+
+
 def rolling_select(
     cv: pd.DataFrame,
     train: pd.DataFrame,
@@ -46,6 +59,7 @@ def rolling_select(
     levels: Sequence[float] = (80, 95),
     metric: str = "MASE",
     alias: str = "Selected",
+    weighted: bool = True,
 ) -> RollingResult:
     """Choose a model and calibrate its intervals at each origin from the past only.
 
@@ -58,6 +72,9 @@ def rolling_select(
         levels: Interval levels for the conformal bounds.
         metric: Selection metric (pooled mean over past units).
         alias: Name of the selected-model column.
+        weighted: Weight each past (series, cutoff) unit by the series' share of the total
+            at that cutoff (known then). The indices we forecast are driven by the large
+            series, so their accuracy should drive the choice.
 
     Returns:
         The scored rows with the selected forecast and its intervals, and the choices.
@@ -72,7 +89,7 @@ def rolling_select(
         if past.empty:
             raise ValueError(f"rolling_select: no backtest rows with target year <= {origin}")
         scores = score_cv(past, train, list(candidates))
-        means = scores.groupby("model", sort=False)[metric].mean()
+        means = _mean_scores(scores, train, metric, weighted)
         model = str(means.idxmin())
         now = cv.loc[cv["cutoff"] == origin]
         if now.empty:

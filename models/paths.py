@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["path_quantiles", "simulate_paths", "year_error_matrix"]
+__all__ = ["path_quantiles", "simulate_paths", "window_error_paths", "year_error_matrix"]
 
 
 def year_error_matrix(cv: pd.DataFrame, alias: str, *, min_coverage: float = 0.8) -> pd.DataFrame:
@@ -33,14 +33,18 @@ def year_error_matrix(cv: pd.DataFrame, alias: str, *, min_coverage: float = 0.8
         Wide frame indexed by year (``ds``) with one column per ``unique_id``: ``log(y / yhat)``.
         Missing cells (a series absent that year) are NaN.
 
+    Rows with a non-positive actual or forecast have no log error and are left out.
+
     Raises:
-        ValueError: No one-step rows, or non-positive values.
+        ValueError: No usable one-step rows.
     """
     one = cv.loc[cv["ds"] == cv["cutoff"] + 1]
     if one.empty:
         raise ValueError("year_error_matrix: cv has no one-step-ahead rows (ds == cutoff + 1)")
-    if (one["y"] <= 0).any() or (one[alias] <= 0).any():
-        raise ValueError("year_error_matrix: actuals and forecasts must be positive for log errors")
+    # a log error needs positive actual and forecast (a drift can forecast below zero)
+    one = one.loc[(one["y"] > 0) & (one[alias] > 0)]
+    if one.empty:
+        raise ValueError("year_error_matrix: no one-step row with positive actual and forecast")
     err = one.assign(e=np.log(one["y"] / one[alias]))
     wide = err.pivot_table(index="ds", columns="unique_id", values="e", aggfunc="first")
     coverage = wide.notna().mean(axis=1)
@@ -63,7 +67,8 @@ def simulate_paths(
     (the same draw for every series) and ``c_i`` the series' mean error when ``center`` (so that
     the paths' median follows the point forecast rather than re-adding past bias).
     A series with no error in a drawn year gets the mean of its other years' errors (zero
-    after centering).
+    after centering); a series with no error history at all gets each year's cross-series
+    median error (the common shock).
 
     Args:
         point: ``unique_id, ds, <value>``: point forecasts, consecutive years per series.
@@ -77,17 +82,19 @@ def simulate_paths(
         Long frame ``unique_id, ds, path, y``.
 
     Raises:
-        ValueError: Series in ``point`` without any error history, or no error years.
+        ValueError: No error years to resample, or a missing point forecast.
     """
     if errors.empty:
         raise ValueError("simulate_paths: no error years to resample")
     ids = point["unique_id"].drop_duplicates().tolist()
-    missing = [u for u in ids if u not in errors.columns or errors[u].notna().sum() == 0]
-    if missing:
-        raise ValueError(
-            f"simulate_paths: no error history for {missing[:5]} ({len(missing)} series)"
-        )
-    e = errors[ids].to_numpy(dtype="float64")
+    # a series with no error history (too short for the kept years) follows the common shock:
+    # the cross-series median error of each year
+    common = errors.median(axis=1)
+    e = errors.reindex(columns=ids)
+    absent = e.columns[e.notna().sum() == 0]
+    for uid in absent:
+        e[uid] = common
+    e = e.to_numpy(dtype="float64")
     means = np.nanmean(e, axis=0)
     e = np.where(np.isnan(e), means, e)
     if center:
@@ -138,3 +145,76 @@ def path_quantiles(
     grouped = frame.groupby(list(by))
     parts = {f"{col}_{name}": grouped[col].quantile(q) for col in columns for name, q in qs.items()}
     return pd.DataFrame(parts).reset_index()
+
+
+def window_error_paths(
+    point: pd.DataFrame,
+    cv: pd.DataFrame,
+    alias: str,
+    *,
+    h: int,
+    value: str = "mean",
+    n_paths: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Sample paths from whole backtest windows: the joint errors of one past cutoff per path.
+
+    Each path draws one historical cutoff ``c`` (with replacement, among cutoffs whose window
+    reaches ``h`` years) and applies that window's log errors ``log(y / yhat)`` of every series
+    at steps ``1..h`` to the point forecasts. The errors of all series and all steps come from
+    the same real window, so co-movement across partners and persistence across years are the
+    ones that happened; there is no compounding of independent draws (which lets lumpy small
+    series explode). A series absent from a drawn window gets that window's cross-series
+    median error at the same step.
+
+    Args:
+        point: ``unique_id, ds, <value>`` point forecasts (``h`` consecutive years each).
+        cv: Backtest rows ``unique_id, ds, cutoff, y, <alias>``.
+        alias: Backtest column of the model that made ``point``.
+        h: Horizon (steps per path).
+        value: Point-forecast column.
+        n_paths: Number of paths.
+        seed: Random seed.
+
+    Returns:
+        Long frame ``unique_id, ds, path, y``.
+
+    Raises:
+        ValueError: No backtest window reaches ``h`` steps.
+    """
+    rows = cv.loc[(cv["y"] > 0) & (cv[alias] > 0)]
+    rows = rows.assign(step=rows["ds"] - rows["cutoff"], e=np.log(rows["y"] / rows[alias]))
+    full = rows.groupby("cutoff")["step"].max()
+    cutoffs = np.sort(full.index[full >= h].to_numpy())
+    if cutoffs.size == 0:
+        raise ValueError(f"window_error_paths: no backtest window reaches {h} steps")
+    ids = point["unique_id"].drop_duplicates().tolist()
+    cube = (
+        rows.loc[rows["cutoff"].isin(cutoffs) & (rows["step"] <= h)]
+        .pivot_table(index=["cutoff", "step"], columns="unique_id", values="e", aggfunc="first")
+        .reindex(columns=ids)
+    )
+    median = cube.median(axis=1)
+    cube = cube.apply(lambda col: col.fillna(median))
+    full_index = pd.MultiIndex.from_product([cutoffs, range(1, h + 1)], names=["cutoff", "step"])
+    e = (
+        cube.reindex(full_index)
+        .fillna(0.0)
+        .to_numpy(dtype="float64")
+        .reshape(len(cutoffs), h, len(ids))
+    )
+    steps = np.sort(point["ds"].unique())[:h]
+    wide = point.pivot(index="ds", columns="unique_id", values=value).reindex(index=steps)[ids]
+    base = wide.to_numpy(dtype="float64")
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(cutoffs), size=n_paths)
+    values = base[None, :, :] * np.exp(e[draws])
+    n, k = len(ids), len(steps)
+    return pd.DataFrame(
+        {
+            "unique_id": np.tile(np.asarray(ids, dtype=object), n_paths * k),
+            "ds": np.tile(np.repeat(steps, n), n_paths),
+            "path": np.repeat(np.arange(n_paths), k * n),
+            "y": values.reshape(-1),
+        }
+    )

@@ -39,3 +39,9 @@ def wait_for_http(url: str, *, timeout: float, proc=None) -> None:
             pass
         time.sleep(0.25)
     raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
+
+
+# Overrides that keep pipeline runs in tests fast: the two cheapest models and fewer paths.
+# The full default engine runs once, in tests/flows/test_run.py.
+FAST = ["forecast.models=[Naive, Drift]", "forecast.n_paths=100"]
+FAST_ARGS = [arg for item in FAST for arg in ("--set", item)]

@@ -14,7 +14,7 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from typer.testing import CliRunner
 
 from flows.cli import app
-from tests.flows.helpers import free_port, subprocess_env, wait_for_http
+from tests.flows.helpers import FAST_ARGS, free_port, subprocess_env, wait_for_http
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,7 +38,9 @@ def test_help_describes_each_command(command, words):
 
 def test_runs_lists_the_latest_run_of_the_reporter(tmp_path):
     experiment = ["--set", "tracking.experiment=clitest-{reporter}"]
-    res = runner.invoke(app, ["run", "-q", "--set", f"output.dir={tmp_path}", *experiment])
+    res = runner.invoke(
+        app, ["run", "-q", "--set", f"output.dir={tmp_path}", *FAST_ARGS, *experiment]
+    )
     assert res.exit_code == 0, res.output
 
     res = runner.invoke(app, ["runs", *experiment], env={"COLUMNS": "250"})

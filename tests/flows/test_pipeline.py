@@ -18,10 +18,11 @@ from flows.pipeline import (
     run_pipeline,
 )
 from flows.snapshot import Snapshot
+from tests.flows.helpers import FAST
 
 
 def _config(tmp_path, *sets):
-    return load_config(overrides=[f"output.dir={tmp_path / 'out'}", *sets])
+    return load_config(overrides=[f"output.dir={tmp_path / 'out'}", *FAST, *sets])
 
 
 def _counting(monkeypatch, name):
@@ -62,7 +63,22 @@ def test_flow_logs_one_mlflow_run_with_tags_params_metrics_and_artifacts(tmp_pat
     for name in ("hhi", "n_effective", "share_CHN", "share_USA"):
         assert len(client.get_metric_history(run.info.run_id, name)) == 34
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
-    assert artifacts == {"concentration.csv", "dependence_share.png"}
+    assert artifacts == {
+        "concentration.csv", "dependence_share.png", "forecasts.csv", "backtest_accuracy.csv",
+    }  # fmt: skip
+    fc = client.get_metric_history(run.info.run_id, "dependence_share_forecast_p50")
+    assert sorted(m.step for m in fc) == list(range(2024, 2029))
+    lo = {
+        m.step: m.value
+        for m in client.get_metric_history(run.info.run_id, "dependence_share_forecast_lo_80")
+    }
+    hi = {
+        m.step: m.value
+        for m in client.get_metric_history(run.info.run_id, "dependence_share_forecast_hi_80")
+    }
+    assert all(lo[m.step] <= m.value <= hi[m.step] for m in fc)
+    assert "backtest_Selected_relMASE" in run.data.metrics
+    assert run.data.tags["selected_model"] in {"Naive", "Drift", "Ensemble"}
     png = client.download_artifacts(run.info.run_id, "dependence_share.png", str(tmp_path))
     assert Path(png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -76,6 +92,9 @@ def test_flow_logs_one_mlflow_run_with_tags_params_metrics_and_artifacts(tmp_pat
     assert "248 partners, 7,706 partner-years" in text
 
 
+HEAVY = ("build_panel", "compute_concentration", "build_series", "forecast_partners")
+
+
 def test_second_identical_run_reuses_heavy_stages(tmp_path, monkeypatch):
     cfg = _config(tmp_path, f"cache.dir={tmp_path / 'cache'}")
     panels = _counting(monkeypatch, "build_trade_panel")
@@ -87,7 +106,7 @@ def test_second_identical_run_reuses_heavy_stages(tmp_path, monkeypatch):
 
     assert (len(panels), len(indices)) == (1, 1)
     assert first.cached == ()
-    assert second.cached == ("build_panel", "compute_concentration")
+    assert second.cached == HEAVY
     assert "(cached)" in "\n".join(lines)
     pd.testing.assert_frame_equal(first.concentration, second.concentration)
     assert second.mlflow_run_id != first.mlflow_run_id  # every run is tracked
@@ -99,11 +118,12 @@ def test_changed_config_recomputes_but_output_location_does_not(tmp_path, monkey
     run_pipeline(_config(tmp_path, cache), log=lambda _: None)
 
     moved = run_pipeline(_config(tmp_path / "elsewhere", cache), log=lambda _: None)
-    assert moved.cached == ("build_panel", "compute_concentration")
+    assert moved.cached == HEAVY
     changed = run_pipeline(_config(tmp_path, cache, "dependence_set=[CHN]"), log=lambda _: None)
     assert changed.cached == ()
     assert len(indices) == 2
     assert "share_USA" not in changed.concentration.columns
+    assert "share_USA_lo_80" not in changed.concentration.columns
 
 
 def test_cache_key_changes_with_data_vintage_config_and_code(monkeypatch):

@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 
@@ -8,24 +9,27 @@ from typer.testing import CliRunner
 from configs import load_config
 from flows.cli import app
 from flows.pipeline import run_pipeline
+from tests.flows.helpers import FAST, FAST_ARGS
 
 runner = CliRunner()
 
 
-def _run(tmp_path, *sets):
-    cfg = load_config(overrides=[f"output.dir={tmp_path}", *sets])
+def _run(tmp_path, *sets, fast=True):
+    cfg = load_config(overrides=[f"output.dir={tmp_path}", *(FAST if fast else []), *sets])
     return run_pipeline(cfg, log=lambda _: None)
 
 
-def test_run_writes_concentration_contract_with_golden_values(tmp_path):
-    result = _run(tmp_path)
+@pytest.mark.slow
+def test_default_run_writes_contract_golden_history_and_forecasts(tmp_path):
+    # the one test that runs the full default engine (about a minute)
+    result = _run(tmp_path, fast=False)
     out = pd.read_csv(tmp_path / "KOR" / "concentration.csv")
     for col in ["reporter", "year", "kind", "hhi", "hhi_norm", "n_effective", "share_CHN",
                 "share_USA", "dependence_share", "data_vintage"]:  # fmt: skip
         assert col in out.columns
-    assert set(out["kind"]) == {"history"}
+    assert set(out["kind"]) == {"history", "forecast"}
     assert out["data_vintage"].unique().tolist() == [result.vintage]
-    row = out.set_index("year")
+    row = out[out["kind"] == "history"].set_index("year")
     assert row.loc[2019, "share_CHN"] == pytest.approx(0.251, abs=0.0005)
     assert row.loc[2019, "share_USA"] == pytest.approx(0.135, abs=0.0005)
     assert row.loc[2019, "hhi"] == pytest.approx(0.101, abs=0.0005)
@@ -33,20 +37,44 @@ def test_run_writes_concentration_contract_with_golden_values(tmp_path):
     assert row.loc[2023, "share_USA"] == pytest.approx(0.183, abs=0.0005)
     assert row.loc[2000, "share_CHN"] == pytest.approx(0.107, abs=0.0005)
     assert row.loc[2000, "hhi"] == pytest.approx(0.086, abs=0.0005)
-    assert (out["dependence_share"] - out["share_CHN"] - out["share_USA"]).abs().max() < 1e-9
+    hist = out[out["kind"] == "history"]
+    assert (hist["dependence_share"] - hist["share_CHN"] - hist["share_USA"]).abs().max() < 1e-9
     assert (tmp_path / "KOR" / "run.json").is_file()
+
+    fc = out[out["kind"] == "forecast"]
+    assert fc["year"].tolist() == [2024, 2025, 2026, 2027, 2028]
+    assert (fc["dependence_share_lo_95"] <= fc["dependence_share_lo_80"]).all()
+    assert (fc["dependence_share_lo_80"] <= fc["dependence_share"]).all()
+    assert (fc["dependence_share"] <= fc["dependence_share_hi_80"]).all()
+    assert (fc["dependence_share_hi_80"] <= fc["dependence_share_hi_95"]).all()
+    assert fc["p_dependence_below"].between(0, 1).all()
+    assert fc["share_CHN"].between(0.05, 0.4).all()  # a sane range around 19.7 % in 2023
+    forecasts = pd.read_csv(tmp_path / "KOR" / "forecasts.csv")
+    for col in ["reporter", "partner", "year", "model", "mean", "lo_80", "hi_80", "lo_95", "hi_95"]:
+        assert col in forecasts.columns
+    assert (forecasts["lo_95"] <= forecasts["mean"]).all() and (
+        forecasts["mean"] <= forecasts["hi_95"]
+    ).all()
+    assert {"CHN", "USA", "VNM", "REST"} <= set(forecasts["partner"])
+    accuracy = pd.read_csv(tmp_path / "KOR" / "backtest_accuracy.csv").set_index("model")
+    assert {"Naive", "Drift", "Theta", "DampedETS", "Ensemble", "Selected"} <= set(accuracy.index)
+    assert accuracy.loc["Naive", "relMASE"] == pytest.approx(1.0)
+    meta = json.loads((tmp_path / "KOR" / "run.json").read_text())
+    assert meta["selected_model"] in accuracy.index
+    assert set(meta["rolling_choices"]) == {str(y) for y in range(2008, 2019)}
 
 
 def test_dependence_set_is_configurable(tmp_path):
     _run(tmp_path, "dependence_set=[CHN, USA, JPN]")
     out = pd.read_csv(tmp_path / "KOR" / "concentration.csv")
+    out = out[out["kind"] == "history"]
     assert "share_JPN" in out.columns
     total = out["share_CHN"] + out["share_USA"] + out["share_JPN"]
     assert (out["dependence_share"] - total).abs().max() < 1e-9
 
 
 def test_cli_run_prints_history_table(tmp_path):
-    res = runner.invoke(app, ["run", "--set", f"output.dir={tmp_path}"])
+    res = runner.invoke(app, ["run", "--set", f"output.dir={tmp_path}", *FAST_ARGS])
     assert res.exit_code == 0, res.output
     assert "China share" in res.output
     assert "2019" in res.output and "25.1 %" in res.output and "13.5 %" in res.output
@@ -62,7 +90,7 @@ def test_cli_bad_config_exits_2_with_named_key(tmp_path):
 
 
 def test_cli_quiet_prints_nothing(tmp_path):
-    res = runner.invoke(app, ["run", "-q", "--set", f"output.dir={tmp_path}"])
+    res = runner.invoke(app, ["run", "-q", "--set", f"output.dir={tmp_path}", *FAST_ARGS])
     assert res.exit_code == 0
     assert res.output == ""
 

@@ -13,7 +13,7 @@ from prefect.client.orchestration import get_client
 from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from tests.flows.helpers import free_port, subprocess_env, wait_for_http
+from tests.flows.helpers import FAST_ARGS, free_port, subprocess_env, wait_for_http
 
 pytestmark = pytest.mark.integration
 
@@ -103,7 +103,7 @@ def test_serve_registers_cron_deployment_and_runs_it(prefect_server, tmp_path):
     )
     with open(serve_log, "w") as log:
         serve = _start(
-            [sys.executable, "-m", "flows.cli", "serve",
+            [sys.executable, "-m", "flows.cli", "serve", *FAST_ARGS,
              "--set", f"output.dir={tmp_path / 'out'}",
              "--set", f"cache.dir={tmp_path / 'cache'}"],
             env,

@@ -64,10 +64,17 @@ def test_uncertainty_widens_with_horizon_and_median_tracks_point():
     assert a.median().to_numpy() == pytest.approx([100.0] * 3, rel=0.03)
 
 
-def test_series_without_error_history_is_an_error():
-    errors = pd.DataFrame({"A": [0.1]}, index=[2001])
-    with pytest.raises(ValueError, match="no error history"):
-        simulate_paths(_point(), errors)
+def test_series_without_error_history_follows_the_common_shock():
+    errors = pd.DataFrame({"A": [0.1, -0.3], "C": [0.3, -0.1]}, index=[2001, 2002])
+    p = simulate_paths(_point(), errors, n_paths=100, seed=0, center=False)
+    b = p[p["unique_id"] == "B"].sort_values(["path", "ds"])["y"].to_numpy()
+    # B's errors are the yearly medians 0.2 and -0.2, accumulated
+    assert set(np.round(np.log(b[::3] / 200.0), 6)) <= {0.2, -0.2}
+
+
+def test_no_error_years_is_an_error():
+    with pytest.raises(ValueError, match="no error years"):
+        simulate_paths(_point(), pd.DataFrame())
 
 
 def test_path_quantiles_columns_and_order():
@@ -76,3 +83,36 @@ def test_path_quantiles_columns_and_order():
     assert q["x_p50"] == 50
     assert q["x_lo_80"] == pytest.approx(10) and q["x_hi_80"] == pytest.approx(90)
     assert q["x_lo_95"] < q["x_lo_80"] < q["x_p50"] < q["x_hi_80"] < q["x_hi_95"]
+
+
+def _window_cv():
+    rows = []
+    for cutoff, (ea, eb) in {2000: (0.1, 0.2), 2001: (-0.1, -0.2)}.items():
+        for step in (1, 2):
+            for uid, e in (("A", ea), ("B", eb)):
+                rows.append(
+                    {
+                        "unique_id": uid,
+                        "ds": cutoff + step,
+                        "cutoff": cutoff,
+                        "y": 100 * np.exp(e * step),
+                        "m": 100.0,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def test_window_paths_replay_whole_windows_deterministically():
+    from models.paths import window_error_paths
+
+    point = _point(years=(2024, 2025))
+    a = window_error_paths(point, _window_cv(), "m", h=2, n_paths=40, seed=3)
+    pd.testing.assert_frame_equal(
+        a, window_error_paths(point, _window_cv(), "m", h=2, n_paths=40, seed=3)
+    )
+    wide = a.pivot_table(index=["path", "ds"], columns="unique_id", values="y")
+    ratio_a = np.log(wide["A"] / 100.0).round(6)
+    ratio_b = np.log(wide["B"] / 200.0).round(6)
+    # each path uses one window for both series: B's error is always twice A's
+    assert np.allclose(ratio_b, 2 * ratio_a)
+    assert set(ratio_a.unique()) <= {0.1, 0.2, -0.1, -0.2}

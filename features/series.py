@@ -1,0 +1,104 @@
+"""Which partners get their own forecast, and the rest, as engine-ready long frames.
+
+A partner gets its own series when it bought something in every one of the last
+``min_years`` years; the others (sporadic, tiny or new markets) are summed into one ``REST``
+series so that the forecast partners plus ``REST`` add up to the reporter's total. Inside
+``REST`` the concentration of its members at the last year is kept (``rest_hhi``) so that the
+HHI of a forecast can still count them as many small partners rather than one big one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from features.panel import build_export_series
+
+__all__ = ["REST", "ForecastSeries", "split_series"]
+
+REST = "REST"
+
+
+@dataclass(frozen=True)
+class ForecastSeries:
+    """Engine inputs for one reporter.
+
+    Attributes:
+        series: ``unique_id, ds, y`` for every modelled partner and ``<reporter>|REST``.
+        partners: The modelled partners (ISO3).
+        rest_hhi: HHI of the members of ``REST`` among themselves in the last year (1 when
+            REST has one member; NaN when REST is empty).
+        n_partners: Partners with positive exports in the last year (modelled + REST members).
+        last_year: The last historical year.
+    """
+
+    series: pd.DataFrame
+    partners: tuple[str, ...]
+    rest_hhi: float
+    n_partners: int
+    last_year: int
+
+
+def split_series(panel: pd.DataFrame, *, min_years: int = 20) -> ForecastSeries:
+    """Split a one-reporter panel into modelled partner series and a REST series.
+
+    Args:
+        panel: Validated panel of ONE reporter (``reporter, partner, year, export_usd``).
+        min_years: A partner is modelled when its exports are positive in each of the last
+            ``min_years`` years (all years when the panel is shorter).
+
+    Returns:
+        The engine inputs.
+
+    Raises:
+        ValueError: Several reporters, or no partner qualifies.
+    """
+    reporters = panel["reporter"].unique()
+    if len(reporters) != 1:
+        raise ValueError(f"split_series expects one reporter, got {list(reporters)}")
+    reporter = str(reporters[0])
+    last = int(panel["year"].max())
+    first = max(int(panel["year"].min()), last - min_years + 1)
+    wide = panel.pivot(index="year", columns="partner", values="export_usd")
+    wide = wide.reindex(range(int(panel["year"].min()), last + 1))
+    window = wide.loc[first:last]
+    modelled = sorted(window.columns[(window > 0).all()])
+    if not modelled:
+        raise ValueError(f"no partner of {reporter} has exports in every year {first}-{last}")
+    own = panel.loc[panel["partner"].isin(modelled)]
+    # a modelled partner's early gaps (before `first`) would break the series: keep its
+    # continuous positive tail only
+    own = _positive_tail(own.loc[own["export_usd"] > 0])
+    rest = panel.loc[~panel["partner"].isin(modelled)]
+    rest_total = rest.groupby("year")["export_usd"].sum().reindex(wide.index, fill_value=0.0)
+    rest_last = rest.loc[(rest["year"] == last) & (rest["export_usd"] > 0), "export_usd"]
+    rest_hhi = float(((rest_last / rest_last.sum()) ** 2).sum()) if len(rest_last) else np.nan
+    frames = [build_export_series(own)]
+    # the REST series is its trailing run of positive years (it may be empty early on)
+    zero = np.flatnonzero(rest_total.to_numpy() <= 0)
+    tail = rest_total.iloc[zero[-1] + 1 :] if len(zero) else rest_total
+    if len(tail):
+        frames.append(
+            pd.DataFrame(
+                {"unique_id": f"{reporter}|{REST}", "ds": tail.index, "y": tail.to_numpy()}
+            )
+        )
+    n_last = int((wide.loc[last] > 0).sum())
+    return ForecastSeries(
+        series=pd.concat(frames, ignore_index=True).sort_values(
+            ["unique_id", "ds"], ignore_index=True
+        ),
+        partners=tuple(modelled),
+        rest_hhi=rest_hhi,
+        n_partners=n_last,
+        last_year=last,
+    )
+
+
+def _positive_tail(own: pd.DataFrame) -> pd.DataFrame:
+    own = own.sort_values(["partner", "year"])
+    new_run = own["year"].diff().ne(1) | own["partner"].ne(own["partner"].shift())
+    run = new_run.cumsum()
+    return own.loc[run == run.groupby(own["partner"]).transform("max")]

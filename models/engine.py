@@ -1,0 +1,159 @@
+"""The forecasting engine end to end: backtest, select, forecast, intervals, sample paths.
+
+``run_engine`` is what the pipeline calls. Every choice is made on backtest errors only:
+
+1. A rolling-origin backtest of the candidate models (and their equal-weight ``Ensemble``) at
+   the history origins plus the scored origins.
+2. Scored origins: the model is chosen, and conformal intervals calibrated, from errors on
+   years ``<= origin`` only (:func:`models.backtest.rolling_select`); this gives the honest
+   accuracy and interval coverage that the report quotes.
+3. Live forecast: the model with the lowest weighted MASE over the whole backtest forecasts
+   ``h`` years from the last year; its intervals are calibrated on all backtest errors.
+4. Sample paths: each path replays the joint errors (all series, steps 1..h) of one past
+   backtest window of the chosen model, drawn with replacement
+   (:func:`models.paths.window_error_paths`), for the uncertainty of cross-series indices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from models.backtest import _mean_scores, interval_coverage, rolling_select
+from models.ensemble import add_ensemble
+from models.forecasting import cross_validate, forecast_panel
+from models.intervals import apply_conformal, fit_conformal
+from models.metrics import evaluate_cv, score_cv
+from models.paths import window_error_paths
+from models.timeseries import AutoARIMA, DampedETS, Drift, Naive, Theta
+
+__all__ = ["MODEL_CLASSES", "EngineResult", "run_engine"]
+
+MODEL_CLASSES = {
+    "Naive": Naive,
+    "Drift": Drift,
+    "Theta": Theta,
+    "DampedETS": DampedETS,
+    "AutoARIMA": AutoARIMA,
+}
+ENSEMBLE = "Ensemble"
+
+
+@dataclass(frozen=True)
+class EngineResult:
+    """Everything the engine produced.
+
+    Attributes:
+        forecast: ``unique_id, ds, model, mean, lo_80, hi_80, lo_95, hi_95`` (levels as given).
+        accuracy: Backtest table per model over the scored origins (``Selected`` = the
+            rolling choice): MASE, sMAPE, RMSSE, relMASE vs Naive, weighted variants.
+        coverage: Empirical coverage of the ``Selected`` intervals on the scored origins.
+        choices: Rolling choice per scored origin.
+        model: The model chosen for the live forecast.
+        paths: Sample paths ``unique_id, ds, path, y`` around the live forecast.
+        backtest: The scored backtest rows (``Selected`` and every candidate).
+    """
+
+    forecast: pd.DataFrame
+    accuracy: pd.DataFrame
+    coverage: dict[str, float]
+    choices: pd.DataFrame
+    model: str
+    paths: pd.DataFrame
+    backtest: pd.DataFrame
+
+
+def _pooled_choice(cv: pd.DataFrame, series: pd.DataFrame, candidates: list[str]) -> str:
+    # the same rule as the rolling choice, over every backtest row
+    scores = score_cv(cv, series, candidates)
+    return str(_mean_scores(scores, series, "MASE", weighted=True).idxmin())
+
+
+def run_engine(
+    series: pd.DataFrame,
+    *,
+    h: int,
+    models: Sequence[str],
+    scored_origins: Sequence[int],
+    history_origins: Sequence[int],
+    levels: Sequence[int] = (80, 95),
+    weights: pd.Series | None = None,
+    n_paths: int = 1000,
+    seed: int = 0,
+    n_jobs: int = 1,
+) -> EngineResult:
+    """Backtest, select, forecast with intervals and simulate joint paths.
+
+    Args:
+        series: ``unique_id, ds, y`` of positive annual series (consecutive years).
+        h: Horizon in years.
+        models: Candidate model names (keys of ``MODEL_CLASSES``); with two or more the
+            equal-weight ``Ensemble`` is a candidate too.
+        scored_origins: Origins whose errors are reported (rolling, honest).
+        history_origins: Earlier origins that only supply past errors.
+        levels: Interval levels in percent.
+        weights: Optional weight per ``unique_id`` for weighted accuracy (e.g. export shares).
+        n_paths: Sample paths.
+        seed: Seed of the path resampling.
+        n_jobs: Parallel workers over series.
+
+    Returns:
+        The engine's outputs.
+
+    Raises:
+        ValueError: Unknown model names or origins outside the data.
+    """
+    unknown = [m for m in models if m not in MODEL_CLASSES]
+    if unknown:
+        raise ValueError(f"unknown model(s) {unknown}; choose from {sorted(MODEL_CLASSES)}")
+    instances = [MODEL_CLASSES[m]() for m in models]
+    last = int(series["ds"].max())
+    origins = sorted({*history_origins, *scored_origins})
+    origins = [t for t in origins if t < last]
+    scored = [t for t in scored_origins if t < last]
+    if not scored:
+        raise ValueError(f"no scored origin before the last year {last}")
+    cv = cross_validate(series, instances, h, origins=origins, fallback=Naive(), n_jobs=n_jobs)
+    candidates = list(models)
+    if len(models) >= 2:
+        cv = add_ensemble(cv, list(models), alias=ENSEMBLE)
+        candidates.append(ENSEMBLE)
+    rolled = rolling_select(cv, series, candidates, scored, levels=levels)
+    baseline = "Naive" if "Naive" in rolled.cv.columns else None
+    accuracy = evaluate_cv(rolled.cv, series, [*candidates, "Selected"], weights, baseline=baseline)
+    coverage = interval_coverage(rolled.cv, "Selected", levels)
+
+    model = _pooled_choice(cv, series, candidates)
+    needed = list(models) if model == ENSEMBLE else [model]
+    fc = forecast_panel(
+        series, [MODEL_CLASSES[m]() for m in needed], h, fallback=Naive(), n_jobs=n_jobs
+    )
+    if model == ENSEMBLE:
+        fc = add_ensemble(fc, needed, alias=ENSEMBLE)
+    calibration = fit_conformal(cv, model, levels)
+    fc = apply_conformal(fc[["unique_id", "ds", model]], model, calibration)
+    rename = {model: "mean"}
+    for lv in levels:
+        rename[f"{model}-lo-{lv}"] = f"lo_{lv}"
+        rename[f"{model}-hi-{lv}"] = f"hi_{lv}"
+    # exports cannot be negative (a drift can extrapolate below zero)
+    value_cols = [c for c in fc.columns if c == model or c.startswith(f"{model}-")]
+    # (bounds of a non-positive point forecast are undefined on the relative scale: 0 too)
+    fc = fc.assign(**{c: fc[c].clip(lower=0.0).fillna(0.0) for c in value_cols})
+    forecast = fc.rename(columns=rename).assign(model=model)
+    forecast = forecast[
+        ["unique_id", "ds", "model", "mean", *[c for c in rename.values() if c != "mean"]]
+    ]
+
+    paths = window_error_paths(forecast, cv, model, h=h, n_paths=n_paths, seed=seed)
+    return EngineResult(
+        forecast=forecast.reset_index(drop=True),
+        accuracy=accuracy,
+        coverage=coverage,
+        choices=rolled.choices,
+        model=model,
+        paths=paths,
+        backtest=rolled.cv,
+    )

@@ -1,0 +1,54 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.concentration import concentration_from_paths, concentration_index
+from features.series import split_series
+
+
+def _panel():
+    out = []
+    for year in range(2000, 2010):
+        out += [("KOR", "CHN", year, 50.0), ("KOR", "USA", year, 30.0), ("KOR", "VNM", year, 10.0)]
+        if year % 2:
+            out.append(("KOR", "NPL", year, 1.0))
+        if year >= 2008:
+            out.append(("KOR", "TLS", year, 3.0))
+    return pd.DataFrame(out, columns=["reporter", "partner", "year", "export_usd"])
+
+
+def test_split_series_models_regular_partners_and_sums_the_rest():
+    fs = split_series(_panel(), min_years=5)
+    assert fs.partners == ("CHN", "USA", "VNM")
+    rest = fs.series[fs.series["unique_id"] == "KOR|REST"].set_index("ds")["y"]
+    assert rest.to_dict() == {2007: 1.0, 2008: 3.0, 2009: 4.0}  # trailing positive run
+    assert fs.n_partners == 5
+    assert fs.rest_hhi == pytest.approx((1 / 4) ** 2 + (3 / 4) ** 2)
+    totals = fs.series.groupby("ds")["y"].sum()
+    panel_totals = _panel().groupby("year")["export_usd"].sum()
+    assert np.allclose(totals.loc[2007:], panel_totals.loc[2007:])
+
+
+def test_concentration_from_paths_matches_frame_indices_without_rest():
+    paths = pd.DataFrame(
+        {
+            "path": [0, 0, 0, 1, 1, 1],
+            "year": 2024,
+            "partner": ["CHN", "USA", "VNM"] * 2,
+            "export_usd": [50.0, 30.0, 20.0, 10.0, 10.0, 80.0],
+        }
+    )
+    out = concentration_from_paths(paths).set_index("path")
+    ref = concentration_index(paths.rename(columns={"path": "reporter"})).set_index("reporter")
+    for col in ("hhi", "hhi_norm", "n_effective", "share_CHN", "dependence_share"):
+        assert np.allclose(out[col], ref[col])
+
+
+def test_rest_counts_as_many_small_partners():
+    paths = pd.DataFrame(
+        {"path": 0, "year": 2024, "partner": ["CHN", "REST"], "export_usd": [50.0, 50.0]}
+    )
+    plain = concentration_from_paths(paths)["hhi"].iloc[0]
+    spread = concentration_from_paths(paths, rest="REST", rest_hhi=0.1)["hhi"].iloc[0]
+    assert plain == pytest.approx(0.5)
+    assert spread == pytest.approx(0.25 + 0.25 * 0.1)

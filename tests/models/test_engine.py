@@ -1,0 +1,80 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.engine import run_engine
+from tests.conftest import make_panel
+
+
+def _engine(seed=0, **kw):
+    series = make_panel(n_series=6, n_years=30, seed=1)
+    args = dict(
+        h=3,
+        models=["Naive", "Drift"],
+        scored_origins=range(2018, 2025),
+        history_origins=range(2008, 2018),
+        n_paths=200,
+        seed=seed,
+    )
+    return series, run_engine(series, **{**args, **kw})
+
+
+def test_engine_outputs_forecast_intervals_accuracy_and_paths():
+    _, r = _engine()
+    assert r.model in {"Naive", "Drift", "Ensemble"}
+    f = r.forecast
+    assert list(f.columns) == [
+        "unique_id",
+        "ds",
+        "model",
+        "mean",
+        "lo_80",
+        "hi_80",
+        "lo_95",
+        "hi_95",
+    ]
+    assert set(f["ds"]) == {2030, 2031, 2032}
+    assert (f["lo_95"] <= f["lo_80"]).all() and (f["hi_80"] <= f["hi_95"]).all()
+    assert ((f["lo_80"] <= f["mean"]) & (f["mean"] <= f["hi_80"])).all()
+    acc = r.accuracy.set_index("model")
+    assert acc.loc["Naive", "relMASE"] == pytest.approx(1.0)
+    assert {"Naive", "Drift", "Ensemble", "Selected"} <= set(acc.index)
+    assert set(r.choices["cutoff"]) == set(range(2018, 2025))
+    assert len(r.paths) == 200 * 6 * 3
+    assert 0 <= r.coverage["coverage-80"] <= r.coverage["coverage-95"] <= 1
+
+
+def test_engine_is_reproducible_under_seed():
+    _, a = _engine(seed=7)
+    _, b = _engine(seed=7)
+    _, c = _engine(seed=8)
+    pd.testing.assert_frame_equal(a.forecast, b.forecast)
+    pd.testing.assert_frame_equal(a.paths, b.paths)
+    assert not np.allclose(a.paths["y"], c.paths["y"])
+
+
+def test_selected_backtest_never_uses_the_scored_years():
+    series, r = _engine()
+    # corrupt everything after 2020: choices and Selected forecasts for origins <= 2020 stay
+    corrupt = series.assign(y=np.where(series["ds"] > 2020, series["y"] * 50, series["y"]))
+    r2 = run_engine(
+        corrupt,
+        h=3,
+        models=["Naive", "Drift"],
+        scored_origins=range(2018, 2025),
+        history_origins=range(2008, 2018),
+        n_paths=200,
+    )
+    early = r.choices[r.choices["cutoff"] <= 2020]
+    early2 = r2.choices[r2.choices["cutoff"] <= 2020]
+    pd.testing.assert_frame_equal(early.reset_index(drop=True), early2.reset_index(drop=True))
+    keep = ["unique_id", "ds", "cutoff", "Selected", "Selected-lo-80", "Selected-hi-95"]
+    a = r.backtest.loc[r.backtest["cutoff"] <= 2020, keep].reset_index(drop=True)
+    b = r2.backtest.loc[r2.backtest["cutoff"] <= 2020, keep].reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_unknown_model_is_a_clear_error():
+    series = make_panel(n_series=2, n_years=20)
+    with pytest.raises(ValueError, match="unknown model"):
+        run_engine(series, h=2, models=["Prophet"], scored_origins=[2015], history_origins=[2010])
