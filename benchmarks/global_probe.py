@@ -1,0 +1,460 @@
+"""Probe: global models on many trade series, and robust simple methods, against naive.
+
+Run: ``.venv/bin/python benchmarks/global_probe.py [--runs simple,global,...]``.
+
+Setup: Korea's exports to the 163 partners with exports > 0 in every year 1990-2023 (KOSIS,
+``kor_exports``). Rolling origins T = 2008, ..., 2018, horizon 5 (targets T+1..min(T+5, 2023)).
+MASE on levels with scale = in-sample mean absolute first difference up to T; relMASE = sum of
+a method's unit MASEs / naive's over the 1,793 (partner, origin) units. wAPE = absolute error
+weighted by value. "top-20" = the 20 largest scored partners in 2018 (the last origin).
+
+Honesty: every forecast from T uses data with year <= T only. The global model
+(``models.global_model``) trains only on rows whose target year is <= T; its extra panel is IMF
+DOTS (``dots_exports``, every reporter except Korea, 1990-2020), so late origins see DOTS only
+up to 2020 as they should. Tuned choices (SES alpha, spike rule, exponent, per-series
+selection) are made on earlier origins scored only on years <= T. Everything else is fixed.
+
+Runs (``--runs``, default ``simple,global``). Seconds are wall time on a loaded 2-core machine,
+one thread; each run stays under about 3 minutes:
+
+- ``simple``: naive, SES, mean/geomean/median of recent values, Theta, spike corrections,
+  pooled rolling selection, per-series selection on earlier origins, median combinations.
+- ``global``: ``GlobalShareModel`` with its defaults (KOSIS + a 300k-row DOTS sample per
+  origin, 400 trees, market features) and combinations with naive / Theta; world aggregate.
+- ``small``, ``nomarket``, ``koronly``, ``top40``, ``plain``: the 150k-row / 200-tree model,
+  then without market features, without DOTS, with DOTS of the 40 largest exporters of 2007
+  only, and with plain log growth as the target (total = 1).
+- ``seed1``, ``seed2``: the default model with other seeds (DOTS sample + booster).
+- ``tuned``: the 150k/200 model from every origin 1998-2018; its change scaled by an exponent
+  chosen on earlier origins, and per-series selection among naive/SES/Theta/global.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # before numpy/sklearn load their pools
+
+import argparse
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from flows.snapshot import load_snapshot
+from models.global_model import GlobalShareModel, rolling_origin_forecast
+
+ROOT = Path(__file__).resolve().parents[1]
+H = 5
+FIRST, LAST = 1990, 2023
+TEST = list(range(2008, 2019))
+TUNE = list(range(1998, 2019))  # origins whose forecasts feed rolling selections
+RUNS = [
+    "simple",
+    "global",
+    "small",
+    "nomarket",
+    "koronly",
+    "top40",
+    "plain",
+    "seed1",
+    "seed2",
+    "tuned",
+]
+EXPONENTS = (0.5, 0.75, 1.0, 1.25, 1.5)
+
+Preds = dict[int, np.ndarray]  # origin -> (n_partners, H) level forecasts
+
+
+# --------------------------------------------------------------------------- data
+
+
+class Data:
+    """Korea's scored partners as a matrix plus the long frames for the global model."""
+
+    def __init__(self, snap) -> None:
+        kor = snap["kor_exports"]
+        years = list(range(FIRST, LAST + 1))
+        wide = kor.pivot(index="partner", columns="year", values="export_usd")
+        wide = wide.reindex(columns=years)
+        self.partners = sorted(wide.index[(wide > 0).all(axis=1)])
+        self.y = wide.loc[self.partners].to_numpy(dtype="float64")  # (163, 34)
+        top = wide.loc[self.partners, 2018].nlargest(20).index
+        self.top20 = np.isin(self.partners, top)
+        totals = snap["kor_totals"].set_index("year")["total_export_usd"]
+        self.total = totals.reindex(years).to_numpy(dtype="float64")
+
+        dots = snap["dots_exports"]
+        market = dots.groupby(["partner", "year"])["export_usd"].sum()  # partner's imports
+        kor_long = kor[["partner", "year", "export_usd"]].rename(
+            columns={"partner": "unique_id", "year": "ds", "export_usd": "y"}
+        )
+        kor_long["total"] = kor_long["ds"].map(totals)
+        kor_long["market"] = pd.MultiIndex.from_arrays([kor_long["unique_id"], kor_long["ds"]]).map(
+            market
+        )
+        self.kor_long = kor_long.reset_index(drop=True)
+
+        dn = dots.loc[dots["reporter"] != "KOR"]
+        dn = dn.groupby(["reporter", "partner", "year"], as_index=False)["export_usd"].sum()
+        rep_total = dn.groupby(["reporter", "year"])["export_usd"].sum()
+        self.dots_long = pd.DataFrame(
+            {
+                "unique_id": dn["reporter"] + ">" + dn["partner"],
+                "ds": dn["year"].to_numpy(),
+                "y": dn["export_usd"].to_numpy(),
+                "total": pd.MultiIndex.from_arrays([dn["reporter"], dn["year"]])
+                .map(rep_total)
+                .to_numpy(),
+                "market": pd.MultiIndex.from_arrays([dn["partner"], dn["year"]])
+                .map(market)
+                .to_numpy(),
+            }
+        )
+
+    def top_reporters(self, n: int, year: int) -> list[str]:
+        """The n largest DOTS reporters (Korea excluded) by total exports in ``year``."""
+        dl = self.dots_long.loc[self.dots_long["ds"] == year]
+        tot = dl.groupby(dl["unique_id"].str.split(">").str[0])["y"].sum()
+        return list(tot.nlargest(n).index)
+
+    def hist(self, t: int) -> np.ndarray:
+        return self.y[:, : t - FIRST + 1]
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def unit_mase(d: Data, preds: Preds, t: int, last: int = LAST) -> np.ndarray:
+    """MASE per partner for origin t, scored on target years <= last."""
+    i = t - FIRST
+    hm = min(H, last - t)
+    scale = np.mean(np.abs(np.diff(d.hist(t), axis=1)), axis=1)
+    return np.abs(d.y[:, i + 1 : i + 1 + hm] - preds[t][:, :hm]).mean(axis=1) / scale
+
+
+def summarize(d: Data, name: str, preds: Preds, naive: Preds, seconds: float) -> dict:
+    m = np.concatenate([unit_mase(d, preds, t) for t in TEST])
+    b = np.concatenate([unit_mase(d, naive, t) for t in TEST])
+    top = np.tile(d.top20, len(TEST))
+    err = act = 0.0
+    for t in TEST:
+        i, hm = t - FIRST, min(H, LAST - t)
+        err += np.abs(d.y[:, i + 1 : i + 1 + hm] - preds[t][:, :hm]).sum()
+        act += d.y[:, i + 1 : i + 1 + hm].sum()
+    return {
+        "method": name,
+        "MASE": m.mean(),
+        "relMASE": m.sum() / b.sum(),
+        "wAPE %": 100 * err / act,
+        "top-20 relMASE": m[top].sum() / b[top].sum(),
+        "seconds": seconds,
+    }
+
+
+# --------------------------------------------------------------------------- simple methods
+
+
+def naive(h: np.ndarray) -> np.ndarray:
+    return np.repeat(h[:, -1:], H, axis=1)
+
+
+def _ses_level(h: np.ndarray, alpha: float) -> np.ndarray:
+    level = h[:, 0].copy()
+    for j in range(1, h.shape[1]):
+        level = alpha * h[:, j] + (1 - alpha) * level
+    return level
+
+
+def ses(alpha: float) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda h: np.repeat(_ses_level(h, alpha)[:, None], H, axis=1)
+
+
+def geomean(k: int) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda h: np.repeat(np.exp(np.log(h[:, -k:]).mean(axis=1))[:, None], H, axis=1)
+
+
+def mean_last(k: int) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda h: np.repeat(h[:, -k:].mean(axis=1)[:, None], H, axis=1)
+
+
+def median_last(k: int) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda h: np.repeat(np.median(h[:, -k:], axis=1)[:, None], H, axis=1)
+
+
+def theta(h: np.ndarray) -> np.ndarray:
+    """Classic Theta (Hyndman-Billah): SES with half the OLS slope as drift.
+
+    SES alpha per series minimises the in-sample one-step squared error on a 0.05 grid.
+    """
+    n = h.shape[1]
+    best = np.full(h.shape[0], np.inf)
+    alpha = np.ones(h.shape[0])
+    level_best = h[:, -1].copy()
+    for a in np.linspace(0.05, 1.0, 20):
+        level = h[:, 0].copy()
+        sse = np.zeros(h.shape[0])
+        for j in range(1, n):
+            sse += (h[:, j] - level) ** 2
+            level = a * h[:, j] + (1 - a) * level
+        better = sse < best
+        best[better], alpha[better], level_best[better] = sse[better], a, level[better]
+    slope = np.polyfit(np.arange(n), h.T, 1)[0]
+    steps = np.arange(1, H + 1)[None, :]
+    a = alpha[:, None]
+    return level_best[:, None] + 0.5 * slope[:, None] * (steps - 1 + 1 / a - (1 - a) ** n / a)
+
+
+def spike(k: float, lam: float) -> Callable[[np.ndarray], np.ndarray]:
+    """Naive, but pull a last value that jumped > k sd away from the prior 3-year mean.
+
+    r = log y_T - mean(log y_{T-3..T-1}); sd = sd of the last 10 log growths. If |r| > k sd the
+    forecast is y_T * exp(-lam * r) (a partial return towards the earlier level).
+    """
+
+    def f(h: np.ndarray) -> np.ndarray:
+        lg = np.log(h)
+        r = lg[:, -1] - lg[:, -4:-1].mean(axis=1)
+        sd = np.diff(lg[:, -11:], axis=1).std(axis=1)
+        adj = np.where(np.abs(r) > k * sd, lam * r, 0.0)
+        return np.repeat(np.exp(lg[:, -1] - adj)[:, None], H, axis=1)
+
+    return f
+
+
+def over(d: Data, method: Callable[[np.ndarray], np.ndarray], origins=TUNE) -> Preds:
+    return {t: method(d.hist(t)) for t in origins}
+
+
+def rolling_pick(d: Data, cands: dict[str, Preds]) -> tuple[Preds, dict[int, str]]:
+    """Per origin T, the candidate with the lowest pooled MASE on origins 1998..T-1 (years <= T)."""
+    out, chosen = {}, {}
+    for t in TEST:
+        loss = {
+            k: sum(unit_mase(d, p, tp, last=t).sum() for tp in range(TUNE[0], t))
+            for k, p in cands.items()
+        }
+        best = min(loss, key=loss.get)
+        out[t], chosen[t] = cands[best][t], best
+    return out, chosen
+
+
+def per_series_pick(d: Data, cands: dict[str, Preds], k: int) -> Preds:
+    """Per partner and origin T, the candidate with the lowest MASE on origins T-k..T-1."""
+    names = list(cands)
+    out = {}
+    for t in TEST:
+        loss = np.stack(
+            [sum(unit_mase(d, cands[n], tp, last=t) for tp in range(t - k, t)) for n in names]
+        )
+        j = loss.argmin(axis=0)
+        out[t] = np.stack([cands[n][t] for n in names])[j, np.arange(len(j))]
+    return out
+
+
+def simple_rows(d: Data, base: Preds) -> tuple[list[dict], dict[str, Preds]]:
+    rows, keep = [], {}
+
+    def add(name: str, fn: Callable[[], Preds]) -> Preds:
+        t0 = time.perf_counter()
+        p = fn()
+        rows.append(summarize(d, name, p, base, time.perf_counter() - t0))
+        return p
+
+    cands: dict[str, Preds] = {"naive": base}
+    for a in (0.5, 0.6, 0.7, 0.8, 0.9):
+        cands[f"ses{a}"] = add(f"SES alpha={a} (fixed)", lambda a=a: over(d, ses(a)))
+    keep["ses0.7"] = cands["ses0.7"]
+    pick, chosen = rolling_pick(d, {k: v for k, v in cands.items()})
+    rows.append(summarize(d, "SES alpha by pooled rolling selection", pick, base, 0.0))
+    print(f"  SES rolling choice: {chosen}")
+    add("mean of last 2", lambda: over(d, mean_last(2)))
+    cands["geo2"] = add("geometric mean of last 2", lambda: over(d, geomean(2)))
+    add("geometric mean of last 3", lambda: over(d, geomean(3)))
+    add("median of last 3", lambda: over(d, median_last(3)))
+    cands["theta"] = keep["theta"] = add("Theta (SES + half OLS slope)", lambda: over(d, theta))
+    add(
+        "median(naive, SES 0.7, Theta)",
+        lambda: {
+            t: np.median([base[t], cands["ses0.7"][t], cands["theta"][t]], axis=0) for t in TUNE
+        },
+    )
+    spikes = {"naive": base}
+    for k in (1.0, 1.5, 2.0):
+        for lam in (0.25, 0.5):
+            spikes[f"k{k} lam{lam}"] = add(
+                f"spike-corrected naive k={k} lam={lam}",
+                lambda k=k, lam=lam: over(d, spike(k, lam)),
+            )
+    pick, chosen = rolling_pick(d, spikes)
+    rows.append(summarize(d, "spike rule by pooled rolling selection", pick, base, 0.0))
+    print(f"  spike rolling choice: {chosen}")
+    four = {k: cands[k] for k in ("naive", "ses0.7", "geo2", "theta")}
+    for k in (3, 5, 8):
+        t0 = time.perf_counter()
+        p = per_series_pick(d, four, k)
+        rows.append(
+            summarize(
+                d,
+                f"per-series pick of naive/SES/geo2/Theta on last {k} origins",
+                p,
+                base,
+                time.perf_counter() - t0,
+            )
+        )
+    return rows, keep
+
+
+# --------------------------------------------------------------------------- global model
+
+
+def global_preds(
+    d: Data,
+    *,
+    extra: bool = True,
+    market: bool = True,
+    plain: bool = False,
+    origins: list[int] = TEST,
+    reporters: list[str] | None = None,
+    **kw,
+) -> Preds:
+    """Rolling-origin forecasts of ``GlobalShareModel`` for the scored partners."""
+    main = d.kor_long
+    ext = d.dots_long if extra else None
+    if not market:
+        main = main.drop(columns="market")
+        ext = None if ext is None else ext.drop(columns="market")
+    if plain:  # total = 1: the target is plain log growth
+        main = main.assign(total=1.0)
+        ext = None if ext is None else ext.assign(total=1.0)
+    if reporters is not None and ext is not None:
+        ext = ext.loc[ext["unique_id"].str.split(">").str[0].isin(reporters)]
+    fc = rolling_origin_forecast(main, origins, extra=ext, model=GlobalShareModel(h=H, **kw))
+    out = {}
+    for t, g in fc.groupby("origin"):
+        wide = g.pivot(index="unique_id", columns="ds", values="y_hat")
+        out[int(t)] = wide.loc[d.partners].to_numpy()
+    return out
+
+
+def theta_total_ratio(d: Data) -> Preds:
+    """Theta forecast of Korea's total exports divided by the total at T, shape (1, H)."""
+    return {t: theta(d.total[None, : t - FIRST + 1]) / d.total[t - FIRST] for t in TEST}
+
+
+def world_rows(d: Data, methods: dict[str, Preds]) -> list[dict]:
+    """Aggregate of the 163 partners: each method's bottom-up sum against naive on the sum."""
+    agg = d.y.sum(axis=0)
+    rows = []
+    for name, p in methods.items():
+        num = den = 0.0
+        for t in TEST:
+            i, hm = t - FIRST, min(H, LAST - t)
+            scale = np.mean(np.abs(np.diff(agg[: i + 1])))
+            actual = agg[i + 1 : i + 1 + hm]
+            num += np.abs(actual - p[t].sum(axis=0)[:hm]).mean() / scale
+            den += np.abs(actual - agg[i]).mean() / scale
+        rows.append({"method": f"sum of 163 partners: {name}", "relMASE": num / den})
+    theta_agg = {t: theta(agg[None, : t - FIRST + 1]) for t in TEST}
+    num = den = 0.0
+    for t in TEST:
+        i, hm = t - FIRST, min(H, LAST - t)
+        scale = np.mean(np.abs(np.diff(agg[: i + 1])))
+        num += np.abs(agg[i + 1 : i + 1 + hm] - theta_agg[t][0, :hm]).mean() / scale
+        den += np.abs(agg[i + 1 : i + 1 + hm] - agg[i]).mean() / scale
+    rows.append({"method": "sum of 163 partners: Theta on the sum itself", "relMASE": num / den})
+    return rows
+
+
+SMALL = {"n_extra": 150_000, "params": {"max_iter": 200}}  # the cheaper configuration
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", default="simple,global", help=f"comma list of {RUNS}")
+    args = parser.parse_args()
+    runs = args.runs.split(",")
+    unknown = set(runs) - set(RUNS)
+    if unknown:
+        parser.error(f"unknown runs {sorted(unknown)}; choose from {RUNS}")
+    t_all = time.perf_counter()
+    d = Data(load_snapshot(ROOT / "data" / "snapshot"))
+    base = over(d, naive)
+    rows = [summarize(d, "naive (last value)", base, base, 0.0)]
+    print(f"{len(d.partners)} partners x {len(TEST)} origins, H={H}; runs: {runs}")
+    simple, keep = simple_rows(d, base)
+    if "simple" in runs:
+        rows += simple
+
+    def run(name: str, **kw) -> Preds:
+        t0 = time.perf_counter()
+        p = global_preds(d, **kw)
+        rows.append(summarize(d, name, p, base, time.perf_counter() - t0))
+        print(f"  {name}: {rows[-1]['relMASE']:.4f} ({rows[-1]['seconds']:.0f}s)", flush=True)
+        return p
+
+    def add(name: str, preds: Preds) -> None:
+        rows.append(summarize(d, name, preds, base, 0.0))
+
+    world = {}
+    if "global" in runs:
+        g = run("GLOBAL share model (defaults: DOTS 300k rows, 400 trees, market features)")
+        ratio = theta_total_ratio(d)
+        th = keep["theta"]
+        add("  x Theta forecast of Korea's total", {t: g[t] * ratio[t] for t in TEST})
+        add("  mean with naive", {t: 0.5 * (g[t] + base[t]) for t in TEST})
+        add("  mean with Theta", {t: 0.5 * (g[t] + th[t]) for t in TEST})
+        world = {"naive": base, "Theta per partner": th, "global share model": g}
+        world["global x Theta total"] = {t: g[t] * ratio[t] for t in TEST}
+    if "small" in runs:
+        run("global share model, DOTS 150k rows, 200 trees", **SMALL)
+    if "nomarket" in runs:
+        run("  ... without market features", market=False, **SMALL)
+    if "koronly" in runs:
+        run("  ... Korea only (no DOTS)", extra=False, **SMALL)
+    if "top40" in runs:
+        top = d.top_reporters(40, 2007)
+        run("  ... DOTS of the 40 largest exporters of 2007 only", reporters=top, **SMALL)
+    if "plain" in runs:
+        run("  ... plain log growth target (total = 1)", plain=True, **SMALL)
+    for seed in (1, 2):
+        if f"seed{seed}" in runs:
+            run(f"global share model (defaults), seed {seed}", seed=seed)
+    if "tuned" in runs:
+        # 150k/200 model from every origin 1998..2018, then choices made on earlier origins only
+        t0 = time.perf_counter()
+        g = global_preds(d, origins=TUNE, **SMALL)
+        print(f"  150k/200 model on origins {TUNE[0]}-{TUNE[-1]}: {time.perf_counter() - t0:.0f}s")
+        early = sum(unit_mase(d, g, t).sum() for t in range(TUNE[0], TEST[0]))
+        early /= sum(unit_mase(d, base, t).sum() for t in range(TUNE[0], TEST[0]))
+        print(f"  its relMASE on origins {TUNE[0]}-{TEST[0] - 1}: {early:.3f}")
+        powers = {a: {t: base[t] * (g[t] / base[t]) ** a for t in TUNE} for a in EXPONENTS}
+        for a, p in powers.items():
+            add(f"150k/200 model, predicted change x {a} (fixed)", p)
+        pick, chosen = rolling_pick(d, powers)
+        print(f"  rolling exponent choice: {chosen}")
+        add("150k/200 model, change x exponent by pooled rolling selection", pick)
+        cands = {"naive": base, "ses0.7": keep["ses0.7"], "theta": keep["theta"], "global": g}
+        for k in (3, 5, 8):
+            add(
+                f"per-series pick naive/SES/Theta/global on last {k} origins",
+                per_series_pick(d, cands, k),
+            )
+
+    table = pd.DataFrame(rows)
+    print()
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if world:
+        print()
+        table = pd.DataFrame(world_rows(d, world))
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"\ntotal {time.perf_counter() - t_all:.0f}s")
+
+
+if __name__ == "__main__":
+    # One thread: the machine is shared and OpenMP oversubscription slows boosting 10x.
+    with threadpool_limits(1):
+        main()
