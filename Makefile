@@ -6,7 +6,7 @@ RAW    ?= ../shared/data/raw
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export MPLBACKEND := Agg
 
-.PHONY: install run test lint snapshot snapshot-check bench clean
+.PHONY: install browser run test lint snapshot snapshot-check bench clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,10 +16,23 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 install: $(VENV)/.installed  ## create .venv and install exportcast with test tools
 
+# Debian's Chromium for the MLflow UI test (Playwright may not download its own browser here).
+# Checked on every `make test`; installed only when missing (as root, no prompts).
+CHROMIUM := /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "$(CHROMIUM) is missing: run as root, or: sudo apt-get install chromium" >&2; exit 1; \
+	  fi; \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; \
+	}
+
 run: install  ## the main job on the embedded snapshot (Korea)
 	$(BIN)/exportcast run
 
-test: install  ## lint + the whole test suite (real data checks run when $(RAW) exists)
+test: install browser  ## lint + the whole test suite (real data checks run when $(RAW) exists)
 	$(BIN)/ruff check .
 	EXPORTCAST_RAW=$(RAW) $(BIN)/python -m pytest
 

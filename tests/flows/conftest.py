@@ -7,12 +7,33 @@ the task cache goes to a temporary folder unless a test sets ``cache.dir`` itsel
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
+from types import SimpleNamespace
+from urllib.parse import urlsplit
 
 import pytest
 from prefect.testing.utilities import prefect_test_harness
 
 from flows import pipeline
+from tests.flows.helpers import free_port, subprocess_env, wait_for_http
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; `make test` installs it
+# Without these (and a fresh profile) Chromium tries to reach the network at start.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -45,3 +66,100 @@ def isolated_stores(tmp_path_factory, mlflow_uri):
         mp.setenv("MLFLOW_LOGGING_LEVEL", "WARNING")
         mp.setattr(pipeline, "cache_dir", cache_dir)
         yield
+
+
+@pytest.fixture
+def mlflow_server(tmp_path):
+    """Start real ``mlflow server`` processes on free 127.0.0.1 ports.
+
+    ``start(*args)`` launches one and returns at once a namespace with ``url`` and ``ready()``,
+    which waits until the server answers and returns the URL (so a test can do other work
+    while the server imports). ``args`` are the store options (``--backend-store-uri``,
+    ``--artifacts-destination``, ...); host, port and one worker are added. Each server runs
+    in its own process group with MLflow's telemetry and job runner off, logs to
+    ``<tmp>/mlflow-server-<n>.log``, and is stopped with everything it started at teardown,
+    also when the test failed.
+    """
+    started: list[tuple[subprocess.Popen, object]] = []
+
+    def tail(path: Path, n: int = 40) -> str:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
+
+    def start(*args: str) -> SimpleNamespace:
+        port = free_port()
+        log_path = tmp_path / f"mlflow-server-{len(started)}.log"
+        log = open(log_path, "w")  # noqa: SIM115 - closed in teardown
+        env = subprocess_env(
+            MLFLOW_DISABLE_TELEMETRY="true", MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false"
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mlflow", "server", *args,
+             "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+            cwd=tmp_path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        started.append((proc, log))
+        url = f"http://127.0.0.1:{port}"
+
+        def ready(timeout: float = 120) -> str:
+            try:
+                wait_for_http(f"{url}/health", timeout=timeout, proc=proc)
+            except (TimeoutError, RuntimeError) as exc:
+                pytest.fail(f"mlflow server did not start: {exc}\n{tail(log_path)}")
+            return url
+
+        return SimpleNamespace(url=url, ready=ready)
+
+    yield start
+    for proc, log in started:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)  # mlflow server and its uvicorn child
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=15)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the group
+        proc.wait()
+        log.close()
+
+
+@pytest.fixture
+def chromium_page(tmp_path):
+    """A page in headless Debian Chromium (fresh profile), driven by Playwright.
+
+    Yields a namespace with ``page``, ``errors`` (uncaught page exceptions) and ``blocked``
+    (requests to anything but 127.0.0.1, which are aborted: tests never leave the machine).
+    """
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    def off_machine(url: str) -> bool:
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https", "ws", "wss") and parts.hostname != "127.0.0.1"
+
+    browser = SimpleNamespace(page=None, errors=[], blocked=[])
+
+    def block(route) -> None:
+        browser.blocked.append(route.request.url)
+        route.abort()
+
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1600, "height": 1000},
+        )
+        try:
+            context.set_default_timeout(30_000)
+            context.route(off_machine, block)
+            page = context.pages[0] if context.pages else context.new_page()
+            page.on("pageerror", lambda exc: browser.errors.append(str(exc)))
+            browser.page = page
+            yield browser
+        finally:
+            context.close()
