@@ -30,6 +30,7 @@ __all__ = [
     "OriginRange",
     "OutputConfig",
     "RunConfig",
+    "RunnerConfig",
     "ScheduleConfig",
     "TrackingConfig",
     "YearRange",
@@ -276,6 +277,44 @@ class ForecastConfig(_Strict):
         return tuple(sorted(value))
 
 
+class RunnerConfig(_Strict):
+    """Where the per-partner backtests and forecasts run (results are the same either way)."""
+
+    kind: Literal["default", "dask"] = Field(
+        "default",
+        description="default: in the flow's process (forecast.n_jobs joblib workers); "
+        "dask: chunks of partners as Prefect tasks on a Dask cluster (prefect-dask).",
+    )
+    address: str | None = Field(
+        None,
+        description="Scheduler of a running Dask cluster (tcp://host:port); null starts a "
+        "local cluster of n_workers single-threaded worker processes for the run.",
+    )
+    n_workers: int = Field(2, ge=1, le=256, description="Workers of the local Dask cluster.")
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        if parts.scheme not in ("tcp", "tls") or not parts.hostname or port is None:
+            raise ValueError(
+                f"expected a Dask scheduler address such as 'tcp://127.0.0.1:8786', got {value!r}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _address_needs_dask(self) -> RunnerConfig:
+        if self.address is not None and self.kind != "dask":
+            raise ValueError(f"address is only used with kind 'dask', not {self.kind!r}")
+        return self
+
+
 class RunConfig(_Strict):
     """One pipeline run."""
 
@@ -293,6 +332,7 @@ class RunConfig(_Strict):
     schedule: ScheduleConfig = ScheduleConfig()
     cache: CacheConfig = CacheConfig()
     forecast: ForecastConfig = ForecastConfig()
+    runner: RunnerConfig = RunnerConfig()
 
     @field_validator("dependence_set")
     @classmethod

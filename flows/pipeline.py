@@ -71,7 +71,8 @@ CONCENTRATION_COLUMNS = [
 # Logged to MLflow with step = year (plus share_<ISO3> of each dependence-set partner).
 INDEX_METRICS = ["hhi", "hhi_norm", "n_effective", "cr1", "cr3", "cr5", "theil", "n_partners"]
 # Config sections that say where results go, not what they are: not part of the cache key.
-NOT_IN_CACHE_KEY = frozenset({"output", "tracking", "schedule", "cache"})
+# The runner is left out too: the dask runner gives the same results (tests/flows/test_dask.py).
+NOT_IN_CACHE_KEY = frozenset({"output", "tracking", "schedule", "cache", "runner"})
 CODE_DIRS = ("configs", "features", "models", "flows", "reports")
 
 
@@ -352,27 +353,40 @@ def build_series(panel: pd.DataFrame, min_years: int, *, cache_key: str | None) 
 
 @task(cache_key_fn=_cache_key_of, on_completion=_reports(_describe_engine))
 def forecast_partners(
-    fs: ForecastSeries, horizon: int, settings: dict[str, Any], *, cache_key: str | None
+    fs: ForecastSeries,
+    horizon: int,
+    settings: dict[str, Any],
+    *,
+    cache_key: str | None,
+    runner: dict[str, Any] | None = None,
 ) -> EngineResult:
-    """Backtest the candidate models, choose, forecast with intervals, simulate joint paths."""
+    """Backtest the candidate models, choose, forecast with intervals, simulate joint paths.
+
+    ``runner`` (the config's ``runner`` section) with ``kind: dask`` sends the per-partner
+    backtests and forecasts to a Dask cluster in chunks (:mod:`flows.parallel`); the result
+    is the same as with the default runner.
+    """
     series = fs.series
     last = series.loc[series["ds"] == fs.last_year]
     weights = (last.set_index("unique_id")["y"] / last["y"].sum()).reindex(
         series["unique_id"].unique(), fill_value=0.0
     )
+    args: dict[str, Any] = {
+        "h": horizon,
+        "models": settings["models"],
+        "scored_origins": range(settings["backtest"]["start"], settings["backtest"]["end"] + 1),
+        "history_origins": range(settings["history_start"], settings["backtest"]["start"]),
+        "levels": settings["levels"],
+        "weights": weights,
+        "n_paths": settings["n_paths"],
+        "seed": settings["seed"],
+    }
     with threadpool_limits(limits=1, user_api="blas"):
-        return run_engine(
-            series,
-            h=horizon,
-            models=settings["models"],
-            scored_origins=range(settings["backtest"]["start"], settings["backtest"]["end"] + 1),
-            history_origins=range(settings["history_start"], settings["backtest"]["start"]),
-            levels=settings["levels"],
-            weights=weights,
-            n_paths=settings["n_paths"],
-            seed=settings["seed"],
-            n_jobs=settings["n_jobs"],
-        )
+        if runner is not None and runner.get("kind") == "dask":
+            from flows.parallel import run_engine_dask  # imports dask only when used
+
+            return run_engine_dask(series, runner=runner, **args)
+        return run_engine(series, n_jobs=settings["n_jobs"], **args)
 
 
 @task(cache_policy=NO_CACHE, on_completion=_reports(_describe_forecast_conc))
@@ -426,9 +440,19 @@ def forecast_concentration(
     on_completion=_reports(_describe_record),
 )
 def log_run(
-    concentration: pd.DataFrame, run: RunInfo, engine: EngineResult | None
+    concentration: pd.DataFrame,
+    run: RunInfo,
+    engine: EngineResult | None,
+    series: ForecastSeries | None = None,
 ) -> tracking.RunRecord:
-    """Record the run in MLflow: config, tags, index paths by year, forecasts, accuracy, plot."""
+    """Record the run in MLflow: config, tags, index paths by year, forecasts, accuracy, plot.
+
+    With an engine result it also records one nested run per candidate model (backtest
+    scores overall and per horizon step) and registers the chosen forecaster as the pyfunc
+    model ``exportcast-<reporter>-forecaster`` with alias ``champion``. Both need the
+    engine's training series: ``series`` when given (the flow should pass it), else
+    ``build_series``' cached result, else rebuilt from the snapshot.
+    """
     history = concentration[concentration["kind"] == "history"]
     shares = [f"share_{c}" for c in run.dependence_set]
     tags = {**run.tags, "last_year": str(int(history["year"].max()))}
@@ -439,6 +463,9 @@ def log_run(
         mlrun.log_table(concentration.assign(data_vintage=run.vintage), "concentration.csv")
         if engine is not None:
             _log_forecast(mlrun, concentration, engine, [*shares, "dependence_share"])
+            train = series.series if series is not None else _engine_series(run)
+            _log_model_runs(mlrun, engine, train)
+            _log_champion(mlrun, run, engine, train)
         figure = tracking.dependence_figure(
             history, reporter=run.reporter, partners=run.dependence_set
         )
@@ -482,6 +509,69 @@ def _log_forecast(
     mlrun.set_tags({"selected_model": engine.model})
     mlrun.log_table(engine.accuracy, "backtest_accuracy.csv")
     mlrun.log_table(_forecast_table(engine), "forecasts.csv")
+
+
+def _engine_series(run: RunInfo) -> pd.DataFrame:
+    # The series the engine ran on when the flow did not pass it: build_series' cached result
+    # (same cache key), else rebuilt from the snapshot as the flow built it.
+    if run.cache_key is not None:
+        from prefect.results import get_result_store
+
+        try:
+            cached = get_result_store().read(f"{build_series.name}-{run.cache_key}").result
+        except Exception:  # not persisted (or unreadable): rebuild below
+            cached = None
+        if isinstance(cached, ForecastSeries):
+            return cached.series
+    cfg = run.config
+    snapshot = load_snapshot(project_path(cfg["data"]["snapshot_dir"]), ["kor_exports"])
+    if snapshot.vintage != run.vintage:
+        raise RuntimeError(f"snapshot changed during the run ({run.vintage} -> {snapshot.vintage})")
+    panel = build_trade_panel(
+        snapshot["kor_exports"],
+        reporter=run.reporter,
+        start=cfg["years"]["start"],
+        end=cfg["years"]["end"],
+        name="data/snapshot/kor_exports.parquet",
+    )
+    return split_series(panel, min_years=cfg["forecast"]["min_years"]).series
+
+
+def _log_model_runs(mlrun: tracking.TrackedRun, engine: EngineResult, train: pd.DataFrame) -> None:
+    # One nested run per candidate (and Selected): scores per horizon step (step = h) and
+    # overall (overall_<metric>, as in backtest_accuracy.csv).
+    from flows import champion  # imports mlflow: only when a run is recorded
+
+    acc = engine.accuracy.set_index("model")
+    by_h = champion.horizon_scores(engine.backtest, train, list(acc.index))
+    for model in acc.index:
+        with mlrun.nested_run(model, tags={"model": model, "selected": engine.model}) as child:
+            overall = acc.loc[model].drop("n_units", errors="ignore")
+            child.log_metrics({f"overall_{k}": v for k, v in overall.items()})
+            rows = by_h[by_h["model"] == model]
+            child.log_series(rows, [c for c in champion.HORIZON_METRICS if c in rows], step="h")
+
+
+def _log_champion(
+    mlrun: tracking.TrackedRun, run: RunInfo, engine: EngineResult, train: pd.DataFrame
+) -> None:
+    # Registration is an extra: a failure is reported (tag, warning), the run still finishes.
+    from flows import champion
+
+    name = f"exportcast-{run.reporter}-forecaster"
+    try:
+        version = champion.log_champion(
+            mlrun,
+            engine,
+            train,
+            candidates=run.config["forecast"]["models"],
+            registered_model=name,
+            tags={"data_vintage": run.vintage},
+        )
+        mlrun.set_tags({"champion_model": f"models:/{name}/{version}"})
+    except Exception as exc:
+        get_run_logger().warning("could not register %s: %s", name, exc)
+        mlrun.set_tags({"champion_error": f"{type(exc).__name__}: {exc}"})
 
 
 def _forecast_table(engine: EngineResult) -> pd.DataFrame:
@@ -556,11 +646,17 @@ def forecast_exports(config: RunConfig) -> RunResult:
         cache_key=run.cache_key,
     )
     concentration = compute_concentration(panel, config.dependence_set, cache_key=run.cache_key)
-    engine = None
+    engine = series = None
     if config.forecast.enabled:
         series = build_series(panel, config.forecast.min_years, cache_key=run.cache_key)
         settings = config.forecast.model_dump(mode="json")
-        engine = forecast_partners(series, config.horizon, settings, cache_key=run.cache_key)
+        engine = forecast_partners(
+            series,
+            config.horizon,
+            settings,
+            cache_key=run.cache_key,
+            runner=config.runner.model_dump(mode="json"),
+        )
         concentration = forecast_concentration(
             concentration,
             engine,
@@ -569,7 +665,7 @@ def forecast_exports(config: RunConfig) -> RunResult:
             config.forecast.levels,
             config.forecast.dependence_threshold,
         )
-    record = log_run(concentration, run, engine)
+    record = log_run(concentration, run, engine, series)
     folder = write_outputs(concentration, run, record, engine)
     return RunResult(
         concentration, folder, run.vintage, run.config_hash, record.run_id, run.flow_run_id
@@ -612,7 +708,17 @@ def run_pipeline(config: RunConfig, *, log: Callable[[str], None] = print) -> Ru
     progress = _Progress(log)
     token = _PROGRESS.set(progress)
     try:
-        with temporary_settings(updates=prefect_settings(config)):
+        updates = prefect_settings(config)
+        if config.runner.kind == "dask" and api is None:
+            # Dask worker processes must report to the same temporary server: without an
+            # API URL each would start its own
+            from prefect.server.api.server import SubprocessASGIServer
+            from prefect.settings import PREFECT_API_URL
+
+            server = SubprocessASGIServer()
+            server.start()
+            updates[PREFECT_API_URL] = server.api_url
+        with temporary_settings(updates=updates):
             result = forecast_exports(config)
     finally:
         _PROGRESS.reset(token)

@@ -9,6 +9,10 @@ same store.
 
 Nothing secret reaches MLflow: parameters and tags whose names look like credentials are
 redacted, and user:password parts of URLs are dropped.
+
+Two modules import mlflow: this one, and :mod:`flows.champion`, which defines the pyfunc
+``PythonModel`` of the registered forecaster (MLflow pickles that class by reference, so it
+lives in a module of its own that loading code can import).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import math
 import os
 import re
@@ -24,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -293,6 +299,135 @@ class TrackedRun:
         """Log a matplotlib figure as an image artifact ``name`` (e.g. ``plot.png``)."""
         self._client.log_figure(self.run_id, figure, name)
 
+    @contextlib.contextmanager
+    def nested_run(
+        self, run_name: str, *, tags: Mapping[str, Any] | None = None
+    ) -> Iterator[TrackedRun]:
+        """Open a child run of this one (tag ``mlflow.parentRunId``), ended like the parent.
+
+        Args:
+            run_name: Display name of the child run.
+            tags: Its tags (redacted like every other tag).
+
+        Yields:
+            The open child run; it ends FINISHED, or FAILED/KILLED when the body raises.
+        """
+        record = self.record
+        tags = {**redact_tags(tags or {}), "mlflow.parentRunId": record.run_id}
+        run = self._client.create_run(record.experiment_id, tags=tags, run_name=run_name)
+        child = RunRecord(run.info.run_id, record.experiment, record.experiment_id, record.uri)
+        with _terminating(self._client, child.run_id):
+            yield TrackedRun(self._client, child)
+
+    def log_pyfunc(
+        self,
+        python_model: Any,
+        *,
+        name: str,
+        artifacts: Mapping[str, str],
+        registered_model: str,
+        alias: str,
+        pip_requirements: Sequence[str],
+        tags: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Log a pyfunc model as an output of this run, register it and point ``alias`` at it.
+
+        MLflow 3 logs models as LoggedModels (``models:/<model_id>``) rather than run
+        artifacts; this one is created with ``source_run_id`` = this run and linked as the
+        run's output, then registered as a new version of ``registered_model``.
+
+        Args:
+            python_model: A ``mlflow.pyfunc.PythonModel`` instance.
+            name: The logged model's name.
+            artifacts: Files the model carries (``{key: local path}``).
+            registered_model: Name in the model registry (created when missing).
+            alias: Registry alias moved to the new version (e.g. ``champion``).
+            pip_requirements: The model's requirements, given explicitly (inferring them
+                would load the model in a subprocess, which takes seconds).
+            tags: Tags of the model version (redacted like every other tag).
+
+        Returns:
+            The new model version.
+        """
+        import mlflow.pyfunc
+        from mlflow.entities import LoggedModelOutput
+        from mlflow.exceptions import MlflowException
+
+        client, record = self._client, self.record
+        logged = client.create_logged_model(
+            record.experiment_id, name=name, source_run_id=record.run_id
+        )
+        client.log_outputs(record.run_id, [LoggedModelOutput(logged.model_id, step=0)])
+        # mlflow.pyfunc.log_model writes, and the registry resolves a version's models:/ source,
+        # through the global tracking URI: point it at this store for these calls only
+        with _global_tracking_uri(client.tracking_uri), _quiet_model_logging():
+            info = mlflow.pyfunc.log_model(
+                name=name,
+                python_model=python_model,
+                artifacts=dict(artifacts),
+                pip_requirements=list(pip_requirements),
+                model_id=logged.model_id,
+            )
+            try:
+                client.create_registered_model(registered_model)
+            except MlflowException as exc:
+                if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                    raise
+            version = client.create_model_version(
+                registered_model,
+                source=info.model_uri,
+                run_id=record.run_id,
+                tags=redact_tags(tags or {}),
+                model_id=logged.model_id,
+            )
+        client.set_registered_model_alias(registered_model, alias, version.version)
+        return str(version.version)
+
+
+@contextlib.contextmanager
+def _global_tracking_uri(uri: str) -> Iterator[None]:
+    """Point MLflow's global tracking URI at ``uri``, then restore it and the environment.
+
+    (``mlflow.set_tracking_uri`` also writes ``$MLFLOW_TRACKING_URI``, and MLflow's own
+    temporary switch unsets that variable on the way out when no URI was set in code.)
+    """
+    import mlflow
+    from mlflow.tracking._tracking_service import utils
+
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    previous = getattr(utils, "_tracking_uri", None)
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(previous)
+        if env is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = env
+
+
+@contextlib.contextmanager
+def _quiet_model_logging() -> Iterator[None]:
+    # log_model warns that a Python object is pickled (we do that on purpose: the class lives
+    # in this installed package) and shows tqdm bars while it copies artifacts; neither helps
+    # a cron log or `--quiet`.
+    logger = logging.getLogger("mlflow.pyfunc")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    previous = os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            yield
+    finally:
+        logger.setLevel(level)
+        if previous is None:
+            os.environ.pop("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", None)
+        else:
+            os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = previous
+
 
 @contextlib.contextmanager
 def tracked_run(
@@ -320,8 +455,7 @@ def tracked_run(
         experiment_id = _experiment_id(client, store, experiment)
     run = client.create_run(experiment_id, tags=redact_tags(tags or {}), run_name=run_name)
     record = RunRecord(run.info.run_id, experiment, experiment_id, store.display)
-    status = "FAILED"
-    try:
+    with _terminating(client, record.run_id):
         if params:
             from mlflow.entities import Param
 
@@ -329,17 +463,25 @@ def tracked_run(
             for i in range(0, len(items), _BATCH_PARAMS):
                 client.log_batch(record.run_id, params=items[i : i + _BATCH_PARAMS])
         yield TrackedRun(client, record)
+
+
+@contextlib.contextmanager
+def _terminating(client: MlflowClient, run_id: str) -> Iterator[None]:
+    """End the run FINISHED, or FAILED (KILLED on Ctrl-C) with an ``error`` tag on an error."""
+    status = "FAILED"
+    try:
+        yield
         status = "FINISHED"
     except BaseException as exc:
         if not isinstance(exc, Exception):
             status = "KILLED"  # Ctrl-C, SystemExit, Prefect cancellation
         with contextlib.suppress(Exception):
             message = f"{type(exc).__name__}: {exc}"
-            client.set_tag(record.run_id, "error", _strip_userinfo(message)[:_MAX_TAG_CHARS])
+            client.set_tag(run_id, "error", _strip_userinfo(message)[:_MAX_TAG_CHARS])
         raise
     finally:
         try:
-            client.set_terminated(record.run_id, status=status)
+            client.set_terminated(run_id, status=status)
         except Exception:
             # Never hide the run's own error behind a bookkeeping one.
             if status == "FINISHED":
