@@ -7,9 +7,10 @@ Prefect's temporary local server (or ``PREFECT_API_URL`` when set). One warm-up 
 cache off absorbs the one-time costs (server start, imports, creating the MLflow store). Then,
 ``--repeat`` times: a cold run on an empty cache folder and a warm run on the same folder.
 
-"heavy stages" is the time from the end of ``load data`` to the end of
-``compute concentration`` (build panel + compute concentration, with Prefect's per-task
-overhead), taken from the progress lines; "run" is the whole ``run_pipeline`` call.
+"heavy stages" is the time from the end of ``load data`` to the end of ``forecast partners``
+(panel, indices, partner series and the forecasting engine's backtest and forecast, with
+Prefect's per-task overhead), taken from the progress lines; "run" is the whole
+``run_pipeline`` call.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+HEAVY = ("build_panel", "compute_concentration", "build_series", "forecast_partners")
+
+
 def _timed_run(config, run_pipeline) -> tuple[float, float | None, tuple[str, ...]]:
     stamps: dict[str, float] = {}
 
@@ -40,8 +44,8 @@ def _timed_run(config, run_pipeline) -> tuple[float, float | None, tuple[str, ..
     result = run_pipeline(config, log=log)
     total = time.perf_counter() - start
     heavy = None
-    if "load data" in stamps and "compute concentration" in stamps:
-        heavy = stamps["compute concentration"] - stamps["load data"]
+    if "load data" in stamps and "forecast partners" in stamps:
+        heavy = stamps["forecast partners"] - stamps["load data"]
     return total, heavy, result.cached
 
 
@@ -69,7 +73,7 @@ def main() -> None:
             cfg = config(f"cache.dir={tmp_path / f'cache-{i}'}")
             cold = _timed_run(cfg, run_pipeline)
             warm = _timed_run(cfg, run_pipeline)
-            if cold[2] or warm[2] != ("build_panel", "compute_concentration"):
+            if cold[2] or warm[2] != HEAVY:
                 raise SystemExit(f"unexpected cache use: cold {cold[2]}, warm {warm[2]}")
             rows.append((cold, warm))
 
@@ -79,7 +83,7 @@ def main() -> None:
     cold_run, warm_run = median(r[0][0] for r in rows), median(r[1][0] for r in rows)
     cold_heavy, warm_heavy = median(r[0][1] for r in rows), median(r[1][1] for r in rows)
     print(f"warm-up run (server start, imports, new MLflow store): {warmup:.2f} s")
-    print(f"median of {args.repeat} cold/warm pairs, seconds; warm runs reused 2 stages")
+    print(f"median of {args.repeat} cold/warm pairs, seconds; warm runs reused {len(HEAVY)} stages")
     print()
     print(f"{'':<14}{'cold':>8}{'warm':>8}{'cold/warm':>11}{'saved':>8}")
     for name, cold, warm in (
