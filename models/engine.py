@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -29,7 +29,7 @@ from models.metrics import evaluate_cv, score_cv
 from models.paths import window_error_paths
 from models.timeseries import AutoARIMA, DampedETS, Drift, Naive, Theta
 
-__all__ = ["MODEL_CLASSES", "EngineResult", "run_engine"]
+__all__ = ["MODEL_CLASSES", "EngineResult", "engine_origins", "finish_engine", "run_engine"]
 
 MODEL_CLASSES = {
     "Naive": Naive,
@@ -105,17 +105,84 @@ def run_engine(
     Raises:
         ValueError: Unknown model names or origins outside the data.
     """
+    origins, scored = engine_origins(series, models, scored_origins, history_origins)
+    instances = [MODEL_CLASSES[m]() for m in models]
+    cv = cross_validate(series, instances, h, origins=origins, fallback=Naive(), n_jobs=n_jobs)
+
+    def live_forecast(needed: list[str]) -> pd.DataFrame:
+        return forecast_panel(
+            series, [MODEL_CLASSES[m]() for m in needed], h, fallback=Naive(), n_jobs=n_jobs
+        )
+
+    return finish_engine(
+        series,
+        cv,
+        live_forecast,
+        h=h,
+        models=models,
+        scored=scored,
+        levels=levels,
+        weights=weights,
+        n_paths=n_paths,
+        seed=seed,
+    )
+
+
+def engine_origins(
+    series: pd.DataFrame,
+    models: Sequence[str],
+    scored_origins: Sequence[int],
+    history_origins: Sequence[int],
+) -> tuple[list[int], list[int]]:
+    """Check model names; the backtest origins and the scored ones (before the last year).
+
+    Raises:
+        ValueError: Unknown model names, or no scored origin before the last year.
+    """
     unknown = [m for m in models if m not in MODEL_CLASSES]
     if unknown:
         raise ValueError(f"unknown model(s) {unknown}; choose from {sorted(MODEL_CLASSES)}")
-    instances = [MODEL_CLASSES[m]() for m in models]
     last = int(series["ds"].max())
-    origins = sorted({*history_origins, *scored_origins})
-    origins = [t for t in origins if t < last]
+    origins = [t for t in sorted({*history_origins, *scored_origins}) if t < last]
     scored = [t for t in scored_origins if t < last]
     if not scored:
         raise ValueError(f"no scored origin before the last year {last}")
-    cv = cross_validate(series, instances, h, origins=origins, fallback=Naive(), n_jobs=n_jobs)
+    return origins, scored
+
+
+def finish_engine(
+    series: pd.DataFrame,
+    cv: pd.DataFrame,
+    live_forecast: Callable[[list[str]], pd.DataFrame],
+    *,
+    h: int,
+    models: Sequence[str],
+    scored: Sequence[int],
+    levels: Sequence[int],
+    weights: pd.Series | None,
+    n_paths: int,
+    seed: int,
+) -> EngineResult:
+    """Everything after the backtest: selection, accuracy, live forecast, intervals, paths.
+
+    Shared by :func:`run_engine` and the Dask runner (``flows/parallel.py``), which computes
+    ``cv`` and the live forecasts in chunks.
+
+    Args:
+        series: The long frame the backtest ran on.
+        cv: ``cross_validate`` output for the candidate models.
+        live_forecast: Returns ``unique_id, ds, <model>...`` live forecasts for given models.
+        h: Horizon.
+        models: Candidate model names.
+        scored: Scored origins.
+        levels: Interval levels.
+        weights: Optional accuracy weights per ``unique_id``.
+        n_paths: Sample paths.
+        seed: Path seed.
+
+    Returns:
+        The engine's outputs.
+    """
     candidates = list(models)
     if len(models) >= 2:
         cv = add_ensemble(cv, list(models), alias=ENSEMBLE)
@@ -127,9 +194,7 @@ def run_engine(
 
     model = _pooled_choice(cv, series, candidates)
     needed = list(models) if model == ENSEMBLE else [model]
-    fc = forecast_panel(
-        series, [MODEL_CLASSES[m]() for m in needed], h, fallback=Naive(), n_jobs=n_jobs
-    )
+    fc = live_forecast(needed)
     if model == ENSEMBLE:
         fc = add_ensemble(fc, needed, alias=ENSEMBLE)
     calibration = fit_conformal(cv, model, levels)
