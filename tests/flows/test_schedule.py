@@ -126,7 +126,9 @@ def test_serve_registers_cron_deployment_and_runs_it(prefect_server, tmp_path):
                 assert finished.state.is_completed(), f"{finished.state}\n{_tail(serve_log)}"
 
                 serve.send_signal(signal.SIGTERM)  # what systemd sends: a clean shutdown
-                assert serve.wait(timeout=60) == 0, _tail(serve_log)
+                # Prefect's runner usually stops in a few seconds, but one CI run took just over
+                # 60 s (exit code 0); the assertion is the clean exit, not its speed
+                assert serve.wait(timeout=180) == 0, _tail(serve_log)
                 assert client.read_deployment_by_name("forecast-exports/KOR").paused
         finally:
             _stop(serve)
