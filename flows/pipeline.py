@@ -449,9 +449,8 @@ def log_run(
 
     With an engine result it also records one nested run per candidate model (backtest
     scores overall and per horizon step) and registers the chosen forecaster as the pyfunc
-    model ``exportcast-<reporter>-forecaster`` with alias ``champion``. Both need the
-    engine's training series: ``series`` when given (the flow should pass it), else
-    ``build_series``' cached result, else rebuilt from the snapshot.
+    model ``exportcast-<reporter>-forecaster`` with alias ``champion``; both need ``series``,
+    the partner series the engine ran on.
     """
     history = concentration[concentration["kind"] == "history"]
     shares = [f"share_{c}" for c in run.dependence_set]
@@ -463,7 +462,9 @@ def log_run(
         mlrun.log_table(concentration.assign(data_vintage=run.vintage), "concentration.csv")
         if engine is not None:
             _log_forecast(mlrun, concentration, engine, [*shares, "dependence_share"])
-            train = series.series if series is not None else _engine_series(run)
+            if series is None:
+                raise ValueError("log_run: an engine result needs the series it ran on")
+            train = series.series
             _log_model_runs(mlrun, engine, train)
             _log_champion(mlrun, run, engine, train)
         figure = tracking.dependence_figure(
@@ -509,32 +510,6 @@ def _log_forecast(
     mlrun.set_tags({"selected_model": engine.model})
     mlrun.log_table(engine.accuracy, "backtest_accuracy.csv")
     mlrun.log_table(_forecast_table(engine), "forecasts.csv")
-
-
-def _engine_series(run: RunInfo) -> pd.DataFrame:
-    # The series the engine ran on when the flow did not pass it: build_series' cached result
-    # (same cache key), else rebuilt from the snapshot as the flow built it.
-    if run.cache_key is not None:
-        from prefect.results import get_result_store
-
-        try:
-            cached = get_result_store().read(f"{build_series.name}-{run.cache_key}").result
-        except Exception:  # not persisted (or unreadable): rebuild below
-            cached = None
-        if isinstance(cached, ForecastSeries):
-            return cached.series
-    cfg = run.config
-    snapshot = load_snapshot(project_path(cfg["data"]["snapshot_dir"]), ["kor_exports"])
-    if snapshot.vintage != run.vintage:
-        raise RuntimeError(f"snapshot changed during the run ({run.vintage} -> {snapshot.vintage})")
-    panel = build_trade_panel(
-        snapshot["kor_exports"],
-        reporter=run.reporter,
-        start=cfg["years"]["start"],
-        end=cfg["years"]["end"],
-        name="data/snapshot/kor_exports.parquet",
-    )
-    return split_series(panel, min_years=cfg["forecast"]["min_years"]).series
 
 
 def _log_model_runs(mlrun: tracking.TrackedRun, engine: EngineResult, train: pd.DataFrame) -> None:

@@ -20,6 +20,7 @@ __all__ = [
     "SourceError",
     "check_finite_nonnegative",
     "check_unique",
+    "raise_first",
     "raise_on_unknown",
     "read_table",
     "to_number",
@@ -219,6 +220,26 @@ def check_unique(df: pd.DataFrame, keys: list[str], path: str | Path) -> None:
 def count_by(values: Iterable[str]) -> dict[str, int]:
     """Count occurrences, as a plain sorted dict (for ``Loaded.dropped``/``unmapped``)."""
     return dict(sorted(Counter(values).items()))
+
+
+def raise_first(
+    df: pd.DataFrame, bad: pd.Series | np.ndarray, path: str | Path, column: str, message: str
+) -> None:
+    """Raise a :class:`SourceError` naming the first row where ``bad`` is true (if any).
+
+    ``message`` is formatted with ``value`` (the offending cell of ``column``) and with every
+    column of that row by name (e.g. ``{status}``).
+    """
+    mask = np.asarray(bad, dtype=bool)
+    if mask.any():
+        i = int(np.flatnonzero(mask)[0])
+        fields = {str(k): v for k, v in df.iloc[i].to_dict().items()}
+        raise SourceError(
+            path,
+            message.format(**{**fields, "value": df[column].iloc[i]}),
+            row=int(df[ROW].iloc[i]),
+            column=column,
+        )
 
 
 def raise_on_unknown(df: pd.DataFrame, reason: pd.Series, column: str, path: str | Path) -> None:

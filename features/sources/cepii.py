@@ -28,9 +28,9 @@ import pandas as pd
 from features.sources._common import (
     ROW,
     Loaded,
-    SourceError,
     check_unique,
     count_by,
+    raise_first,
     raise_on_unknown,
     read_table,
     to_number,
@@ -63,25 +63,10 @@ _GEO_REQUIRED = ["iso3", "landlocked", "continent", "lat", "lon", "cap"]
 _NO_CONTINENT = "No"  # geo_cepii.csv writes "No" for the French Southern Territories (ATF)
 
 
-def _raise_first(
-    df: pd.DataFrame, bad: pd.Series | np.ndarray, path: str | Path, column: str, message: str
-) -> None:
-    """Raise a :class:`SourceError` naming the first row where ``bad`` is true (if any)."""
-    mask = np.asarray(bad, dtype=bool)
-    if mask.any():
-        i = int(np.flatnonzero(mask)[0])
-        raise SourceError(
-            path,
-            message.format(value=df[column].iloc[i]),
-            row=int(df[ROW].iloc[i]),
-            column=column,
-        )
-
-
 def _dummy(df: pd.DataFrame, column: str, path: str | Path) -> pd.Series:
     """Parse a 0/1 column; anything else (including blank) is an error naming the row."""
     values = to_number(df, column, path, integer=True)
-    _raise_first(
+    raise_first(
         df, ~values.isin([0, 1]).fillna(False), path, column, "expected 0 or 1, found {value!r}"
     )
     return values.astype("int8")
@@ -114,11 +99,9 @@ def load_cepii_distances(path: str | Path) -> Loaded:
     for c in _DISTANCES:
         must_have = c != "distw"
         missing = df[c].isna() if must_have else pd.Series(False, index=df.index)
-        _raise_first(df, missing, path, c, "missing distance")
+        raise_first(df, missing, path, c, "missing distance")
         bad = (~(df[c] > 0) & df[c].notna()) | np.isinf(df[c].to_numpy(dtype="float64"))
-        _raise_first(
-            df, bad, path, c, "expected a positive, finite distance in km, found {value!r}"
-        )
+        raise_first(df, bad, path, c, "expected a positive, finite distance in km, found {value!r}")
 
     raw_o = df["iso_o"].astype("string").str.strip().str.upper()
     raw_d = df["iso_d"].astype("string").str.strip().str.upper()
@@ -173,7 +156,7 @@ def load_cepii_geo(path: str | Path) -> Loaded:
     df = df.assign(landlocked=landlocked, lat=lat, lon=lon, cap=cap)
     for c, lim in (("lat", 90), ("lon", 180)):
         bad = df[c].isna() | (df[c].abs() > lim)
-        _raise_first(df, bad, path, c, f"expected a coordinate in -{lim}..{lim}, found {{value!r}}")
+        raise_first(df, bad, path, c, f"expected a coordinate in -{lim}..{lim}, found {{value!r}}")
     country, reason = map_iso3(df["iso3"])
     raise_on_unknown(df, reason, "iso3", path)
     df = df.assign(country=country)

@@ -15,15 +15,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from features.sources._common import (
-    ROW,
     Loaded,
-    SourceError,
     check_unique,
     count_by,
+    raise_first,
     raise_on_unknown,
     read_table,
     to_number,
@@ -56,26 +54,11 @@ _ECONOMIES_REQUIRED = ["Economy", "Code", "Region", "Income group", "Lending cat
 _OECD_YEARS = (1961, 2100)
 
 
-def _raise_first(
-    df: pd.DataFrame, bad: pd.Series | np.ndarray, path: str | Path, column: str, message: str
-) -> None:
-    """Raise a :class:`SourceError` naming the first row where ``bad`` is true (if any)."""
-    mask = np.asarray(bad, dtype=bool)
-    if mask.any():
-        i = int(np.flatnonzero(mask)[0])
-        raise SourceError(
-            path,
-            message.format(value=df[column].iloc[i]),
-            row=int(df[ROW].iloc[i]),
-            column=column,
-        )
-
-
 def _check_income(df: pd.DataFrame, column: str, path: str | Path) -> pd.Series:
     """Strip an income-group column and check it holds World Bank labels (or blank)."""
     values = df[column].str.strip()
     bad = values.notna() & ~values.isin(INCOME_GROUPS)
-    _raise_first(
+    raise_first(
         df, bad, path, column, f"unknown income group {{value!r}}; expected one of {INCOME_GROUPS}"
     )
     return values
@@ -85,7 +68,7 @@ def _iso3(df: pd.DataFrame, column: str, path: str | Path) -> pd.Series:
     """Map a code column to ISO3; unknown, legacy or blank codes are errors (reference tables)."""
     iso3, reason = map_iso3(df[column])
     raise_on_unknown(df, reason, column, path)
-    _raise_first(
+    raise_first(
         df,
         reason.notna().to_numpy(dtype=bool),
         path,
@@ -122,7 +105,7 @@ def load_countries(country_ref_path: str | Path) -> Loaded:
     check_unique(df, ["country"], path)
     oecd = to_number(df, "oecd_since", path, integer=True)
     lo, hi = _OECD_YEARS
-    _raise_first(
+    raise_first(
         df,
         (oecd.notna() & ~oecd.between(lo, hi)).fillna(False),
         path,
@@ -132,7 +115,7 @@ def load_countries(country_ref_path: str | Path) -> Loaded:
     flags = {}
     for col, value in _FLAGS.items():
         text = df[col].str.strip()
-        _raise_first(
+        raise_first(
             df,
             text.notna() & (text != value),
             path,
@@ -178,7 +161,7 @@ def load_income_history(path: str | Path) -> Loaded:
         country=_iso3(df, "code", path),
     )
     for col in ("year_data", "year_fiscal"):
-        _raise_first(df, df[col].isna(), path, col, "missing year")
+        raise_first(df, df[col].isna(), path, col, "missing year")
     income = _check_income(df, "incgroup_historical", path)
     check_unique(df, ["country", "year_data"], path)
     frame = pd.DataFrame(

@@ -28,6 +28,7 @@ from features.sources._common import (
     check_finite_nonnegative,
     check_unique,
     count_by,
+    raise_first,
     raise_on_unknown,
     read_table,
     to_number,
@@ -75,27 +76,12 @@ _WPP_THOUSANDS = 1_000.0
 _WPP_MAX_THOUSANDS = 3.0e6
 
 
-def _raise_first(
-    df: pd.DataFrame, bad: pd.Series | np.ndarray, path: str | Path, column: str, message: str
-) -> None:
-    """Raise a :class:`SourceError` naming the first row where ``bad`` is true (if any)."""
-    mask = np.asarray(bad, dtype=bool)
-    if mask.any():
-        i = int(np.flatnonzero(mask)[0])
-        raise SourceError(
-            path,
-            message.format(value=df[column].iloc[i]),
-            row=int(df[ROW].iloc[i]),
-            column=column,
-        )
-
-
 def _gapminder_entities(folder: Path) -> pd.DataFrame:
     """Gapminder ``geo`` key -> ISO3 (``<NA>`` where the entity has no ISO3), plus coordinates."""
     path = folder / _ENTITIES
     ent = read_table(path, [_ENTITY_KEY, _ENTITY_ISO3])
     ent = ent.assign(**{_ENTITY_KEY: ent[_ENTITY_KEY].str.strip().str.lower()})
-    _raise_first(ent, ent[_ENTITY_KEY].isna(), path, _ENTITY_KEY, "missing geo key")
+    raise_first(ent, ent[_ENTITY_KEY].isna(), path, _ENTITY_KEY, "missing geo key")
     check_unique(ent, [_ENTITY_KEY], path)
     iso3, reason = map_iso3(ent[_ENTITY_ISO3])
     raise_on_unknown(ent, reason, _ENTITY_ISO3, path)
@@ -116,11 +102,11 @@ def _gapminder_series(folder: Path, out: str, start: int, end: int) -> pd.DataFr
         year=to_number(df, "time", path, integer=True),
         **{value: to_number(df, value, path)},
     )
-    _raise_first(df, df["geo"].isna(), path, "geo", "missing geo key")
-    _raise_first(df, df["year"].isna(), path, "time", "missing year")
+    raise_first(df, df["geo"].isna(), path, "geo", "missing geo key")
+    raise_first(df, df["year"].isna(), path, "time", "missing year")
     if out in _SIGNED:
         infinite = np.isinf(df[value].to_numpy(dtype="float64"))
-        _raise_first(df, infinite, path, value, "expected a finite number, found {value!r}")
+        raise_first(df, infinite, path, value, "expected a finite number, found {value!r}")
     else:
         check_finite_nonnegative(df, value, path)
     check_unique(df, ["geo", "year"], path)
@@ -155,7 +141,7 @@ def load_gapminder(folder: str | Path, *, start: int = 1980, end: int = 2030) ->
     frames = [_gapminder_series(folder, out, start, end) for out in GAPMINDER_FILES]
     for out, df in zip(GAPMINDER_FILES, frames, strict=True):
         unknown = ~df["geo"].isin(entities[_ENTITY_KEY])
-        _raise_first(
+        raise_first(
             df.rename(columns={f"{ROW}_{out}": ROW}),
             unknown,
             folder / GAPMINDER_FILES[out][0],
@@ -207,8 +193,8 @@ def load_gapminder_geo(folder: str | Path) -> Loaded:
             raise SourceError(path, f"missing column ['{col}']")
     lat = to_number(ent, "latitude", path)
     lon = to_number(ent, "longitude", path)
-    _raise_first(ent, lat.abs() > 90, path, "latitude", "latitude {value!r} outside -90..90")
-    _raise_first(ent, lon.abs() > 180, path, "longitude", "longitude {value!r} outside -180..180")
+    raise_first(ent, lat.abs() > 90, path, "latitude", "latitude {value!r} outside -90..90")
+    raise_first(ent, lon.abs() > 180, path, "longitude", "longitude {value!r} outside -180..180")
     no_iso = ent["iso3"].isna()
     no_point = ~no_iso & (lat.isna() | lon.isna())
     counts = {"no ISO3": int(no_iso.sum()), "no coordinates": int(no_point.sum())}
@@ -254,8 +240,8 @@ def load_wpp_population(path: str | Path, *, start: int = 2024, end: int = 2030)
         country_code=to_number(df, "country_code", path, integer=True),
         **numbers,
     )
-    _raise_first(df, df["year"].isna(), path, "year", "missing year")
-    _raise_first(df, df["location_type"].isna(), path, "location_type", "missing location type")
+    raise_first(df, df["year"].isna(), path, "year", "missing year")
+    raise_first(df, df["location_type"].isna(), path, "location_type", "missing location type")
     keep = df["year"].between(start, end).fillna(False).to_numpy(dtype=bool)
     df = df.loc[keep]
     is_country = (df["location_type"] == _WPP_COUNTRY_TYPE).to_numpy(dtype=bool)
@@ -272,9 +258,9 @@ def load_wpp_population(path: str | Path, *, start: int = 2024, end: int = 2030)
     df = df.assign(country=iso3).loc[iso3.notna()]
 
     for c in sorted(_WPP_BOUNDS, key=lambda c: c != "pop"):  # "pop" first
-        _raise_first(df, df[c].isna(), path, c, "missing population value")
+        raise_first(df, df[c].isna(), path, c, "missing population value")
         check_finite_nonnegative(df, c, path)
-        _raise_first(
+        raise_first(
             df,
             df[c] > _WPP_MAX_THOUSANDS,
             path,
@@ -283,7 +269,7 @@ def load_wpp_population(path: str | Path, *, start: int = 2024, end: int = 2030)
             "(is the file in persons?); expected the WPP unit, thousands",
         )
     for lo, hi in pairwise(_WPP_BOUNDS):
-        _raise_first(
+        raise_first(
             df, df[lo] > df[hi], path, lo, f"{lo} = {{value!r}} is above {hi}; bounds out of order"
         )
     check_unique(df, ["country", "year"], path)

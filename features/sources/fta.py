@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from features.sources._common import (
-    ROW,
     Loaded,
-    SourceError,
     check_unique,
+    raise_first,
     raise_on_unknown,
     read_table,
 )
@@ -40,26 +38,11 @@ _TEXT = ["agreement", "agreement_short", "bloc", "agreement_type", "status"]
 _REQUIRED = ["partner_iso3", *_TEXT, *DATE_COLUMNS.values()]
 
 
-def _raise_first(
-    df: pd.DataFrame, bad: pd.Series | np.ndarray, path: str | Path, column: str, message: str
-) -> None:
-    """Raise a :class:`SourceError` naming the first row where ``bad`` is true (if any)."""
-    mask = np.asarray(bad, dtype=bool)
-    if mask.any():
-        i = int(np.flatnonzero(mask)[0])
-        raise SourceError(
-            path,
-            message.format(value=df[column].iloc[i], status=df["status"].iloc[i]),
-            row=int(df[ROW].iloc[i]),
-            column=column,
-        )
-
-
 def _to_date(df: pd.DataFrame, column: str, path: str | Path) -> pd.Series:
     """Parse an ISO ``YYYY-MM-DD`` column; empty is NaT, anything else unparseable is an error."""
     text = df[column].str.strip()
     dates = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
-    _raise_first(
+    raise_first(
         df,
         dates.isna() & text.notna() & (text != ""),
         path,
@@ -91,7 +74,7 @@ def load_korea_fta(path: str | Path) -> Loaded:
     """
     df = read_table(path, _REQUIRED)
     df = df.assign(**{c: df[c].str.strip() for c in _TEXT})
-    _raise_first(
+    raise_first(
         df,
         ~df["status"].isin(STATUSES),
         path,
@@ -99,12 +82,12 @@ def load_korea_fta(path: str | Path) -> Loaded:
         f"unknown status {{value!r}}; expected one of {sorted(STATUSES)}",
     )
     for c in ("agreement", "agreement_short"):
-        _raise_first(df, df[c].isna(), path, c, "missing agreement name")
+        raise_first(df, df[c].isna(), path, c, "missing agreement name")
     dates = {out: _to_date(df, raw, path) for out, raw in DATE_COLUMNS.items()}
     df = df.assign(**dates)
 
     applied = df["status"].isin(IN_FORCE_STATUSES)
-    _raise_first(
+    raise_first(
         df,
         applied & df["in_force_date"].isna(),
         path,
@@ -113,17 +96,17 @@ def load_korea_fta(path: str | Path) -> Loaded:
         "is not known",
     )
     exited = df["status"] == "exited"
-    _raise_first(
+    raise_first(
         df, exited & df["exit_date"].isna(), path, "exit_date", "status 'exited' needs an exit_date"
     )
-    _raise_first(
+    raise_first(
         df,
         ~exited & df["exit_date"].notna(),
         path,
         "exit_date",
         "exit_date {value:%Y-%m-%d} given but status is {status!r}; expected status 'exited'",
     )
-    _raise_first(
+    raise_first(
         df,
         (df["exit_date"] < df["in_force_date"]).fillna(False),
         path,
@@ -133,7 +116,7 @@ def load_korea_fta(path: str | Path) -> Loaded:
 
     partner, reason = map_iso3(df["partner_iso3"])
     raise_on_unknown(df, reason, "partner_iso3", path)
-    _raise_first(
+    raise_first(
         df,
         reason.notna().to_numpy(dtype=bool),
         path,
