@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 from pydantic import ValidationError
 
-from configs.schema import RunConfig
+from configs.schema import RunConfig, ScenarioConfig
 
-__all__ = ["DEFAULT_CONFIG", "ConfigError", "config_hash", "load_config"]
+__all__ = [
+    "DEFAULT_CONFIG",
+    "PROJECT_ROOT",
+    "ConfigError",
+    "config_hash",
+    "load_config",
+    "load_scenario",
+    "scenario_path",
+]
 
 DEFAULT_CONFIG = Path(__file__).with_name("default.yaml")
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# "<dotted key>: message" lines of a validator that checks several keys at once
+_KEYED_LINE = re.compile(r"^([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)*): (.*)$")
 
 
 class ConfigError(ValueError):
@@ -50,14 +64,18 @@ def _parse_override(item: str) -> tuple[str, Any]:
 def _format_errors(origin: str, err: ValidationError) -> str:
     lines = []
     for e in err.errors():
-        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        loc = [str(p) for p in e["loc"]]
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown key (misspelt?); see configs/schema.py for the allowed keys"
         got = e.get("input")
         quiet = e["type"] in ("extra_forbidden", "missing") or isinstance(got, dict)
         tail = "" if quiet or repr(got) in msg else f" (got {got!r})"
-        lines.append(f"{origin}: key '{key}': {msg}{tail}")
+        for text in msg.split("\n"):
+            keyed = _KEYED_LINE.match(text)
+            sub, text = (keyed.group(1).split("."), keyed.group(2)) if keyed else ([], text)
+            key = ".".join([*loc, *sub]) or "(top level)"
+            lines.append(f"{origin}: key '{key}': {text}{'' if keyed else tail}")
     return "\n".join(lines)
 
 
@@ -92,9 +110,110 @@ def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -
     if items:
         origin = f"{path} with --set {' '.join(items)}"
     try:
-        return RunConfig.model_validate(data)
+        config = RunConfig.model_validate(data)
     except ValidationError as err:
         raise ConfigError(_format_errors(origin, err)) from None
+    for i, item in enumerate(config.scenarios):
+        scenario = scenario_path(item)
+        if not scenario.is_file():
+            raise ConfigError(f"{origin}: key 'scenarios.{i}': scenario file {scenario} not found")
+        load_scenario(
+            scenario,
+            snapshot_dir=config.data.snapshot_dir,
+            min_years=config.forecast.min_years,
+            default_origin=config.years.end,
+        )
+    return config
+
+
+def scenario_path(path: str | Path) -> Path:
+    """A scenario file's path: relative paths resolve against the project root."""
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+@functools.cache
+def _data_facts(snapshot: Path, stamp: float) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    # stamp (the files' mtime) keeps the cache honest when a snapshot is rebuilt
+    fta, exports = snapshot / "fta.parquet", snapshot / "kor_exports.parquet"
+    if not (fta.is_file() and exports.is_file()):
+        return None
+    wide = pd.read_parquet(exports, columns=["partner", "year", "export_usd"]).pivot_table(
+        index="year", columns="partner", values="export_usd", aggfunc="sum"
+    )
+    return pd.read_parquet(fta), wide
+
+
+def _scenario_context(
+    snapshot_dir: str | Path | None, min_years: int, default_origin: int | None
+) -> dict[str, Any]:
+    context: dict[str, Any] = {"default_origin": default_origin}
+    if snapshot_dir is None:
+        return context
+    folder = scenario_path(snapshot_dir)
+    stamps = [p.stat().st_mtime for p in folder.glob("*.parquet")] if folder.is_dir() else []
+    facts = _data_facts(folder, max(stamps, default=0.0))
+    if facts is None:  # no snapshot yet (source: raw before its first build): data-free checks
+        return context
+    fta, wide = facts
+
+    def modelled(origin: int) -> set[str]:
+        # split_series' rule: positive in each of the last min_years years up to the origin
+        window = wide.loc[origin - min_years + 1 : origin]
+        return set(window.columns[(window.fillna(0) > 0).all()])
+
+    return {
+        **context,
+        "fta": fta,
+        "first_year": int(wide.index.min()),
+        "last_year": int(wide.index.max()),
+        "modelled": modelled,
+    }
+
+
+def load_scenario(
+    path: str | Path,
+    *,
+    snapshot_dir: str | Path | None = "data/snapshot",
+    min_years: int = 20,
+    default_origin: int | None = None,
+) -> ScenarioConfig:
+    """Read and validate one scenario file (``configs/scenarios/<name>.yaml``).
+
+    Besides the schema (unknown keys, ISO3 codes, actions, year ranges), the scenario is
+    checked against the data in ``snapshot_dir``: each named agreement exists in the FTA table
+    for its partner, the origin lies within the trade data, and every changed partner has a
+    series of its own at the origin (else the engine has no path to move).
+
+    Args:
+        path: The YAML file (relative paths resolve against the project root).
+        snapshot_dir: Snapshot folder with ``fta.parquet`` and ``kor_exports.parquet``
+            (relative to the project root); None, or a folder without them, skips the data
+            checks.
+        min_years: The run's ``forecast.min_years`` (which partners get a series).
+        default_origin: The run's ``years.end``, the origin when the scenario has none.
+
+    Returns:
+        The validated, frozen scenario.
+
+    Raises:
+        ConfigError: The file is missing or not YAML, or a key is unknown or has a bad value;
+            the message names the file and the key and says what was expected.
+    """
+    path = scenario_path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: scenario file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top level")
+    context = _scenario_context(snapshot_dir, min_years, default_origin)
+    try:
+        return ScenarioConfig.model_validate(data, context=context)
+    except ValidationError as err:
+        raise ConfigError(_format_errors(str(path), err)) from None
 
 
 def config_hash(config: RunConfig) -> str:

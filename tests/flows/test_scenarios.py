@@ -1,0 +1,100 @@
+"""The Cambodia scenario end to end through run_scenario on the real snapshot (fast engine)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from configs.loader import load_config, load_scenario
+from flows.scenarios import baseline_at, index_columns, partner_columns, run_scenario
+from flows.snapshot import load_snapshot
+
+ROOT = Path(__file__).resolve().parents[2]
+FAST = ["forecast.models=[Naive,Drift]", "forecast.n_paths=100", "forecast.n_jobs=1"]
+
+
+@pytest.fixture(scope="module")
+def tables():
+    return load_snapshot(ROOT / "data" / "snapshot").tables
+
+
+@pytest.fixture(scope="module")
+def config():
+    return load_config(overrides=FAST)
+
+
+@pytest.fixture(scope="module")
+def cambodia(config, tables):
+    scenario = load_scenario(ROOT / "configs" / "scenarios" / "cambodia_fta.yaml")
+    lines = []
+    return run_scenario(config, scenario, tables, log=lines.append), lines
+
+
+def test_cambodia_frames_have_the_exact_columns(cambodia):
+    result, _ = cambodia
+    assert list(result.partners.columns) == partner_columns((80, 95))
+    assert list(result.indices.columns) == index_columns((80, 95))
+    assert partner_columns((80, 95))[6:10] == [
+        "scenario_lo_80", "scenario_hi_80", "scenario_lo_95", "scenario_hi_95",
+    ]  # fmt: skip
+
+
+def test_cambodia_rows_cover_khm_2022_to_2026_with_actuals_while_known(cambodia):
+    p = cambodia[0].partners
+    assert p["partner"].tolist() == ["KHM"] * 5
+    assert p["year"].tolist() == [2022, 2023, 2024, 2025, 2026]
+    assert (p["origin"] == 2021).all() and (p["scenario"] == "cambodia_fta").all()
+    assert p.loc[p["year"] <= 2023, "actual"].notna().all()
+    assert p.loc[p["year"] > 2023, "actual"].isna().all()
+    idx = cambodia[0].indices
+    assert set(idx["index"]) == {"dependence_share", "hhi", "n_effective"}
+    assert idx.loc[idx["year"] <= 2023, "actual"].notna().all()
+    assert idx.loc[idx["year"] > 2023, "actual"].isna().all()
+
+
+def test_cambodia_effect_intervals_contain_the_point_effect(cambodia):
+    p = cambodia[0].partners
+    for lvl in (80, 95):
+        assert (p[f"effect_lo_{lvl}"] <= p["ppml_effect_pct"]).all()
+        assert (p["ppml_effect_pct"] <= p[f"effect_hi_{lvl}"]).all()
+        assert (p[f"scenario_lo_{lvl}"] <= p[f"scenario_hi_{lvl}"]).all()
+    # a deepening moves neither regression's any-FTA features
+    assert (p["gbm_effect_pct"] == 0).all() and (p["ridge_effect_pct"] == 0).all()
+
+
+def test_cambodia_scenario_moves_china_us_share_against_khm_exports(cambodia):
+    result = cambodia[0]
+    idx = result.indices
+    dep = idx.loc[idx["index"] == "dependence_share"]
+    # only Cambodia's exports move: the China+US share moves the other way, path by path
+    assert (result.partners["effect_pct"] > 0).all()
+    assert (dep["diff_p50"] < 0).all()
+    assert (dep["diff_lo_95"] <= dep["diff_p50"]).all()
+    assert (dep["diff_p50"] <= dep["diff_hi_95"]).all()
+    assert (dep["diff_p50"].abs() < 0.01).all()  # Cambodia buys about 0.1 % of the exports
+
+
+def test_meta_is_json_and_says_what_was_done(cambodia):
+    result, lines = cambodia
+    meta = json.loads(json.dumps(result.meta))
+    assert meta["origin"] == 2021 and meta["n_paths"] == 100
+    assert meta["bases"] == ["additional_agreement"]
+    assert "KKFTA" in meta["changes"][0]
+    ci = meta["coefficients"]["extra_agreements"]
+    assert ci["ci_low"] < ci["coef"] < ci["ci_high"]
+    assert meta["n_obs"] > 5000
+    assert lines[0].startswith("scenario cambodia_fta")
+
+
+def test_baseline_is_reused_at_the_runs_last_year(config, tables):
+    scenario = load_scenario(ROOT / "configs" / "scenarios" / "uae_cepa.yaml")
+    fs, engine = baseline_at(config, tables, config.years.end)
+    lines = []
+    result = run_scenario(config, scenario, tables, baseline=(fs, engine), log=lines.append)
+    assert any("reused" in line for line in lines)
+    p = result.partners
+    assert (p.loc[p["year"] < 2025, "effect_pct"] == 0).all()
+    assert p.loc[p["year"] >= 2025, "ppml_effect_pct"].abs().min() > 0
+    assert np.isfinite(p["gbm_effect_pct"]).all()
+    assert p["actual"].isna().all()  # the data end at the origin 2023

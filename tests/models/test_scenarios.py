@@ -1,0 +1,251 @@
+"""The scenario effect model on the real snapshot (PPML) and small synthetic paths."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.panel import build_trade_panel
+from flows.snapshot import load_snapshot
+from models import scenarios as sc
+
+ROOT = Path(__file__).resolve().parents[2]
+ORIGIN = 2021
+YEARS = range(ORIGIN + 1, ORIGIN + 6)
+
+
+@pytest.fixture(scope="module")
+def tables():
+    return load_snapshot(ROOT / "data" / "snapshot").tables
+
+
+@pytest.fixture(scope="module")
+def panel(tables):
+    exports = tables["kor_exports"]
+    return build_trade_panel(exports, reporter="KOR", start=1990, end=int(exports["year"].max()))
+
+
+@pytest.fixture(scope="module")
+def gravity(tables, panel):
+    return sc.fit_scenario_gravity(
+        panel, tables["indicators"], tables["pairs"], tables["fta"], origin=ORIGIN
+    )
+
+
+@pytest.fixture(scope="module")
+def agreements(tables):
+    return sc.baseline_agreements(tables["fta"], origin=ORIGIN)
+
+
+def _paths(partners=("CHN", "USA", "KHM", "ARE", "REST"), n_paths=50, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i, p in enumerate(partners):
+        for year in YEARS:
+            y = 1e9 * (i + 1) * np.exp(rng.normal(0, 0.1, n_paths))
+            rows.append(
+                pd.DataFrame({"unique_id": f"KOR|{p}", "ds": year, "path": range(n_paths), "y": y})
+            )
+    return pd.concat(rows, ignore_index=True)
+
+
+def _multipliers(design, coef, cov, n_paths=50, seed=0):
+    draws = sc.draw_coefficients(coef, cov, n_paths=n_paths, seed=seed)
+    return sc.scenario_multipliers(design.delta, draws, list(range(n_paths)))
+
+
+def test_ppml_fit_ignores_years_after_origin(tables, panel, gravity):
+    rng = np.random.default_rng(1)
+    late = panel["year"] > ORIGIN
+    corrupt = panel.assign(
+        export_usd=panel["export_usd"].where(~late, rng.uniform(0, 1e12, len(panel)))
+    )
+    ind = tables["indicators"]
+    later = ind["year"] > ORIGIN
+    ind = ind.assign(gdp_usd=ind["gdp_usd"].where(~later, rng.uniform(1e6, 1e14, len(ind))))
+    refit = sc.fit_scenario_gravity(corrupt, ind, tables["pairs"], tables["fta"], origin=ORIGIN)
+    pd.testing.assert_series_equal(refit.coef, gravity.coef)
+    pd.testing.assert_frame_equal(refit.cov, gravity.cov)
+    assert gravity.n_obs == refit.n_obs
+    # and the origin does matter: a later origin sees more partner-years
+    frame = sc.scenario_gravity_frame(
+        panel, tables["indicators"], tables["pairs"], tables["fta"], origin=ORIGIN
+    )
+    assert frame["year"].max() == ORIGIN
+
+
+def test_gravity_has_coefficients_and_robust_covariance(gravity):
+    assert list(gravity.coef.index) == list(sc.REGRESSORS)
+    cov = gravity.cov.to_numpy()
+    assert np.allclose(cov, cov.T)
+    assert np.all(np.linalg.eigvalsh(cov) > 0)
+    # cluster-robust SEs are the ones fit_ppml reports
+    assert np.allclose(np.sqrt(np.diag(cov)), gravity.ppml.bse[list(sc.REGRESSORS)])
+    summary = gravity.summary()
+    assert summary["log_partner_gdp"]["ci_low"] < summary["log_partner_gdp"]["coef"]
+
+
+def test_extra_agreements_count_deepening_of_an_existing_fta(tables):
+    spells = sc.baseline_agreements(tables["fta"], origin=2023)
+    st = sc.agreement_status(spells, ["VNM", "KHM", "ARE"], [2014, 2016, 2023]).set_index(
+        ["partner", "year"]
+    )
+    assert st.loc[("VNM", 2014), "extra_agreements"] == 0  # AKFTA only
+    assert st.loc[("VNM", 2016), "extra_agreements"] == 1  # + KVFTA
+    assert st.loc[("VNM", 2023), "extra_agreements"] == 2  # + RCEP
+    assert st.loc[("KHM", 2023), "n_agreements"] == 3
+    assert st.loc[("ARE", 2023), "fta_in_force"] == 0
+    assert st.loc[("VNM", 2016), "years_since_fta"] == 2016 - 2007
+
+
+def test_baseline_holds_only_agreements_in_force_by_the_origin(agreements):
+    khm = agreements.loc[agreements["partner"] == "KHM", "agreement"]
+    assert list(khm) == ["AKFTA"]  # KKFTA and RCEP entered in 2022
+    assert "ARE" not in set(agreements["partner"])
+
+
+def test_auto_basis_is_additional_for_cambodia_and_any_for_uae(agreements):
+    changes = [
+        sc.FtaChange("KHM", "KKFTA", "enter", 2022),
+        sc.FtaChange("ARE", "KUAECEPA", "enter", 2024),
+    ]
+    design = sc.scenario_design(agreements, changes, [], years=YEARS)
+    assert design.bases == ("additional_agreement", "any_fta")
+    d = design.delta.set_index(["partner", "year"])
+    assert d.loc[("KHM", 2022), "extra_agreements"] == 1
+    assert d.loc[("KHM", 2022), "fta_in_force"] == 0
+    assert d.loc[("ARE", 2023), "fta_in_force"] == 0
+    assert d.loc[("ARE", 2024), "fta_in_force"] == 1
+
+
+def test_zero_change_scenario_gives_multipliers_one_and_identical_indices(agreements, gravity):
+    design = sc.scenario_design(agreements, [], [], years=YEARS)
+    draws = sc.draw_coefficients(gravity.coef, gravity.cov, n_paths=50, seed=0)
+    assert sc.scenario_multipliers(design.delta, draws, list(range(50))).empty
+    # a change whose partner is in the design but moves nothing: exactly 1
+    noop = sc.scenario_design(
+        agreements, [], [sc.GdpShock("CHN", YEARS[-1] + 1, YEARS[-1] + 2, -1)], years=YEARS
+    )
+    mult = sc.scenario_multipliers(noop.delta, draws, list(range(50)))
+    assert (mult["multiplier"] == 1.0).all()
+    paths = _paths()
+    scen = sc.apply_multipliers(paths, mult)
+    pd.testing.assert_frame_equal(scen, paths)
+    idx = sc.index_effects(
+        paths, scen, pd.DataFrame(columns=["year", *sc.INDEX_NAMES]),
+        dependence_set=("CHN", "USA"), rest="REST", rest_hhi=0.05, n_partners=100,
+        levels=(80, 95),
+    )  # fmt: skip
+    assert (idx.filter(like="diff_") == 0).all().all()
+    for band in ("p50", "lo_80", "hi_95"):
+        np.testing.assert_array_equal(idx[f"baseline_{band}"], idx[f"scenario_{band}"])
+
+
+def test_leave_and_enter_have_opposite_signs(tables, gravity):
+    spells = sc.baseline_agreements(tables["fta"], origin=2023)
+    years = range(2024, 2029)
+    enter = sc.scenario_design(
+        spells, [sc.FtaChange("ARE", None, "enter", 2025, "additional_agreement")], [], years=years
+    )
+    leave = sc.scenario_design(
+        spells, [sc.FtaChange("VNM", "KVFTA", "leave", 2025, "additional_agreement")], [],
+        years=years,
+    )  # fmt: skip
+    coef = gravity.coef.to_numpy()
+    eta_enter = enter.delta[list(sc.REGRESSORS)].to_numpy() @ coef
+    eta_leave = leave.delta[list(sc.REGRESSORS)].to_numpy() @ coef
+    assert eta_enter[0] == 0 and eta_leave[0] == 0  # 2024: before the change
+    assert np.all(eta_enter[1:] > 0)
+    np.testing.assert_allclose(eta_leave[1:], -eta_enter[1:])
+    # leaving Cambodia's only baseline FTA is priced by the any-FTA dummy
+    only = sc.scenario_design(
+        sc.baseline_agreements(tables["fta"], origin=ORIGIN),
+        [sc.FtaChange("KHM", "AKFTA", "leave", 2023)], [], years=YEARS,
+    )  # fmt: skip
+    assert only.bases == ("any_fta",)
+    d = only.delta.set_index("year")["fta_in_force"]
+    assert d.loc[2022] == 0 and (d.loc[2023:] == -1).all()
+
+
+def test_fta_change_touches_only_its_partner_and_years_from_entry(agreements, gravity):
+    design = sc.scenario_design(
+        agreements, [sc.FtaChange("KHM", "KKFTA", "enter", 2024)], [], years=YEARS
+    )
+    mult = _multipliers(design, gravity.coef, gravity.cov)
+    moved = mult.loc[mult["multiplier"] != 1.0]
+    assert set(moved["partner"]) == {"KHM"}
+    assert moved["year"].min() == 2024
+    assert (mult.loc[mult["year"] < 2024, "multiplier"] == 1.0).all()
+    paths = _paths()
+    scen = sc.apply_multipliers(paths, mult)
+    changed = scen["y"].to_numpy() != paths["y"].to_numpy()
+    assert set(scen.loc[changed, "unique_id"]) == {"KOR|KHM"}
+    assert scen.loc[changed, "ds"].min() == 2024
+
+
+def test_entering_an_agreement_already_in_force_raises(agreements):
+    with pytest.raises(ValueError, match="already has AKFTA in force"):
+        sc.scenario_design(
+            agreements, [sc.FtaChange("KHM", "AKFTA", "enter", 2022)], [], years=YEARS
+        )
+    with pytest.raises(ValueError, match="no KKFTA in force"):
+        sc.scenario_design(
+            agreements, [sc.FtaChange("KHM", "KKFTA", "leave", 2022)], [], years=YEARS
+        )
+
+
+def test_seeds_reproduce_the_draws(gravity):
+    a = sc.draw_coefficients(gravity.coef, gravity.cov, n_paths=20, seed=3)
+    b = sc.draw_coefficients(gravity.coef, gravity.cov, n_paths=20, seed=3)
+    c = sc.draw_coefficients(gravity.coef, gravity.cov, n_paths=20, seed=4)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_multiplier_spread_matches_the_coefficient_se(agreements, gravity):
+    design = sc.scenario_design(
+        agreements, [sc.FtaChange("KHM", "KKFTA", "enter", 2022)], [], years=YEARS
+    )
+    mult = _multipliers(design, gravity.coef, gravity.cov, n_paths=4000, seed=0)
+    log_m = np.log(mult.loc[mult["year"] == 2022, "multiplier"])
+    se = float(np.sqrt(gravity.cov.loc["extra_agreements", "extra_agreements"]))
+    assert np.std(log_m) == pytest.approx(se, rel=0.1)
+    assert np.median(log_m) == pytest.approx(gravity.coef["extra_agreements"], abs=0.1 * se)
+
+
+def test_gdp_shock_scales_cumulatively_with_b_gdp(agreements, gravity):
+    shock = sc.GdpShock("CHN", 2023, 2025, -1.5)
+    design = sc.scenario_design(agreements, [], [shock], years=YEARS)
+    d = design.delta.set_index("year")["log_partner_gdp"]
+    np.testing.assert_allclose(d.to_numpy(), [0, -0.015, -0.03, -0.045, -0.045])
+    mult = _multipliers(design, gravity.coef, gravity.cov)
+    point = sc.scenario_multipliers(design.delta, gravity.coef.to_numpy()[None, :], [0]).set_index(
+        "year"
+    )["multiplier"]
+    np.testing.assert_allclose(np.log(point), gravity.coef["log_partner_gdp"] * d)
+    assert (mult.loc[mult["year"] == 2022, "multiplier"] == 1.0).all()
+    assert (mult.loc[mult["year"] >= 2023, "multiplier"] < 1.0).mean() > 0.95
+
+
+def test_partner_effects_columns_and_interval_contains_point(agreements, gravity):
+    design = sc.scenario_design(
+        agreements, [sc.FtaChange("KHM", "KKFTA", "enter", 2022)], [], years=YEARS
+    )
+    paths = _paths()
+    mult = _multipliers(design, gravity.coef, gravity.cov)
+    forecast = paths.groupby(["unique_id", "ds"], as_index=False)["y"].mean()
+    forecast = forecast.rename(columns={"y": "mean"})
+    actual = pd.DataFrame({"partner": "KHM", "year": [2022, 2023], "export_usd": [1.0, 2.0]})
+    out = sc.partner_effects(
+        forecast, paths, mult, design.delta, gravity.coef, pd.DataFrame(columns=["partner", "year"]),
+        actual, levels=(80,),
+    )  # fmt: skip
+    assert list(out.columns) == [
+        "partner", "year", "baseline_mean", "scenario_mean", "scenario_lo_80", "scenario_hi_80",
+        "effect_pct", "effect_lo_80", "effect_hi_80", "ppml_effect_pct", "gbm_effect_pct",
+        "ridge_effect_pct", "actual",
+    ]  # fmt: skip
+    assert (out["effect_lo_80"] <= out["ppml_effect_pct"]).all()
+    assert (out["ppml_effect_pct"] <= out["effect_hi_80"]).all()
+    assert out["actual"].tolist()[:2] == [1.0, 2.0] and out["actual"].iloc[2:].isna().all()
