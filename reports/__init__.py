@@ -1,1 +1,6 @@
-"""Report builder: renders what the flows hand it."""
+"""The policy report: HTML, PDF and XLSX built from a run's report bundle folder."""
+
+from reports.build import ReportFiles, build_report
+from reports.bundle import BundleError, ReportBundle, load_bundle
+
+__all__ = ["BundleError", "ReportBundle", "ReportFiles", "build_report", "load_bundle"]

@@ -1,0 +1,313 @@
+"""Build the policy report (HTML, PDF, XLSX) from a report bundle folder.
+
+The report is built only from the bundle, so ``exportcast report --run-id`` can rebuild it from
+the copy logged to MLflow. Every file is written through a temporary sibling and renamed into
+place, so a failed build never leaves a half-written report.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from models.opportunities import METHOD as OPPORTUNITIES_METHOD
+from reports import charts, content
+from reports.bundle import ReportBundle, load_bundle
+
+__all__ = [
+    "CHROMIUM",
+    "CHROMIUM_ARGS",
+    "SHEETS",
+    "ReportFiles",
+    "build_report",
+    "render_html",
+    "write_pdf",
+    "write_xlsx",
+]
+
+CHROMIUM = Path("/usr/bin/chromium")
+# A fresh profile and these switches keep headless Chromium off the network.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-pdf-header-footer",
+]
+PDF_TIMEOUT_S = 180
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+# Sheet name -> bundle attribute (Summary and Sources are built from report.json).
+SHEETS = {
+    "Indices": "concentration",
+    "Forecasts": "forecasts",
+    "History": "history",
+    "Opportunities": "opportunities",
+    "Scenario partners": "scenario_partners",
+    "Scenario indices": "scenario_indices",
+    "Backtest accuracy": "accuracy",
+}
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """The three report files.
+
+    Attributes:
+        html: Self-contained HTML.
+        pdf: The same content printed by headless Chromium (None when not asked for).
+        xlsx: The tables, one sheet each.
+    """
+
+    html: Path
+    pdf: Path | None
+    xlsx: Path
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
+    """Write through a temporary sibling, then rename into place (no partial file on error)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        write(tmp_path)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)
+        os.replace(tmp_path, path)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _charts(bundle: ReportBundle, top: list[str], names: dict[str, str]) -> dict[str, str]:
+    dep = " + ".join(names.get(c, c) for c in bundle.dependence_set)
+    conc = bundle.concentration
+    out = {
+        "dependence": charts.fan_chart(
+            conc,
+            "dependence_share",
+            levels=bundle.levels,
+            title=f"{dep} share of exports",
+            ylabel="%",
+            scale=100.0,
+            threshold=float(bundle.meta["dependence_threshold"]),
+        ),
+        "hhi": charts.fan_chart(
+            conc, "hhi", levels=bundle.levels, title="Concentration (HHI)", ylabel="HHI"
+        ),
+        "partners": charts.partner_panels(
+            bundle.history, bundle.forecasts, top[:6], names, levels=bundle.levels
+        ),
+        "fast": "",
+        "opportunities": "",
+    }
+    fast = content.fastest_growing_frame(bundle)
+    if not fast.empty:
+        out["fast"] = charts.bar_chart(
+            [names.get(str(c), str(c)) for c in fast.index],
+            fast["growth"].tolist(),
+            title="Forecast growth",
+            xlabel="% a year",
+        )
+    opp = bundle.opportunities.sort_values("rank").head(10)
+    if not opp.empty:
+        out["opportunities"] = charts.bar_chart(
+            opp["name"].astype(str).tolist(),
+            (100.0 * opp["contribution_ddep"]).tolist(),
+            title=f"Change of the {dep} share by partner",
+            xlabel="percentage points",
+        )
+    return out
+
+
+def _context(bundle: ReportBundle) -> dict[str, Any]:
+    names = content.partner_names(bundle)
+    top_table, top = content.top_partners(bundle)
+    accuracy_sentences, accuracy_table = content.accuracy_section(bundle)
+    conc = bundle.concentration
+    last_year = int(conc.loc[conc["kind"] == "history", "year"].max())
+    end_year = int(conc.loc[conc["kind"] == "forecast", "year"].max())
+    meta = bundle.meta
+    return {
+        "title": f"{meta['reporter_name']}: export dependence and diversification outlook "
+        f"{last_year}\u2013{end_year}",
+        "meta": meta,
+        "last_year": last_year,
+        "end_year": end_year,
+        "levels": bundle.levels,
+        "threshold": content.fmt_pct(float(meta["dependence_threshold"]), 0),
+        "dep_label": " + ".join(names.get(c, c) for c in bundle.dependence_set),
+        "summary": content.summary_sentences(bundle),
+        "charts": _charts(bundle, top, names),
+        "index_table": content.index_table(bundle),
+        "top_table": top_table,
+        "fast_table": content.fastest_growing(bundle),
+        "opp_table": content.opportunities_table(bundle),
+        "scenarios": content.scenario_sections(bundle),
+        "accuracy_sentences": accuracy_sentences,
+        "accuracy_table": accuracy_table,
+        "opportunities_method": OPPORTUNITIES_METHOD,
+        "sources": content.sources_table(bundle),
+        "config": content.config_text(bundle),
+    }
+
+
+def render_html(bundle: ReportBundle) -> str:
+    """The report as one self-contained HTML page (inline CSS, charts as data URIs).
+
+    Args:
+        bundle: The report bundle.
+
+    Returns:
+        The HTML text; every text from the data is escaped.
+    """
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(enabled_extensions=("html", "j2"), default=True),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    return env.get_template("report.html.j2").render(**_context(bundle))
+
+
+def write_pdf(html: Path, pdf: Path, *, chromium: Path = CHROMIUM) -> Path:
+    """Print an HTML file to PDF with headless Chromium (fresh profile, no network).
+
+    Args:
+        html: The HTML file.
+        pdf: Destination (written atomically).
+        chromium: The Chromium binary.
+
+    Returns:
+        The PDF path.
+
+    Raises:
+        FileNotFoundError: The Chromium binary is missing.
+        RuntimeError: Chromium failed, timed out or wrote no PDF.
+    """
+    binary = shutil.which(str(chromium))
+    if binary is None:
+        raise FileNotFoundError(
+            f"cannot print the PDF: Chromium not found at {chromium} "
+            "(install Debian's chromium package or pass chromium=...)"
+        )
+
+    def write(tmp: Path) -> None:
+        with tempfile.TemporaryDirectory(prefix="exportcast-chromium-") as profile:
+            cmd = [
+                binary,
+                *CHROMIUM_ARGS,
+                f"--user-data-dir={profile}",
+                f"--print-to-pdf={tmp}",
+                html.resolve().as_uri(),
+            ]
+            try:
+                proc = subprocess.run(
+                    cmd, capture_output=True, text=True, timeout=PDF_TIMEOUT_S, check=False
+                )
+            except subprocess.TimeoutExpired as exc:
+                raise RuntimeError(
+                    f"{binary} did not print {html.name} within {PDF_TIMEOUT_S} s"
+                ) from exc
+            if proc.returncode != 0 or tmp.stat().st_size == 0:
+                tail = (proc.stderr or "").strip().splitlines()[-5:]
+                raise RuntimeError(
+                    f"{binary} failed to print {html.name} (exit {proc.returncode}): "
+                    + " | ".join(tail)
+                )
+
+    return _atomic_write(pdf, write)
+
+
+def _summary_frame(bundle: ReportBundle) -> pd.DataFrame:
+    meta = bundle.meta
+    items = [("Finding", s) for s in content.summary_sentences(bundle)]
+    for key in (
+        "reporter",
+        "reporter_name",
+        "first_year",
+        "last_year",
+        "horizon",
+        "data_vintage",
+        "config_hash",
+        "code_version",
+        "mlflow_run_id",
+        "prefect_flow_run_id",
+        "selected_model",
+        "created_utc",
+    ):
+        items.append((key, str(meta.get(key, ""))))
+    items.append(("dependence_set", ", ".join(bundle.dependence_set)))
+    return pd.DataFrame(items, columns=["item", "value"])
+
+
+def write_xlsx(bundle: ReportBundle, path: Path) -> Path:
+    """The report's tables as a workbook: Summary, the bundle frames, Sources.
+
+    Args:
+        bundle: The report bundle.
+        path: Destination (written atomically).
+
+    Returns:
+        The workbook path.
+    """
+    sources = pd.DataFrame(
+        bundle.meta["sources"], columns=["table", "publisher", "title", "license", "url"]
+    )
+
+    def write(tmp: Path) -> None:
+        with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
+            _summary_frame(bundle).to_excel(writer, sheet_name="Summary", index=False)
+            for sheet, attr in SHEETS.items():
+                getattr(bundle, attr).to_excel(writer, sheet_name=sheet, index=False)
+            sources.to_excel(writer, sheet_name="Sources", index=False)
+            for ws in writer.book.worksheets:
+                ws.freeze_panes = "A2"
+
+    return _atomic_write(path, write)
+
+
+def build_report(
+    bundle_dir: Path, out_dir: Path, *, chromium: Path = CHROMIUM, pdf: bool = True
+) -> ReportFiles:
+    """Build ``exportcast-report-<REPORTER>-<last_year>.{html,pdf,xlsx}`` from a bundle.
+
+    Args:
+        bundle_dir: The report bundle folder (see ``reports.bundle``).
+        out_dir: Where the three files go (created if needed).
+        chromium: The Chromium binary that prints the PDF.
+        pdf: Print the PDF (False: HTML and XLSX only, no Chromium needed).
+
+    Returns:
+        Paths of the HTML, PDF (None when ``pdf`` is False) and XLSX files.
+
+    Raises:
+        reports.bundle.BundleError: A missing file, key or column in the bundle.
+        FileNotFoundError: Chromium is missing.
+        RuntimeError: Chromium failed to print the PDF.
+    """
+    bundle = load_bundle(bundle_dir)
+    conc = bundle.concentration
+    last_year = int(conc.loc[conc["kind"] == "history", "year"].max())
+    stem = f"exportcast-report-{bundle.meta['reporter']}-{last_year}"
+    out_dir = Path(out_dir)
+    text = render_html(bundle)
+    html = _atomic_write(out_dir / f"{stem}.html", lambda p: p.write_text(text, "utf-8"))
+    xlsx = write_xlsx(bundle, out_dir / f"{stem}.xlsx")
+    printed = write_pdf(html, out_dir / f"{stem}.pdf", chromium=chromium) if pdf else None
+    return ReportFiles(html=html, pdf=printed, xlsx=xlsx)

@@ -1,0 +1,168 @@
+"""Report charts: matplotlib figures (Agg, no pyplot) returned as base64 PNG data URIs."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+__all__ = ["bar_chart", "fan_chart", "partner_panels", "png_data_uri"]
+
+_BLUE = "#1f4e79"
+_ORANGE = "#c55a11"
+_GREY = "#595959"
+_DPI = 150
+
+
+def png_data_uri(fig: Figure) -> str:
+    """Render a figure to a ``data:image/png;base64,...`` URI.
+
+    Args:
+        fig: The figure.
+
+    Returns:
+        The data URI.
+    """
+    FigureCanvasAgg(fig)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=_DPI, bbox_inches="tight")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _style(ax, title: str, ylabel: str) -> None:
+    ax.set_title(title, loc="left", fontsize=10, color="#222222")
+    ax.set_ylabel(ylabel, fontsize=8, color=_GREY)
+    ax.tick_params(labelsize=8, colors=_GREY)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.grid(axis="y", color="#dddddd", linewidth=0.6)
+
+
+def _year_axis(ax) -> None:
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
+
+
+def fan_chart(
+    conc: pd.DataFrame,
+    column: str,
+    *,
+    levels: Sequence[int],
+    title: str,
+    ylabel: str,
+    scale: float = 1.0,
+    threshold: float | None = None,
+) -> str:
+    """History line with the forecast median and its interval bands.
+
+    Args:
+        conc: ``concentration.csv`` (``year, kind`` and the column with its bands).
+        column: Index column, e.g. ``dependence_share``.
+        levels: Interval levels, widest band drawn lightest.
+        title: Chart title.
+        ylabel: Axis label.
+        scale: Multiplier for display (100 for percentages).
+        threshold: Optional horizontal reference line (unscaled).
+
+    Returns:
+        The chart as a PNG data URI.
+    """
+    hist = conc[conc["kind"] == "history"].sort_values("year")
+    fc = conc[conc["kind"] == "forecast"].sort_values("year")
+    fig = Figure(figsize=(7.2, 2.5))
+    ax = fig.add_subplot()
+    ax.plot(hist["year"], hist[column] * scale, color=_BLUE, linewidth=1.8, label="observed")
+    # join the forecast to the last observed year so the fan starts where history ends
+    last = hist.iloc[[-1]]
+    for i, level in enumerate(sorted(levels, reverse=True)):
+        lo = pd.concat([last[column], fc[f"{column}_lo_{level}"]]).to_numpy() * scale
+        hi = pd.concat([last[column], fc[f"{column}_hi_{level}"]]).to_numpy() * scale
+        years = np.concatenate([last["year"].to_numpy(), fc["year"].to_numpy()])
+        ax.fill_between(
+            years, lo, hi, color=_ORANGE, alpha=0.18 + 0.17 * i, linewidth=0, label=f"{level} %"
+        )
+    years = np.concatenate([last["year"].to_numpy(), fc["year"].to_numpy()])
+    median = np.concatenate([last[column].to_numpy(), fc[column].to_numpy()]) * scale
+    ax.plot(years, median, color=_ORANGE, linewidth=1.8, linestyle="--", label="forecast")
+    if threshold is not None:
+        ax.axhline(threshold * scale, color=_GREY, linewidth=0.8, linestyle=":")
+    _style(ax, title, ylabel)
+    _year_axis(ax)
+    ax.legend(fontsize=7, frameon=False, loc="best")
+    return png_data_uri(fig)
+
+
+def partner_panels(
+    history: pd.DataFrame,
+    forecasts: pd.DataFrame,
+    partners: Sequence[str],
+    names: dict[str, str],
+    *,
+    levels: Sequence[int],
+) -> str:
+    """Small multiples: exports to each partner, observed and forecast with bands (USD bn).
+
+    Args:
+        history: ``partner, year, export_usd``.
+        forecasts: ``partner, year, mean, lo_<level>, hi_<level>``.
+        partners: Partner codes, one panel each.
+        names: Display names by code.
+        levels: Interval levels.
+
+    Returns:
+        The chart as a PNG data URI.
+    """
+    n = max(len(partners), 1)
+    ncols = 3
+    nrows = int(np.ceil(n / ncols))
+    fig = Figure(figsize=(7.2, 2.0 * nrows))
+    for k, code in enumerate(partners):
+        ax = fig.add_subplot(nrows, ncols, k + 1)
+        h = history[history["partner"] == code].sort_values("year")
+        f = forecasts[forecasts["partner"] == code].sort_values("year")
+        ax.plot(h["year"], h["export_usd"] / 1e9, color=_BLUE, linewidth=1.4)
+        for i, level in enumerate(sorted(levels, reverse=True)):
+            ax.fill_between(
+                f["year"],
+                f[f"lo_{level}"] / 1e9,
+                f[f"hi_{level}"] / 1e9,
+                color=_ORANGE,
+                alpha=0.18 + 0.17 * i,
+                linewidth=0,
+            )
+        ax.plot(f["year"], f["mean"] / 1e9, color=_ORANGE, linewidth=1.4, linestyle="--")
+        _style(ax, names.get(code, code), "USD bn" if k % ncols == 0 else "")
+        _year_axis(ax)
+    fig.tight_layout()
+    return png_data_uri(fig)
+
+
+def bar_chart(labels: Sequence[str], values: Sequence[float], *, title: str, xlabel: str) -> str:
+    """Horizontal bars, first label on top; negative bars blue, positive orange.
+
+    Args:
+        labels: Bar labels.
+        values: Bar values.
+        title: Chart title.
+        xlabel: Axis label.
+
+    Returns:
+        The chart as a PNG data URI.
+    """
+    fig = Figure(figsize=(7.2, 0.24 * max(len(labels), 3) + 0.7))
+    ax = fig.add_subplot()
+    y = np.arange(len(labels))[::-1]
+    vals = np.asarray(values, dtype=float)
+    ax.barh(y, vals, color=[_BLUE if v < 0 else _ORANGE for v in vals])
+    ax.set_yticks(y, labels=list(labels))
+    ax.axvline(0, color=_GREY, linewidth=0.8)
+    _style(ax, title, "")
+    ax.set_xlabel(xlabel, fontsize=8, color=_GREY)
+    ax.grid(axis="x", color="#dddddd", linewidth=0.6)
+    ax.grid(axis="y", visible=False)
+    return png_data_uri(fig)

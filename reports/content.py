@@ -1,0 +1,795 @@
+"""What the report says: numbers and plain sentences computed from a report bundle.
+
+Every number in the report comes from here, formatted from the bundle's frames; nothing is
+typed in. The functions return plain text and ``Table``s of formatted strings; the HTML
+template escapes all of it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pycountry
+
+from reports.bundle import ReportBundle
+
+__all__ = [
+    "MIN_SHARE_FAST",
+    "REST",
+    "REST_NAME",
+    "Table",
+    "accuracy_section",
+    "config_text",
+    "fastest_growing",
+    "fastest_growing_frame",
+    "fmt_pct",
+    "fmt_pct_range",
+    "index_table",
+    "opportunities_table",
+    "partner_names",
+    "scenario_sections",
+    "sources_table",
+    "summary_sentences",
+    "top_partners",
+]
+
+REST = "REST"
+REST_NAME = "Other partners"
+MIN_SHARE_FAST = 0.005  # "meaningful share" for the fastest-growing markets
+N_TOP = 10
+_DASH = "\u2013"
+_MINUS = "\u2212"
+_INDEX_LABELS = {
+    "dependence_share": "share of exports",
+    "hhi": "HHI",
+    "n_effective": "effective partners",
+}
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of formatted cells.
+
+    Attributes:
+        columns: Header cells.
+        rows: Rows of cells (strings, escaped by the template).
+        numeric: Indices of right-aligned (numeric) columns.
+        note: A sentence printed under the table.
+    """
+
+    columns: list[str]
+    rows: list[list[str]]
+    numeric: list[int] = field(default_factory=list)
+    note: str = ""
+
+
+def _is_missing(x: Any) -> bool:
+    return x is None or (isinstance(x, float | np.floating) and math.isnan(x))
+
+
+def _num(x: float, digits: int = 1) -> str:
+    """Plain number with a real minus sign."""
+    if _is_missing(x):
+        return "n/a"
+    text = f"{x:,.{digits}f}"
+    return text.replace("-", _MINUS) if text.startswith("-") else text
+
+
+def _digits_for(*values: float) -> int:
+    """Decimals that keep small differences visible: 1, or 2/3 when every value is tiny."""
+    finite = [abs(v) for v in values if not _is_missing(v)]
+    largest = max(finite, default=1.0)
+    return 1 if largest >= 0.5 else 2 if largest >= 0.05 else 3
+
+
+def _signed(x: float, digits: int = 1) -> str:
+    if _is_missing(x):
+        return "n/a"
+    text = f"{x:+,.{digits}f}"
+    return text.replace("-", _MINUS)
+
+
+def fmt_pct(share: float, digits: int = 1) -> str:
+    """A fraction as a percentage: ``0.345 -> '34.5 %'``.
+
+    Args:
+        share: Fraction.
+        digits: Decimals.
+
+    Returns:
+        The formatted percentage (``n/a`` for a missing value).
+    """
+    if _is_missing(share):
+        return "n/a"
+    return f"{_num(100.0 * share, digits)} %"
+
+
+def fmt_pct_range(lo: float, hi: float, digits: int = 1) -> str:
+    """An interval of fractions as percentages: ``(0.246, 0.379) -> '24.6–37.9 %'``.
+
+    Args:
+        lo: Lower bound (fraction).
+        hi: Upper bound (fraction).
+        digits: Decimals.
+
+    Returns:
+        The formatted interval.
+    """
+    if _is_missing(lo) or _is_missing(hi):
+        return "n/a"
+    return f"{_num(100.0 * lo, digits)}{_DASH}{_num(100.0 * hi, digits)} %"
+
+
+def _range(lo: float, hi: float, digits: int) -> str:
+    if _is_missing(lo) or _is_missing(hi):
+        return "n/a"
+    return f"{_num(lo, digits)}{_DASH}{_num(hi, digits)}"
+
+
+def _signed_range(lo: float, hi: float, digits: int = 1) -> str:
+    if _is_missing(lo) or _is_missing(hi):
+        return "n/a"
+    return f"{_signed(lo, digits)} to {_signed(hi, digits)}"
+
+
+def _usd_bn(x: float) -> str:
+    if _is_missing(x):
+        return "n/a"
+    bn = x / 1e9
+    return _num(bn, 1 if abs(bn) >= 10 else 2)
+
+
+def _usd_bn_range(lo: float, hi: float) -> str:
+    if _is_missing(lo) or _is_missing(hi):
+        return "n/a"
+    return f"{_usd_bn(lo)}{_DASH}{_usd_bn(hi)}"
+
+
+def _iso3_name(code: str) -> str:
+    # last resort when the bundle carries no name for a code
+    country = pycountry.countries.get(alpha_3=code) if len(code) == 3 else None
+    if country is None:
+        return code
+    return str(getattr(country, "common_name", None) or country.name)
+
+
+def partner_names(bundle: ReportBundle) -> dict[str, str]:
+    """Display names by partner code.
+
+    ``report.json`` ``partner_names`` wins, then the names in ``opportunities.csv``, then
+    pycountry's ISO 3166 name.
+
+    Args:
+        bundle: The report bundle.
+
+    Returns:
+        Names by code; ``REST`` is ``Other partners``. Codes without a name map to themselves
+        through ``name_of``.
+    """
+    names: dict[str, str] = {}
+    codes = {*bundle.forecasts["partner"].astype(str), *bundle.history["partner"].astype(str)}
+    names.update({c: _iso3_name(c) for c in codes | set(bundle.dependence_set)})
+    opp = bundle.opportunities
+    names.update(zip(opp["partner"].astype(str), opp["name"].astype(str), strict=True))
+    names.update({str(k): str(v) for k, v in (bundle.meta.get("partner_names") or {}).items()})
+    names[REST] = REST_NAME
+    return names
+
+
+def _name_of(names: dict[str, str], code: str) -> str:
+    return names.get(code, code)
+
+
+def _dep_label(bundle: ReportBundle, names: dict[str, str]) -> str:
+    return " + ".join(_name_of(names, c) for c in bundle.dependence_set)
+
+
+def _years(bundle: ReportBundle) -> tuple[int, int]:
+    conc = bundle.concentration
+    t0 = int(conc.loc[conc["kind"] == "history", "year"].max())
+    t1 = int(conc.loc[conc["kind"] == "forecast", "year"].max())
+    return t0, t1
+
+
+def _row(bundle: ReportBundle, year: int) -> pd.Series:
+    conc = bundle.concentration
+    return conc[conc["year"] == year].iloc[-1]
+
+
+def _latest_origin(frame: pd.DataFrame, scenario: str) -> pd.DataFrame:
+    rows = frame[frame["scenario"] == scenario]
+    if rows.empty:
+        return rows
+    return rows[rows["origin"] == rows["origin"].max()]
+
+
+def _scenario_headline(bundle: ReportBundle, dep: str) -> list[str]:
+    lv = bundle.levels[0]
+    out = []
+    idx = bundle.scenario_indices
+    for meta in bundle.scenarios:
+        rows = _latest_origin(idx, str(meta["name"]))
+        rows = rows[rows["index"] == "dependence_share"]
+        title = str(meta.get("title") or meta["name"])
+        if rows.empty:
+            out.append(f"Scenario \u201c{title}\u201d: no results in this run.")
+            continue
+        last = rows[rows["year"] == rows["year"].max()].iloc[0]
+        diff = 100.0 * float(last["diff_p50"])
+        lo = 100.0 * float(last.get(f"diff_lo_{lv}", np.nan))
+        hi = 100.0 * float(last.get(f"diff_hi_{lv}", np.nan))
+        way = "lower" if diff < 0 else "higher"
+        digits = _digits_for(diff, lo, hi)
+        out.append(
+            f"Scenario \u201c{title}\u201d: the {dep} share in {int(last['year'])} would be "
+            f"{_num(abs(diff), digits)} percentage points {way} than without it "
+            f"({lv} % interval {_signed_range(lo, hi, digits)} points)."
+        )
+    if not out:
+        out.append("No scenarios were configured for this run.")
+    return out
+
+
+def _accuracy_sentences(bundle: ReportBundle) -> list[str]:
+    acc = bundle.accuracy.set_index("model")
+    row = acc.loc["Selected"] if "Selected" in acc.index else acc.iloc[0]
+    period = bundle.meta.get("backtest_period")
+    where = (
+        f"Over {int(period[0])}{_DASH}{int(period[1])}"
+        if isinstance(period, Sequence) and len(period) == 2
+        else "In the rolling backtest"
+    )
+    out = []
+    rel = float(row["relMASE"])
+    if not _is_missing(rel):
+        gap = 100.0 * abs(1.0 - rel)
+        way = "less" if rel < 1 else "more"
+        out.append(
+            f"{where}, the forecasts missed by {_num(gap, 0)} % {way} than simply assuming "
+            f"no change from the last year (relative error {_num(rel, 2)})."
+        )
+    coverage = bundle.meta.get("interval_coverage_backtest") or {}
+    parts = [
+        f"{lv} % intervals contained the outcome {fmt_pct(float(coverage[str(lv)]))} of the time"
+        for lv in bundle.levels
+        if str(lv) in coverage and not _is_missing(coverage[str(lv)])
+    ]
+    if parts:
+        out.append("; ".join(parts) + ".")
+    return out
+
+
+def summary_sentences(bundle: ReportBundle) -> list[str]:
+    """The executive summary: one plain sentence per finding.
+
+    Args:
+        bundle: The report bundle.
+
+    Returns:
+        Sentences on dependence, concentration, the probability of lower dependence, the
+        biggest opportunity, the scenarios and forecast accuracy.
+    """
+    names = partner_names(bundle)
+    dep = _dep_label(bundle, names)
+    lv = bundle.levels[0]
+    t0, t1 = _years(bundle)
+    now, end = _row(bundle, t0), _row(bundle, t1)
+    out = [
+        f"{dep} are forecast to take {fmt_pct(end['dependence_share'])} of "
+        f"{bundle.meta['reporter_name']}\u2019s exports in {t1}, {lv} % interval "
+        f"{fmt_pct_range(end[f'dependence_share_lo_{lv}'], end[f'dependence_share_hi_{lv}'])}; "
+        f"{fmt_pct(now['dependence_share'])} in {t0}.",
+        f"Export concentration (HHI) is forecast at {_num(end['hhi'], 3)} in {t1} ({lv} % "
+        f"interval {_range(end[f'hhi_lo_{lv}'], end[f'hhi_hi_{lv}'], 3)}; {_num(now['hhi'], 3)} "
+        f"in {t0}): as concentrated as selling equally to {_num(end['n_effective'], 1)} "
+        f"partners ({_num(now['n_effective'], 1)} in {t0}).",
+    ]
+    p = end.get("p_dependence_below", np.nan)
+    if not _is_missing(p):
+        out.append(
+            f"The probability that {dep} take less than "
+            f"{fmt_pct(float(bundle.meta['dependence_threshold']), 0)} of exports in {t1} is "
+            f"{fmt_pct(float(p), 0)}."
+        )
+    opp = bundle.opportunities.sort_values("rank")
+    if not opp.empty and float(opp.iloc[0]["contribution_ddep"]) < 0:
+        top = opp.iloc[0]
+        out.append(
+            f"Biggest diversification opportunity: {top['name']}, forecast to grow "
+            f"{_num(top['forecast_growth_pct'], 1)} % a year and to take "
+            f"{fmt_pct(top['forecast_share'])} of exports in {t1} "
+            f"({fmt_pct(top['current_share'])} in {t0}); this alone lowers the {dep} share by "
+            f"{_num(-100.0 * top['contribution_ddep'], 1)} percentage points."
+        )
+    else:
+        out.append(f"No partner outside {dep} is forecast to lower their share of exports.")
+    out += _scenario_headline(bundle, dep)
+    out += _accuracy_sentences(bundle)
+    return out
+
+
+def index_table(bundle: ReportBundle) -> Table:
+    """Dependence share, HHI and effective partners by year (history tail and forecasts).
+
+    Args:
+        bundle: The report bundle.
+
+    Returns:
+        One row per year from five years before the last history year to the horizon.
+    """
+    names = partner_names(bundle)
+    lv = bundle.levels[0]
+    t0, _ = _years(bundle)
+    conc = bundle.concentration[bundle.concentration["year"] > t0 - 5]
+    dep = _dep_label(bundle, names)
+    rows = []
+    for _, r in conc.iterrows():
+        fc = r["kind"] == "forecast"
+
+        def band(name: str, r: pd.Series = r, fc: bool = fc) -> str:
+            if not fc:
+                return ""
+            lo, hi = r[f"{name}_lo_{lv}"], r[f"{name}_hi_{lv}"]
+            if name == "dependence_share":
+                return fmt_pct_range(lo, hi)
+            return _range(lo, hi, 3 if name == "hhi" else 1)
+
+        rows.append(
+            [
+                f"{int(r['year'])}{' forecast' if fc else ''}",
+                fmt_pct(r["dependence_share"]),
+                band("dependence_share"),
+                _num(r["hhi"], 3),
+                band("hhi"),
+                _num(r["n_effective"], 1),
+                band("n_effective"),
+                fmt_pct(r["p_dependence_below"], 0) if fc else "",
+            ]
+        )
+    threshold = fmt_pct(float(bundle.meta["dependence_threshold"]), 0)
+    return Table(
+        columns=[
+            "Year",
+            f"{dep} share",
+            f"{lv} % interval",
+            "HHI",
+            f"{lv} % interval",
+            "Effective partners",
+            f"{lv} % interval",
+            f"P(share < {threshold})",
+        ],
+        rows=rows,
+        numeric=[1, 2, 3, 4, 5, 6, 7],
+        note="Forecast years: median of the joint sample paths of all partners.",
+    )
+
+
+def _partner_frame(bundle: ReportBundle) -> pd.DataFrame:
+    """Per partner: exports in the last history year and forecast at the horizon."""
+    lv = bundle.levels[0]
+    t0, t1 = _years(bundle)
+    hist = bundle.history
+    now = hist[hist["year"] == t0].groupby("partner")["export_usd"].sum()
+    fc = bundle.forecasts[bundle.forecasts["year"] == t1].set_index("partner")
+    own = now[now.index.isin(fc.index)]
+    rest_now = now[~now.index.isin(fc.index)].sum()
+    if REST in fc.index:
+        own = pd.concat([own, pd.Series({REST: own.get(REST, 0.0) + rest_now})])
+        own = own[~own.index.duplicated(keep="last")]
+    frame = pd.DataFrame({"now": own}).join(
+        fc[["mean", f"lo_{lv}", f"hi_{lv}"]].rename(
+            columns={"mean": "end", f"lo_{lv}": "lo", f"hi_{lv}": "hi"}
+        ),
+        how="outer",
+    )
+    frame["share_now"] = frame["now"] / now.sum()
+    frame["share_end"] = frame["end"] / fc["mean"].sum()
+    years = t1 - t0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        growth = (frame["end"] / frame["now"]) ** (1.0 / years) - 1.0
+    frame["growth"] = 100.0 * growth.where(frame["now"] > 0)
+    return frame
+
+
+def _partner_rows(frame: pd.DataFrame, names: dict[str, str]) -> list[list[str]]:
+    return [
+        [
+            _name_of(names, str(code)),
+            _usd_bn(r["now"]),
+            _usd_bn(r["end"]),
+            _usd_bn_range(r["lo"], r["hi"]),
+            fmt_pct(r["share_now"]),
+            fmt_pct(r["share_end"]),
+            _signed(r["growth"], 1),
+        ]
+        for code, r in frame.iterrows()
+    ]
+
+
+def _partner_columns(bundle: ReportBundle) -> list[str]:
+    t0, t1 = _years(bundle)
+    lv = bundle.levels[0]
+    return [
+        "Partner",
+        f"Exports {t0}, USD bn",
+        f"Forecast {t1}, USD bn",
+        f"{lv} % interval",
+        f"Share {t0}",
+        f"Share {t1}",
+        "Growth, % a year",
+    ]
+
+
+def top_partners(bundle: ReportBundle, n: int = N_TOP) -> tuple[Table, list[str]]:
+    """The largest partners in the last history year, with their forecasts.
+
+    Args:
+        bundle: The report bundle.
+        n: Number of partners (``Other partners`` is added below them).
+
+    Returns:
+        The table and the partner codes shown (largest first, without ``REST``).
+    """
+    names = partner_names(bundle)
+    frame = _partner_frame(bundle)
+    top = frame.drop(index=REST, errors="ignore").sort_values("now", ascending=False).head(n)
+    shown = pd.concat([top, frame.loc[[REST]]]) if REST in frame.index else top
+    table = Table(
+        columns=_partner_columns(bundle),
+        rows=_partner_rows(shown, names),
+        numeric=[1, 2, 3, 4, 5, 6],
+        note=f"{REST_NAME}: all partners forecast together as one series. Growth: compound "
+        "annual rate from the last observed year to the forecast mean.",
+    )
+    return table, [str(c) for c in top.index]
+
+
+def fastest_growing_frame(bundle: ReportBundle, n: int = N_TOP) -> pd.DataFrame:
+    """Partners with a meaningful share, fastest forecast growth first (numbers).
+
+    Args:
+        bundle: The report bundle.
+        n: Number of partners.
+
+    Returns:
+        Indexed by partner: ``now, end, lo, hi, share_now, share_end, growth`` (% a year).
+    """
+    frame = _partner_frame(bundle).drop(index=REST, errors="ignore")
+    frame = frame[(frame["share_now"] >= MIN_SHARE_FAST) & frame["growth"].notna()]
+    return frame.sort_values("growth", ascending=False).head(n)
+
+
+def fastest_growing(bundle: ReportBundle, n: int = N_TOP) -> Table:
+    """Partners with a meaningful share, fastest forecast growth first.
+
+    Args:
+        bundle: The report bundle.
+        n: Number of partners.
+
+    Returns:
+        The table (partners with at least ``MIN_SHARE_FAST`` of exports in the last year).
+    """
+    names = partner_names(bundle)
+    frame = fastest_growing_frame(bundle, n)
+    return Table(
+        columns=_partner_columns(bundle),
+        rows=_partner_rows(frame, names),
+        numeric=[1, 2, 3, 4, 5, 6],
+        note=f"Partners that took at least {fmt_pct(MIN_SHARE_FAST)} of exports in "
+        f"{_years(bundle)[0]}.",
+    )
+
+
+def opportunities_table(bundle: ReportBundle, n: int = 12) -> Table:
+    """The ranked diversification opportunities.
+
+    Args:
+        bundle: The report bundle.
+        n: Number of rows.
+
+    Returns:
+        The table of the first ``n`` opportunities.
+    """
+    names = partner_names(bundle)
+    dep = _dep_label(bundle, names)
+    t0, t1 = _years(bundle)
+    opp = bundle.opportunities.sort_values("rank").head(n)
+    rows = [
+        [
+            str(int(r["rank"])),
+            str(r["name"]),
+            fmt_pct(r["current_share"]),
+            fmt_pct(r["forecast_share"]),
+            _signed(r["forecast_growth_pct"], 1),
+            _signed(100.0 * r["contribution_ddep"], 2),
+            _signed(r["contribution_dhhi"], 1),
+            str(r["fta_status"]),
+            _num(r["distance_km"], 0),
+            "n/a" if _is_missing(r["income_group"]) else str(r["income_group"]),
+        ]
+        for _, r in opp.iterrows()
+    ]
+    return Table(
+        columns=[
+            "Rank",
+            "Partner",
+            f"Share {t0}",
+            f"Share {t1}",
+            "Growth, % a year",
+            f"Change of {dep} share, points",
+            "Change of HHI, points",
+            "Trade agreement",
+            "Distance, km",
+            "Income group",
+        ],
+        rows=rows,
+        numeric=[0, 2, 3, 4, 5, 6, 8],
+        note=f"Negative: the partner's forecast growth lowers the {dep} share. HHI points on "
+        "the 0\u201310,000 scale. See the appendix for the method.",
+    )
+
+
+def _method_text(method: object) -> str:
+    # scenario meta gives the method as a list of notes (or one text)
+    if isinstance(method, (list, tuple)):
+        return " ".join(str(m) for m in method)
+    return str(method or "")
+
+
+def _index_value(index: str, x: float) -> str:
+    if index == "dependence_share":
+        return fmt_pct(x)
+    return _num(x, 3 if index == "hhi" else 1)
+
+
+def _index_diff(index: str, x: float) -> str:
+    if index == "dependence_share":
+        return _signed(100.0 * x, _digits_for(100.0 * x)) + " points"
+    return _signed(x, 4 if index == "hhi" else 2)
+
+
+def _index_range(index: str, lo: float, hi: float) -> str:
+    if index == "dependence_share":
+        return fmt_pct_range(lo, hi)
+    return _range(lo, hi, 3 if index == "hhi" else 1)
+
+
+def _diff_range(index: str, lo: float, hi: float) -> str:
+    if index == "dependence_share":
+        return _signed_range(100.0 * lo, 100.0 * hi, _digits_for(100.0 * lo, 100.0 * hi))
+    return _signed_range(lo, hi, 4 if index == "hhi" else 2)
+
+
+def _disagreement(row: pd.Series, name: str) -> str | None:
+    """A sentence when PPML and the regressions disagree (sign, or size by > 5 points/half)."""
+    ppml = row.get("ppml_effect_pct", np.nan)
+    regs = [row.get("gbm_effect_pct", np.nan), row.get("ridge_effect_pct", np.nan)]
+    regs = [float(r) for r in regs if not _is_missing(r)]
+    if _is_missing(ppml) or not regs:
+        return None
+    reg = float(np.mean(regs))
+    gap = abs(float(ppml) - reg)
+    if np.sign(ppml) == np.sign(reg) and gap <= max(5.0, 0.5 * max(abs(ppml), abs(reg))):
+        return None
+    return (
+        f"For {name} in {int(row['year'])} the PPML gravity model and the regression models "
+        f"disagree (PPML {_signed(ppml)} %, gradient boosting "
+        f"{_signed(row.get('gbm_effect_pct', np.nan))} %, ridge "
+        f"{_signed(row.get('ridge_effect_pct', np.nan))} %): treat the size of this effect as "
+        "uncertain."
+    )
+
+
+def scenario_sections(bundle: ReportBundle) -> list[dict[str, Any]]:
+    """One block per scenario: what changes, partner effects, index effects, checks.
+
+    Args:
+        bundle: The report bundle.
+
+    Returns:
+        Dicts with ``title, description, method, changes, partners (Table), indices (Table),
+        outcomes (Table or None), sentences``; an empty list without scenarios.
+    """
+    names = partner_names(bundle)
+    dep = _dep_label(bundle, names)
+    lv = bundle.levels[0]
+    hi_lv = bundle.levels[-1]
+    out = []
+    for meta in bundle.scenarios:
+        name = str(meta["name"])
+        parts = _latest_origin(bundle.scenario_partners, name)
+        if len(parts) > 12:  # keep the page short: the horizon year per partner
+            parts = parts[parts["year"] == parts["year"].max()]
+        p_rows, sentences = [], []
+        horizon_year = parts["year"].max() if not parts.empty else None
+        for _, r in parts.sort_values(["partner", "year"]).iterrows():
+            partner = _name_of(names, str(r["partner"]))
+            p_rows.append(
+                [
+                    partner,
+                    str(int(r["year"])),
+                    _usd_bn(r["baseline_mean"]),
+                    _usd_bn(r["scenario_mean"]),
+                    _signed(r["effect_pct"]),
+                    _signed_range(r.get(f"effect_lo_{lv}"), r.get(f"effect_hi_{lv}")),
+                    _signed_range(r.get(f"effect_lo_{hi_lv}"), r.get(f"effect_hi_{hi_lv}")),
+                    _signed(r["ppml_effect_pct"]),
+                    _signed(r["gbm_effect_pct"]),
+                    _signed(r["ridge_effect_pct"]),
+                    "not yet known" if _is_missing(r["actual"]) else _usd_bn(r["actual"]),
+                ]
+            )
+            # judged at the horizon year: one sentence per partner, not one per year
+            sentence = _disagreement(r, partner) if r["year"] == horizon_year else None
+            if sentence:
+                sentences.append(sentence)
+        if p_rows and not sentences:
+            sentences.append(
+                "The PPML gravity model and the regression models agree on the direction and "
+                "rough size of the partner effects."
+            )
+        idx = _latest_origin(bundle.scenario_indices, name)
+        idx = idx[idx["year"] == idx["year"].max()] if not idx.empty else idx
+        i_rows = []
+        for _, r in idx.iterrows():
+            index = str(r["index"])
+            label = f"{dep} {_INDEX_LABELS.get(index, index)}"
+            if index != "dependence_share":
+                label = _INDEX_LABELS.get(index, index)
+            i_rows.append(
+                [
+                    label,
+                    str(int(r["year"])),
+                    _index_value(index, r["baseline_p50"]),
+                    _index_range(index, r.get(f"baseline_lo_{lv}"), r.get(f"baseline_hi_{lv}")),
+                    _index_value(index, r["scenario_p50"]),
+                    _index_range(index, r.get(f"scenario_lo_{lv}"), r.get(f"scenario_hi_{lv}")),
+                    _index_diff(index, r["diff_p50"]),
+                    _diff_range(index, r.get(f"diff_lo_{lv}"), r.get(f"diff_hi_{lv}")),
+                    "not yet known"
+                    if _is_missing(r["actual"])
+                    else _index_value(index, r["actual"]),
+                ]
+            )
+        known = bundle.scenario_indices[
+            (bundle.scenario_indices["scenario"] == name)
+            & bundle.scenario_indices["actual"].notna()
+        ]
+        # the last known year of each earlier origin keeps the table short
+        known = known[known["year"] == known.groupby("origin")["year"].transform("max")]
+        o_rows = [
+            [
+                str(int(r["origin"])),
+                str(int(r["year"])),
+                _INDEX_LABELS.get(str(r["index"]), str(r["index"])),
+                _index_value(str(r["index"]), r["baseline_p50"]),
+                _index_value(str(r["index"]), r["scenario_p50"]),
+                _index_value(str(r["index"]), r["actual"]),
+            ]
+            for _, r in known.sort_values(["origin", "year", "index"]).iterrows()
+        ]
+        out.append(
+            {
+                "title": str(meta.get("title") or name),
+                "description": str(meta.get("description") or ""),
+                "method": _method_text(meta.get("method")),
+                "changes": [str(c) for c in meta.get("changes") or []],
+                "partners": Table(
+                    columns=[
+                        "Partner",
+                        "Year",
+                        "Baseline, USD bn",
+                        "Scenario, USD bn",
+                        "Effect, %",
+                        f"{lv} % interval",
+                        f"{hi_lv} % interval",
+                        "PPML, %",
+                        "Gradient boosting, %",
+                        "Ridge, %",
+                        "Actual, USD bn",
+                    ],
+                    rows=p_rows,
+                    numeric=list(range(2, 11)),
+                ),
+                "indices": Table(
+                    columns=[
+                        "Index",
+                        "Year",
+                        "Baseline",
+                        f"{lv} % interval",
+                        "Scenario",
+                        f"{lv} % interval",
+                        "Difference",
+                        f"{lv} % interval (paired)",
+                        "Actual",
+                    ],
+                    rows=i_rows,
+                    numeric=list(range(2, 9)),
+                    note="Paired intervals: baseline and scenario come from the same sample "
+                    "paths, so the difference is more certain than the two bands suggest.",
+                ),
+                "outcomes": Table(
+                    columns=["Origin", "Year", "Index", "Baseline", "Scenario", "Actual"],
+                    rows=o_rows,
+                    numeric=[3, 4, 5],
+                )
+                if o_rows
+                else None,
+                "sentences": sentences,
+            }
+        )
+    return out
+
+
+def accuracy_section(bundle: ReportBundle) -> tuple[list[str], Table]:
+    """Forecast accuracy in words, and the per-model table.
+
+    Args:
+        bundle: The report bundle.
+
+    Returns:
+        Sentences and the table of backtest scores.
+    """
+    sentences = _accuracy_sentences(bundle)
+    acc = bundle.accuracy
+    if "wrelMASE" in acc.columns and "Selected" in set(acc["model"]):
+        w = float(acc.set_index("model").loc["Selected", "wrelMASE"])
+        if not _is_missing(w):
+            way = "less" if w < 1 else "more"
+            sentences.append(
+                f"Weighting partners by their share of exports, the forecasts missed by "
+                f"{_num(100.0 * abs(1 - w), 0)} % {way} than assuming no change."
+            )
+    sentences.append(
+        "The relative error compares each model's typical miss with that of the "
+        "\u201cno change\u201d forecast: below 1 is better, above 1 is worse. \u201cSelected\u201d "
+        "is the model chosen at each backtest origin using only the data available then, "
+        f"the same rule that chose this run's model ({bundle.meta['selected_model']})."
+    )
+    cols = [c for c in ["MASE", "sMAPE", "RMSSE", "relMASE", "wMASE", "wrelMASE"] if c in acc]
+    labels = {
+        "MASE": "MASE",
+        "sMAPE": "sMAPE, %",
+        "RMSSE": "RMSSE",
+        "relMASE": "Relative error vs no change",
+        "wMASE": "Weighted MASE",
+        "wrelMASE": "Weighted relative error",
+    }
+    rows = [[str(r["model"]), *[_num(r[c], 2) for c in cols]] for _, r in acc.iterrows()]
+    return sentences, Table(
+        columns=["Model", *[labels[c] for c in cols]],
+        rows=rows,
+        numeric=list(range(1, len(cols) + 1)),
+    )
+
+
+def sources_table(bundle: ReportBundle) -> Table:
+    """Data sources with publisher and license.
+
+    Args:
+        bundle: The report bundle.
+
+    Returns:
+        One row per source.
+    """
+    keys = ["table", "publisher", "title", "license", "url"]
+    rows = [[str(s.get(k) or "") for k in keys] for s in bundle.meta["sources"]]
+    return Table(columns=["Table", "Publisher", "Title", "License", "Address"], rows=rows)
+
+
+def config_text(bundle: ReportBundle) -> str:
+    """The run's configuration, pretty-printed.
+
+    Args:
+        bundle: The report bundle.
+
+    Returns:
+        Indented JSON text.
+    """
+    return json.dumps(bundle.meta["config"], indent=2, sort_keys=True, default=str)

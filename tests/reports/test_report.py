@@ -1,0 +1,220 @@
+"""The policy report: files, self-contained HTML in Chromium, PDF text, XLSX round trip,
+escaping, and numbers that come from the bundle."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from reports import build_report, load_bundle
+from reports.build import SHEETS, render_html
+from reports.content import scenario_sections, summary_sentences
+from tests.reports.conftest import ARTIFACTS, write_bundle
+
+EVIL = "<script>alert(1)</script> & Viet"
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def _forecast_end(bundle):
+    conc = bundle.concentration
+    return conc[conc["year"] == conc["year"].max()].iloc[0]
+
+
+def test_files_are_named_for_reporter_and_year(built):
+    for path, ext in ((built.html, "html"), (built.pdf, "pdf"), (built.xlsx, "xlsx")):
+        assert path.name == f"exportcast-report-KOR-2023.{ext}"
+        assert path.stat().st_size > 1000
+    assert not list(built.html.parent.glob("*.tmp"))
+
+
+def test_html_is_self_contained(built):
+    html = built.html.read_text(encoding="utf-8")
+    assert "<script" not in html
+    assert "<link" not in html
+    assert not re.findall(r"""(?:src|href)\s*=\s*["'](?!data:)""", html)
+    assert not re.findall(r"url\(", html)
+    assert html.count('src="data:image/png;base64,') >= 5
+
+
+def test_html_renders_in_chromium_without_errors_or_requests(built, chromium_page):
+    page = chromium_page.page
+    url = built.html.resolve().as_uri()
+    page.goto(url, wait_until="load")
+    assert chromium_page.errors == []
+    assert chromium_page.console == []
+    assert [r for r in chromium_page.requests if not r.startswith("data:")] == [url]
+    widths = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.complete && i.naturalWidth)")
+    assert len(widths) >= 5
+    assert all(w and w > 0 for w in widths)
+    headings = page.locator("h2").all_inner_texts()
+    assert headings[:3] == ["Summary", "Dependence and concentration", "Top partners"]
+    assert "Appendix" in headings
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "report-KOR.png"), full_page=True)
+
+
+def test_pdf_has_pages_and_the_summary_numbers(built, bundle_dir, tmp_path):
+    bundle = load_bundle(bundle_dir)
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "20", str(built.pdf), str(tmp_path / "p")], check=True
+    )
+    pages = list(tmp_path.glob("p-*.png"))
+    assert 3 <= len(pages) <= 25
+    text = subprocess.run(
+        ["pdftotext", str(built.pdf), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    text = " ".join(text.split())
+    end = _forecast_end(bundle)
+    conc = bundle.concentration
+    now = conc[conc["year"] == 2023].iloc[0]
+    assert f"{_pct(end['dependence_share'])} of Korea" in text
+    assert (
+        f"{_pct(end['dependence_share_lo_80'])[:-2]}–{_pct(end['dependence_share_hi_80'])}" in text
+    )
+    assert f"{_pct(now['dependence_share'])} in 2023" in text
+    top = bundle.opportunities.sort_values("rank").iloc[0]
+    assert f"Biggest diversification opportunity: {top['name']}" in text
+    assert "80 % intervals contained the outcome 80.1 % of the time" in text
+
+
+def test_xlsx_sheets_equal_bundle_frames(built, bundle_dir):
+    bundle = load_bundle(bundle_dir)
+    sheets = pd.read_excel(built.xlsx, sheet_name=None, keep_default_na=False, na_values=[""])
+    assert list(sheets)[:1] == ["Summary"]
+    assert {"Summary", "Sources", *SHEETS} == set(sheets)
+    for sheet, attr in SHEETS.items():
+        pd.testing.assert_frame_equal(
+            sheets[sheet], getattr(bundle, attr), check_dtype=False, obj=sheet
+        )
+    sources = sheets["Sources"]
+    assert list(sources["table"]) == [s["table"] for s in bundle.meta["sources"]]
+    assert any(
+        v.startswith("China + United States are forecast") for v in sheets["Summary"]["value"]
+    )
+
+
+def test_text_from_data_is_escaped(tmp_path, snapshot_tables, chromium_page):
+    folder = write_bundle(
+        tmp_path / "bundle", snapshot_tables, rename={"VNM": EVIL}, title_suffix=" <b>&</b>"
+    )
+    html = render_html(load_bundle(folder))
+    assert "<script>alert" not in html
+    assert "<b>&</b>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Viet" in html
+    assert "&lt;b&gt;&amp;&lt;/b&gt;" in html
+    path = tmp_path / "evil.html"
+    path.write_text(html, encoding="utf-8")
+    page = chromium_page.page
+    page.goto(path.as_uri())
+    assert page.locator("script").count() == 0
+    assert page.locator("b").count() == 0
+    body = page.inner_text("body")
+    assert EVIL in body  # shown literally
+    assert "outputs <b>&</b>" in body  # config value, escaped in the <pre>
+    assert chromium_page.errors == []
+
+
+def test_summary_numbers_follow_the_bundle(bundle_dir):
+    bundle = load_bundle(bundle_dir)
+    conc = bundle.concentration.copy()
+    last = conc["year"] == conc["year"].max()
+    conc.loc[last, "dependence_share"] = 0.4321
+    conc.loc[last, "p_dependence_below"] = 0.07
+    changed = dataclasses.replace(bundle, concentration=conc)
+    text = " ".join(summary_sentences(changed))
+    assert "take 43.2 % of Korea" in text
+    assert "in 2028 is 7 %." in text
+    assert "43.2 %" not in " ".join(summary_sentences(bundle))
+
+
+def test_accuracy_sentence_says_less_or_more_than_no_change(bundle_dir):
+    bundle = load_bundle(bundle_dir)
+    text = " ".join(summary_sentences(bundle))
+    assert "Over 2008–2018, the forecasts missed by 6 % less than simply assuming no change" in text
+    acc = bundle.accuracy.copy()
+    acc.loc[acc["model"] == "Selected", "relMASE"] = 1.12
+    worse = " ".join(summary_sentences(dataclasses.replace(bundle, accuracy=acc)))
+    assert "missed by 12 % more than simply assuming no change" in worse
+
+
+def test_ppml_and_regression_disagreement_gets_a_sentence(bundle_dir):
+    sections = {s["title"]: s for s in scenario_sections(load_bundle(bundle_dir))}
+    india = " ".join(sections["Upgraded Korea–India CEPA"]["sentences"])
+    uae = " ".join(sections["Korea–UAE CEPA enters into force"]["sentences"])
+    assert "disagree" in india and "India in 2028" in india
+    assert india.count("disagree") == 1  # one sentence per partner, at the horizon
+    assert "agree on the direction" in uae
+    known = sections["Korea–UAE CEPA enters into force"]["outcomes"]
+    assert known is not None and known.rows  # earlier origin with actual outcomes
+
+
+def test_report_without_scenarios_says_so(tmp_path, snapshot_tables):
+    folder = write_bundle(tmp_path / "bundle", snapshot_tables, scenarios=False)
+    bundle = load_bundle(folder)
+    assert bundle.scenario_partners.empty
+    html = render_html(bundle)
+    assert html.count("No scenarios were configured for this run.") == 2  # summary + section
+
+
+def test_missing_chromium_is_a_clear_error_and_leaves_no_partial_pdf(bundle_dir, tmp_path):
+    missing = tmp_path / "no" / "chromium"
+    with pytest.raises(FileNotFoundError, match=re.escape(str(missing))):
+        build_report(bundle_dir, tmp_path / "out", chromium=missing)
+    assert not list((tmp_path / "out").glob("*.pdf"))
+    assert not list((tmp_path / "out").glob("*.tmp"))
+
+
+def test_bundle_copy_rebuilds_identical_html(built, bundle_dir, tmp_path):
+    # the report depends only on the bundle folder: a copy elsewhere gives the same HTML
+    copy = shutil.copytree(bundle_dir, tmp_path / "elsewhere")
+    assert render_html(load_bundle(copy)) == built.html.read_text(encoding="utf-8")
+
+
+def test_report_package_imports_no_flows():
+    code = "import sys, reports.build; print(any(m.startswith('flows') for m in sys.modules))"
+    out = subprocess.run(
+        [str(Path(__file__).parents[2] / ".venv" / "bin" / "python"), "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parents[2],
+    )
+    assert out.stdout.strip() == "False"
+
+
+def test_build_without_pdf_needs_no_chromium(bundle_dir, tmp_path):
+    files = build_report(bundle_dir, tmp_path, chromium=tmp_path / "none", pdf=False)
+    assert files.pdf is None
+    assert files.html.is_file() and files.xlsx.is_file()
+    assert not list(tmp_path.glob("*.pdf"))
+
+
+def test_names_fall_back_to_iso_names_without_partner_names(bundle_dir):
+    bundle = load_bundle(bundle_dir)
+    meta = {k: v for k, v in bundle.meta.items() if k != "partner_names"}
+    text = summary_sentences(dataclasses.replace(bundle, meta=meta))[0]
+    assert text.startswith("China + United States are forecast")
+
+
+def test_header_only_scenario_files_render(tmp_path, snapshot_tables):
+    # the pipeline writes the contract's columns and no rows when no scenario is configured
+    folder = write_bundle(tmp_path / "bundle", snapshot_tables, scenarios=False)
+    cols = {
+        "scenario_partners.csv": "scenario,origin,partner,year,baseline_mean,scenario_mean,"
+        "effect_pct,ppml_effect_pct,gbm_effect_pct,ridge_effect_pct,actual",
+        "scenario_indices.csv": "scenario,origin,year,index,baseline_p50,scenario_p50,"
+        "diff_p50,actual",
+    }
+    for name, header in cols.items():
+        (folder / name).write_text(header + "\n")
+    html = render_html(load_bundle(folder))
+    assert "No scenarios were configured for this run." in html
