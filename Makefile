@@ -6,7 +6,7 @@ RAW    ?= ../shared/data/raw
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export MPLBACKEND := Agg
 
-.PHONY: install browser run test lint snapshot snapshot-check bench clean
+.PHONY: install browser poppler run test lint snapshot snapshot-check bench clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,23 +16,31 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 install: $(VENV)/.installed  ## create .venv and install exportcast with test tools
 
-# Debian's Chromium for the MLflow UI test (Playwright may not download its own browser here).
-# Checked on every `make test`; installed only when missing (as root, no prompts).
+# Debian packages: chromium prints the report's PDF (`make run`) and drives the browser tests;
+# poppler-utils (pdftoppm, pdftotext) checks the PDF in the tests. Installed only when missing
+# (as root, no prompts; Playwright may not download its own browser here).
 CHROMIUM := /usr/bin/chromium
-browser:
-	@test -x $(CHROMIUM) || { \
+define apt_need
+	@test -x $(1) || { \
 	  if [ "$$(id -u)" != 0 ]; then \
-	    echo "$(CHROMIUM) is missing: run as root, or: sudo apt-get install chromium" >&2; exit 1; \
+	    echo "$(1) is missing: run as root, or: sudo apt-get install $(2)" >&2; exit 1; \
 	  fi; \
-	  echo "installing Debian's chromium for the browser tests"; \
+	  echo "installing Debian's $(2)"; \
 	  apt-get update -q && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(2); \
 	}
+endef
 
-run: install  ## the main job on the embedded snapshot (Korea)
+browser:
+	$(call apt_need,$(CHROMIUM),chromium)
+
+poppler:
+	$(call apt_need,/usr/bin/pdftoppm,poppler-utils)
+
+run: install browser  ## the main job on the embedded snapshot (Korea)
 	$(BIN)/exportcast run
 
-test: install browser  ## lint + the whole test suite (real data checks run when $(RAW) exists)
+test: install browser poppler  ## lint + the whole test suite (real data checks run when $(RAW) exists)
 	$(BIN)/ruff check .
 	EXPORTCAST_RAW=$(RAW) $(BIN)/python -m pytest
 

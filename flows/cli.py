@@ -11,7 +11,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import pandas as pd
 import typer
@@ -20,6 +20,10 @@ from rich.table import Table
 
 from configs import ConfigError, RunConfig, load_config
 from features.sources._common import SourceError
+from flows.io import project_path
+
+if TYPE_CHECKING:
+    from flows.pipeline import RunResult
 
 app = typer.Typer(
     help="exportcast: forecast exports by partner and the dependence on China/US.",
@@ -135,6 +139,16 @@ def run(
     seconds). Heavy stages are cached in cache.dir (same data, config and code: reused).
     """
     cfg = _load(config, set_)
+    result = _run(cfg, quiet=quiet, verbose=verbose)
+    if not quiet:
+        _print_history(
+            result.concentration, cfg.dependence_set, cfg.output.history_rows, result.vintage
+        )
+        console.print(f"wrote {result.output_dir / 'concentration.csv'}", highlight=False)
+        _print_report_paths(result.output_dir, cfg)
+
+
+def _run(cfg: RunConfig, *, quiet: bool, verbose: bool) -> RunResult:
     # This command reports failures itself (one line, or a traceback for a bug), so Prefect's
     # own copies of them stay off the terminal unless --verbose; they still reach its API.
     _quiet_libraries(
@@ -144,23 +158,137 @@ def run(
 
     from flows.pipeline import run_pipeline
     from flows.tracking import TrackingError
+    from reports import BundleError
 
     log = (
         (lambda _: None) if quiet else (lambda m: console.print(m, highlight=False, soft_wrap=True))
     )
     try:
-        result = run_pipeline(cfg, log=log)
-    except (SourceError, FileNotFoundError, TrackingError) as exc:
+        return run_pipeline(cfg, log=log)
+    except (SourceError, FileNotFoundError, TrackingError, ConfigError, BundleError) as exc:
         _fail(str(exc))
     except httpx.HTTPError as exc:
         _fail(f"cannot reach the Prefect API ({exc}); check PREFECT_API_URL or unset it")
     except RuntimeError as exc:  # SnapshotError and friends
         _fail(str(exc))
-    if not quiet:
-        _print_history(
-            result.concentration, cfg.dependence_set, cfg.output.history_rows, result.vintage
+
+
+def _print_report_paths(folder: Path, cfg: RunConfig) -> None:
+    report = folder / "report"
+    if cfg.forecast.enabled and cfg.report.enabled and report.is_dir():
+        for path in sorted(report.glob("exportcast-report-*")):
+            console.print(f"wrote {path}", highlight=False)
+
+
+@app.command()
+def scenario(
+    file: Annotated[Path, typer.Argument(help="Scenario YAML (see configs/scenarios/).")],
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors.")] = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Run one scenario against the baseline: the main job with scenarios = [FILE].
+
+    Prints the scenario's effect on the dependence share, HHI and effective partners (median
+    and bands of scenario minus baseline over the joint sample paths) and on the partner's
+    exports; everything else (MLflow nested run, report) is as in `exportcast run`.
+    """
+    from configs import load_scenario
+
+    try:
+        spec = load_scenario(file)
+    except ConfigError as exc:
+        _fail(str(exc))
+    cfg = _load(config, [*(set_ or []), f"scenarios=[{file.resolve()}]"])
+    if not cfg.forecast.enabled:
+        _fail("a scenario needs forecasts: forecast.enabled is false")
+    result = _run(cfg, quiet=quiet, verbose=verbose)
+    if quiet:
+        return
+    folder = result.output_dir
+    _print_scenario(
+        spec.name,
+        pd.read_csv(folder / "scenario_indices.csv"),
+        pd.read_csv(folder / "scenario_partners.csv"),
+        cfg.forecast.levels,
+    )
+    _print_report_paths(folder, cfg)
+
+
+def _print_scenario(
+    name: str, indices: pd.DataFrame, partners: pd.DataFrame, levels: tuple[int, ...]
+) -> None:
+    lv = min(levels)
+    idx = indices[indices["scenario"] == name]
+    labels = {"dependence_share": ("dependence share", 100, "pp"), "hhi": ("HHI", 1e4, "pts"),
+              "n_effective": ("effective partners", 1, "")}  # fmt: skip
+    table = Table(title=f"scenario {name}: effect vs baseline (median, {lv} % band)")
+    table.add_column("index")
+    table.add_column("year", justify="right")
+    for col in ("baseline", "scenario", "scenario - baseline"):
+        table.add_column(col, justify="right")
+    for r in idx.sort_values(["index", "year"]).itertuples():
+        label, scale, unit = labels.get(r.index, (r.index, 1, ""))
+        d = f"{scale * r.diff_p50:+.2f} [{scale * getattr(r, f'diff_lo_{lv}'):+.2f}, {scale * getattr(r, f'diff_hi_{lv}'):+.2f}] {unit}"
+        table.add_row(label, str(r.year), f"{scale * r.baseline_p50:.2f}",
+                      f"{scale * r.scenario_p50:.2f}", d)  # fmt: skip
+    console.print(table)
+    rows = partners[partners["scenario"] == name]
+    table = Table(title=f"scenario {name}: partner exports (USD million)")
+    for col in ("partner", "year", "baseline", "scenario", "effect", "actual"):
+        table.add_column(col, justify="left" if col == "partner" else "right")
+    for r in rows.sort_values(["partner", "year"]).itertuples():
+        effect = f"{r.effect_pct:+.1f} % [{getattr(r, f'effect_lo_{lv}'):+.1f}, {getattr(r, f'effect_hi_{lv}'):+.1f}]"
+        actual = "" if pd.isna(r.actual) else f"{r.actual / 1e6:,.0f}"
+        table.add_row(r.partner, str(r.year), f"{r.baseline_mean / 1e6:,.0f}",
+                      f"{r.scenario_mean / 1e6:,.0f}", effect, actual)  # fmt: skip
+    console.print(table)
+
+
+@app.command()
+def report(
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    run_id: Annotated[
+        str | None,
+        typer.Option(
+            "--run-id", help="MLflow run to re-report (default: the newest with a report)."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Folder for the files (default outputs/<reporter>/report)."),
+    ] = None,
+    pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also print the PDF.")] = True,
+) -> None:
+    """Rebuild the HTML/PDF/XLSX report of a past run from what its MLflow run logged.
+
+    The files are written to --out and attached to that run again (artifacts report/).
+    """
+    cfg = _load(config, set_)
+    _quiet_libraries("WARNING")
+    from flows.report import report_from_run
+    from flows.tracking import TrackingError, resolve_store
+    from reports import BundleError
+
+    log = lambda m: console.print(m, highlight=False, soft_wrap=True)  # noqa: E731
+    try:
+        store = resolve_store(cfg.tracking.uri, cfg.tracking.artifacts)
+        outcome = report_from_run(
+            store,
+            cfg.tracking.experiment.format(reporter=cfg.reporter),
+            run_id=run_id,
+            out_dir=out,
+            output_root=project_path(cfg.output.dir),
+            pdf=pdf,
+            log=log,
         )
-        console.print(f"wrote {result.output_dir / 'concentration.csv'}", highlight=False)
+    except (TrackingError, BundleError, FileNotFoundError, RuntimeError) as exc:
+        _fail(str(exc))
+    for path in (outcome.html, outcome.pdf, outcome.xlsx):
+        if path is not None:
+            console.print(f"wrote {path}", highlight=False)
 
 
 @app.command()

@@ -48,11 +48,13 @@ from configs import RunConfig, config_hash, load_config
 from features.concentration import concentration_from_paths, concentration_index
 from features.panel import build_trade_panel, series_to_panel
 from features.series import REST, ForecastSeries, split_series
+from flows import report as report_files
 from flows import tracking
 from flows.io import PROJECT_ROOT, atomic_write, project_path, write_csv
 from flows.snapshot import Snapshot, build_snapshot, load_snapshot
 from models.engine import EngineResult, run_engine
 from models.paths import path_quantiles
+from models.scenarios import ScenarioResult
 
 __all__ = [
     "RunInfo",
@@ -72,8 +74,12 @@ CONCENTRATION_COLUMNS = [
 INDEX_METRICS = ["hhi", "hhi_norm", "n_effective", "cr1", "cr3", "cr5", "theil", "n_partners"]
 # Config sections that say where results go, not what they are: not part of the cache key.
 # The runner is left out too: the dask runner gives the same results (tests/flows/test_dask.py).
-NOT_IN_CACHE_KEY = frozenset({"output", "tracking", "schedule", "cache", "runner"})
+NOT_IN_CACHE_KEY = frozenset({"output", "tracking", "schedule", "cache", "runner", "report"})
 CODE_DIRS = ("configs", "features", "models", "flows", "reports")
+# Snapshot tables a run reads (the all-reporter DOTS panel is only for benchmarks).
+SNAPSHOT_TABLES = [
+    "kor_exports", "kor_totals", "countries", "fta", "pairs", "indicators", "income_groups",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -204,6 +210,15 @@ class _Progress:
 _PROGRESS: ContextVar[_Progress | None] = ContextVar("exportcast_progress", default=None)
 
 
+def _stage_log() -> Callable[[str], None]:
+    """Progress lines from inside a task: the CLI's printer, else the Prefect run log."""
+    progress = _PROGRESS.get()
+    if progress is not None:
+        return progress.log
+    logger = get_run_logger()
+    return lambda line: logger.info(line)
+
+
 class _ReportStage:
     """An ``on_completion`` hook printing the stage name, ``describe(result)`` and "cached".
 
@@ -273,6 +288,13 @@ def _describe_engine(engine: EngineResult) -> str:
     )
 
 
+def _describe_scenarios(results: list[ScenarioResult]) -> str:
+    if not results:
+        return "no scenarios"
+    names = ", ".join(str(r.meta["name"]) for r in results)
+    return f"{len(results)} scenario{'s' * (len(results) != 1)}: {names}"
+
+
 def _describe_forecast_conc(conc: pd.DataFrame) -> str:
     f = conc[conc["kind"] == "forecast"]
     if f.empty:
@@ -300,7 +322,7 @@ def load_data(source: str, snapshot_dir: Path, raw_dir: Path | None) -> Snapshot
     if source == "raw":
         assert raw_dir is not None  # guaranteed by the schema
         build_snapshot(raw_dir, folder, log=lambda _: None)
-    return load_snapshot(folder, ["kor_exports", "countries"])
+    return load_snapshot(folder, SNAPSHOT_TABLES)
 
 
 def describe_run(config: RunConfig, vintage: str) -> RunInfo:
@@ -432,6 +454,59 @@ def forecast_concentration(
     ]
 
 
+@task(cache_key_fn=_cache_key_of, on_completion=_reports(_describe_scenarios))
+def run_scenarios(
+    config: RunConfig,
+    tables: dict[str, pd.DataFrame],
+    fs: ForecastSeries,
+    engine: EngineResult,
+    *,
+    cache_key: str | None,
+) -> list[ScenarioResult]:
+    """Run every scenario of ``config.scenarios`` against the baseline forecast.
+
+    A scenario whose origin is the run's last year reuses the run's engine result; an ex-ante
+    scenario (earlier origin) runs the engine again on the data up to its origin.
+    """
+    from configs import load_scenario
+    from flows.scenarios import run_scenario
+
+    log = _stage_log()
+    results = []
+    for path in config.scenarios:
+        scenario = load_scenario(
+            path,
+            snapshot_dir=config.data.snapshot_dir,
+            min_years=config.forecast.min_years,
+            default_origin=config.years.end,
+        )
+        with threadpool_limits(limits=1, user_api="blas"):
+            results.append(run_scenario(config, scenario, tables, baseline=(fs, engine), log=log))
+    return results
+
+
+@task(cache_policy=NO_CACHE)
+def find_opportunities(
+    forecasts: pd.DataFrame,
+    panel: pd.DataFrame,
+    tables: dict[str, pd.DataFrame],
+    dependence_set: tuple[str, ...],
+    horizon: int,
+) -> pd.DataFrame:
+    """Rank partners by how much their forecast growth lowers dependence and concentration."""
+    from models.opportunities import opportunities
+
+    return opportunities(
+        forecasts,
+        panel,
+        dependence_set=dependence_set,
+        horizon=horizon,
+        countries=tables["countries"],
+        fta_status=tables["fta"],
+        distances=tables["pairs"],
+    )
+
+
 @task(
     retries=2,
     retry_delay_seconds=2,
@@ -444,6 +519,7 @@ def log_run(
     run: RunInfo,
     engine: EngineResult | None,
     series: ForecastSeries | None = None,
+    scenarios: list[ScenarioResult] | None = None,
 ) -> tracking.RunRecord:
     """Record the run in MLflow: config, tags, index paths by year, forecasts, accuracy, plot.
 
@@ -467,6 +543,8 @@ def log_run(
             train = series.series
             _log_model_runs(mlrun, engine, train)
             _log_champion(mlrun, run, engine, train)
+        for result in scenarios or []:
+            _log_scenario(mlrun, result)
         figure = tracking.dependence_figure(
             history, reporter=run.reporter, partners=run.dependence_set
         )
@@ -527,6 +605,29 @@ def _log_model_runs(mlrun: tracking.TrackedRun, engine: EngineResult, train: pd.
             child.log_series(rows, [c for c in champion.HORIZON_METRICS if c in rows], step="h")
 
 
+def _log_scenario(mlrun: tracking.TrackedRun, result: ScenarioResult) -> None:
+    # One nested run per scenario: its changes as params, the effect on each index by year
+    # (median and bands of scenario - baseline), its tables as artifacts.
+    meta = result.meta
+    tags = {"scenario": meta["name"], "origin": str(meta["origin"]), "kind": "scenario"}
+    with mlrun.nested_run(f"scenario: {meta['name']}", tags=tags) as child:
+        child.log_params(
+            {
+                "title": meta.get("title", ""),
+                "origin": meta["origin"],
+                **{f"change_{i + 1}": c for i, c in enumerate(meta.get("changes", []))},
+            }
+        )
+        idx = result.indices
+        for index, rows in idx.groupby("index"):
+            cols = [c for c in rows.columns if c.startswith(("diff_", "scenario_p50"))]
+            renamed = rows.rename(columns={c: f"{index}_{c}" for c in cols})
+            child.log_series(renamed, [f"{index}_{c}" for c in cols], step="year")
+        child.log_table(result.partners, "scenario_partners.csv")
+        child.log_table(idx, "scenario_indices.csv")
+        child.log_dict(meta, "scenario.json")
+
+
 def _log_champion(
     mlrun: tracking.TrackedRun, run: RunInfo, engine: EngineResult, train: pd.DataFrame
 ) -> None:
@@ -565,8 +666,13 @@ def write_outputs(
     run: RunInfo,
     record: tracking.RunRecord,
     engine: EngineResult | None,
+    bundle: dict[str, Any] | None = None,
 ) -> Path:
-    """Write the output folder atomically: indices, forecasts, backtest accuracy, run.json."""
+    """Write the output folder atomically: indices, forecasts, accuracy, report bundle, run.json.
+
+    ``bundle`` (with an engine result) holds the report bundle's extra tables and metadata
+    (``history``, ``opportunities``, ``scenarios`` results, ``meta``); see :mod:`flows.report`.
+    """
     folder = run.output_dir
     table = concentration.assign(data_vintage=run.vintage)
     write_csv(table, folder / "concentration.csv", float_format="%.10g")
@@ -582,6 +688,25 @@ def write_outputs(
             "interval_coverage_backtest": engine.coverage,
             "rolling_choices": {int(r.cutoff): r.model for r in engine.choices.itertuples()},
         }
+        if bundle is not None:
+            scenarios = bundle["scenarios"]
+            tables = {
+                "history": bundle["history"],
+                "opportunities": bundle["opportunities"],
+                **report_files.scenario_tables(scenarios, run.config["forecast"]["levels"]),
+            }
+            report_meta = {
+                **bundle["meta"],
+                "mlflow_run_id": record.run_id,
+                "prefect_flow_run_id": run.flow_run_id,
+                "selected_model": engine.model,
+                "interval_coverage_backtest": {
+                    k.rsplit("-", 1)[-1]: v for k, v in engine.coverage.items()
+                },
+                "scenarios": [r.meta for r in scenarios],
+            }
+            written = report_files.write_bundle(folder, meta=report_meta, tables=tables)
+            files += [p.name for p in written]
     meta = {
         "reporter": run.reporter,
         "data_vintage": run.vintage,
@@ -596,6 +721,53 @@ def write_outputs(
     text = json.dumps(meta, indent=2, sort_keys=True) + "\n"
     atomic_write(folder / "run.json", lambda p: p.write_text(text, encoding="utf-8"))
     return folder
+
+
+@task(
+    retries=1,
+    retry_delay_seconds=2,
+    retry_condition_fn=_transient,
+    cache_policy=NO_CACHE,
+)
+def make_report(folder: Path, run: RunInfo, record: tracking.RunRecord, pdf: bool) -> Path:
+    """Build the HTML/PDF/XLSX report from the bundle; attach bundle and report to the run."""
+    outcome = report_files.build_and_log_report(
+        folder,
+        out_dir=folder / "report",
+        store=run.store,
+        run_id=record.run_id,
+        pdf=pdf,
+        log=_stage_log(),
+    )
+    return outcome.html
+
+
+def display_name(name: str) -> str:
+    """ISO's inverted names read naturally: 'Korea, Republic of' -> 'Republic of Korea'."""
+    head, sep, tail = name.partition(", ")
+    return f"{tail} {head}" if sep and tail.endswith(" of") else name
+
+
+def _report_meta(config: RunConfig, run: RunInfo, snapshot: Snapshot) -> dict[str, Any]:
+    countries = snapshot["countries"].set_index("country")["name"]
+    return {
+        "reporter": config.reporter,
+        "reporter_name": display_name(str(countries.get(config.reporter, config.reporter))),
+        "dependence_set": list(config.dependence_set),
+        "horizon": config.horizon,
+        "first_year": config.years.start,
+        "last_year": config.years.end,
+        "levels": list(config.forecast.levels),
+        "dependence_threshold": config.forecast.dependence_threshold,
+        "data_vintage": run.vintage,
+        "config_hash": run.config_hash,
+        "code_version": run.code_version,
+        "created_utc": report_files.created_utc(),
+        "config": run.config,
+        "sources": report_files.sources_from_manifest(snapshot.manifest),
+        "partner_names": {str(k): display_name(str(v)) for k, v in countries.items()},
+        "backtest_period": [config.forecast.backtest.start, config.forecast.backtest.end],
+    }
 
 
 # --- the flow --------------------------------------------------------------------------------
@@ -640,8 +812,26 @@ def forecast_exports(config: RunConfig) -> RunResult:
             config.forecast.levels,
             config.forecast.dependence_threshold,
         )
-    record = log_run(concentration, run, engine, series)
-    folder = write_outputs(concentration, run, record, engine)
+    scenarios: list[ScenarioResult] = []
+    bundle = None
+    if engine is not None:
+        forecasts = _forecast_table(engine)
+        if config.scenarios:
+            scenarios = run_scenarios(
+                config, snapshot.tables, series, engine, cache_key=run.cache_key
+            )
+        bundle = {
+            "history": report_files.history_table(panel),
+            "opportunities": find_opportunities(
+                forecasts, panel, snapshot.tables, config.dependence_set, config.horizon
+            ),
+            "scenarios": scenarios,
+            "meta": _report_meta(config, run, snapshot),
+        }
+    record = log_run(concentration, run, engine, series, scenarios)
+    folder = write_outputs(concentration, run, record, engine, bundle)
+    if bundle is not None and config.report.enabled:
+        make_report(folder, run, record, config.report.pdf)
     return RunResult(
         concentration, folder, run.vintage, run.config_hash, record.run_id, run.flow_run_id
     )

@@ -53,7 +53,10 @@ __all__ = [
     "TrackedRun",
     "TrackingError",
     "dependence_figure",
+    "download_folder",
     "flatten_params",
+    "latest_run_with",
+    "log_artifacts",
     "recent_runs",
     "redact_tags",
     "resolve_store",
@@ -295,6 +298,18 @@ class TrackedRun:
             frame.to_csv(path, index=False, float_format="%.10g", lineterminator="\n")
             self._client.log_artifact(self.run_id, str(path))
 
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Log parameters (flattened and redacted like the config)."""
+        from mlflow.entities import Param
+
+        items = [Param(k, v) for k, v in flatten_params(params).items()]
+        for i in range(0, len(items), _BATCH_PARAMS):
+            self._client.log_batch(self.run_id, params=items[i : i + _BATCH_PARAMS])
+
+    def log_dict(self, data: Mapping[str, Any], name: str) -> None:
+        """Log a JSON-serialisable mapping as the artifact ``name`` (e.g. ``meta.json``)."""
+        self._client.log_dict(self.run_id, dict(data), name)
+
     def log_figure(self, figure: Figure, name: str) -> None:
         """Log a matplotlib figure as an image artifact ``name`` (e.g. ``plot.png``)."""
         self._client.log_figure(self.run_id, figure, name)
@@ -486,6 +501,74 @@ def _terminating(client: MlflowClient, run_id: str) -> Iterator[None]:
             # Never hide the run's own error behind a bookkeeping one.
             if status == "FINISHED":
                 raise
+
+
+def log_artifacts(store: Store, run_id: str, folders: Mapping[str, Sequence[Path]]) -> None:
+    """Attach files to a run (finished or not) under artifact folders.
+
+    Args:
+        store: The tracking store.
+        run_id: The run.
+        folders: Artifact folder -> local files to put there.
+    """
+    client = _client(store)
+    for folder, paths in folders.items():
+        for path in paths:
+            client.log_artifact(run_id, str(path), artifact_path=folder)
+
+
+def _get_run(client: MlflowClient, store: Store, run_id: str) -> Any:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_run(run_id)
+    except MlflowException as exc:
+        raise TrackingError(f"no MLflow run {run_id!r} in {store.display}") from exc
+
+
+def latest_run_with(store: Store, experiment: str, artifact: str) -> str:
+    """The newest FINISHED run of an experiment that has the given artifact file.
+
+    Raises:
+        TrackingError: No such experiment or run.
+    """
+    client = _client(store)
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        raise TrackingError(f"no MLflow experiment {experiment!r} in {store.display}")
+    runs = client.search_runs(
+        [found.experiment_id],
+        filter_string="attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        max_results=50,
+    )
+    folder, _, name = artifact.rpartition("/")
+    for run in runs:
+        if "mlflow.parentRunId" in run.data.tags:
+            continue
+        listed = {Path(f.path).name for f in client.list_artifacts(run.info.run_id, folder)}
+        if name in listed:
+            return run.info.run_id
+    raise TrackingError(
+        f"no finished run in {experiment!r} ({store.display}) has {artifact}; "
+        "run 'exportcast run' first"
+    )
+
+
+def download_folder(store: Store, run_id: str, folder: str, dest: Path) -> Path:
+    """Download an artifact folder of a run into ``dest`` and return the local folder.
+
+    Raises:
+        TrackingError: Unknown run, or the run has no such folder.
+    """
+    client = _client(store)
+    _get_run(client, store, run_id)
+    if not client.list_artifacts(run_id, folder):
+        raise TrackingError(
+            f"MLflow run {run_id} has no {folder}/ artifacts (runs before the report existed, "
+            "or runs without forecasts, cannot be re-reported)"
+        )
+    return Path(client.download_artifacts(run_id, folder, str(dest)))
 
 
 def recent_runs(store: Store, experiment: str, limit: int = 10) -> list[dict[str, Any]]:

@@ -41,7 +41,13 @@ def wait_for_http(url: str, *, timeout: float, proc=None) -> None:
     raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
 
 
-# Overrides that keep pipeline runs in tests fast: the two cheapest models and fewer paths.
-# The full default engine runs once, in tests/flows/test_run.py.
-FAST = ["forecast.models=[Naive, Drift]", "forecast.n_paths=100"]
+# Overrides that keep pipeline runs in tests fast: the two cheapest models, fewer paths, no
+# scenarios and no report. The full default run (engine, scenarios, report) runs once, in
+# tests/flows/test_run.py; scenarios and the report in a pipeline run: test_report_flow.py.
+FAST = [
+    "forecast.models=[Naive, Drift]",
+    "forecast.n_paths=100",
+    "scenarios=[]",
+    "report.enabled=false",
+]
 FAST_ARGS = [arg for item in FAST for arg in ("--set", item)]

@@ -1,0 +1,165 @@
+"""Scenarios and the report inside a real pipeline run: outputs, MLflow artifacts, re-report."""
+
+import json
+import subprocess
+
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+from typer.testing import CliRunner
+
+from configs import load_config
+from flows.cli import app
+from flows.io import PROJECT_ROOT
+from flows.pipeline import run_pipeline
+from flows.report import BUNDLE_FILES
+from tests.flows.helpers import FAST
+
+runner = CliRunner()
+CAMBODIA = PROJECT_ROOT / "configs" / "scenarios" / "cambodia_fta.yaml"
+UAE = PROJECT_ROOT / "configs" / "scenarios" / "uae_cepa.yaml"
+# FAST engine settings, but with a scenario and the whole report (PDF included)
+SETTINGS = [
+    *[s for s in FAST if not s.startswith(("scenarios=", "report."))],
+    f"scenarios=[{CAMBODIA}]",
+]
+
+
+@pytest.fixture(scope="module")
+def reported(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report-run")
+    cfg = load_config(overrides=[f"output.dir={out}", *SETTINGS])
+    lines: list[str] = []
+    result = run_pipeline(cfg, log=lines.append)
+    return result, out / "KOR", lines
+
+
+def _files(folder):
+    return {p.suffix: p for p in (folder / "report").glob("exportcast-report-KOR-2023.*")}
+
+
+def test_run_writes_bundle_and_report_files(reported):
+    result, folder, lines = reported
+    for name in BUNDLE_FILES:
+        assert (folder / name).is_file(), name
+    files = _files(folder)
+    assert set(files) == {".html", ".pdf", ".xlsx"}
+    assert all(p.stat().st_size > 10_000 for p in files.values())
+    meta = json.loads((folder / "report.json").read_text())
+    assert meta["mlflow_run_id"] == result.mlflow_run_id
+    assert meta["data_vintage"] == result.vintage
+    assert [s["name"] for s in meta["scenarios"]] == ["cambodia_fta"]
+    assert any("report:" in line for line in lines)
+    assert any("scenario" in line for line in lines)
+    # the scenario rows are Cambodia's, from the ex-ante origin 2021, with the real outcome
+    partners = pd.read_csv(folder / "scenario_partners.csv")
+    assert set(partners["partner"]) == {"KHM"}
+    assert set(partners["origin"]) == {2021}
+    khm = partners.set_index("year")
+    exports = pd.read_parquet(PROJECT_ROOT / "data" / "snapshot" / "kor_exports.parquet")
+    real = exports[exports["partner"] == "KHM"].set_index("year")["export_usd"]
+    assert khm.loc[2023, "actual"] == pytest.approx(real.loc[2023])
+    assert khm.loc[[2024, 2025, 2026], "actual"].isna().all()
+
+
+def test_pdf_text_carries_the_summary_numbers(reported):
+    _, folder, _ = reported
+    conc = pd.read_csv(folder / "concentration.csv")
+    last = conc[conc["kind"] == "forecast"].iloc[-1]
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(_files(folder)[".pdf"]), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert f"{100 * last['dependence_share']:.1f}" in text
+    assert f"{int(last['year'])}" in text
+    pages = subprocess.run(
+        ["pdfinfo", str(_files(folder)[".pdf"])], capture_output=True, text=True, check=True
+    ).stdout
+    n_pages = int(next(line.split()[-1] for line in pages.splitlines() if line.startswith("Pages")))
+    assert n_pages >= 3
+
+
+def test_mlflow_run_holds_report_bundle_and_scenario_child(reported, mlflow_uri):
+    result, _, _ = reported
+    client = MlflowClient(mlflow_uri)
+    run_id = result.mlflow_run_id
+    report = {a.path for a in client.list_artifacts(run_id, "report")}
+    assert report == {f"report/exportcast-report-KOR-2023.{x}" for x in ("html", "pdf", "xlsx")}
+    data = {a.path.split("/")[-1] for a in client.list_artifacts(run_id, "report_data")}
+    assert data == set(BUNDLE_FILES)
+    exp = client.get_run(run_id).info.experiment_id
+    children = client.search_runs(
+        [exp], filter_string=f"tags.mlflow.parentRunId = '{run_id}' and tags.kind = 'scenario'"
+    )
+    assert [c.info.run_name for c in children] == ["scenario: cambodia_fta"]
+    child = children[0]
+    assert child.data.params["origin"] == "2021"
+    diffs = client.get_metric_history(child.info.run_id, "dependence_share_diff_p50")
+    assert sorted(m.step for m in diffs) == [2022, 2023, 2024, 2025, 2026]
+    assert {a.path for a in client.list_artifacts(child.info.run_id)} >= {
+        "scenario_partners.csv",
+        "scenario_indices.csv",
+        "scenario.json",
+    }
+
+
+def test_report_command_rebuilds_the_same_report_from_the_mlflow_run(reported, tmp_path):
+    result, folder, _ = reported
+    res = runner.invoke(
+        app,
+        ["report", "--run-id", result.mlflow_run_id, "--out", str(tmp_path), "--no-pdf"],
+    )
+    assert res.exit_code == 0, res.output
+    rebuilt = tmp_path / "exportcast-report-KOR-2023.html"
+    assert rebuilt.read_text("utf-8") == _files(folder)[".html"].read_text("utf-8")
+    assert not (tmp_path / "exportcast-report-KOR-2023.pdf").exists()
+    sheets = pd.read_excel(tmp_path / "exportcast-report-KOR-2023.xlsx", sheet_name=None)
+    opp = pd.read_csv(folder / "opportunities.csv")
+    assert len(sheets["Opportunities"]) == len(opp)
+
+
+def test_report_command_names_an_unknown_run(tmp_path):
+    res = runner.invoke(app, ["report", "--run-id", "0123456789abcdef", "--out", str(tmp_path)])
+    assert res.exit_code == 2
+    assert "0123456789abcdef" in res.output
+
+
+def test_report_html_renders_in_chromium(reported, chromium_page, tmp_path):
+    _, folder, _ = reported
+    html = _files(folder)[".html"]
+    page = chromium_page.page
+    console = []
+    page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+    page.goto(html.as_uri())
+    page.wait_for_load_state("load")
+    broken = page.evaluate(
+        "[...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).length"
+    )
+    n_images = page.evaluate("document.images.length")
+    assert n_images >= 4 and broken == 0
+    assert console == [] and chromium_page.errors == [] and chromium_page.blocked == []
+    shots = PROJECT_ROOT / "test-artifacts"
+    shots.mkdir(exist_ok=True)
+    page.screenshot(path=str(shots / "report-pipeline.png"), full_page=True)
+
+
+def test_scenario_command_runs_one_file(tmp_path):
+    args = [a for s in FAST if not s.startswith("scenarios=") for a in ("--set", s)]
+    res = runner.invoke(app, ["scenario", str(UAE), "--set", f"output.dir={tmp_path}", *args])
+    assert res.exit_code == 0, res.output
+    assert "scenario uae_cepa" in res.output
+    assert "ARE" in res.output
+    partners = pd.read_csv(tmp_path / "KOR" / "scenario_partners.csv")
+    assert set(partners["scenario"]) == {"uae_cepa"}
+
+
+def test_scenario_command_rejects_a_bad_file(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "name: x\nchanges:\n  fta:\n    - partner: XXX\n      action: enter\n      year: 2025\n"
+    )
+    res = runner.invoke(app, ["scenario", str(bad)])
+    assert res.exit_code == 2
+    assert "bad.yaml" in res.output
