@@ -31,7 +31,7 @@ import pandas as pd
 from models.engine import ENSEMBLE, MODEL_CLASSES, EngineResult
 from models.ensemble import add_ensemble
 from models.forecasting import forecast_panel
-from models.intervals import ConformalCalibration, apply_conformal
+from models.intervals import SIZE_BOUNDS, ConformalCalibration, apply_conformal, size_classes_at
 from models.metrics import evaluate_cv
 from models.timeseries import Naive
 
@@ -94,6 +94,34 @@ def calibration_from_forecast(forecast: pd.DataFrame, levels: Sequence[int]) -> 
     return {"kind": "log", "levels": [int(lv) for lv in levels], "quantiles": quantiles}
 
 
+def _quantile_table(table: pd.DataFrame, levels: Sequence[int]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for h, row in table.iterrows():
+        out[str(int(h))] = {}
+        for lv in levels:
+            q = float(row[float(lv)]) if float(lv) in row.index else float(row[lv])
+            out[str(int(h))][str(lv)] = q if math.isfinite(q) else None
+    return out
+
+
+def calibration_spec(cal: ConformalCalibration, levels: Sequence[int]) -> dict[str, Any]:
+    """The engine's calibration as JSON: pooled and per-size-class quantiles per step.
+
+    A per-class quantile of None means "use the pooled one" (too few scores), except in the
+    pooled table, where None is an infinite bound.
+    """
+    by_group = {
+        label: _quantile_table(table, levels) for label, table in (cal.by_group or {}).items()
+    }
+    return {
+        "kind": cal.kind,
+        "levels": [int(lv) for lv in levels],
+        "quantiles": _quantile_table(cal.quantiles, levels),
+        "by_group": by_group,
+        "size_bounds": list(SIZE_BOUNDS),
+    }
+
+
 def champion_spec(engine: EngineResult, candidates: Sequence[str]) -> dict[str, Any]:
     """What the pyfunc needs besides the history: model, components, calibration.
 
@@ -110,11 +138,19 @@ def champion_spec(engine: EngineResult, candidates: Sequence[str]) -> dict[str, 
         "model": engine.model,
         "components": components,
         "horizon": int(engine.forecast.groupby("unique_id").size().max()),
-        "calibration": calibration_from_forecast(engine.forecast, levels),
+        "calibration": calibration_from_forecast(engine.forecast, levels)
+        if engine.calibration is None
+        else calibration_spec(engine.calibration, levels),
     }
 
 
-def forecast_champion(series: pd.DataFrame, spec: dict[str, Any], h: int) -> pd.DataFrame:
+def forecast_champion(
+    series: pd.DataFrame,
+    spec: dict[str, Any],
+    h: int,
+    *,
+    sizes_from: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """Refit the champion on ``series`` and forecast ``h`` steps with conformal intervals.
 
     The same steps as the live forecast of ``models.engine.run_engine``.
@@ -123,6 +159,8 @@ def forecast_champion(series: pd.DataFrame, spec: dict[str, Any], h: int) -> pd.
         series: ``unique_id, ds, y``.
         spec: Output of :func:`champion_spec`.
         h: Horizon in years (at most the calibrated one).
+        sizes_from: The whole history, when ``series`` is a subset: size classes of the
+            intervals are shares of the whole total (default ``series``).
 
     Returns:
         ``unique_id, ds, mean, lo_<lv>, hi_<lv>`` (bounds clipped at zero like the engine's).
@@ -132,14 +170,19 @@ def forecast_champion(series: pd.DataFrame, spec: dict[str, Any], h: int) -> pd.
     if h > len(cal["quantiles"]):
         raise ValueError(f"horizon {h}: the model is calibrated for {len(cal['quantiles'])} steps")
     levels = tuple(float(lv) for lv in cal["levels"])
-    quantiles = pd.DataFrame(
-        [
-            [math.inf if q[str(lv)] is None else q[str(lv)] for lv in cal["levels"]]
-            for q in cal["quantiles"].values()
-        ],
-        index=pd.Index([int(k) for k in cal["quantiles"]], name="h"),
-        columns=list(levels),
-    )
+
+    def table(stored: dict[str, dict[str, Any]], missing: float) -> pd.DataFrame:
+        return pd.DataFrame(
+            [
+                [missing if q[str(lv)] is None else q[str(lv)] for lv in cal["levels"]]
+                for q in stored.values()
+            ],
+            index=pd.Index([int(k) for k in stored], name="h"),
+            columns=list(levels),
+        )
+
+    quantiles = table(cal["quantiles"], math.inf)
+    by_group = {k: table(v, math.nan) for k, v in cal.get("by_group", {}).items()}
     calibration = ConformalCalibration(
         alias=model,
         kind=cal["kind"],
@@ -147,11 +190,15 @@ def forecast_champion(series: pd.DataFrame, spec: dict[str, Any], h: int) -> pd.
         quantiles=quantiles,
         n_scores=pd.Series(0, index=quantiles.index),
         n_dropped=0,
+        by_group=by_group or None,
     )
     fc = forecast_panel(series, [MODEL_CLASSES[m]() for m in components], h, fallback=Naive())
     if model == ENSEMBLE:
         fc = add_ensemble(fc, components, alias=ENSEMBLE)
-    fc = apply_conformal(fc[["unique_id", "ds", model]], model, calibration)
+    fc = fc[["unique_id", "ds", model]]
+    sizes = series if sizes_from is None else sizes_from
+    groups = size_classes_at(fc, sizes, cal["size_bounds"]) if calibration.by_group else None
+    fc = apply_conformal(fc, model, calibration, groups)
     value_cols = [c for c in fc.columns if c == model or c.startswith(f"{model}-")]
     fc = fc.assign(**{c: fc[c].clip(lower=0.0).fillna(0.0) for c in value_cols})
     rename = {model: "mean"}
@@ -176,7 +223,11 @@ class ChampionForecaster(mlflow.pyfunc.PythonModel):
         self.history = pd.read_csv(context.artifacts["history"])
         self.spec = json.loads(Path(context.artifacts["spec"]).read_text(encoding="utf-8"))
 
-    def predict(self, context, model_input, params=None):
+    # A DataFrame hint: MLflow infers no schema from it (so no input validation of this
+    # free-form "horizon"/"unique_id" frame) and stops warning about a missing hint.
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
         """Partner forecasts ``unique_id, ds, mean, lo_80, hi_80, lo_95, hi_95``."""
         frame = pd.DataFrame(model_input)
         if "horizon" not in frame.columns or frame.empty:
@@ -191,7 +242,7 @@ class ChampionForecaster(mlflow.pyfunc.PythonModel):
             if unknown:
                 raise ValueError(f"unknown unique_id(s) {unknown}")
             series = series[series["unique_id"].isin(wanted)]
-        return forecast_champion(series, self.spec, h)
+        return forecast_champion(series, self.spec, h, sizes_from=self.history)
 
 
 def pip_requirements() -> list[str]:

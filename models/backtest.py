@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models.intervals import apply_conformal, fit_conformal
+from models.intervals import apply_conformal, fit_conformal, size_classes_at
 from models.metrics import score_cv
 
 __all__ = ["RollingResult", "interval_coverage", "rolling_select"]
@@ -60,6 +60,7 @@ def rolling_select(
     metric: str = "MASE",
     alias: str = "Selected",
     weighted: bool = True,
+    size_groups: bool = True,
 ) -> RollingResult:
     """Choose a model and calibrate its intervals at each origin from the past only.
 
@@ -75,6 +76,8 @@ def rolling_select(
         weighted: Weight each past (series, cutoff) unit by the series' share of the total
             at that cutoff (known then). The indices we forecast are driven by the large
             series, so their accuracy should drive the choice.
+        size_groups: Calibrate the intervals per size class of the series at each cutoff
+            (Mondrian conformal, :func:`models.intervals.size_classes_at`).
 
     Returns:
         The scored rows with the selected forecast and its intervals, and the choices.
@@ -94,8 +97,12 @@ def rolling_select(
         now = cv.loc[cv["cutoff"] == origin]
         if now.empty:
             raise ValueError(f"rolling_select: cv has no rows for cutoff {origin}")
-        calibration = fit_conformal(past.assign(**{alias: past[model]}), alias, levels)
-        now = apply_conformal(now.assign(**{alias: now[model]}), alias, calibration)
+        groups_past = size_classes_at(past, train) if size_groups else None
+        groups_now = size_classes_at(now, train) if size_groups else None
+        calibration = fit_conformal(
+            past.assign(**{alias: past[model]}), alias, levels, groups=groups_past
+        )
+        now = apply_conformal(now.assign(**{alias: now[model]}), alias, calibration, groups_now)
         scored_parts.append(now)
         choices.append(
             {"cutoff": origin, "model": model, "n_past_units": int(scores["unique_id"].size)}

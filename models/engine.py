@@ -24,7 +24,12 @@ import pandas as pd
 from models.backtest import _mean_scores, interval_coverage, rolling_select
 from models.ensemble import add_ensemble
 from models.forecasting import cross_validate, forecast_panel
-from models.intervals import apply_conformal, fit_conformal
+from models.intervals import (
+    ConformalCalibration,
+    apply_conformal,
+    fit_conformal,
+    size_classes_at,
+)
 from models.metrics import evaluate_cv, score_cv
 from models.paths import window_error_paths
 from models.timeseries import AutoARIMA, DampedETS, Drift, Naive, Theta
@@ -54,6 +59,7 @@ class EngineResult:
         model: The model chosen for the live forecast.
         paths: Sample paths ``unique_id, ds, path, y`` around the live forecast.
         backtest: The scored backtest rows (``Selected`` and every candidate).
+        calibration: The conformal calibration of the live intervals (per size class).
     """
 
     forecast: pd.DataFrame
@@ -63,6 +69,7 @@ class EngineResult:
     model: str
     paths: pd.DataFrame
     backtest: pd.DataFrame
+    calibration: ConformalCalibration | None = None
 
 
 def _pooled_choice(cv: pd.DataFrame, series: pd.DataFrame, candidates: list[str]) -> str:
@@ -197,8 +204,11 @@ def finish_engine(
     fc = live_forecast(needed)
     if model == ENSEMBLE:
         fc = add_ensemble(fc, needed, alias=ENSEMBLE)
-    calibration = fit_conformal(cv, model, levels)
-    fc = apply_conformal(fc[["unique_id", "ds", model]], model, calibration)
+    # intervals per size class of the partner (Mondrian conformal): large partners get the
+    # errors of large partners
+    calibration = fit_conformal(cv, model, levels, groups=size_classes_at(cv, series))
+    fc = fc[["unique_id", "ds", model]]
+    fc = apply_conformal(fc, model, calibration, size_classes_at(fc, series))
     rename = {model: "mean"}
     for lv in levels:
         rename[f"{model}-lo-{lv}"] = f"lo_{lv}"
@@ -221,4 +231,5 @@ def finish_engine(
         model=model,
         paths=paths,
         backtest=rolled.cv,
+        calibration=calibration,
     )

@@ -9,7 +9,12 @@ The nonconformity score is a *relative* error, so one calibration serves series 
 - ``kind="ratio"``: ``|y / yhat - 1|``; the interval is ``yhat * (1 - q)`` to
   ``yhat * (1 + q)``. Rows with ``yhat <= 0`` are left out.
 
-Scores are pooled across series and cutoffs for each horizon step ``h = ds - cutoff``. The
+Scores are pooled across series and cutoffs for each horizon step ``h = ds - cutoff``; with
+``groups`` (Mondrian conformal) they are pooled within each group as well, e.g. by
+:func:`size_classes` of the series at the cutoff: a large, stable partner then gets the errors of
+large partners, not those of lumpy small ones (which made China's 80 % interval span a factor of
+ten when every partner shared one quantile). A group-step with fewer than ``min_group_scores``
+scores uses the pooled quantile. The
 quantile for level ``L`` is the ``ceil((n + 1) * L / 100)``-th smallest of the ``n`` scores (the
 finite-sample correction of split conformal prediction); when that rank exceeds ``n`` the bound
 is infinite (``lo = 0``, ``hi = inf`` for ``kind="log"``): too few backtest windows for that
@@ -28,7 +33,18 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-__all__ = ["ConformalCalibration", "apply_conformal", "coverage", "fit_conformal"]
+__all__ = [
+    "SIZE_BOUNDS",
+    "ConformalCalibration",
+    "apply_conformal",
+    "coverage",
+    "fit_conformal",
+    "size_classes",
+    "size_classes_at",
+]
+
+# Share of the total at the cutoff separating small | medium | large series.
+SIZE_BOUNDS = (0.001, 0.01)
 
 
 @dataclass(frozen=True)
@@ -42,6 +58,8 @@ class ConformalCalibration:
         quantiles: Index ``h`` (1, 2, ...), one column per level: the score quantile.
         n_scores: Index ``h``: how many errors were pooled for that step.
         n_dropped: Backtest rows that could not be scored (non-positive values).
+        by_group: Per group label (Mondrian conformal): quantiles like ``quantiles``; a NaN
+            (too few scores for that group and step) falls back to the pooled quantile.
     """
 
     alias: str
@@ -50,6 +68,54 @@ class ConformalCalibration:
     quantiles: pd.DataFrame
     n_scores: pd.Series
     n_dropped: int
+    by_group: dict[str, pd.DataFrame] | None = None
+
+
+def size_classes(
+    shares: np.ndarray | pd.Series, bounds: Sequence[float] = SIZE_BOUNDS
+) -> np.ndarray:
+    """Label each share of a total ``small`` / ``medium`` / ``large`` (``bounds`` split them).
+
+    Args:
+        shares: Fractions of the total (NaN counts as small).
+        bounds: Two increasing cut points.
+
+    Returns:
+        An object array of labels.
+    """
+    values = np.nan_to_num(np.asarray(shares, dtype=float), nan=0.0)
+    labels = np.array(["small", "medium", "large"], dtype=object)
+    return labels[np.searchsorted(np.asarray(bounds, dtype=float), values, side="right")]
+
+
+def size_classes_at(
+    frame: pd.DataFrame, train: pd.DataFrame, bounds: Sequence[float] = SIZE_BOUNDS
+) -> np.ndarray:
+    """Size class of each row's series by its share of the total at the row's cutoff.
+
+    Only data up to the cutoff is used (the share in the cutoff year), so a backtest stays
+    honest. Without a ``cutoff`` column (a live forecast) the last year of ``train`` is the
+    cutoff.
+
+    Args:
+        frame: Rows with ``unique_id`` (and ``cutoff`` for a backtest).
+        train: The long frame ``unique_id, ds, y`` the forecasts were made from.
+        bounds: Cut points of the classes (see :func:`size_classes`).
+
+    Returns:
+        One label per row of ``frame``.
+    """
+    total = train.groupby("ds")["y"].transform("sum")
+    share = pd.Series(
+        (train["y"] / total).to_numpy(), index=pd.MultiIndex.from_frame(train[["unique_id", "ds"]])
+    )
+    cutoff = (
+        frame["cutoff"]
+        if "cutoff" in frame.columns
+        else pd.Series(int(train["ds"].max()), index=frame.index)
+    )
+    keys = pd.MultiIndex.from_arrays([frame["unique_id"], cutoff.astype(train["ds"].dtype)])
+    return size_classes(share.reindex(keys).to_numpy(), bounds)
 
 
 def _level_key(lv: float) -> str:
@@ -94,6 +160,8 @@ def fit_conformal(
     levels: Sequence[float] = (80, 95),
     *,
     kind: Literal["log", "ratio"] = "log",
+    groups: np.ndarray | pd.Series | None = None,
+    min_group_scores: int = 50,
 ) -> ConformalCalibration:
     """Calibrate interval half-widths on a backtest's relative errors.
 
@@ -102,6 +170,9 @@ def fit_conformal(
         alias: Model column to calibrate.
         levels: Interval levels in percent.
         kind: Relative error: ``"log"`` ratio or plain ``"ratio"``.
+        groups: Optional group label per row of ``cv`` (Mondrian conformal), e.g.
+            :func:`size_classes_at`.
+        min_group_scores: Fewer scores than this in a group and step: pooled quantile.
 
     Returns:
         The calibration, to pass to :func:`apply_conformal`.
@@ -121,6 +192,21 @@ def fit_conformal(
         columns=list(lvls),
     )
     n_scores = pd.Series([int(np.sum(ok & (h == step))) for step in steps], index=quantiles.index)
+    by_group = None
+    if groups is not None:
+        labels = np.asarray(groups, dtype=object)
+        if labels.shape[0] != len(cv):
+            raise ValueError(f"groups has {labels.shape[0]} labels for {len(cv)} cv rows")
+        by_group = {}
+        for label in sorted({str(g) for g in labels}):
+            rows = []
+            for step in steps:
+                mask = ok & (h == step) & (labels == label)
+                enough = int(mask.sum()) >= min_group_scores
+                rows.append(
+                    [_conformal_quantile(scores[mask], lv) if enough else np.nan for lv in lvls]
+                )
+            by_group[label] = pd.DataFrame(rows, index=quantiles.index, columns=list(lvls))
     return ConformalCalibration(
         alias=alias,
         kind=kind,
@@ -128,11 +214,15 @@ def fit_conformal(
         quantiles=quantiles,
         n_scores=n_scores,
         n_dropped=int(np.sum(~ok)),
+        by_group=by_group,
     )
 
 
 def apply_conformal(
-    fcst: pd.DataFrame, alias: str, calibration: ConformalCalibration
+    fcst: pd.DataFrame,
+    alias: str,
+    calibration: ConformalCalibration,
+    groups: np.ndarray | pd.Series | None = None,
 ) -> pd.DataFrame:
     """Add conformal ``<alias>-lo-<level>`` / ``<alias>-hi-<level>`` columns to a forecast.
 
@@ -144,6 +234,8 @@ def apply_conformal(
         fcst: Forecast (or backtest) frame with ``unique_id, ds`` and the ``alias`` column.
         alias: Column holding the point forecast.
         calibration: Output of :func:`fit_conformal`.
+        groups: Group label per row (as given to :func:`fit_conformal`); rows of a group
+            without its own quantile, or all rows when None, use the pooled quantiles.
 
     Returns:
         A new frame with the interval columns right after ``alias``, in statsforecast order.
@@ -161,8 +253,15 @@ def apply_conformal(
     yhat = fcst[alias].to_numpy(dtype=float)
     positive = yhat > 0
     bounds: dict[str, np.ndarray] = {}
+    labels = None if groups is None else np.asarray(groups, dtype=object)
     for lv in calibration.levels:
         q = calibration.quantiles[lv].reindex(h).to_numpy()
+        if labels is not None and calibration.by_group:
+            q = q.copy()
+            for label, table in calibration.by_group.items():
+                mask = labels == label
+                own = table[lv].reindex(h[mask]).to_numpy()
+                q[mask] = np.where(np.isnan(own), q[mask], own)
         with np.errstate(over="ignore", invalid="ignore"):
             if calibration.kind == "log":
                 lo, hi = yhat * np.exp(-q), yhat * np.exp(q)

@@ -85,3 +85,54 @@ def test_conformal_coverage_on_a_later_window_is_near_nominal() -> None:
     result = coverage(apply_conformal(holdout, "Naive", cal), "Naive", (80, 95))
     assert result["coverage-80"] == pytest.approx(0.80, abs=0.05)
     assert result["coverage-95"] == pytest.approx(0.95, abs=0.03)
+
+
+def test_size_classes_split_at_the_bounds() -> None:
+    from models.intervals import size_classes
+
+    labels = size_classes([0.0, 0.0009, 0.001, 0.0099, 0.01, 0.5, np.nan])
+    assert labels.tolist() == ["small", "small", "medium", "medium", "large", "large", "small"]
+
+
+def test_size_classes_at_use_the_share_at_the_cutoff_only() -> None:
+    from models.intervals import size_classes_at
+
+    train = pd.DataFrame(
+        {
+            "unique_id": ["A", "B"] * 3,
+            "ds": [2000, 2000, 2001, 2001, 2002, 2002],
+            "y": [999.5, 0.5, 1.0, 999.0, 500.0, 500.0],
+        }
+    )
+    rows = pd.DataFrame({"unique_id": ["B", "B", "A"], "cutoff": [2000, 2001, 2000]})
+    assert size_classes_at(rows, train).tolist() == ["small", "large", "large"]
+    # the future does not matter
+    changed = train.assign(y=np.where(train["ds"] > 2001, 1e9, train["y"]))
+    assert size_classes_at(rows, changed).tolist() == ["small", "large", "large"]
+    # a live forecast (no cutoff column) uses the last year
+    assert size_classes_at(pd.DataFrame({"unique_id": ["A"]}), train).tolist() == ["large"]
+
+
+def test_grouped_calibration_gives_each_group_its_own_quantile_with_pooled_fallback() -> None:
+    rng = np.random.default_rng(0)
+    big = rng.normal(0, 0.05, 200)  # large series: small errors
+    small = rng.normal(0, 1.0, 200)  # small series: big errors
+    few = rng.normal(0, 0.5, 10)  # too few to have their own quantile
+    cv = _cv_with_log_errors([*big, *small, *few])
+    groups = np.array(["large"] * 200 + ["small"] * 200 + ["medium"] * 10, dtype=object)
+    cal = fit_conformal(cv, "M", levels=(80,), groups=groups, min_group_scores=50)
+    q_large = cal.by_group["large"].loc[1, 80]
+    q_small = cal.by_group["small"].loc[1, 80]
+    assert q_large < 0.1 < 1.0 < q_small
+    assert np.isnan(cal.by_group["medium"].loc[1, 80])
+    fcst = pd.DataFrame(
+        {"unique_id": ["L", "S", "M"], "ds": [2011] * 3, "cutoff": [2010] * 3, "M": 100.0}
+    )
+    out = apply_conformal(fcst, "M", cal, np.array(["large", "small", "medium"], dtype=object))
+    hi = out["M-hi-80"].to_numpy()
+    assert hi[0] == pytest.approx(100 * np.exp(q_large))
+    assert hi[1] == pytest.approx(100 * np.exp(q_small))
+    assert hi[2] == pytest.approx(100 * np.exp(cal.quantiles.loc[1, 80]))  # pooled fallback
+    # without groups every row gets the pooled quantile
+    pooled = apply_conformal(fcst, "M", cal)["M-hi-80"].to_numpy()
+    assert np.allclose(pooled, 100 * np.exp(cal.quantiles.loc[1, 80]))
