@@ -98,3 +98,32 @@ def test_baseline_is_reused_at_the_runs_last_year(config, tables):
     assert p.loc[p["year"] >= 2025, "ppml_effect_pct"].abs().min() > 0
     assert np.isfinite(p["gbm_effect_pct"]).all()
     assert p["actual"].isna().all()  # the data end at the origin 2023
+
+
+def test_gdp_shock_and_dependence_set_override_end_to_end(config, tables, tmp_path):
+    # a China demand shock, its indices computed on an overridden dependence set
+    spec = tmp_path / "china_slowdown.yaml"
+    spec.write_text(
+        "name: china_slowdown\n"
+        "title: China grows 3 points slower 2024-2028\n"
+        "changes:\n"
+        "  gdp_shocks:\n"
+        "    - {partner: CHN, start: 2024, end: 2028, growth_pp: -3.0}\n"
+        "  dependence_set: [CHN, USA, HKG]\n"
+    )
+    result = run_scenario(config, load_scenario(spec), tables, log=lambda _: None)
+    p = result.partners
+    assert set(p["partner"]) == {"CHN"}
+    effect = p.set_index("year")["ppml_effect_pct"]
+    # cumulative: each year deeper below the baseline
+    assert (effect < 0).all() and effect.is_monotonic_decreasing
+    assert result.meta["dependence_set"] == ["CHN", "USA", "HKG"]
+    dep = result.indices[result.indices["index"] == "dependence_share"].set_index("year")
+    assert (dep["diff_p50"] < 0).all()
+    # HKG in the set: the baseline share is above the CHN+USA forecast of the same origin
+    conc = tables["kor_exports"]
+    last = conc[conc["year"] == 2023]
+    chn_usa = (
+        last[last["partner"].isin(["CHN", "USA"])]["export_usd"].sum() / last["export_usd"].sum()
+    )
+    assert dep.loc[2024, "baseline_p50"] > chn_usa
