@@ -319,6 +319,7 @@ def global_preds(
     plain: bool = False,
     origins: list[int] = TEST,
     reporters: list[str] | None = None,
+    model_class: type[GlobalShareModel] = GlobalShareModel,
     **kw,
 ) -> Preds:
     """Rolling-origin forecasts of ``GlobalShareModel`` for the scored partners."""
@@ -332,7 +333,7 @@ def global_preds(
         ext = None if ext is None else ext.assign(total=1.0)
     if reporters is not None and ext is not None:
         ext = ext.loc[ext["unique_id"].str.split(">").str[0].isin(reporters)]
-    fc = rolling_origin_forecast(main, origins, extra=ext, model=GlobalShareModel(h=H, **kw))
+    fc = rolling_origin_forecast(main, origins, extra=ext, model=model_class(h=H, **kw))
     out = {}
     for t, g in fc.groupby("origin"):
         wide = g.pivot(index="unique_id", columns="ds", values="y_hat")
