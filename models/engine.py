@@ -44,6 +44,8 @@ MODEL_CLASSES = {
     "AutoARIMA": AutoARIMA,
 }
 ENSEMBLE = "Ensemble"
+# Replayed path errors are clipped at this conformal level of the series' size class.
+PATH_CLIP_LEVEL = 99.0
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,22 @@ class EngineResult:
     paths: pd.DataFrame
     backtest: pd.DataFrame
     calibration: ConformalCalibration | None = None
+
+
+def _error_bounds(
+    cv: pd.DataFrame, series: pd.DataFrame, model: str, ids: Sequence[str], level: float
+) -> pd.DataFrame:
+    """Per series and step: the ``level`` % conformal bound of |log error| of its size class."""
+    cal = fit_conformal(cv, model, (level,), groups=size_classes_at(cv, series))
+    live = pd.DataFrame({"unique_id": list(ids)})
+    labels = size_classes_at(live, series)
+    pooled = cal.quantiles[level]
+    columns = {}
+    for uid, label in zip(live["unique_id"], labels, strict=True):
+        own = (cal.by_group or {}).get(str(label))
+        q = pooled if own is None else own[level].fillna(pooled)
+        columns[uid] = q
+    return pd.DataFrame(columns)
 
 
 def _pooled_choice(cv: pd.DataFrame, series: pd.DataFrame, candidates: list[str]) -> str:
@@ -222,7 +240,8 @@ def finish_engine(
         ["unique_id", "ds", "model", "mean", *[c for c in rename.values() if c != "mean"]]
     ]
 
-    paths = window_error_paths(forecast, cv, model, h=h, n_paths=n_paths, seed=seed)
+    clip = _error_bounds(cv, series, model, forecast["unique_id"].unique(), PATH_CLIP_LEVEL)
+    paths = window_error_paths(forecast, cv, model, h=h, n_paths=n_paths, seed=seed, clip=clip)
     return EngineResult(
         forecast=forecast.reset_index(drop=True),
         accuracy=accuracy,

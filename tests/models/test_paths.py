@@ -116,3 +116,17 @@ def test_window_paths_replay_whole_windows_deterministically():
     # each path uses one window for both series: B's error is always twice A's
     assert np.allclose(ratio_b, 2 * ratio_a)
     assert set(ratio_a.unique()) <= {0.1, 0.2, -0.1, -0.2}
+
+
+def test_window_paths_clip_replayed_errors_at_the_given_bound():
+    from models.paths import window_error_paths
+
+    point = _point(years=(2024, 2025))
+    clip = pd.DataFrame({"A": [0.15, 0.15]}, index=[1, 2])  # B: no bound
+    a = window_error_paths(point, _window_cv(), "m", h=2, n_paths=40, seed=3, clip=clip)
+    wide = a.pivot_table(index=["path", "ds"], columns="unique_id", values="y")
+    ratio_a = np.log(wide["A"] / 100.0).round(6)
+    ratio_b = np.log(wide["B"] / 200.0).round(6)
+    assert set(ratio_a.unique()) <= {0.1, 0.15, -0.1, -0.15}
+    assert ratio_a.abs().max() == pytest.approx(0.15)
+    assert set(ratio_b.unique()) <= {0.2, 0.4, -0.2, -0.4}  # unchanged
