@@ -11,7 +11,9 @@
    ``h`` years from the last year; its intervals are calibrated on all backtest errors.
 4. Sample paths: each path replays the joint errors (all series, steps 1..h) of one past
    backtest window of the chosen model, drawn with replacement
-   (:func:`models.paths.window_error_paths`), for the uncertainty of cross-series indices.
+   (:func:`models.paths.window_error_paths`), for the uncertainty of cross-series indices;
+   errors are clipped at the 99 % conformal bound of the series' size class and centred so
+   that each series' paths average its point forecast in USD.
 """
 
 from __future__ import annotations
@@ -241,7 +243,11 @@ def finish_engine(
     ]
 
     clip = _error_bounds(cv, series, model, forecast["unique_id"].unique(), PATH_CLIP_LEVEL)
-    paths = window_error_paths(forecast, cv, model, h=h, n_paths=n_paths, seed=seed, clip=clip)
+    # level-centred: each partner's paths average its point forecast in USD, so the paths'
+    # totals and shares are not pulled by past biases (benchmarks/index_coverage.py)
+    paths = window_error_paths(
+        forecast, cv, model, h=h, n_paths=n_paths, seed=seed, clip=clip, center="level"
+    )
     return EngineResult(
         forecast=forecast.reset_index(drop=True),
         accuracy=accuracy,

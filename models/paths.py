@@ -12,6 +12,7 @@ way it did in the data.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -157,6 +158,7 @@ def window_error_paths(
     n_paths: int = 1000,
     seed: int = 0,
     clip: pd.DataFrame | None = None,
+    center: Literal["log", "level"] | None = None,
 ) -> pd.DataFrame:
     """Sample paths from whole backtest windows: the joint errors of one past cutoff per path.
 
@@ -181,6 +183,10 @@ def window_error_paths(
             when a lumpy series was tiny (Marshall Islands' ship exports around 2000) must not
             be replayed on its forecast of $7 bn (it made one partner 76 % of all exports in
             8 % of the paths). The engine passes the series' size-class conformal bound.
+        center: Remove each series' past bias per step (over the windows), after clipping:
+            ``"log"`` subtracts the mean log error; ``"level"`` divides by the mean
+            multiplier ``exp(e)``, so each series' paths average its point forecast in USD
+            and sums over partners stay unbiased. None replays the errors as they were.
 
     Returns:
         Long frame ``unique_id, ds, path, y``.
@@ -213,6 +219,12 @@ def window_error_paths(
         bound = clip.reindex(index=range(1, h + 1), columns=ids).to_numpy(dtype="float64")
         bound = np.where(np.isnan(bound), np.inf, bound)
         e = np.clip(e, -bound[None, :, :], bound[None, :, :])
+    if center == "log":
+        e = e - e.mean(axis=0, keepdims=True)
+    elif center == "level":
+        e = e - np.log(np.exp(e).mean(axis=0, keepdims=True))
+    elif center is not None:
+        raise ValueError(f"center must be 'log', 'level' or None, got {center!r}")
     steps = np.sort(point["ds"].unique())[:h]
     wide = point.pivot(index="ds", columns="unique_id", values=value).reindex(index=steps)[ids]
     base = wide.to_numpy(dtype="float64")

@@ -130,3 +130,26 @@ def test_window_paths_clip_replayed_errors_at_the_given_bound():
     assert set(ratio_a.unique()) <= {0.1, 0.15, -0.1, -0.15}
     assert ratio_a.abs().max() == pytest.approx(0.15)
     assert set(ratio_b.unique()) <= {0.2, 0.4, -0.2, -0.4}  # unchanged
+
+
+def test_window_paths_level_centering_makes_each_series_average_its_forecast():
+    from models.paths import window_error_paths
+
+    point = _point(years=(2024, 2025))
+    raw = window_error_paths(point, _window_cv(), "m", h=2, n_paths=40, seed=3)
+    centred = window_error_paths(point, _window_cv(), "m", h=2, n_paths=40, seed=3, center="level")
+    # per series and step, the mean multiplier over the windows is exactly 1 ...
+    cv = _window_cv()
+    cutoffs = sorted(cv["cutoff"].unique())
+    all_windows = window_error_paths(
+        point, cv, "m", h=2, n_paths=len(cutoffs) * 200, seed=0, center="level"
+    )
+    means = all_windows.groupby(["unique_id", "ds"])["y"].mean()
+    base = point.set_index(["unique_id", "ds"])["mean"]
+    assert np.allclose(means / base.reindex(means.index), 1.0, atol=0.05)
+    # ... while the ordering of the windows (co-movement) is kept: same draws, shifted errors
+    a = raw.pivot_table(index=["path", "ds"], columns="unique_id", values="y")
+    b = centred.pivot_table(index=["path", "ds"], columns="unique_id", values="y")
+    assert (a.rank() == b.rank()).all().all()
+    with pytest.raises(ValueError, match="center"):
+        window_error_paths(point, cv, "m", h=2, n_paths=4, seed=0, center="median")
