@@ -79,6 +79,19 @@ def _format_errors(origin: str, err: ValidationError) -> str:
     return "\n".join(lines)
 
 
+def _read_mapping(path: Path, kind: str) -> dict[str, Any]:
+    """A YAML file's top-level mapping, or a ConfigError naming the file."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: {kind} file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top level")
+    return data
+
+
 def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -> RunConfig:
     """Read, override and validate a run configuration.
 
@@ -94,14 +107,7 @@ def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -
             the message names the file and the key and says what was expected.
     """
     path = Path(path) if path is not None else DEFAULT_CONFIG
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of keys at the top level")
+    data = _read_mapping(path, "config")
     origin = str(path)
     items = list(overrides)
     for item in items:
@@ -201,14 +207,7 @@ def load_scenario(
             the message names the file and the key and says what was expected.
     """
     path = scenario_path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: scenario file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of keys at the top level")
+    data = _read_mapping(path, "scenario")
     context = _scenario_context(snapshot_dir, min_years, default_origin)
     try:
         return ScenarioConfig.model_validate(data, context=context)

@@ -7,11 +7,9 @@ place, so a failed build never leaves a half-written report.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,11 +17,13 @@ from typing import Any
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from flows.io import atomic_write
 from models.opportunities import METHOD as OPPORTUNITIES_METHOD
 from reports import charts, content
 from reports.bundle import ReportBundle, load_bundle
 
 __all__ = [
+    "BROWSER_ARGS",
     "CHROMIUM",
     "CHROMIUM_ARGS",
     "SHEETS",
@@ -36,7 +36,7 @@ __all__ = [
 
 CHROMIUM = Path("/usr/bin/chromium")
 # A fresh profile and these switches keep headless Chromium off the network.
-CHROMIUM_ARGS = [
+BROWSER_ARGS = [
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -45,8 +45,8 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    "--no-pdf-header-footer",
 ]
+CHROMIUM_ARGS = [*BROWSER_ARGS, "--no-pdf-header-footer"]  # for printing the PDF
 PDF_TIMEOUT_S = 180
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # Sheet name -> bundle attribute (Summary and Sources are built from report.json).
@@ -74,24 +74,6 @@ class ReportFiles:
     html: Path
     pdf: Path | None
     xlsx: Path
-
-
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
-    """Write through a temporary sibling, then rename into place (no partial file on error)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        write(tmp_path)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_path, 0o666 & ~umask)
-        os.replace(tmp_path, path)
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _charts(bundle: ReportBundle, top: list[str], names: dict[str, str]) -> dict[str, str]:
@@ -231,7 +213,7 @@ def write_pdf(html: Path, pdf: Path, *, chromium: Path = CHROMIUM) -> Path:
                     + " | ".join(tail)
                 )
 
-    return _atomic_write(pdf, write)
+    return atomic_write(pdf, write)
 
 
 def _summary_frame(bundle: ReportBundle) -> pd.DataFrame:
@@ -279,7 +261,7 @@ def write_xlsx(bundle: ReportBundle, path: Path) -> Path:
             for ws in writer.book.worksheets:
                 ws.freeze_panes = "A2"
 
-    return _atomic_write(path, write)
+    return atomic_write(path, write)
 
 
 def build_report(
@@ -307,7 +289,7 @@ def build_report(
     stem = f"exportcast-report-{bundle.meta['reporter']}-{last_year}"
     out_dir = Path(out_dir)
     text = render_html(bundle)
-    html = _atomic_write(out_dir / f"{stem}.html", lambda p: p.write_text(text, "utf-8"))
+    html = atomic_write(out_dir / f"{stem}.html", lambda p: p.write_text(text, "utf-8"))
     xlsx = write_xlsx(bundle, out_dir / f"{stem}.xlsx")
     printed = write_pdf(html, out_dir / f"{stem}.pdf", chromium=chromium) if pdf else None
     return ReportFiles(html=html, pdf=printed, xlsx=xlsx)

@@ -14,6 +14,8 @@ from typing import Any
 
 import pandas as pd
 
+from models.opportunities import OPPORTUNITY_COLUMNS
+
 __all__ = [
     "BUNDLE_FILES",
     "INDEX_BANDS",
@@ -61,19 +63,7 @@ BUNDLE_FILES: dict[str, list[str]] = {
     "forecasts.csv": ["partner", "year", "mean"],
     "history.csv": ["reporter", "partner", "year", "export_usd"],
     "backtest_accuracy.csv": ["model", "MASE", "sMAPE", "relMASE"],
-    "opportunities.csv": [
-        "rank",
-        "partner",
-        "name",
-        "current_share",
-        "forecast_share",
-        "forecast_growth_pct",
-        "contribution_dhhi",
-        "contribution_ddep",
-        "fta_status",
-        "distance_km",
-        "income_group",
-    ],
+    "opportunities.csv": OPPORTUNITY_COLUMNS,
 }
 # Absent or empty when no scenario is configured.
 OPTIONAL_FILES: dict[str, list[str]] = {

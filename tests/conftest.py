@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import SimpleNamespace
+from urllib.parse import urlsplit
 
 import numpy as np
 import pandas as pd
@@ -49,3 +51,51 @@ def make_panel(n_series: int = 4, n_years: int = 20, seed: int = 0) -> pd.DataFr
 @pytest.fixture
 def panel() -> pd.DataFrame:
     return make_panel()
+
+
+@pytest.fixture
+def chromium_page(tmp_path):
+    """A page in headless Debian Chromium (fresh profile), driven by Playwright.
+
+    Yields a namespace with ``page``, ``errors`` (uncaught page exceptions), ``console``
+    (console errors), ``requests`` (every URL requested) and ``blocked`` (requests to anything
+    but 127.0.0.1, which are aborted: tests never leave the machine).
+    """
+    from reports.build import BROWSER_ARGS, CHROMIUM
+
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    def off_machine(url: str) -> bool:
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https", "ws", "wss") and parts.hostname != "127.0.0.1"
+
+    browser = SimpleNamespace(page=None, errors=[], console=[], requests=[], blocked=[])
+
+    def block(route) -> None:
+        browser.blocked.append(route.request.url)
+        route.abort()
+
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=BROWSER_ARGS,
+            viewport={"width": 1400, "height": 1000},
+        )
+        try:
+            context.set_default_timeout(30_000)
+            context.route(off_machine, block)
+            context.on("request", lambda req: browser.requests.append(req.url))
+            page = context.pages[0] if context.pages else context.new_page()
+            page.on("pageerror", lambda exc: browser.errors.append(str(exc)))
+            page.on(
+                "console",
+                lambda msg: browser.console.append(msg.text) if msg.type == "error" else None,
+            )
+            browser.page = page
+            yield browser
+        finally:
+            context.close()

@@ -14,26 +14,12 @@ import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
-from urllib.parse import urlsplit
 
 import pytest
 from prefect.testing.utilities import prefect_test_harness
 
 from flows import pipeline
 from tests.flows.helpers import free_port, subprocess_env, wait_for_http
-
-CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; `make test` installs it
-# Without these (and a fresh profile) Chromium tries to reach the network at start.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -123,43 +109,3 @@ def mlflow_server(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the group
         proc.wait()
         log.close()
-
-
-@pytest.fixture
-def chromium_page(tmp_path):
-    """A page in headless Debian Chromium (fresh profile), driven by Playwright.
-
-    Yields a namespace with ``page``, ``errors`` (uncaught page exceptions) and ``blocked``
-    (requests to anything but 127.0.0.1, which are aborted: tests never leave the machine).
-    """
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    def off_machine(url: str) -> bool:
-        parts = urlsplit(url)
-        return parts.scheme in ("http", "https", "ws", "wss") and parts.hostname != "127.0.0.1"
-
-    browser = SimpleNamespace(page=None, errors=[], blocked=[])
-
-    def block(route) -> None:
-        browser.blocked.append(route.request.url)
-        route.abort()
-
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1600, "height": 1000},
-        )
-        try:
-            context.set_default_timeout(30_000)
-            context.route(off_machine, block)
-            page = context.pages[0] if context.pages else context.new_page()
-            page.on("pageerror", lambda exc: browser.errors.append(str(exc)))
-            browser.page = page
-            yield browser
-        finally:
-            context.close()

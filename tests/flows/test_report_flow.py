@@ -130,8 +130,6 @@ def test_report_html_renders_in_chromium(reported, chromium_page, tmp_path):
     _, folder, _ = reported
     html = _files(folder)[".html"]
     page = chromium_page.page
-    console = []
-    page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
     page.goto(html.as_uri())
     page.wait_for_load_state("load")
     broken = page.evaluate(
@@ -139,7 +137,8 @@ def test_report_html_renders_in_chromium(reported, chromium_page, tmp_path):
     )
     n_images = page.evaluate("document.images.length")
     assert n_images >= 4 and broken == 0
-    assert console == [] and chromium_page.errors == [] and chromium_page.blocked == []
+    assert chromium_page.console == [] and chromium_page.errors == []
+    assert chromium_page.blocked == [] and chromium_page.requests == [html.as_uri()]
     shots = PROJECT_ROOT / "test-artifacts"
     shots.mkdir(exist_ok=True)
     page.screenshot(path=str(shots / "report-pipeline.png"), full_page=True)

@@ -1,11 +1,11 @@
-"""A small but realistic report bundle (Korea's real exports, synthetic forecasts), and a
-headless Chromium page that records every request and console error."""
+"""A small but realistic report bundle (Korea's real exports, synthetic forecasts).
+
+The browser fixture ``chromium_page`` is shared, in tests/conftest.py."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -18,17 +18,6 @@ from models.paths import path_quantiles
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DEP = ("CHN", "USA")
 LEVELS = (80, 95)
 HORIZON = 5
@@ -311,34 +300,3 @@ def built(tmp_path_factory, bundle_dir):
     from reports import build_report
 
     return build_report(bundle_dir, tmp_path_factory.mktemp("report"))
-
-
-@pytest.fixture
-def chromium_page(tmp_path):
-    """A page in headless Debian Chromium (fresh profile) that records requests and errors."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    browser = SimpleNamespace(page=None, errors=[], console=[], requests=[])
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 900},
-        )
-        try:
-            context.set_default_timeout(30_000)
-            context.on("request", lambda req: browser.requests.append(req.url))
-            page = context.pages[0] if context.pages else context.new_page()
-            page.on("pageerror", lambda exc: browser.errors.append(str(exc)))
-            page.on(
-                "console",
-                lambda msg: browser.console.append(msg.text) if msg.type == "error" else None,
-            )
-            browser.page = page
-            yield browser
-        finally:
-            context.close()
