@@ -773,7 +773,18 @@ def _report_meta(config: RunConfig, run: RunInfo, snapshot: Snapshot) -> dict[st
 # --- the flow --------------------------------------------------------------------------------
 
 
-@flow(name="forecast-exports")
+def _stop_workers_of_deployed_run(flow: Any, run: Any, state: Any) -> None:
+    # see stop_worker_processes: only a deployed run's process has to exit by itself
+    if getattr(run, "deployment_id", None) is not None:
+        stop_worker_processes()
+
+
+@flow(
+    name="forecast-exports",
+    on_completion=[_stop_workers_of_deployed_run],
+    on_failure=[_stop_workers_of_deployed_run],
+    on_cancellation=[_stop_workers_of_deployed_run],
+)
 def forecast_exports(config: RunConfig) -> RunResult:
     """The main job for one reporter, stage by stage (the forecasting stages come next).
 
@@ -835,6 +846,21 @@ def forecast_exports(config: RunConfig) -> RunResult:
     return RunResult(
         concentration, folder, run.vintage, run.config_hash, record.run_id, run.flow_run_id
     )
+
+
+def stop_worker_processes() -> None:
+    """Stop joblib's reusable worker processes, if any were started.
+
+    A deployed run (``exportcast serve``) executes in a multiprocessing child; at its end
+    multiprocessing joins every child process *before* the atexit hook that would stop
+    joblib's idle workers, so the run's process never exits and the server's runner waits for
+    it forever (the hang seen after SIGTERM). Stopping them at the end of the flow avoids it.
+    """
+    from joblib.externals.loky import reusable_executor
+
+    executor = reusable_executor._executor
+    if executor is not None:
+        executor.shutdown(wait=True)
 
 
 def prefect_settings(config: RunConfig) -> dict[Any, Any]:

@@ -5,11 +5,25 @@
 the deployment's flow runs (scheduled, or triggered from the UI or ``prefect deployment run``)
 in subprocesses of this process, one at a time, until Ctrl-C or SIGTERM. On shutdown Prefect
 pauses the schedule; the next ``exportcast serve`` resumes it.
+
+Shutdown used to hang: the runner waits for each flow run's process, and a run's process did
+not exit when joblib's worker processes were still alive (multiprocessing joins them before
+the hook that stops them runs). The flow now stops them at its end
+(``flows.pipeline.stop_worker_processes``). As a guard against any other child that lingers, a
+SIGTERM also starts a deadline: if the process is still alive ``SHUTDOWN_GRACE_S`` seconds
+later, it says so and exits with code 0 (the schedule is paused by then), as a service manager
+would otherwise SIGKILL it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
+import threading
+import time
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 from prefect.schedules import Cron, Schedule
@@ -19,7 +33,16 @@ from prefect.types.entrypoint import EntrypointType
 from configs import RunConfig, config_hash
 from flows.pipeline import code_version, forecast_exports, prefect_settings
 
-__all__ = ["ServeError", "deployment_name", "prefect_api_url", "schedule_of", "serve_forecasts"]
+__all__ = [
+    "SHUTDOWN_GRACE_S",
+    "ServeError",
+    "deployment_name",
+    "prefect_api_url",
+    "schedule_of",
+    "serve_forecasts",
+]
+
+SHUTDOWN_GRACE_S = 30.0
 
 
 class ServeError(RuntimeError):
@@ -39,6 +62,26 @@ def schedule_of(config: RunConfig) -> Schedule:
 def prefect_api_url() -> str | None:
     """``PREFECT_API_URL`` from the environment or the active Prefect profile."""
     return get_current_settings().api.url
+
+
+def _exit_deadline(runner: Any, grace: float, log: Callable[[str], None]) -> None:
+    """Make the runner's SIGTERM handler also start a deadline for the process to exit."""
+    graceful = runner.handle_sigterm
+
+    def handle_sigterm(*args: Any, **kwargs: Any) -> None:
+        def exit_late() -> None:
+            time.sleep(grace)
+            log(f"Prefect's runner was still alive {grace:.0f} s after SIGTERM; exiting")
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
+
+        threading.Thread(target=exit_late, name="exit-deadline", daemon=True).start()
+        graceful(*args, **kwargs)
+
+    # Runner.start installs `self.handle_sigterm` as the SIGTERM handler: the instance
+    # attribute wins over the method
+    runner.handle_sigterm = handle_sigterm
 
 
 def _check_server(url: str) -> None:
@@ -77,17 +120,25 @@ def serve_forecasts(config: RunConfig, *, log: Callable[[str], None] = print) ->
         f"{config.schedule.timezone} (config {config_hash(config)}, code {code_version()}); "
         "Ctrl-C to stop"
     )
-    # Runs execute in subprocesses that inherit these settings (result cache folder).
+    # What Flow.serve does, with a Runner of our own (for the SIGTERM exit deadline). Runs
+    # execute in subprocesses that inherit these settings (result cache folder).
+    from prefect.runner import Runner
+
     with temporary_settings(updates=prefect_settings(config)):
-        forecast_exports.serve(
+        runner = Runner(name=name, pause_on_shutdown=True, limit=1)
+        runner.add_flow(
+            forecast_exports,
             name=name,
             schedule=schedule_of(config),
             parameters={"config": config.model_dump(mode="json")},
             paused=False,
-            limit=1,
             tags=["exportcast", config.reporter],
             version=code_version(),
             description=f"exportcast main job for {config.reporter}",
-            print_starting_message=False,
             entrypoint_type=EntrypointType.MODULE_PATH,
         )
+        _exit_deadline(runner, SHUTDOWN_GRACE_S, log)
+        try:
+            asyncio.run(runner.start())
+        except KeyboardInterrupt:
+            log("interrupted; stopping")
