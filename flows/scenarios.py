@@ -231,7 +231,9 @@ def run_scenario(
     ids = {"scenario": scenario.name, "origin": origin}
     partners = partners.assign(**ids)[partner_columns(levels)]
     indices = indices.assign(**ids)[index_columns(levels)]
-    meta = _meta(scenario, origin, fta_changes, gdp_shocks, design, gravity, summary, engine)
+    meta = _meta(
+        scenario, origin, fta_changes, gdp_shocks, design, gravity, summary, engine, tables
+    )
     meta["dependence_set"] = list(dependence_set)
     last = partners.loc[partners["year"] == partners["year"].max()].iloc[0]
     log(
@@ -251,13 +253,22 @@ def _meta(
     gravity: sc.ScenarioGravity,
     summary: dict[str, dict[str, float]],
     engine: EngineResult,
+    tables: dict[str, pd.DataFrame],
 ) -> dict[str, Any]:
+    fta = tables["fta"].drop_duplicates("agreement_short")
+    changes = sc.describe_changes(
+        fta_changes,
+        gdp_shocks,
+        design.bases,
+        partner_names=tables["countries"].set_index("country")["name"].to_dict(),
+        agreement_names=fta.set_index("agreement_short")["agreement"].to_dict(),
+    )
     return {
         "name": scenario.name,
         "title": scenario.title,
         "description": scenario.description,
         "origin": int(origin),
-        "changes": sc.describe_changes(fta_changes, gdp_shocks, design.bases),
+        "changes": changes,
         "bases": list(design.bases),
         "coefficients": summary,
         "n_paths": int(engine.paths["path"].nunique()),

@@ -33,7 +33,7 @@ switched to the scenario and not; their effects never enter the paths.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -452,25 +452,55 @@ def scenario_design(
 
 
 def describe_changes(
-    fta_changes: Sequence[FtaChange], gdp_shocks: Sequence[GdpShock], bases: Sequence[str]
+    fta_changes: Sequence[FtaChange],
+    gdp_shocks: Sequence[GdpShock],
+    bases: Sequence[str],
+    *,
+    partner_names: Mapping[str, str] | None = None,
+    agreement_names: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """Each change as a plain sentence (with the coefficient that prices an FTA change)."""
+    """Each change as a plain sentence (with the coefficient that prices an FTA change).
+
+    Args:
+        fta_changes: The FTA changes.
+        gdp_shocks: The GDP shocks.
+        bases: The coefficient pricing each FTA change.
+        partner_names: ISO3 -> display name (default: the code).
+        agreement_names: Agreement code -> full name (default: the code).
+    """
     priced = {
         "any_fta": "priced as a first FTA (b_any)",
         "additional_agreement": "priced as an additional agreement (b_extra)",
         "none": "which changes nothing against the baseline",
     }
+    partners = partner_names or {}
+    agreements = agreement_names or {}
+
+    def who(code: str) -> str:
+        name = partners.get(code)
+        return f"{name} ({code})" if name else code
+
+    def what(code: str | None, default: str) -> str:
+        if code is None:
+            return default
+        name = agreements.get(code)
+        return f"the {name} ({code})" if name else code
+
     out = []
     for change, basis in zip(fta_changes, bases, strict=True):
-        name = change.agreement or "a new FTA"
         if change.action == "enter":
-            out.append(f"{change.partner} enters {name} from {change.year}, {priced[basis]}.")
+            name = what(change.agreement, "a new FTA")
+            out.append(
+                f"{who(change.partner)}: {name} in force from {change.year}, {priced[basis]}."
+            )
         else:
-            name = change.agreement or "all its FTAs"
-            out.append(f"{change.partner} leaves {name} from {change.year}, {priced[basis]}.")
+            name = what(change.agreement, "all its FTAs")
+            out.append(
+                f"{who(change.partner)}: {name} ends after {change.year - 1}, {priced[basis]}."
+            )
     for shock in gdp_shocks:
         out.append(
-            f"{shock.partner}: GDP growth {shock.growth_pp:+g} pp a year in "
+            f"{who(shock.partner)}: GDP growth {shock.growth_pp:+g} pp a year in "
             f"{shock.start}-{shock.end} (the level stays lower/higher afterwards)."
         )
     return out

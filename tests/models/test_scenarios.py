@@ -249,3 +249,25 @@ def test_partner_effects_columns_and_interval_contains_point(agreements, gravity
     assert (out["effect_lo_80"] <= out["ppml_effect_pct"]).all()
     assert (out["ppml_effect_pct"] <= out["effect_hi_80"]).all()
     assert out["actual"].tolist()[:2] == [1.0, 2.0] and out["actual"].iloc[2:].isna().all()
+
+
+def test_changes_read_as_sentences_with_names():
+    changes = [
+        sc.FtaChange("KHM", "KKFTA", "enter", 2022),
+        sc.FtaChange("GBR", "KOREU", "leave", 2021),
+    ]
+    text = sc.describe_changes(
+        changes,
+        [sc.GdpShock("CHN", 2025, 2028, -1.5)],
+        ["additional_agreement", "any_fta"],
+        partner_names={"KHM": "Cambodia", "GBR": "United Kingdom", "CHN": "China"},
+        agreement_names={"KKFTA": "Korea-Cambodia FTA"},
+    )
+    assert text[0] == (
+        "Cambodia (KHM): the Korea-Cambodia FTA (KKFTA) in force from 2022, "
+        "priced as an additional agreement (b_extra)."
+    )
+    assert text[1].startswith("United Kingdom (GBR): KOREU ends after 2020")
+    assert text[2].startswith("China (CHN): GDP growth -1.5 pp a year in 2025-2028")
+    # without names, the codes
+    assert sc.describe_changes(changes[:1], [], ["any_fta"])[0].startswith("KHM: KKFTA in force")
