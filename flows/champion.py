@@ -9,10 +9,9 @@ carries the history series (``history.csv``) and a JSON spec (chosen model, its 
 interval levels and the conformal calibration per horizon step) as artifacts, and refits the
 chosen model on the history at every ``predict``.
 
-The calibration is read back from the live forecast itself: the engine's intervals are
-``mean * exp(-+q_h)`` (``kind="log"`` conformal, pooled over series), so ``q_h`` is
-``log(hi / mean)`` of any row with a positive mean, the same numbers that
-``models.intervals.fit_conformal`` produced over the full backtest.
+The calibration is the engine's own (``EngineResult.calibration``: the ``kind="log"``
+conformal quantile per horizon step, pooled and per size class of the series), stored as JSON;
+``predict`` assigns each series its size class from the stored history, as the engine did.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import mlflow.pyfunc
-import numpy as np
 import pandas as pd
 
 from models.engine import ENSEMBLE, MODEL_CLASSES, EngineResult
@@ -41,7 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "OUTPUT_COLUMNS",
     "ChampionForecaster",
-    "calibration_from_forecast",
+    "calibration_spec",
     "champion_spec",
     "forecast_champion",
     "horizon_scores",
@@ -68,56 +66,30 @@ def horizon_scores(backtest: pd.DataFrame, series: pd.DataFrame, models: Sequenc
     return evaluate_cv(backtest, series, list(models), baseline=baseline, by_horizon=True)
 
 
-def calibration_from_forecast(forecast: pd.DataFrame, levels: Sequence[int]) -> dict[str, Any]:
-    """The conformal quantile per horizon step and level, read back from a live forecast.
-
-    Args:
-        forecast: ``EngineResult.forecast`` (``unique_id, ds, mean, lo_<lv>, hi_<lv>``).
-        levels: Interval levels in percent.
-
-    Returns:
-        ``{"kind": "log", "levels": [...], "quantiles": {h: {level: q}}}`` (JSON-ready; an
-        infinite bound, from too few backtest windows, is stored as None).
-    """
-    fc = forecast.assign(h=forecast["ds"] - forecast.groupby("unique_id")["ds"].transform("min"))
-    fc = fc.assign(h=fc["h"] + 1)
-    quantiles: dict[str, dict[str, float | None]] = {}
-    for h, rows in fc.groupby("h"):
-        ok = rows[rows["mean"] > 0]
-        if ok.empty:
-            raise ValueError(f"no positive forecast at horizon step {h} to read intervals from")
-        quantiles[str(int(h))] = {}
-        for lv in levels:
-            with np.errstate(divide="ignore"):
-                q = float(np.median(np.log(ok[f"hi_{lv}"] / ok["mean"])))
-            quantiles[str(int(h))][str(lv)] = q if math.isfinite(q) else None
-    return {"kind": "log", "levels": [int(lv) for lv in levels], "quantiles": quantiles}
+def _quantile_table(table: pd.DataFrame, levels: Sequence[float]) -> dict[str, dict[str, Any]]:
+    # {h: {level: q}}; an infinite (or missing) quantile is stored as None
+    return {
+        str(int(h)): {
+            str(int(lv)): float(row[lv]) if math.isfinite(row[lv]) else None for lv in levels
+        }
+        for h, row in table.iterrows()
+    }
 
 
-def _quantile_table(table: pd.DataFrame, levels: Sequence[int]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for h, row in table.iterrows():
-        out[str(int(h))] = {}
-        for lv in levels:
-            q = float(row[float(lv)]) if float(lv) in row.index else float(row[lv])
-            out[str(int(h))][str(lv)] = q if math.isfinite(q) else None
-    return out
-
-
-def calibration_spec(cal: ConformalCalibration, levels: Sequence[int]) -> dict[str, Any]:
+def calibration_spec(cal: ConformalCalibration) -> dict[str, Any]:
     """The engine's calibration as JSON: pooled and per-size-class quantiles per step.
 
     A per-class quantile of None means "use the pooled one" (too few scores), except in the
     pooled table, where None is an infinite bound.
     """
-    by_group = {
-        label: _quantile_table(table, levels) for label, table in (cal.by_group or {}).items()
-    }
     return {
         "kind": cal.kind,
-        "levels": [int(lv) for lv in levels],
-        "quantiles": _quantile_table(cal.quantiles, levels),
-        "by_group": by_group,
+        "levels": [int(lv) for lv in cal.levels],
+        "quantiles": _quantile_table(cal.quantiles, cal.levels),
+        "by_group": {
+            label: _quantile_table(table, cal.levels)
+            for label, table in (cal.by_group or {}).items()
+        },
         "size_bounds": list(SIZE_BOUNDS),
     }
 
@@ -132,15 +104,12 @@ def champion_spec(engine: EngineResult, candidates: Sequence[str]) -> dict[str, 
     Returns:
         The JSON-ready spec stored with the model.
     """
-    levels = sorted(int(c.removeprefix("lo_")) for c in engine.forecast if c.startswith("lo_"))
     components = list(candidates) if engine.model == ENSEMBLE else [engine.model]
     return {
         "model": engine.model,
         "components": components,
         "horizon": int(engine.forecast.groupby("unique_id").size().max()),
-        "calibration": calibration_from_forecast(engine.forecast, levels)
-        if engine.calibration is None
-        else calibration_spec(engine.calibration, levels),
+        "calibration": calibration_spec(engine.calibration),
     }
 
 

@@ -73,23 +73,23 @@ class EngineResult:
     model: str
     paths: pd.DataFrame
     backtest: pd.DataFrame
-    calibration: ConformalCalibration | None = None
+    calibration: ConformalCalibration
 
 
-def _error_bounds(
-    cv: pd.DataFrame, series: pd.DataFrame, model: str, ids: Sequence[str], level: float
-) -> pd.DataFrame:
-    """Per series and step: the ``level`` % conformal bound of |log error| of its size class."""
-    cal = fit_conformal(cv, model, (level,), groups=size_classes_at(cv, series))
-    live = pd.DataFrame({"unique_id": list(ids)})
-    labels = size_classes_at(live, series)
+def _error_bounds(cal: ConformalCalibration, labels: pd.Series) -> pd.DataFrame:
+    """Per series (``labels``: its size class) and step: its class's conformal bound.
+
+    ``cal`` holds one level; a class without its own quantile uses the pooled one.
+    """
+    (level,) = cal.levels
     pooled = cal.quantiles[level]
-    columns = {}
-    for uid, label in zip(live["unique_id"], labels, strict=True):
-        own = (cal.by_group or {}).get(str(label))
-        q = pooled if own is None else own[level].fillna(pooled)
-        columns[uid] = q
-    return pd.DataFrame(columns)
+    groups = cal.by_group or {}
+    return pd.DataFrame(
+        {
+            uid: pooled if label not in groups else groups[label][level].fillna(pooled)
+            for uid, label in labels.items()
+        }
+    )
 
 
 def _pooled_choice(cv: pd.DataFrame, series: pd.DataFrame, candidates: list[str]) -> str:
@@ -226,9 +226,11 @@ def finish_engine(
         fc = add_ensemble(fc, needed, alias=ENSEMBLE)
     # intervals per size class of the partner (Mondrian conformal): large partners get the
     # errors of large partners
-    calibration = fit_conformal(cv, model, levels, groups=size_classes_at(cv, series))
+    cv_sizes = size_classes_at(cv, series)
+    calibration = fit_conformal(cv, model, levels, groups=cv_sizes)
     fc = fc[["unique_id", "ds", model]]
-    fc = apply_conformal(fc, model, calibration, size_classes_at(fc, series))
+    live_sizes = size_classes_at(fc, series)
+    fc = apply_conformal(fc, model, calibration, live_sizes)
     rename = {model: "mean"}
     for lv in levels:
         rename[f"{model}-lo-{lv}"] = f"lo_{lv}"
@@ -242,7 +244,10 @@ def finish_engine(
         ["unique_id", "ds", "model", "mean", *[c for c in rename.values() if c != "mean"]]
     ]
 
-    clip = _error_bounds(cv, series, model, forecast["unique_id"].unique(), PATH_CLIP_LEVEL)
+    clip = _error_bounds(
+        fit_conformal(cv, model, (PATH_CLIP_LEVEL,), groups=cv_sizes),
+        pd.Series(live_sizes, index=fc["unique_id"]).groupby(level=0).first(),
+    )
     # level-centred: each partner's paths average its point forecast in USD, so the paths'
     # totals and shares are not pulled by past biases (benchmarks/index_coverage.py)
     paths = window_error_paths(
