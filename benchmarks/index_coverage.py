@@ -12,7 +12,7 @@ For each scored origin T in 2008..2018 (h = 5), everything is what an analyst ru
 engine at T would have had:
 
 - Series: ``split_series`` on the panel truncated at T (partners positive in each of the 20
-  years up to T, the rest summed into ``KOR|REST``); ``rest_hhi`` and ``n_partners`` at T.
+  years up to T, the rest summed into ``KOR|REST``); ``rest_shares`` and ``n_partners`` at T.
   (The live split on 2004-2023 would leak the future: it keeps only partners that survived.)
 - Backtest: Naive, Drift, Theta, DampedETS and their equal-weight Ensemble at cutoffs
   1998..T (``cross_validate``, fallback Naive). To avoid 11 separate backtests, each distinct
@@ -133,7 +133,7 @@ def build_backtest_series(panel: pd.DataFrame, splits: dict) -> tuple[pd.DataFra
 def bands(paths: pd.DataFrame, fs) -> pd.DataFrame:
     panel = series_to_panel(paths).rename(columns={"ds": "year"})
     idx = concentration_from_paths(
-        panel, dependence_set=DEPENDENCE, rest=REST, rest_hhi=fs.rest_hhi, n_partners=fs.n_partners
+        panel, dependence_set=DEPENDENCE, rest=REST, rest_shares=fs.rest_shares, n_partners=fs.n_partners
     )
     return path_quantiles(idx, list(INDICES), by=("year",), levels=LEVELS)
 

@@ -160,7 +160,7 @@ def concentration_from_paths(
     *,
     dependence_set: Sequence[str] = ("CHN", "USA"),
     rest: str | None = None,
-    rest_hhi: float = float("nan"),
+    rest_shares: Sequence[float] = (),
     n_partners: int | None = None,
 ) -> pd.DataFrame:
     """Concentration indices for every sample path and year (vectorised).
@@ -169,14 +169,22 @@ def concentration_from_paths(
         paths: ``path, year, partner, export_usd`` (one row per partner, path and year).
         dependence_set: Partners reported separately and summed.
         rest: Name of an aggregate partner standing for many small partners, if any. Its
-            contribution to the HHI is ``share_rest**2 * rest_hhi`` (its members keep their
-            last observed relative sizes) instead of ``share_rest**2``.
-        rest_hhi: The members' HHI among themselves.
-        n_partners: Partner count for ``hhi_norm`` (members of ``rest`` included); the number
-            of columns when None.
+            members keep their relative sizes ``rest_shares``, so with ``S`` the aggregate's
+            share a member ``j`` has share ``S * r_j``: the HHI counts ``S**2 * sum(r**2)``,
+            the Theil index ``S * (ln(n S) + sum(r ln r))`` and the CR-k ratios rank the
+            members with the other partners.
+        rest_shares: The members' shares within ``rest`` (summing to 1); empty = ``rest`` is
+            one partner.
+        n_partners: Partner count for ``hhi_norm`` and ``theil`` (members of ``rest``
+            included); the number of columns when None.
 
     Returns:
-        ``path, year, hhi, hhi_norm, n_effective, share_<ISO3>..., dependence_share``.
+        ``path, year, hhi, hhi_norm, n_effective, cr1, cr3, cr5, theil, share_<ISO3>...,
+        dependence_share``.
+
+    Raises:
+        ValueError: Negative or non-finite path values, or ``rest_shares`` that are not
+            positive shares summing to 1.
     """
     wide = paths.pivot_table(
         index=["path", "year"], columns="partner", values="export_usd", aggfunc="sum"
@@ -184,18 +192,42 @@ def concentration_from_paths(
     values = wide.to_numpy(dtype="float64")
     if np.any(values < 0) or not np.all(np.isfinite(values)):
         raise ValueError("concentration_from_paths: path values must be finite and non-negative")
+    members = np.asarray(rest_shares, dtype="float64")
+    if members.size and (np.any(members <= 0) or not np.isclose(members.sum(), 1.0)):
+        raise ValueError("concentration_from_paths: rest_shares must be positive and sum to 1")
     total = values.sum(axis=1, keepdims=True)
     shares = values / total
-    squares = shares**2
     cols = list(wide.columns)
-    if rest is not None and rest in cols:
-        weight = 1.0 if np.isnan(rest_hhi) else rest_hhi
-        squares[:, cols.index(rest)] *= weight
-    hhi = squares.sum(axis=1)
     n = n_partners if n_partners is not None else len(cols)
+    if rest is not None and rest in cols and members.size:
+        j = cols.index(rest)
+        agg = shares[:, j : j + 1]
+        named = np.delete(shares, j, axis=1)
+        # the members' individual shares (S * r_j) stand in for the aggregate's column
+        top = agg * np.sort(members)[::-1][None, :5]
+        ranked = np.concatenate([named, top], axis=1)
+        hhi = (named**2).sum(axis=1) + agg[:, 0] ** 2 * np.sum(members**2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rest_theil = agg[:, 0] * (np.log(n * agg[:, 0]) + np.sum(members * np.log(members)))
+        theil_rest = np.where(agg[:, 0] > 0, rest_theil, 0.0)
+    else:
+        named, ranked, theil_rest = shares, shares, 0.0
+        hhi = (shares**2).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(named > 0, named * np.log(n * named), 0.0)
+    theil_ = np.maximum(terms.sum(axis=1) + theil_rest, 0.0)
+    ordered = -np.sort(-ranked, axis=1)
     floor = np.sqrt(1.0 / n) if n > 1 else 1.0
     norm = np.clip((np.sqrt(hhi) - floor) / (1 - floor), 0, 1) if n > 1 else np.ones_like(hhi)
-    out = wide.index.to_frame(index=False).assign(hhi=hhi, hhi_norm=norm, n_effective=1.0 / hhi)
+    out = wide.index.to_frame(index=False).assign(
+        hhi=hhi,
+        hhi_norm=norm,
+        n_effective=1.0 / hhi,
+        cr1=ordered[:, :1].sum(axis=1),
+        cr3=ordered[:, :3].sum(axis=1),
+        cr5=ordered[:, :5].sum(axis=1),
+        theil=theil_,
+    )
     dep = np.zeros(len(out))
     for code in dependence_set:
         s = shares[:, cols.index(code)] if code in cols else np.zeros(len(out))

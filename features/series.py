@@ -3,8 +3,9 @@
 A partner gets its own series when it bought something in every one of the last
 ``min_years`` years; the others (sporadic, tiny or new markets) are summed into one ``REST``
 series so that the forecast partners plus ``REST`` add up to the reporter's total. Inside
-``REST`` the concentration of its members at the last year is kept (``rest_hhi``) so that the
-HHI of a forecast can still count them as many small partners rather than one big one.
+``REST`` the relative sizes of its members at the last year are kept (``rest_shares``) so that
+the indices of a forecast (HHI, Theil, CR-k) can still count them as many small partners rather
+than one big one.
 """
 
 from __future__ import annotations
@@ -28,17 +29,23 @@ class ForecastSeries:
     Attributes:
         series: ``unique_id, ds, y`` for every modelled partner and ``<reporter>|REST``.
         partners: The modelled partners (ISO3).
-        rest_hhi: HHI of the members of ``REST`` among themselves in the last year (1 when
-            REST has one member; NaN when REST is empty).
+        rest_shares: Shares of the members of ``REST`` within ``REST`` in the last year,
+            largest first (empty when REST has no member with exports that year).
         n_partners: Partners with positive exports in the last year (modelled + REST members).
         last_year: The last historical year.
     """
 
     series: pd.DataFrame
     partners: tuple[str, ...]
-    rest_hhi: float
+    rest_shares: tuple[float, ...]
     n_partners: int
     last_year: int
+
+    @property
+    def rest_hhi(self) -> float:
+        """HHI of the members of ``REST`` among themselves (1 for one member; NaN if none)."""
+        r = np.asarray(self.rest_shares, dtype="float64")
+        return float(np.sum(r * r)) if r.size else float("nan")
 
 
 def split_series(panel: pd.DataFrame, *, min_years: int = 20) -> ForecastSeries:
@@ -74,7 +81,7 @@ def split_series(panel: pd.DataFrame, *, min_years: int = 20) -> ForecastSeries:
     rest = panel.loc[~panel["partner"].isin(modelled)]
     rest_total = rest.groupby("year")["export_usd"].sum().reindex(wide.index, fill_value=0.0)
     rest_last = rest.loc[(rest["year"] == last) & (rest["export_usd"] > 0), "export_usd"]
-    rest_hhi = float(((rest_last / rest_last.sum()) ** 2).sum()) if len(rest_last) else np.nan
+    rest_shares = tuple(float(x) for x in np.sort(rest_last.to_numpy() / rest_last.sum())[::-1])
     frames = [build_export_series(own)]
     # the REST series is its trailing run of positive years (it may be empty early on)
     zero = np.flatnonzero(rest_total.to_numpy() <= 0)
@@ -91,7 +98,7 @@ def split_series(panel: pd.DataFrame, *, min_years: int = 20) -> ForecastSeries:
             ["unique_id", "ds"], ignore_index=True
         ),
         partners=tuple(modelled),
-        rest_hhi=rest_hhi,
+        rest_shares=rest_shares,
         n_partners=n_last,
         last_year=last,
     )

@@ -423,21 +423,26 @@ def forecast_concentration(
     """Index forecasts from the joint sample paths: median, bands, P(dependence < threshold).
 
     Forecast rows carry ``kind = forecast`` and the paths' median in the index columns, plus
-    ``<index>_lo_<level>``/``_hi_<level>`` bands and ``p_dependence_below``; ``cr*`` and
-    ``theil`` are left empty for forecast years (they need every small partner's path).
+    ``<index>_lo_<level>``/``_hi_<level>`` bands and ``p_dependence_below``. The members of
+    ``REST`` keep their last relative sizes (``ForecastSeries.rest_shares``) in the HHI, Theil
+    and CR-k of every path.
     """
     paths = series_to_panel(engine.paths).rename(columns={"ds": "year"})
     idx = concentration_from_paths(
         paths,
         dependence_set=dependence_set,
         rest=REST,
-        rest_hhi=fs.rest_hhi,
+        rest_shares=fs.rest_shares,
         n_partners=fs.n_partners,
     )
     cols = [
         "hhi",
         "hhi_norm",
         "n_effective",
+        "cr1",
+        "cr3",
+        "cr5",
+        "theil",
         *[f"share_{c}" for c in dependence_set],
         "dependence_share",
     ]
@@ -556,7 +561,7 @@ def _log_forecast(
     mlrun: tracking.TrackedRun, conc: pd.DataFrame, engine: EngineResult, shares: list[str]
 ) -> None:
     fc = conc[conc["kind"] == "forecast"]
-    names = ["hhi", "n_effective", *shares]
+    names = ["hhi", "n_effective", "cr1", "cr3", "cr5", "theil", *shares]
     band_cols = [
         c
         for c in fc.columns

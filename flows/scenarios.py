@@ -224,7 +224,7 @@ def run_scenario(
             actual_idx,
             dependence_set=dependence_set,
             rest=REST,
-            rest_hhi=fs.rest_hhi,
+            rest_shares=fs.rest_shares,
             n_partners=fs.n_partners,
             levels=levels,
         )

@@ -712,7 +712,7 @@ def index_effects(
     *,
     dependence_set: Sequence[str],
     rest: str,
-    rest_hhi: float,
+    rest_shares: Sequence[float],
     n_partners: int,
     levels: Sequence[int],
 ) -> pd.DataFrame:
@@ -724,7 +724,7 @@ def index_effects(
         actual: Realised indices ``year`` + ``INDEX_NAMES`` (years after the data: absent).
         dependence_set: Partners of the dependence share.
         rest: Name of the aggregate partner of small partners.
-        rest_hhi: HHI of its members among themselves.
+        rest_shares: Its members' shares within it (see ``concentration_from_paths``).
         n_partners: Partner count for the normalised HHI.
         levels: Interval levels.
 
@@ -736,7 +736,7 @@ def index_effects(
     def indices(paths: pd.DataFrame) -> pd.DataFrame:
         frame = series_to_panel(paths)[["path", "year", "partner", "export_usd"]]
         idx = concentration_from_paths(
-            frame, dependence_set=dependence_set, rest=rest, rest_hhi=rest_hhi,
+            frame, dependence_set=dependence_set, rest=rest, rest_shares=rest_shares,
             n_partners=n_partners,
         )  # fmt: skip
         return idx.set_index(["path", "year"])[list(INDEX_NAMES)]

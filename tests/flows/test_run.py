@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -49,6 +50,15 @@ def test_default_run_writes_contract_golden_history_and_forecasts(tmp_path):
     assert (fc["dependence_share_hi_80"] <= fc["dependence_share_hi_95"]).all()
     assert fc["p_dependence_below"].between(0, 1).all()
     assert fc["share_CHN"].between(0.05, 0.4).all()  # a sane range around 19.7 % in 2023
+    # CR-k and Theil of the paths (REST members ranked with the others): ordered, near the
+    # 2023 values (CR1 19.7 %, CR5 55.1 %, Theil 2.28), and CR1 at least China's median share
+    assert fc[["cr1", "cr3", "cr5", "theil"]].notna().all().all()
+    assert ((fc["cr1"] <= fc["cr3"]) & (fc["cr3"] <= fc["cr5"])).all()
+    assert (fc["cr1"] >= fc["share_CHN"] - 1e-9).all()
+    assert fc["cr5"].between(0.4, 0.7).all()
+    assert fc["theil"].between(1.8, 2.8).all()
+    assert (fc["theil_lo_80"] <= fc["theil"]).all() and (fc["theil"] <= fc["theil_hi_80"]).all()
+    assert (fc["theil"] <= np.log(fc["n_partners"])).all()
     forecasts = pd.read_csv(tmp_path / "KOR" / "forecasts.csv")
     for col in ["reporter", "partner", "year", "model", "mean", "lo_80", "hi_80", "lo_95", "hi_95"]:
         assert col in forecasts.columns

@@ -134,7 +134,7 @@ def test_zero_change_scenario_gives_multipliers_one_and_identical_indices(agreem
     pd.testing.assert_frame_equal(scen, paths)
     idx = sc.index_effects(
         paths, scen, pd.DataFrame(columns=["year", *sc.INDEX_NAMES]),
-        dependence_set=("CHN", "USA"), rest="REST", rest_hhi=0.05, n_partners=100,
+        dependence_set=("CHN", "USA"), rest="REST", rest_shares=(0.5, 0.3, 0.2), n_partners=100,
         levels=(80, 95),
     )  # fmt: skip
     assert (idx.filter(like="diff_") == 0).all().all()

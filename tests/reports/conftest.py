@@ -73,10 +73,10 @@ def _concentration(history: pd.DataFrame, paths: pd.DataFrame, last: int) -> pd.
     now = history[history["year"] == last].set_index("partner")["export_usd"]
     own = set(paths["partner"]) - {"REST"}
     rest = now.drop(list(own & set(now.index)))
-    rest_hhi = float(((rest / rest.sum()) ** 2).sum())
+    rest_shares = tuple(rest[rest > 0] / rest[rest > 0].sum())
     n_partners = int((now > 0).sum())
     idx = concentration_from_paths(
-        paths, dependence_set=DEP, rest="REST", rest_hhi=rest_hhi, n_partners=n_partners
+        paths, dependence_set=DEP, rest="REST", rest_shares=rest_shares, n_partners=n_partners
     )
     cols = ["hhi", "hhi_norm", "n_effective", *shares, "dependence_share"]
     q = path_quantiles(idx, cols, levels=LEVELS)
