@@ -133,7 +133,11 @@ def build_backtest_series(panel: pd.DataFrame, splits: dict) -> tuple[pd.DataFra
 def bands(paths: pd.DataFrame, fs) -> pd.DataFrame:
     panel = series_to_panel(paths).rename(columns={"ds": "year"})
     idx = concentration_from_paths(
-        panel, dependence_set=DEPENDENCE, rest=REST, rest_shares=fs.rest_shares, n_partners=fs.n_partners
+        panel,
+        dependence_set=DEPENDENCE,
+        rest=REST,
+        rest_shares=fs.rest_shares,
+        n_partners=fs.n_partners,
     )
     return path_quantiles(idx, list(INDICES), by=("year",), levels=LEVELS)
 
