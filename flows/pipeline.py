@@ -53,6 +53,7 @@ from flows import tracking
 from flows.io import PROJECT_ROOT, atomic_write, project_path, write_csv
 from flows.snapshot import Snapshot, build_snapshot, load_snapshot
 from models.engine import EngineResult, run_engine
+from models.index_backtest import ALL, index_backtest, summarize_index_backtest
 from models.paths import path_quantiles
 from models.scenarios import ScenarioResult
 
@@ -306,6 +307,18 @@ def _describe_forecast_conc(conc: pd.DataFrame) -> str:
     )
 
 
+def _describe_index_backtest(frame: pd.DataFrame) -> str:
+    summary = summarize_index_backtest(frame)
+    if summary.empty:
+        return "nothing to score"
+    overall = summary.set_index("h").loc[ALL]
+    return (
+        f"dependence share, origins {int(frame['cutoff'].min())}-{int(frame['cutoff'].max())}: "
+        f"missed by {overall['mae']:.2f} points on average, no change by "
+        f"{overall['mae_no_change']:.2f}"
+    )
+
+
 # --- tasks -----------------------------------------------------------------------------------
 
 
@@ -512,6 +525,18 @@ def find_opportunities(
     )
 
 
+@task(cache_policy=NO_CACHE, on_completion=_reports(_describe_index_backtest))
+def backtest_index(
+    engine: EngineResult, fs: ForecastSeries, dependence_set: tuple[str, ...]
+) -> pd.DataFrame:
+    """The dependence share from the backtest's ``Selected`` partner forecasts, per origin.
+
+    ``Selected`` is the model chosen at each origin from past errors only, so this is the
+    honest track record of the index forecast (:func:`models.index_backtest.index_backtest`).
+    """
+    return index_backtest(engine.backtest, fs.series, "Selected", dependence_set)
+
+
 @task(
     retries=2,
     retry_delay_seconds=2,
@@ -525,13 +550,17 @@ def log_run(
     engine: EngineResult | None,
     series: ForecastSeries | None = None,
     scenarios: list[ScenarioResult] | None = None,
+    index_track: pd.DataFrame | None = None,
 ) -> tracking.RunRecord:
     """Record the run in MLflow: config, tags, index paths by year, forecasts, accuracy, plot.
 
     With an engine result it also records one nested run per candidate model (backtest
     scores overall and per horizon step) and registers the chosen forecaster as the pyfunc
     model ``exportcast-<reporter>-forecaster`` with alias ``champion``; both need ``series``,
-    the partner series the engine ran on.
+    the partner series the engine ran on. ``index_track`` (the :func:`backtest_index` frame)
+    adds the dependence share's backtest errors in percentage points: overall
+    ``dependence_backtest_mae``, ``_mae_no_change`` and ``_bias``, and the same with the
+    suffix ``_by_h`` per horizon (step = years ahead).
     """
     history = concentration[concentration["kind"] == "history"]
     shares = [f"share_{c}" for c in run.dependence_set]
@@ -548,6 +577,8 @@ def log_run(
             train = series.series
             _log_model_runs(mlrun, engine, train)
             _log_champion(mlrun, run, engine, train)
+        if index_track is not None:
+            _log_index_backtest(mlrun, index_track)
         for result in scenarios or []:
             _log_scenario(mlrun, result)
         figure = tracking.dependence_figure(
@@ -593,6 +624,19 @@ def _log_forecast(
     mlrun.set_tags({"selected_model": engine.model})
     mlrun.log_table(engine.accuracy, "backtest_accuracy.csv")
     mlrun.log_table(_forecast_table(engine), "forecasts.csv")
+
+
+def _log_index_backtest(mlrun: tracking.TrackedRun, frame: pd.DataFrame) -> None:
+    # overall errors at step 0 and per horizon (step = h), in percentage points
+    summary = summarize_index_backtest(frame)
+    if summary.empty:
+        return
+    names = {k: f"dependence_backtest_{k}" for k in ("mae", "mae_no_change", "bias")}
+    overall = summary.set_index("h").loc[ALL]
+    mlrun.log_metrics({name: overall[k] for k, name in names.items()})
+    by_h = summary[summary["h"] != ALL].astype({"h": "int64"})
+    by_h = by_h.rename(columns={k: f"{name}_by_h" for k, name in names.items()})
+    mlrun.log_series(by_h, [f"{name}_by_h" for name in names.values()], step="h")
 
 
 def _log_model_runs(mlrun: tracking.TrackedRun, engine: EngineResult, train: pd.DataFrame) -> None:
@@ -676,7 +720,8 @@ def write_outputs(
     """Write the output folder atomically: indices, forecasts, accuracy, report bundle, run.json.
 
     ``bundle`` (with an engine result) holds the report bundle's extra tables and metadata
-    (``history``, ``opportunities``, ``scenarios`` results, ``meta``); see :mod:`flows.report`.
+    (``history``, ``opportunities``, ``index_backtest``, ``scenarios`` results, ``meta``); see
+    :mod:`flows.report`.
     """
     folder = run.output_dir
     table = concentration.assign(data_vintage=run.vintage)
@@ -698,6 +743,7 @@ def write_outputs(
             tables = {
                 "history": bundle["history"],
                 "opportunities": bundle["opportunities"],
+                "index_backtest": bundle["index_backtest"],
                 **report_files.scenario_tables(scenarios, run.config["forecast"]["levels"]),
             }
             report_meta = {
@@ -829,9 +875,10 @@ def forecast_exports(config: RunConfig) -> RunResult:
             config.forecast.dependence_threshold,
         )
     scenarios: list[ScenarioResult] = []
-    bundle = None
+    bundle = index_track = None
     if engine is not None:
         forecasts = _forecast_table(engine)
+        index_track = backtest_index(engine, series, config.dependence_set)
         if config.scenarios:
             scenarios = run_scenarios(
                 config, snapshot.tables, series, engine, cache_key=run.cache_key
@@ -841,10 +888,11 @@ def forecast_exports(config: RunConfig) -> RunResult:
             "opportunities": find_opportunities(
                 forecasts, panel, snapshot.tables, config.dependence_set, config.horizon
             ),
+            "index_backtest": index_track,
             "scenarios": scenarios,
             "meta": _report_meta(config, run, snapshot),
         }
-    record = log_run(concentration, run, engine, series, scenarios)
+    record = log_run(concentration, run, engine, series, scenarios, index_track)
     folder = write_outputs(concentration, run, record, engine, bundle)
     if bundle is not None and config.report.enabled:
         make_report(folder, run, record, config.report.pdf)

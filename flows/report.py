@@ -1,12 +1,13 @@
 """The report bundle and the policy report: written by every run, rebuilt from any MLflow run.
 
 A run writes a *report bundle* into its output folder (``outputs/<reporter>/``): the tables
-the report shows (indices, forecasts, history, backtest accuracy, opportunities, scenarios) and
-``report.json`` (who, when, which data, config, run ids, sources). The same files are logged
-to the MLflow run under ``report_data/``. The report (``reports.build_report``: HTML, PDF,
-XLSX) is built only from a bundle, so ``exportcast report --run-id ID`` downloads
-``report_data/`` of any past run and rebuilds exactly what that run showed. The report files
-go to ``<output folder>/report/`` and to the run's ``report/`` artifacts.
+the report shows (indices, forecasts, history, backtest accuracy, the backtest of the
+dependence share, opportunities, scenarios) and ``report.json`` (who, when, which data,
+config, run ids, sources). The same files are logged to the MLflow run under
+``report_data/``. The report (``reports.build_report``: HTML, PDF, XLSX) is built only from a
+bundle, so ``exportcast report --run-id ID`` downloads ``report_data/`` of any past run and
+rebuilds exactly what that run showed. The report files go to ``<output folder>/report/`` and
+to the run's ``report/`` artifacts.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ BUNDLE_FILES = (
     "forecasts.csv",
     "history.csv",
     "backtest_accuracy.csv",
+    "index_backtest.csv",
     "opportunities.csv",
     "scenario_partners.csv",
     "scenario_indices.csv",

@@ -58,6 +58,7 @@ SHEETS = {
     "Scenario partners": "scenario_partners",
     "Scenario indices": "scenario_indices",
     "Backtest accuracy": "accuracy",
+    "Index backtest": "index_backtest",
 }
 
 
@@ -121,6 +122,7 @@ def _context(bundle: ReportBundle) -> dict[str, Any]:
     names = content.partner_names(bundle)
     top_table, top = content.top_partners(bundle)
     accuracy_sentences, accuracy_table = content.accuracy_section(bundle)
+    index_sentences, index_table = content.index_backtest_section(bundle)
     conc = bundle.concentration
     last_year = int(conc.loc[conc["kind"] == "history", "year"].max())
     end_year = int(conc.loc[conc["kind"] == "forecast", "year"].max())
@@ -143,6 +145,8 @@ def _context(bundle: ReportBundle) -> dict[str, Any]:
         "scenarios": content.scenario_sections(bundle),
         "accuracy_sentences": accuracy_sentences,
         "accuracy_table": accuracy_table,
+        "index_backtest_sentences": index_sentences,
+        "index_backtest_table": index_table,
         "opportunities_method": OPPORTUNITIES_METHOD,
         "sources": content.sources_table(bundle),
         "config": content.config_text(bundle),

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from models.index_backtest import INDEX_BACKTEST_COLUMNS
 from models.opportunities import OPPORTUNITY_COLUMNS
 
 __all__ = [
@@ -65,7 +66,8 @@ BUNDLE_FILES: dict[str, list[str]] = {
     "backtest_accuracy.csv": ["model", "MASE", "sMAPE", "relMASE"],
     "opportunities.csv": OPPORTUNITY_COLUMNS,
 }
-# Absent or empty when no scenario is configured.
+# Absent or empty when no scenario is configured (the scenario files) or when the bundle comes
+# from a run older than the file (index_backtest.csv).
 OPTIONAL_FILES: dict[str, list[str]] = {
     "scenario_partners.csv": [
         "scenario",
@@ -90,6 +92,7 @@ OPTIONAL_FILES: dict[str, list[str]] = {
         "diff_p50",
         "actual",
     ],
+    "index_backtest.csv": INDEX_BACKTEST_COLUMNS,
 }
 _FRAME_FIELDS = {
     "concentration.csv": "concentration",
@@ -99,6 +102,7 @@ _FRAME_FIELDS = {
     "opportunities.csv": "opportunities",
     "scenario_partners.csv": "scenario_partners",
     "scenario_indices.csv": "scenario_indices",
+    "index_backtest.csv": "index_backtest",
 }
 # Partner and country codes are text: "NA" (Namibia) must not become NaN.
 _TEXT = {"reporter": str, "partner": str, "model": str, "scenario": str, "index": str}
@@ -122,6 +126,9 @@ class ReportBundle:
         opportunities: Ranked diversification opportunities.
         scenario_partners: Scenario effects per partner (empty without scenarios).
         scenario_indices: Scenario effects on the indices (empty without scenarios).
+        index_backtest: The dependence share computed from the backtest's partner forecasts
+            per origin and target year, with the actual and the no-change share
+            (:func:`models.index_backtest.index_backtest`; empty in older bundles).
     """
 
     folder: Path
@@ -133,6 +140,7 @@ class ReportBundle:
     opportunities: pd.DataFrame
     scenario_partners: pd.DataFrame = field(default_factory=pd.DataFrame)
     scenario_indices: pd.DataFrame = field(default_factory=pd.DataFrame)
+    index_backtest: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def levels(self) -> list[int]:

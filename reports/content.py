@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pycountry
 
+from models.index_backtest import ALL, summarize_index_backtest
 from reports.bundle import ReportBundle
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "fastest_growing_frame",
     "fmt_pct",
     "fmt_pct_range",
+    "index_backtest_section",
     "index_table",
     "opportunities_table",
     "partner_names",
@@ -265,6 +267,157 @@ def _accuracy_sentences(bundle: ReportBundle) -> list[str]:
     return out
 
 
+@dataclass(frozen=True)
+class _IndexTrack:
+    """The index backtest in numbers: what the sentences and the table say."""
+
+    summary: pd.DataFrame  # summarize_index_backtest output
+    first: int  # first and last origin scored
+    last: int
+    steps: str  # the horizons scored: "1–5" (or "1")
+    horizons: str  # "1–5 years ahead"
+    mae: float  # share points, over every horizon
+    mae_no_change: float
+    bias: float
+    n: int
+
+
+def _index_track(bundle: ReportBundle) -> _IndexTrack | None:
+    """The index backtest of the bundle, or None (older bundle, nothing scored)."""
+    frame = bundle.index_backtest
+    if frame.empty:
+        return None
+    summary = summarize_index_backtest(frame)
+    if summary.empty:
+        return None
+    values = frame[["forecast", "actual", "no_change"]].apply(pd.to_numeric, errors="coerce")
+    scored = frame[np.isfinite(values.to_numpy(dtype=float)).all(axis=1)]
+    cutoffs = pd.to_numeric(scored["cutoff"]).astype(int)
+    steps = [int(h) for h in summary["h"] if h != ALL]
+    h0, h1 = min(steps), max(steps)
+    steps_text = f"{h0}{_DASH}{h1}" if h0 != h1 else str(h0)
+    ahead = f"{steps_text} year{'s' * (h0 != 1 or h1 != 1)} ahead"
+    overall = summary.set_index("h").loc[ALL]
+    return _IndexTrack(
+        summary=summary,
+        first=int(cutoffs.min()),
+        last=int(cutoffs.max()),
+        steps=steps_text,
+        horizons=ahead,
+        mae=float(overall["mae"]),
+        mae_no_change=float(overall["mae_no_change"]),
+        bias=float(overall["bias"]),
+        n=int(overall["n"]),
+    )
+
+
+def _origins(track: _IndexTrack) -> str:
+    if track.first == track.last:
+        return f"origin {track.first}"
+    return f"origins {track.first}{_DASH}{track.last}"
+
+
+def _points(x: float) -> str:
+    # index errors are small: two decimals keep forecast and no change apart
+    return _num(x, 2)
+
+
+def _index_summary(bundle: ReportBundle, dep: str) -> list[str]:
+    """One summary sentence on the index forecast's track record (none in older bundles)."""
+    track = _index_track(bundle)
+    if track is None:
+        return []
+    x, y = round(track.mae, 2), round(track.mae_no_change, 2)
+    versus = "better than" if x < y else "no better than" if x == y else "worse than"
+    return [
+        f"Track record of the {dep} share forecast: tested on {_origins(track)}, it missed "
+        f"the actual share by {_points(track.mae)} percentage points on average "
+        f"({track.horizons}), {versus} assuming no change ({_points(track.mae_no_change)} "
+        "points)."
+    ]
+
+
+def index_backtest_section(bundle: ReportBundle) -> tuple[list[str], Table | None]:
+    """The track record of the dependence share forecast: sentences and a table by horizon.
+
+    The share is computed from each backtest origin's partner forecasts (the model chosen
+    then from past errors only) and compared with the actual share and with "no change" (the
+    share at the origin), in percentage points.
+
+    Args:
+        bundle: The report bundle.
+
+    Returns:
+        Sentences and the table by years ahead; no sentences and None when the bundle has no
+        index backtest (bundles of older runs).
+    """
+    track = _index_track(bundle)
+    if track is None:
+        return [], None
+    dep = _dep_label(bundle, partner_names(bundle))
+    x, y = round(track.mae, 2), round(track.mae_no_change, 2)
+    sentences = [
+        f"Tested on {_origins(track)}, the {dep} share computed from the forecasts missed the "
+        f"actual share by {_points(track.mae)} percentage points on average "
+        f"({track.horizons}, {track.n} forecasts); assuming the share stays at its last value "
+        f"missed by {_points(track.mae_no_change)} points."
+    ]
+    if x == y or y <= 0:
+        sentences.append("The forecast of the share did not beat simply assuming no change.")
+    else:
+        rel = 100.0 * abs(x - y) / y
+        rel_text = f"{_num(rel, 0 if rel >= 1 else 1)} %"
+        if x < y:
+            sentences.append(
+                f"The forecast of the share beat this no-change benchmark: it missed by "
+                f"{_points(y - x)} points ({rel_text}) less."
+            )
+        else:
+            sentences.append(
+                "The forecast of the share did not beat simply assuming no change: it missed "
+                f"by {_points(x - y)} points ({rel_text}) more."
+            )
+    bias = round(track.bias, 2)
+    if bias == 0:
+        sentences.append(
+            f"On average the forecast share was neither too high nor too low (forecast minus "
+            f"actual {_signed(track.bias, 2)} points)."
+        )
+    else:
+        sentences.append(
+            f"On average the forecast share was {_points(abs(track.bias))} points too "
+            f"{'low' if bias < 0 else 'high'}."
+        )
+    rows = [
+        [
+            track.steps if r["h"] == ALL else str(int(r["h"])),
+            _points(r["mae"]),
+            _points(r["mae_no_change"]),
+            _signed(r["bias"], 2),
+            str(int(r["n"])),
+        ]
+        for _, r in track.summary.iterrows()
+    ]
+    table = Table(
+        columns=[
+            "Years ahead",
+            "Forecast error, points",
+            "No-change error, points",
+            "Bias, points",
+            "Forecasts",
+        ],
+        rows=rows,
+        numeric=[1, 2, 3, 4],
+        note="Error: mean absolute difference from the actual share, in percentage points, "
+        f"over the origins {track.first}{_DASH}{track.last}. Forecast: the share computed from "
+        "the partner forecasts of the model chosen at each origin using only the data "
+        "available then (\u201cSelected\u201d). No change: the share in the origin year. Bias: "
+        "mean of forecast minus actual (negative: too low). All three shares are computed over "
+        "the same partners.",
+    )
+    return sentences, table
+
+
 def summary_sentences(bundle: ReportBundle) -> list[str]:
     """The executive summary: one plain sentence per finding.
 
@@ -273,7 +426,8 @@ def summary_sentences(bundle: ReportBundle) -> list[str]:
 
     Returns:
         Sentences on dependence, concentration, the probability of lower dependence, the
-        biggest opportunity, the scenarios and forecast accuracy.
+        biggest opportunity, the scenarios, the track record of the dependence share forecast
+        (when the bundle has it) and forecast accuracy.
     """
     names = partner_names(bundle)
     dep = _dep_label(bundle, names)
@@ -310,6 +464,7 @@ def summary_sentences(bundle: ReportBundle) -> list[str]:
     else:
         out.append(f"No partner outside {dep} is forecast to lower their share of exports.")
     out += _scenario_headline(bundle, dep)
+    out += _index_summary(bundle, dep)
     out += _accuracy_sentences(bundle)
     return out
 

@@ -3,6 +3,7 @@
 import json
 import subprocess
 
+import numpy as np
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
@@ -13,6 +14,7 @@ from flows.cli import app
 from flows.io import PROJECT_ROOT
 from flows.pipeline import run_pipeline
 from flows.report import BUNDLE_FILES
+from models.index_backtest import INDEX_BACKTEST_COLUMNS, summarize_index_backtest
 from tests.flows.helpers import FAST
 
 runner = CliRunner()
@@ -118,6 +120,42 @@ def test_report_command_rebuilds_the_same_report_from_the_mlflow_run(reported, t
     sheets = pd.read_excel(tmp_path / "exportcast-report-KOR-2023.xlsx", sheet_name=None)
     opp = pd.read_csv(folder / "opportunities.csv")
     assert len(sheets["Opportunities"]) == len(opp)
+
+
+def test_index_backtest_in_bundle_mlflow_metrics_and_report(reported, mlflow_uri):
+    result, folder, _ = reported
+    frame = pd.read_csv(folder / "index_backtest.csv")
+    assert list(frame.columns) == INDEX_BACKTEST_COLUMNS
+    assert sorted(set(frame["cutoff"])) == list(range(2008, 2019))  # the scored origins
+    assert set(frame["h"]) == {1, 2, 3, 4, 5} and len(frame) == 11 * 5
+    # every series has a forecast at every origin here: actual and no change are the
+    # observed dependence shares of the target and origin years
+    conc = pd.read_csv(folder / "concentration.csv")
+    observed = conc[conc["kind"] == "history"].set_index("year")["dependence_share"]
+    np.testing.assert_allclose(frame["actual"], observed.loc[frame["year"]], rtol=1e-8)
+    np.testing.assert_allclose(frame["no_change"], observed.loc[frame["cutoff"]], rtol=1e-8)
+    assert frame["forecast"].between(0.2, 0.5).all()
+
+    summary = summarize_index_backtest(frame)
+    overall = summary.set_index("h").loc["all"]
+    client = MlflowClient(mlflow_uri)
+    metrics = client.get_run(result.mlflow_run_id).data.metrics
+    for key in ("mae", "mae_no_change", "bias"):
+        assert metrics[f"dependence_backtest_{key}"] == pytest.approx(overall[key], rel=1e-8)
+        history = client.get_metric_history(result.mlflow_run_id, f"dependence_backtest_{key}_by_h")
+        by_h = {m.step: m.value for m in history}
+        expected = summary[summary["h"] != "all"].set_index("h")[key]
+        assert by_h == pytest.approx({int(h): v for h, v in expected.items()}, rel=1e-8)
+
+    html = _files(folder)[".html"].read_text("utf-8")
+    assert (
+        "Tested on origins 2008–2018, the China + United States share computed from the "
+        f"forecasts missed the actual share by {overall['mae']:.2f} percentage points on average "
+        "(1–5 years ahead, 55 forecasts); assuming the share stays at its last value missed by "
+        f"{overall['mae_no_change']:.2f} points."
+    ) in html
+    sheets = pd.read_excel(_files(folder)[".xlsx"], sheet_name=["Index backtest"])
+    assert len(sheets["Index backtest"]) == len(frame)
 
 
 def test_report_command_names_an_unknown_run(tmp_path):

@@ -25,8 +25,8 @@ def panel6() -> pd.DataFrame:
 
 
 def test_every_module_lists_its_public_names() -> None:
-    names = ["", ".auto", ".ensemble", ".forecasting", ".intervals", ".metrics", ".protocol",
-             ".timeseries"]  # fmt: skip
+    names = ["", ".auto", ".ensemble", ".forecasting", ".index_backtest", ".intervals", ".metrics",
+             ".protocol", ".timeseries"]  # fmt: skip
     for name in names:
         module = importlib.import_module(f"models{name}")
         assert module.__all__, module.__name__

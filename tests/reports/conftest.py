@@ -109,6 +109,28 @@ def _accuracy() -> pd.DataFrame:
     )
 
 
+def index_backtest_frame(first: int = 2008, last: int = 2018) -> pd.DataFrame:
+    """A synthetic ``index_backtest.csv``: a drifting forecast around a wavy actual share."""
+
+    def actual(year: int) -> float:
+        return 0.33 + 0.003 * (year - first) + 0.012 * np.sin(1.3 * year)
+
+    rows = [
+        {
+            "cutoff": cutoff,
+            "year": cutoff + h,
+            "h": h,
+            "forecast": actual(cutoff) + 0.004 * h,
+            "actual": actual(cutoff + h),
+            "no_change": actual(cutoff),
+            "n_series": 213,
+        }
+        for cutoff in range(first, last + 1)
+        for h in range(1, HORIZON + 1)
+    ]
+    return pd.DataFrame(rows)
+
+
 def _scenarios(forecasts: pd.DataFrame, history: pd.DataFrame, conc: pd.DataFrame, last: int):
     meta = [
         {
@@ -204,8 +226,12 @@ def write_bundle(
     rename: dict[str, str] | None = None,
     title_suffix: str = "",
     seed: int = 7,
+    index_backtest: bool = True,
 ) -> Path:
-    """Write a report bundle; ``rename`` overrides partner names (escaping tests)."""
+    """Write a report bundle; ``rename`` overrides partner names (escaping tests).
+
+    ``index_backtest=False`` leaves out ``index_backtest.csv`` (a bundle of an older run).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     exports = tables["kor_exports"]
     last = int(exports["year"].max())
@@ -283,6 +309,8 @@ def write_bundle(
     history.to_csv(folder / "history.csv", index=False)
     _accuracy().to_csv(folder / "backtest_accuracy.csv", index=False)
     opp.to_csv(folder / "opportunities.csv", index=False)
+    if index_backtest:
+        index_backtest_frame().to_csv(folder / "index_backtest.csv", index=False)
     if scenarios:
         sp.to_csv(folder / "scenario_partners.csv", index=False)
         si.to_csv(folder / "scenario_indices.csv", index=False)

@@ -29,6 +29,7 @@ def test_load_bundle_reads_every_frame(bundle_dir):
         bundle.opportunities,
         bundle.scenario_partners,
         bundle.scenario_indices,
+        bundle.index_backtest,
     ):
         assert not frame.empty
     assert set(bundle.concentration["kind"]) == {"history", "forecast"}
@@ -53,6 +54,7 @@ def test_missing_file_is_named(bundle_copy):
         ("opportunities.csv", "contribution_ddep"),
         ("scenario_partners.csv", "ppml_effect_pct"),
         ("scenario_indices.csv", "diff_p50"),
+        ("index_backtest.csv", "no_change"),
     ],
 )
 def test_missing_column_names_file_and_column(bundle_copy, name, column):
@@ -84,3 +86,10 @@ def test_scenario_files_may_be_absent_or_empty(bundle_copy):
     assert bundle.scenario_partners.empty
     assert bundle.scenario_indices.empty
     assert "ppml_effect_pct" in bundle.scenario_partners.columns
+
+
+def test_index_backtest_may_be_absent_in_bundles_of_older_runs(bundle_copy):
+    (bundle_copy / "index_backtest.csv").unlink()
+    bundle = load_bundle(bundle_copy)
+    assert bundle.index_backtest.empty
+    assert "no_change" in bundle.index_backtest.columns

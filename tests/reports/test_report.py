@@ -12,9 +12,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from models.index_backtest import summarize_index_backtest
 from reports import build_report, load_bundle
 from reports.build import SHEETS, render_html
-from reports.content import scenario_sections, summary_sentences
+from reports.content import index_backtest_section, scenario_sections, summary_sentences
 from tests.reports.conftest import ARTIFACTS, write_bundle
 
 EVIL = "<script>alert(1)</script> & Viet"
@@ -222,3 +223,88 @@ def test_header_only_scenario_files_render(tmp_path, snapshot_tables):
         (folder / name).write_text(header + "\n")
     html = render_html(load_bundle(folder))
     assert "No scenarios were configured for this run." in html
+
+
+def _overall(bundle):
+    return summarize_index_backtest(bundle.index_backtest).set_index("h").loc["all"]
+
+
+def test_index_track_record_sentences_and_table_come_from_the_bundle(bundle_dir):
+    bundle = load_bundle(bundle_dir)
+    s = _overall(bundle)
+    assert s["mae"] < s["mae_no_change"] and s["bias"] > 0  # the synthetic bundle's case
+    sentences, table = index_backtest_section(bundle)
+    text = " ".join(sentences)
+    assert (
+        "Tested on origins 2008–2018, the China + United States share computed from the "
+        f"forecasts missed the actual share by {s['mae']:.2f} percentage points on average "
+        "(1–5 years ahead, 55 forecasts); assuming the share stays at its last value missed by "
+        f"{s['mae_no_change']:.2f} points."
+    ) in text
+    gap = round(s["mae_no_change"], 2) - round(s["mae"], 2)
+    rel = 100 * gap / round(s["mae_no_change"], 2)
+    assert (
+        f"beat this no-change benchmark: it missed by {gap:.2f} points ({rel:.0f} %) less." in text
+    )
+    assert f"On average the forecast share was {s['bias']:.2f} points too high." in text
+    assert [r[0] for r in table.rows] == ["1", "2", "3", "4", "5", "1–5"]
+    assert table.rows[-1][1:] == [
+        f"{s['mae']:.2f}",
+        f"{s['mae_no_change']:.2f}",
+        f"+{s['bias']:.2f}",
+        "55",
+    ]
+    summary = " ".join(summary_sentences(bundle))
+    assert (
+        "Track record of the China + United States share forecast: tested on origins "
+        f"2008–2018, it missed the actual share by {s['mae']:.2f} percentage points on average "
+        f"(1–5 years ahead), better than assuming no change ({s['mae_no_change']:.2f} points)."
+    ) in summary
+
+
+def test_index_track_record_says_plainly_when_no_change_did_as_well_or_better(bundle_dir):
+    bundle = load_bundle(bundle_dir)
+    frame = bundle.index_backtest
+    low = dataclasses.replace(bundle, index_backtest=frame.assign(forecast=frame["actual"] - 0.03))
+    s = _overall(low)
+    assert s["mae"] == pytest.approx(3.0) and s["mae"] > s["mae_no_change"]
+    text = " ".join(index_backtest_section(low)[0])
+    gap = round(s["mae"], 2) - round(s["mae_no_change"], 2)
+    rel = 100 * gap / round(s["mae_no_change"], 2)
+    assert (
+        f"did not beat simply assuming no change: it missed by {gap:.2f} points ({rel:.0f} %) more."
+    ) in text
+    assert "On average the forecast share was 3.00 points too low." in text
+    assert "beat this no-change benchmark" not in text
+    assert "3.00 percentage points on average (1–5 years ahead), worse than assuming no " in (
+        " ".join(summary_sentences(low))
+    )
+    same = dataclasses.replace(bundle, index_backtest=frame.assign(forecast=frame["no_change"]))
+    text = " ".join(index_backtest_section(same)[0])
+    assert "The forecast of the share did not beat simply assuming no change." in text
+    assert ", no better than assuming no change (" in " ".join(summary_sentences(same))
+
+
+def test_report_shows_the_index_track_record(built, bundle_dir):
+    s = _overall(load_bundle(bundle_dir))
+    html = built.html.read_text(encoding="utf-8")
+    accuracy = html[html.index('<section id="accuracy">') :]
+    assert "<h3>The China + United States share</h3>" in accuracy
+    assert f"missed the actual share by {s['mae']:.2f} percentage points" in accuracy
+    summary = html[: html.index('<section id="dependence">')]
+    assert "Track record of the China + United States share forecast" in summary
+    assert '<th class="num">No-change error, points</th>' in accuracy
+
+
+def test_bundle_of_an_older_run_without_index_backtest_builds(tmp_path, snapshot_tables):
+    folder = write_bundle(tmp_path / "bundle", snapshot_tables, index_backtest=False)
+    bundle = load_bundle(folder)
+    assert index_backtest_section(bundle) == ([], None)
+    assert not any("Track record" in s for s in summary_sentences(bundle))
+    files = build_report(folder, tmp_path / "out", pdf=False)
+    html = files.html.read_text(encoding="utf-8")
+    assert "How accurate are the forecasts?" in html
+    assert "No-change error" not in html and "Exports by partner" not in html
+    sheets = pd.read_excel(files.xlsx, sheet_name=None)
+    assert sheets["Index backtest"].empty
+    assert "no_change" in sheets["Index backtest"].columns
