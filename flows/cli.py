@@ -85,7 +85,7 @@ def _print_history(
     forecast = conc[conc["kind"] == "forecast"]
     table = Table(
         title=f"{conc['reporter'].iloc[0]} export concentration (data vintage {vintage})",
-        caption="forecast years: median of the joint sample paths [80 % interval]"
+        caption="forecast years: index of the partner forecasts [80 % interval of the joint paths]"
         if len(forecast)
         else None,
     )
@@ -223,23 +223,26 @@ def _print_scenario(
     idx = indices[indices["scenario"] == name]
     labels = {"dependence_share": ("dependence share", 100, "pp"), "hhi": ("HHI", 1e4, "pts"),
               "n_effective": ("effective partners", 1, "")}  # fmt: skip
-    table = Table(title=f"scenario {name}: effect vs baseline (median, {lv} % band)")
+    table = Table(
+        title=f"scenario {name}: effect vs baseline (index of the point forecasts, {lv} % band "
+        "of the paths)"
+    )
     table.add_column("index")
     table.add_column("year", justify="right")
     for col in ("baseline", "scenario", "scenario - baseline"):
         table.add_column(col, justify="right")
     for r in idx.sort_values(["index", "year"]).itertuples():
         label, scale, unit = labels.get(r.index, (r.index, 1, ""))
-        d = f"{scale * r.diff_p50:+.2f} [{scale * getattr(r, f'diff_lo_{lv}'):+.2f}, {scale * getattr(r, f'diff_hi_{lv}'):+.2f}] {unit}"
-        table.add_row(label, str(r.year), f"{scale * r.baseline_p50:.2f}",
-                      f"{scale * r.scenario_p50:.2f}", d)  # fmt: skip
+        d = f"{scale * r.diff_point:+.2f} [{scale * getattr(r, f'diff_lo_{lv}'):+.2f}, {scale * getattr(r, f'diff_hi_{lv}'):+.2f}] {unit}"
+        table.add_row(label, str(r.year), f"{scale * r.baseline_point:.2f}",
+                      f"{scale * r.scenario_point:.2f}", d)  # fmt: skip
     console.print(table)
     rows = partners[partners["scenario"] == name]
     table = Table(title=f"scenario {name}: partner exports (USD million)")
     for col in ("partner", "year", "baseline", "scenario", "effect", "actual"):
         table.add_column(col, justify="left" if col == "partner" else "right")
     for r in rows.sort_values(["partner", "year"]).itertuples():
-        effect = f"{r.effect_pct:+.1f} % [{getattr(r, f'effect_lo_{lv}'):+.1f}, {getattr(r, f'effect_hi_{lv}'):+.1f}]"
+        effect = f"{r.ppml_effect_pct:+.1f} % [{getattr(r, f'effect_lo_{lv}'):+.1f}, {getattr(r, f'effect_hi_{lv}'):+.1f}]"
         actual = "" if pd.isna(r.actual) else f"{r.actual / 1e6:,.0f}"
         table.add_row(r.partner, str(r.year), f"{r.baseline_mean / 1e6:,.0f}",
                       f"{r.scenario_mean / 1e6:,.0f}", effect, actual)  # fmt: skip

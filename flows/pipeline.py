@@ -433,21 +433,16 @@ def forecast_concentration(
     levels: tuple[int, ...],
     threshold: float,
 ) -> pd.DataFrame:
-    """Index forecasts from the joint sample paths: median, bands, P(dependence < threshold).
+    """Index forecasts: the index of the partner forecasts, with bands from the sample paths.
 
-    Forecast rows carry ``kind = forecast`` and the paths' median in the index columns, plus
+    Forecast rows carry ``kind = forecast`` and, in the index columns, the index computed from
+    the partners' point forecasts (``forecasts.csv``), so the shares a reader computes from the
+    partner table are the headline shares, and the index backtest (:func:`backtest_index`)
+    scores exactly this number. The joint sample paths give ``<index>_p50`` (their median),
     ``<index>_lo_<level>``/``_hi_<level>`` bands and ``p_dependence_below``. The members of
     ``REST`` keep their last relative sizes (``ForecastSeries.rest_shares``) in the HHI, Theil
-    and CR-k of every path.
+    and CR-k.
     """
-    paths = series_to_panel(engine.paths).rename(columns={"ds": "year"})
-    idx = concentration_from_paths(
-        paths,
-        dependence_set=dependence_set,
-        rest=REST,
-        rest_shares=fs.rest_shares,
-        n_partners=fs.n_partners,
-    )
     cols = [
         "hhi",
         "hhi_norm",
@@ -459,12 +454,27 @@ def forecast_concentration(
         *[f"share_{c}" for c in dependence_set],
         "dependence_share",
     ]
+
+    def indices(frame: pd.DataFrame) -> pd.DataFrame:
+        return concentration_from_paths(
+            series_to_panel(frame).rename(columns={"ds": "year"}),
+            dependence_set=dependence_set,
+            rest=REST,
+            rest_shares=fs.rest_shares,
+            n_partners=fs.n_partners,
+        )
+
+    idx = indices(engine.paths)
+    point = indices(
+        engine.forecast[["unique_id", "ds", "mean"]].rename(columns={"mean": "y"}).assign(path=0)
+    )
     q = path_quantiles(idx, cols, by=("year",), levels=levels)
     below = idx.assign(b=idx["dependence_share"] < threshold).groupby("year")["b"].mean()
-    rows = q.rename(columns={f"{c}_p50": c for c in cols}).assign(
+    rows = point[["year", *cols]].merge(q, on="year", how="left", validate="one_to_one")
+    rows = rows.assign(
         reporter=fs.series["unique_id"].iloc[0].split("|")[0],
         kind="forecast",
-        p_dependence_below=q["year"].map(below).to_numpy(),
+        p_dependence_below=rows["year"].map(below).to_numpy(),
         n_partners=fs.n_partners,
     )
     return pd.concat([history, rows], ignore_index=True)[
@@ -593,21 +603,18 @@ def _log_forecast(
 ) -> None:
     fc = conc[conc["kind"] == "forecast"]
     names = ["hhi", "n_effective", "cr1", "cr3", "cr5", "theil", *shares]
-    band_cols = [
-        c
-        for c in fc.columns
-        if any(c.startswith(f"{n}_lo_") or c.startswith(f"{n}_hi_") for n in names)
-    ]
-    renamed = fc.rename(columns={n: f"{n}_forecast_p50" for n in names})
-    renamed = renamed.rename(
-        columns={
-            c: c.replace("_lo_", "_forecast_lo_").replace("_hi_", "_forecast_hi_")
-            for c in band_cols
-        }
-    )
+    # <index>_forecast: the index of the partner forecasts (the headline); _forecast_p50 and
+    # the bands: over the sample paths
+    rename = {n: f"{n}_forecast" for n in names}
+    for n in names:
+        rename[f"{n}_p50"] = f"{n}_forecast_p50"
+        for c in fc.columns:
+            if c.startswith((f"{n}_lo_", f"{n}_hi_")):
+                rename[c] = c.replace("_lo_", "_forecast_lo_").replace("_hi_", "_forecast_hi_")
+    logged = [c for c in rename if c in fc.columns]
     mlrun.log_series(
-        renamed,
-        [c for c in renamed.columns if "_forecast_" in c] + ["p_dependence_below"],
+        fc.rename(columns=rename),
+        [rename[c] for c in logged] + ["p_dependence_below"],
         step="year",
     )
     acc = engine.accuracy.set_index("model")
@@ -656,7 +663,7 @@ def _log_model_runs(mlrun: tracking.TrackedRun, engine: EngineResult, train: pd.
 
 def _log_scenario(mlrun: tracking.TrackedRun, result: ScenarioResult) -> None:
     # One nested run per scenario: its changes as params, the effect on each index by year
-    # (median and bands of scenario - baseline), its tables as artifacts.
+    # (index of the point forecasts, path median and bands of scenario - baseline), its tables.
     meta = result.meta
     tags = {"scenario": meta["name"], "origin": str(meta["origin"]), "kind": "scenario"}
     with mlrun.nested_run(f"scenario: {meta['name']}", tags=tags) as child:
@@ -669,7 +676,11 @@ def _log_scenario(mlrun: tracking.TrackedRun, result: ScenarioResult) -> None:
         )
         idx = result.indices
         for index, rows in idx.groupby("index"):
-            cols = [c for c in rows.columns if c.startswith(("diff_", "scenario_p50"))]
+            cols = [
+                c
+                for c in rows.columns
+                if c.startswith(("diff_", "scenario_p50", "baseline_point", "scenario_point"))
+            ]
             renamed = rows.rename(columns={c: f"{index}_{c}" for c in cols})
             child.log_series(renamed, [f"{index}_{c}" for c in cols], step="year")
         child.log_table(result.partners, "scenario_partners.csv")

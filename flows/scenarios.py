@@ -41,6 +41,11 @@ METHOD_NOTES = [
     "move the paths. Their FTA features are any-FTA indicators, so a deepening of an existing "
     "FTA leaves them unchanged.",
     "Exports to other partners are not changed (no trade diversion is modelled).",
+    "Index values: the central baseline and scenario values are the indices of the point "
+    "forecasts (the engine's partner forecasts; for the changed partners times exp(d . b) at "
+    "the PPML estimate), so they match the shares of the partner table. The bands are "
+    "quantiles over the sample paths, the band of the difference over paired paths; they need "
+    "not be centred on the central values.",
 ]
 
 
@@ -55,10 +60,15 @@ def partner_columns(levels: tuple[int, ...]) -> list[str]:
 
 
 def index_columns(levels: tuple[int, ...]) -> list[str]:
-    """The exact columns of ``scenario_indices`` for the configured interval levels."""
+    """The exact columns of ``scenario_indices`` for the configured interval levels.
+
+    ``<kind>_point`` are the indices of the point forecasts (the central values); ``<kind>_p50``
+    and the bands are quantiles over the sample paths (``diff`` over paired paths).
+    """
     bands = ["p50", *[f"{side}_{lvl}" for lvl in levels for side in ("lo", "hi")]]
     return [
         "scenario", "origin", "year", "index",
+        "baseline_point", "scenario_point", "diff_point",
         *[f"{kind}_{b}" for kind in ("baseline", "scenario", "diff") for b in bands], "actual",
     ]  # fmt: skip
 
@@ -222,6 +232,8 @@ def run_scenario(
             engine.paths,
             scenario_paths,
             actual_idx,
+            forecast=forecast,
+            scenario_mean=partners,
             dependence_set=dependence_set,
             rest=REST,
             rest_shares=fs.rest_shares,

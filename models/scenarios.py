@@ -22,7 +22,10 @@ Uncertainty: one coefficient vector is drawn per sample path from the normal dis
 the PPML estimate and its cluster-robust covariance, so each path gets its own multiplier. The
 scenario paths are the engine's baseline paths times those multipliers; baseline and scenario
 share their paths, so differences between them have paired intervals. Exports to other partners
-are left as they are (no trade diversion).
+are left as they are (no trade diversion). The central values of the index table are not path
+medians but the indices of the point forecasts (the engine's ``mean`` and, for the affected
+partners, ``mean`` times the point multiplier ``exp(d . b)``), so they match the shares computed
+from the published partner forecasts; the bands stay those of the paths.
 
 The PPML is what moves the paths. A cross-check is shown beside it: the pooled direct
 regressions (:class:`models.regression.DirectRegressor`, GBM and ridge), fitted on feature rows
@@ -710,6 +713,8 @@ def index_effects(
     scenario_paths: pd.DataFrame,
     actual: pd.DataFrame,
     *,
+    forecast: pd.DataFrame,
+    scenario_mean: pd.DataFrame,
     dependence_set: Sequence[str],
     rest: str,
     rest_shares: Sequence[float],
@@ -718,10 +723,21 @@ def index_effects(
 ) -> pd.DataFrame:
     """The ``scenario_indices`` rows (without the scenario and origin columns).
 
+    The central values are the indices of the point forecasts: ``baseline_point`` is the index
+    of the engine's partner point forecasts (all partners, ``rest`` included) and
+    ``scenario_point`` that of the same forecasts with the affected partners' years replaced by
+    their ``scenario_mean`` (:func:`partner_effects`), so the shares a reader computes from the
+    partner forecasts are the table's. The ``_p50`` and band columns are quantiles over the
+    sample paths; the ``diff`` quantiles are taken over paired paths (scenario - baseline) and
+    need not be centred on ``diff_point``.
+
     Args:
         baseline_paths: Engine paths ``unique_id, ds, path, y``.
         scenario_paths: The same paths times the scenario multipliers.
         actual: Realised indices ``year`` + ``INDEX_NAMES`` (years after the data: absent).
+        forecast: The baseline point forecasts ``unique_id, ds, mean`` of the paths' engine
+            (one model: one row per series and year).
+        scenario_mean: ``partner, year, scenario_mean`` of the affected partners.
         dependence_set: Partners of the dependence share.
         rest: Name of the aggregate partner of small partners.
         rest_shares: Its members' shares within it (see ``concentration_from_paths``).
@@ -729,32 +745,63 @@ def index_effects(
         levels: Interval levels.
 
     Returns:
-        ``year, index, baseline_p50, baseline_lo_<l>, baseline_hi_<l>..., scenario_*, diff_*,
-        actual`` with the diff quantiles taken over paired paths (scenario - baseline).
+        ``year, index, baseline_point, scenario_point, diff_point, baseline_p50,
+        baseline_lo_<l>, baseline_hi_<l>..., scenario_*, diff_*, actual``.
+
+    Raises:
+        ValueError: The forecast has more than one row per series and year, or a
+            ``scenario_mean`` row has no baseline forecast or is missing.
     """
 
-    def indices(paths: pd.DataFrame) -> pd.DataFrame:
-        frame = series_to_panel(paths)[["path", "year", "partner", "export_usd"]]
+    def indices(frame: pd.DataFrame) -> pd.DataFrame:
         idx = concentration_from_paths(
             frame, dependence_set=dependence_set, rest=rest, rest_shares=rest_shares,
             n_partners=n_partners,
         )  # fmt: skip
         return idx.set_index(["path", "year"])[list(INDEX_NAMES)]
 
-    base, scen = indices(baseline_paths), indices(scenario_paths)
+    def path_indices(paths: pd.DataFrame) -> pd.DataFrame:
+        return indices(series_to_panel(paths)[["path", "year", "partner", "export_usd"]])
+
+    keys = ["partner", "year"]
+    point = series_to_panel(forecast[["unique_id", "ds", "mean"]])[[*keys, "mean"]]
+    if point.duplicated(keys).any():
+        raise ValueError("index_effects: forecast has more than one row per series and year")
+    moved = scenario_mean.set_index(keys)["scenario_mean"].astype("float64")
+    where = pd.MultiIndex.from_frame(point[keys].astype({"partner": str}))
+    unknown = moved.index.difference(where)
+    if len(unknown) or moved.isna().any():
+        what = list(unknown[:3]) if len(unknown) else list(moved.index[moved.isna()][:3])
+        raise ValueError(f"index_effects: scenario_mean without a baseline forecast at {what}")
+    scen_point = moved.reindex(where).fillna(point["mean"].set_axis(where))
+    points = {
+        name: indices(point[keys].assign(path=0, export_usd=values.to_numpy())).reset_index(
+            level="path", drop=True
+        )
+        for name, values in (("baseline", point["mean"]), ("scenario", scen_point))
+    }
+
+    base, scen = path_indices(baseline_paths), path_indices(scenario_paths)
     parts = {"baseline": base, "scenario": scen, "diff": scen - base.reindex(scen.index)}
     bands = _band_names(levels)
     rows = []
     for index in INDEX_NAMES:
         frame = pd.DataFrame({kind: values[index] for kind, values in parts.items()})
         q = path_quantiles(frame.reset_index(), list(parts), by=("year",), levels=levels)
-        rows.append(q.assign(index=index))
+        central = pd.DataFrame(
+            {f"{kind}_point": values[index] for kind, values in points.items()}
+        ).reset_index()
+        central["diff_point"] = central["scenario_point"] - central["baseline_point"]
+        rows.append(q.merge(central, on="year", how="left").assign(index=index))
     out = pd.concat(rows, ignore_index=True)
     realised = actual.melt(
         id_vars="year", value_vars=list(INDEX_NAMES), var_name="index", value_name="actual"
     )
     out = out.merge(realised, on=["year", "index"], how="left")
-    columns = ["year", "index", *[f"{k}_{n}" for k in parts for n, _ in bands], "actual"]
+    columns = [
+        "year", "index", *[f"{k}_point" for k in parts],
+        *[f"{k}_{n}" for k in parts for n, _ in bands], "actual",
+    ]  # fmt: skip
     order = {name: i for i, name in enumerate(INDEX_NAMES)}
     out = out.assign(_o=out["index"].map(order)).sort_values(["year", "_o"], ignore_index=True)
     return out[columns]

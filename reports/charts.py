@@ -58,7 +58,7 @@ def fan_chart(
     scale: float = 1.0,
     threshold: float | None = None,
 ) -> str:
-    """History line with the forecast median and its interval bands.
+    """History line with the central forecast and its interval bands.
 
     Args:
         conc: ``concentration.csv`` (``year, kind`` and the column with its bands).
@@ -87,8 +87,8 @@ def fan_chart(
             years, lo, hi, color=_ORANGE, alpha=0.18 + 0.17 * i, linewidth=0, label=f"{level} %"
         )
     years = np.concatenate([last["year"].to_numpy(), fc["year"].to_numpy()])
-    median = np.concatenate([last[column].to_numpy(), fc[column].to_numpy()]) * scale
-    ax.plot(years, median, color=_ORANGE, linewidth=1.8, linestyle="--", label="forecast")
+    central = np.concatenate([last[column].to_numpy(), fc[column].to_numpy()]) * scale
+    ax.plot(years, central, color=_ORANGE, linewidth=1.8, linestyle="--", label="forecast")
     if threshold is not None:
         ax.axhline(threshold * scale, color=_GREY, linewidth=0.8, linestyle=":")
     _style(ax, title, ylabel)

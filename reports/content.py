@@ -211,6 +211,19 @@ def _latest_origin(frame: pd.DataFrame, scenario: str) -> pd.DataFrame:
     return rows[rows["origin"] == rows["origin"].max()]
 
 
+def _centrals(row: pd.Series) -> tuple[tuple[float, float, float], bool]:
+    """Central baseline, scenario and difference of a ``scenario_indices`` row, and their kind.
+
+    The indices of the point forecasts (``<kind>_point``, True), or the path medians
+    (``<kind>_p50``, False) in a bundle written before the point columns existed; never a mix.
+    """
+    points = [row.get(f"{kind}_point", np.nan) for kind in ("baseline", "scenario", "diff")]
+    if not any(_is_missing(v) for v in points):
+        return (float(points[0]), float(points[1]), float(points[2])), True
+    medians = [float(row.get(f"{kind}_p50", np.nan)) for kind in ("baseline", "scenario", "diff")]
+    return (medians[0], medians[1], medians[2]), False
+
+
 def _scenario_headline(bundle: ReportBundle, dep: str) -> list[str]:
     lv = bundle.levels[0]
     out = []
@@ -223,15 +236,26 @@ def _scenario_headline(bundle: ReportBundle, dep: str) -> list[str]:
             out.append(f"Scenario \u201c{title}\u201d: no results in this run.")
             continue
         last = rows[rows["year"] == rows["year"].max()].iloc[0]
-        diff = 100.0 * float(last["diff_p50"])
+        (base, scen, diff), is_point = _centrals(last)
+        diff = 100.0 * diff
         lo = 100.0 * float(last.get(f"diff_lo_{lv}", np.nan))
         hi = 100.0 * float(last.get(f"diff_hi_{lv}", np.nan))
-        way = "lower" if diff < 0 else "higher"
         digits = _digits_for(diff, lo, hi)
+        if diff == 0:
+            change = "the same as without it"
+        else:
+            way = "lower" if diff < 0 else "higher"
+            change = f"{_num(abs(diff), digits)} percentage points {way} than without it"
+        central = (
+            "the index of the partner point forecasts"
+            if is_point
+            else "the median over the sample paths"
+        )
         out.append(
             f"Scenario \u201c{title}\u201d: the {dep} share in {int(last['year'])} would be "
-            f"{_num(abs(diff), digits)} percentage points {way} than without it "
-            f"({lv} % interval {_signed_range(lo, hi, digits)} points)."
+            f"{fmt_pct(scen, digits)} against {fmt_pct(base, digits)} in the baseline, "
+            f"{change} ({central}; {lv} % interval of the difference over the sample paths "
+            f"{_signed_range(lo, hi, digits)} points)."
         )
     if not out:
         out.append("No scenarios were configured for this run.")
@@ -521,7 +545,10 @@ def index_table(bundle: ReportBundle) -> Table:
         ],
         rows=rows,
         numeric=[1, 2, 3, 4, 5, 6, 7],
-        note="Forecast years: median of the joint sample paths of all partners.",
+        note=(
+            "Forecast years: the index of the partner forecasts; intervals and probabilities "
+            "over the joint sample paths of all partners."
+        ),
     )
 
 
@@ -741,6 +768,21 @@ def _disagreement(row: pd.Series, name: str) -> str | None:
     )
 
 
+def _scenario_index_note(is_point: bool) -> str:
+    """What the central values and intervals of the scenario index table are."""
+    central = (
+        "Baseline, Scenario and Difference: the index of the point forecasts (the partner "
+        "forecasts, the scenario's partners moved by the PPML estimate). "
+        if is_point
+        else "Baseline, Scenario and Difference: medians over the sample paths. "
+    )
+    return (
+        central + "Intervals: over the sample paths; baseline and scenario come from the same "
+        "paths, so the paired interval of the difference is narrower than the two bands suggest. "
+        "The intervals need not be centred on the central values."
+    )
+
+
 def scenario_sections(bundle: ReportBundle) -> list[dict[str, Any]]:
     """One block per scenario: what changes, partner effects, index effects, checks.
 
@@ -791,9 +833,11 @@ def scenario_sections(bundle: ReportBundle) -> list[dict[str, Any]]:
             )
         idx = _latest_origin(bundle.scenario_indices, name)
         idx = idx[idx["year"] == idx["year"].max()] if not idx.empty else idx
-        i_rows = []
+        i_rows, point_rows = [], []
         for _, r in idx.iterrows():
             index = str(r["index"])
+            (base, scen, diff), is_point = _centrals(r)
+            point_rows.append(is_point)
             label = f"{dep} {_INDEX_LABELS.get(index, index)}"
             if index != "dependence_share":
                 label = _INDEX_LABELS.get(index, index)
@@ -801,11 +845,11 @@ def scenario_sections(bundle: ReportBundle) -> list[dict[str, Any]]:
                 [
                     label,
                     str(int(r["year"])),
-                    _index_value(index, r["baseline_p50"]),
+                    _index_value(index, base),
                     _index_range(index, r.get(f"baseline_lo_{lv}"), r.get(f"baseline_hi_{lv}")),
-                    _index_value(index, r["scenario_p50"]),
+                    _index_value(index, scen),
                     _index_range(index, r.get(f"scenario_lo_{lv}"), r.get(f"scenario_hi_{lv}")),
-                    _index_diff(index, r["diff_p50"]),
+                    _index_diff(index, diff),
                     _diff_range(index, r.get(f"diff_lo_{lv}"), r.get(f"diff_hi_{lv}")),
                     "not yet known"
                     if _is_missing(r["actual"])
@@ -823,8 +867,8 @@ def scenario_sections(bundle: ReportBundle) -> list[dict[str, Any]]:
                 str(int(r["origin"])),
                 str(int(r["year"])),
                 _INDEX_LABELS.get(str(r["index"]), str(r["index"])),
-                _index_value(str(r["index"]), r["baseline_p50"]),
-                _index_value(str(r["index"]), r["scenario_p50"]),
+                _index_value(str(r["index"]), _centrals(r)[0][0]),
+                _index_value(str(r["index"]), _centrals(r)[0][1]),
                 _index_value(str(r["index"]), r["actual"]),
             ]
             for _, r in known.sort_values(["origin", "year", "index"]).iterrows()
@@ -841,10 +885,10 @@ def scenario_sections(bundle: ReportBundle) -> list[dict[str, Any]]:
                         "Year",
                         "Baseline, USD bn",
                         "Scenario, USD bn",
-                        "Effect, %",
+                        "Effect, % (median of paths)",
                         f"{lv} % interval",
                         f"{hi_lv} % interval",
-                        "PPML, %",
+                        "PPML point, %",
                         "Gradient boosting, %",
                         "Ridge, %",
                         "Actual, USD bn",
@@ -866,8 +910,7 @@ def scenario_sections(bundle: ReportBundle) -> list[dict[str, Any]]:
                     ],
                     rows=i_rows,
                     numeric=list(range(2, 9)),
-                    note="Paired intervals: baseline and scenario come from the same sample "
-                    "paths, so the difference is more certain than the two bands suggest.",
+                    note=_scenario_index_note(all(point_rows)),
                 ),
                 "outcomes": Table(
                     columns=["Origin", "Year", "Index", "Baseline", "Scenario", "Actual"],

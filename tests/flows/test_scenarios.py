@@ -6,7 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import flows.scenarios as flows_scenarios
 from configs.loader import load_config, load_scenario
+from features.concentration import concentration_from_paths
+from features.panel import series_to_panel
+from features.series import REST
 from flows.scenarios import baseline_at, index_columns, partner_columns, run_scenario
 from flows.snapshot import load_snapshot
 
@@ -25,10 +29,34 @@ def config():
 
 
 @pytest.fixture(scope="module")
-def cambodia(config, tables):
+def rerun():
+    return []  # the baselines run_scenario reran (filled by the cambodia fixture)
+
+
+@pytest.fixture(scope="module")
+def cambodia(config, tables, rerun):
     scenario = load_scenario(ROOT / "configs" / "scenarios" / "cambodia_fta.yaml")
     lines = []
-    return run_scenario(config, scenario, tables, log=lines.append), lines
+
+    def keep(*args, **kwargs):
+        rerun.append(baseline_at(*args, **kwargs))
+        return rerun[-1]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(flows_scenarios, "baseline_at", keep)
+        return run_scenario(config, scenario, tables, log=lines.append), lines
+
+
+def _point_indices(baseline, dependence_set=("CHN", "USA")):
+    # the indices of the engine's point forecasts (the selected model), one "path"
+    fs, engine = baseline
+    fc = engine.forecast
+    fc = fc.loc[fc["model"] == engine.model] if "model" in fc.columns else fc
+    frame = series_to_panel(fc[["unique_id", "ds", "mean"]], value="mean").assign(path=0)
+    return concentration_from_paths(
+        frame[["path", "year", "partner", "export_usd"]], dependence_set=dependence_set,
+        rest=REST, rest_shares=fs.rest_shares, n_partners=fs.n_partners,
+    ).set_index("year")  # fmt: skip
 
 
 def test_cambodia_frames_have_the_exact_columns(cambodia):
@@ -75,6 +103,35 @@ def test_cambodia_scenario_moves_china_us_share_against_khm_exports(cambodia):
     assert (dep["diff_p50"].abs() < 0.01).all()  # Cambodia buys about 0.1 % of the exports
 
 
+def test_cambodia_central_values_are_the_indices_of_the_rerun_point_forecasts(cambodia, rerun):
+    result = cambodia[0]
+    (baseline,) = rerun
+    assert int(baseline[1].forecast["ds"].min()) == 2022  # rerun from the origin 2021
+    direct = _point_indices(baseline)
+    idx = result.indices
+    for index in ("dependence_share", "hhi", "n_effective"):
+        rows = idx.loc[idx["index"] == index].set_index("year")
+        np.testing.assert_allclose(
+            rows["baseline_point"], direct.loc[rows.index, index], rtol=1e-12
+        )
+        np.testing.assert_allclose(
+            rows["diff_point"], rows["scenario_point"] - rows["baseline_point"], rtol=1e-12
+        )
+    dep = idx.loc[idx["index"] == "dependence_share"].set_index("year")
+    # only Cambodia grows: the China+US share of the point forecasts falls a little
+    assert (dep["diff_point"] < 0).all() and (dep["diff_point"].abs() < 0.01).all()
+    # and it is the share recomputed from the partner table: D / (D / share + KHM's change)
+    khm = result.partners.set_index("year")
+    gain = (khm["scenario_mean"] - khm["baseline_mean"]).loc[dep.index]
+    fc = baseline[1].forecast
+    fc = series_to_panel(fc.loc[fc["model"] == baseline[1].model], value="mean")
+    d = fc.loc[fc["partner"].isin(["CHN", "USA"])].groupby("year")["export_usd"].sum()
+    d = d.loc[dep.index]
+    np.testing.assert_allclose(
+        dep["scenario_point"], d / (d / dep["baseline_point"] + gain), rtol=1e-9
+    )
+
+
 def test_meta_is_json_and_says_what_was_done(cambodia):
     result, lines = cambodia
     meta = json.loads(json.dumps(result.meta))
@@ -98,6 +155,18 @@ def test_baseline_is_reused_at_the_runs_last_year(config, tables):
     assert p.loc[p["year"] >= 2025, "ppml_effect_pct"].abs().min() > 0
     assert np.isfinite(p["gbm_effect_pct"]).all()
     assert p["actual"].isna().all()  # the data end at the origin 2023
+    # the reused forecast's point indices are the central values; no effect before 2025
+    dep = result.indices[result.indices["index"] == "dependence_share"].set_index("year")
+    direct = _point_indices((fs, engine))
+    np.testing.assert_allclose(
+        dep["baseline_point"], direct.loc[dep.index, "dependence_share"], rtol=1e-12
+    )
+    assert (dep.loc[dep.index < 2025, "diff_point"] == 0).all()
+    # the UAE's exports move (either way: b_any is estimated), the China+US share the other way
+    moved = p.set_index("year").loc[dep.index >= 2025, "ppml_effect_pct"]
+    np.testing.assert_array_equal(
+        np.sign(dep.loc[dep.index >= 2025, "diff_point"]), -np.sign(moved)
+    )
 
 
 def test_gdp_shock_and_dependence_set_override_end_to_end(config, tables, tmp_path):

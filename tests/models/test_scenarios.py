@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.panel import build_trade_panel
+from features.concentration import concentration_from_paths
+from features.panel import build_trade_panel, series_to_panel
 from flows.snapshot import load_snapshot
 from models import scenarios as sc
 
@@ -48,6 +49,12 @@ def _paths(partners=("CHN", "USA", "KHM", "ARE", "REST"), n_paths=50, seed=0):
                 pd.DataFrame({"unique_id": f"KOR|{p}", "ds": year, "path": range(n_paths), "y": y})
             )
     return pd.concat(rows, ignore_index=True)
+
+
+def _forecast(paths):
+    # point forecasts of the paths' engine: here their mean (any value per series and year)
+    forecast = paths.groupby(["unique_id", "ds"], as_index=False)["y"].mean()
+    return forecast.rename(columns={"y": "mean"})
 
 
 def _multipliers(design, coef, cov, n_paths=50, seed=0):
@@ -132,13 +139,18 @@ def test_zero_change_scenario_gives_multipliers_one_and_identical_indices(agreem
     paths = _paths()
     scen = sc.apply_multipliers(paths, mult)
     pd.testing.assert_frame_equal(scen, paths)
+    forecast = _forecast(paths)
+    same = sc.partner_effects(
+        forecast, paths, mult, noop.delta, gravity.coef, pd.DataFrame(columns=["partner", "year"]),
+        pd.DataFrame(columns=["partner", "year", "export_usd"]), levels=(80,),
+    )  # fmt: skip
     idx = sc.index_effects(
-        paths, scen, pd.DataFrame(columns=["year", *sc.INDEX_NAMES]),
-        dependence_set=("CHN", "USA"), rest="REST", rest_shares=(0.5, 0.3, 0.2), n_partners=100,
-        levels=(80, 95),
+        paths, scen, pd.DataFrame(columns=["year", *sc.INDEX_NAMES]), forecast=forecast,
+        scenario_mean=same, dependence_set=("CHN", "USA"), rest="REST",
+        rest_shares=(0.5, 0.3, 0.2), n_partners=100, levels=(80, 95),
     )  # fmt: skip
     assert (idx.filter(like="diff_") == 0).all().all()
-    for band in ("p50", "lo_80", "hi_95"):
+    for band in ("point", "p50", "lo_80", "hi_95"):
         np.testing.assert_array_equal(idx[f"baseline_{band}"], idx[f"scenario_{band}"])
 
 
@@ -234,8 +246,7 @@ def test_partner_effects_columns_and_interval_contains_point(agreements, gravity
     )
     paths = _paths()
     mult = _multipliers(design, gravity.coef, gravity.cov)
-    forecast = paths.groupby(["unique_id", "ds"], as_index=False)["y"].mean()
-    forecast = forecast.rename(columns={"y": "mean"})
+    forecast = _forecast(paths)
     actual = pd.DataFrame({"partner": "KHM", "year": [2022, 2023], "export_usd": [1.0, 2.0]})
     out = sc.partner_effects(
         forecast, paths, mult, design.delta, gravity.coef, pd.DataFrame(columns=["partner", "year"]),
@@ -271,3 +282,109 @@ def test_changes_read_as_sentences_with_names():
     assert text[2].startswith("China (CHN): GDP growth -1.5 pp a year in 2025-2028")
     # without names, the codes
     assert sc.describe_changes(changes[:1], [], ["any_fta"])[0].startswith("KHM: KKFTA in force")
+
+
+def _hand_paths(values, n_paths=40, seed=0):
+    # paths scattered around per-partner values, years 2022-2023
+    rng = np.random.default_rng(seed)
+    rows = [
+        pd.DataFrame(
+            {
+                "unique_id": f"KOR|{p}",
+                "ds": year,
+                "path": range(n_paths),
+                "y": v * np.exp(rng.normal(0, 0.2, n_paths)),
+            }
+        )
+        for p, v in values.items()
+        for year in (2022, 2023)
+    ]
+    return pd.concat(rows, ignore_index=True)
+
+
+def _hand_effects(baseline, scenario_paths, forecast, scenario_mean):
+    actual = pd.DataFrame(
+        {"year": [2022], "dependence_share": [0.7], "hhi": [0.4], "n_effective": [2.5]}
+    )
+    out = sc.index_effects(
+        baseline,
+        scenario_paths,
+        actual,
+        forecast=forecast,
+        scenario_mean=scenario_mean,
+        dependence_set=("CHN", "USA"),
+        rest="REST",
+        rest_shares=(0.5, 0.5),
+        n_partners=4,
+        levels=(80,),
+    )
+    return out.set_index(["year", "index"])
+
+
+def test_index_point_values_are_the_indices_of_the_point_forecasts():
+    # CHN 60, USA 20, REST 20 (two members of 10): the scenario doubles USA in 2023 only
+    values = {"CHN": 60.0, "USA": 20.0, "REST": 20.0}
+    forecast = pd.DataFrame(
+        [{"unique_id": f"KOR|{p}", "ds": y, "mean": v} for p, v in values.items()
+         for y in (2022, 2023)]
+    )  # fmt: skip
+    scenario_mean = pd.DataFrame(
+        {"partner": "USA", "year": [2022, 2023], "scenario_mean": [20.0, 40.0]}
+    )
+    paths = _hand_paths(values)
+    scen = paths.assign(
+        y=paths["y"] * np.where((paths["unique_id"] == "KOR|USA") & (paths["ds"] == 2023), 2, 1)
+    )
+    out = _hand_effects(paths, scen, forecast, scenario_mean)
+    assert list(out.reset_index().columns[:5]) == [
+        "year", "index", "baseline_point", "scenario_point", "diff_point",
+    ]  # fmt: skip
+    expected = {  # (baseline, scenario) by hand; HHI counts REST as two partners of half its size
+        "dependence_share": (0.8, 50 / 60),
+        "hhi": (0.6**2 + 0.2**2 + 2 * 0.1**2, 0.5**2 + (1 / 3) ** 2 + 2 * (1 / 12) ** 2),
+    }
+    for index, (b, s) in expected.items():
+        for year, scen_value in ((2022, b), (2023, s)):
+            row = out.loc[(year, index)]
+            assert row["baseline_point"] == pytest.approx(b, rel=1e-12)
+            assert row["scenario_point"] == pytest.approx(scen_value, rel=1e-12)
+            assert row["diff_point"] == pytest.approx(scen_value - b, rel=1e-9, abs=1e-15)
+    n_eff = out.xs("n_effective", level="index")
+    np.testing.assert_allclose(n_eff["baseline_point"], 1 / expected["hhi"][0])
+    # untouched years: exactly equal, and the actual of the known year is kept
+    assert (out.xs(2022, level="year")["diff_point"] == 0).all()
+    assert out.loc[(2022, "hhi"), "actual"] == 0.4
+    assert np.isnan(out.loc[(2023, "hhi"), "actual"])
+    # the bands stay those of the paths: the path median, not the point, is the p50
+    dep = out.xs("dependence_share", level="index")
+    assert not np.allclose(dep["baseline_p50"], dep["baseline_point"])
+    assert (dep["diff_lo_80"] <= dep["diff_p50"]).all()
+
+
+def test_baseline_point_equals_concentration_of_the_point_forecasts():
+    paths = _paths()
+    forecast = _forecast(paths)
+    none = pd.DataFrame(columns=["partner", "year", "scenario_mean"])
+    out = _hand_effects(paths, paths, forecast, none)
+    frame = series_to_panel(forecast, value="mean").assign(path=0)
+    direct = concentration_from_paths(
+        frame[["path", "year", "partner", "export_usd"]], dependence_set=("CHN", "USA"),
+        rest="REST", rest_shares=(0.5, 0.5), n_partners=4,
+    ).set_index("year")  # fmt: skip
+    for index in sc.INDEX_NAMES:
+        got = out.xs(index, level="index")
+        np.testing.assert_array_equal(got["baseline_point"], direct.loc[got.index, index])
+        np.testing.assert_array_equal(got["scenario_point"], got["baseline_point"])
+        assert (got["diff_point"] == 0).all()
+
+
+def test_index_points_refuse_ambiguous_or_unknown_forecasts():
+    paths = _paths()
+    forecast = _forecast(paths)
+    twice = pd.concat([forecast, forecast], ignore_index=True)
+    none = pd.DataFrame(columns=["partner", "year", "scenario_mean"])
+    with pytest.raises(ValueError, match="more than one row"):
+        _hand_effects(paths, paths, twice, none)
+    stray = pd.DataFrame({"partner": ["FRA"], "year": [2022], "scenario_mean": [1.0]})
+    with pytest.raises(ValueError, match="without a baseline forecast"):
+        _hand_effects(paths, paths, forecast, stray)

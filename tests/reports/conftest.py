@@ -205,6 +205,10 @@ def _scenarios(forecasts: pd.DataFrame, history: pd.DataFrame, conc: pd.DataFram
                     d = {"dependence_share": -0.002, "hhi": -0.0005, "n_effective": 0.06}[index]
                     d *= min(h, 3)
                     row = {"scenario": name, "origin": origin, "year": year, "index": index}
+                    # the index of the point forecasts: 1 % off the path median, as in a real run
+                    row["baseline_point"] = ref * 1.01
+                    row["scenario_point"] = (ref + d) * 1.01
+                    row["diff_point"] = row["scenario_point"] - row["baseline_point"]
                     for who, shift in (("baseline", 0.0), ("scenario", d), ("diff", None)):
                         centre = d if shift is None else ref + shift
                         width = abs(d) * 0.6 if shift is None else abs(ref) * 0.08

@@ -1,0 +1,98 @@
+"""Scenario text and tables: the central values are the indices of the point forecasts, with a
+fallback to the path medians for a bundle written before the point columns existed."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from reports import load_bundle
+from reports.content import fmt_pct, scenario_sections, summary_sentences
+
+UAE = "Korea\u2013UAE CEPA enters into force"
+POINT = ["baseline_point", "scenario_point", "diff_point"]
+
+
+@pytest.fixture(scope="module")
+def bundle(bundle_dir):
+    return load_bundle(bundle_dir)
+
+
+@pytest.fixture(scope="module")
+def old_bundle(bundle):
+    # as loaded from a scenario_indices.csv without the point columns
+    return dataclasses.replace(bundle, scenario_indices=bundle.scenario_indices.drop(columns=POINT))
+
+
+def _horizon_row(bundle, index="dependence_share"):
+    idx = bundle.scenario_indices
+    rows = idx[(idx["scenario"] == "uae_cepa") & (idx["index"] == index)]
+    rows = rows[rows["origin"] == rows["origin"].max()]
+    return rows[rows["year"] == rows["year"].max()].iloc[0]
+
+
+def _headline(bundle):
+    return next(s for s in summary_sentences(bundle) if UAE in s)
+
+
+def _dep_cells(bundle):
+    table = {s["title"]: s for s in scenario_sections(bundle)}[UAE]["indices"]
+    return table, next(r for r in table.rows if "share of exports" in r[0])
+
+
+def test_scenario_headline_gives_the_point_index_and_the_path_band(bundle):
+    r = _horizon_row(bundle)
+    assert r["baseline_point"] != pytest.approx(r["baseline_p50"])  # the fixture tells them apart
+    text = _headline(bundle)
+    assert (
+        f"the China + United States share in {int(r['year'])} would be "
+        f"{fmt_pct(r['scenario_point'])} against {fmt_pct(r['baseline_point'])} in the baseline, "
+        f"{abs(100 * r['diff_point']):.1f} percentage points lower than without it "
+        "(the index of the partner point forecasts; 80 % interval of the difference over the "
+        "sample paths \u22121.0 to \u22120.2 points)."
+    ) in text
+    assert fmt_pct(r["baseline_p50"]) not in text
+    assert "centred" not in text and "around" not in text
+
+
+def test_scenario_index_table_shows_the_point_values(bundle):
+    r = _horizon_row(bundle)
+    table, cells = _dep_cells(bundle)
+    assert cells[1] == str(int(r["year"]))
+    assert cells[2] == fmt_pct(r["baseline_point"])
+    assert cells[3] == f"{fmt_pct(r['baseline_lo_80'])[:-2]}\u2013{fmt_pct(r['baseline_hi_80'])}"
+    assert cells[4] == fmt_pct(r["scenario_point"])
+    assert "the index of the point forecasts" in table.note
+    assert "need not be centred" in table.note
+    n_eff = _horizon_row(bundle, "n_effective")
+    row = next(c for c in table.rows if c[0] == "effective partners")
+    assert row[2] == f"{n_eff['baseline_point']:.1f}" and row[4] == f"{n_eff['scenario_point']:.1f}"
+    # earlier origins with a known outcome: the point values beside the actual
+    known = {s["title"]: s for s in scenario_sections(bundle)}[UAE]["outcomes"]
+    idx = bundle.scenario_indices
+    first = idx[(idx["scenario"] == "uae_cepa") & idx["actual"].notna()]
+    first = first[first["year"] == first["year"].max()]
+    dep = first[first["index"] == "dependence_share"].iloc[0]
+    row = next(c for c in known.rows if c[2] == "share of exports")
+    assert row[3] == fmt_pct(dep["baseline_point"]) and row[4] == fmt_pct(dep["scenario_point"])
+
+
+def test_bundle_without_point_columns_falls_back_to_path_medians(old_bundle):
+    r = _horizon_row(old_bundle)
+    text = _headline(old_bundle)
+    assert f"would be {fmt_pct(r['scenario_p50'])} against {fmt_pct(r['baseline_p50'])}" in text
+    assert "(the median over the sample paths; 80 % interval of the difference" in text
+    assert "point forecasts" not in text
+    table, cells = _dep_cells(old_bundle)
+    assert cells[2] == fmt_pct(r["baseline_p50"]) and cells[4] == fmt_pct(r["scenario_p50"])
+    assert table.note.startswith("Baseline, Scenario and Difference: medians over the sample")
+    assert "point forecasts" not in table.note
+
+
+def test_a_zero_point_difference_reads_as_no_change(bundle):
+    idx = bundle.scenario_indices.copy()
+    idx["scenario_point"] = idx["baseline_point"]
+    idx["diff_point"] = 0.0
+    text = _headline(dataclasses.replace(bundle, scenario_indices=idx))
+    assert "in the baseline, the same as without it (the index of the partner point" in text
