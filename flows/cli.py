@@ -85,7 +85,7 @@ def _print_history(
     forecast = conc[conc["kind"] == "forecast"]
     table = Table(
         title=f"{conc['reporter'].iloc[0]} export concentration (data vintage {vintage})",
-        caption="forecast years: index of the partner forecasts [80 % interval of the joint paths]"
+        caption="forecast years: from the partner forecasts [80 % interval of the paths]"
         if len(forecast)
         else None,
     )

@@ -346,18 +346,35 @@ def _points(x: float) -> str:
     return _num(x, 2)
 
 
+# Index errors closer than this (relative to no change) are a tie: the origins overlap, so
+# about ten independent windows cannot tell 2-3 % apart (BENCHMARKS.md: ~0.03 relMASE).
+INDEX_TIE = 0.05
+
+
+def _versus(x: float, y: float) -> str:
+    """``better``, ``worse`` or ``tie`` (within :data:`INDEX_TIE`) of error x against y."""
+    if y <= 0:
+        return "tie" if x <= 0 else "worse"
+    rel = (y - x) / y
+    return "better" if rel >= INDEX_TIE else "worse" if rel <= -INDEX_TIE else "tie"
+
+
 def _index_summary(bundle: ReportBundle, dep: str) -> list[str]:
     """One summary sentence on the index forecast's track record (none in older bundles)."""
     track = _index_track(bundle)
     if track is None:
         return []
     x, y = round(track.mae, 2), round(track.mae_no_change, 2)
-    versus = "better than" if x < y else "no better than" if x == y else "worse than"
+    versus = {
+        "better": f"better than assuming no change ({_points(track.mae_no_change)} points)",
+        "worse": f"worse than assuming no change ({_points(track.mae_no_change)} points)",
+        "tie": f"no better than assuming no change ({_points(track.mae_no_change)} points"
+        + ("; too close to tell apart)" if x != y else ")"),
+    }[_versus(x, y)]
     return [
         f"Track record of the {dep} share forecast: tested on {_origins(track)}, it missed "
         f"the actual share by {_points(track.mae)} percentage points on average "
-        f"({track.horizons}), {versus} assuming no change ({_points(track.mae_no_change)} "
-        "points)."
+        f"({track.horizons}), {versus}."
     ]
 
 
@@ -391,7 +408,14 @@ def index_backtest_section(bundle: ReportBundle) -> tuple[list[str], Table | Non
     else:
         rel = 100.0 * abs(x - y) / y
         rel_text = f"{_num(rel, 0 if rel >= 1 else 1)} %"
-        if x < y:
+        if _versus(x, y) == "tie":
+            n_origins = track.last - track.first + 1
+            sentences.append(
+                "The forecast of the share did not beat simply assuming no change: the "
+                f"difference ({_points(abs(y - x))} points, {rel_text}) is too small to tell "
+                f"apart on {n_origins} overlapping origins."
+            )
+        elif x < y:
             sentences.append(
                 f"The forecast of the share beat this no-change benchmark: it missed by "
                 f"{_points(y - x)} points ({rel_text}) less."

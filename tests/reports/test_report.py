@@ -285,6 +285,26 @@ def test_index_track_record_says_plainly_when_no_change_did_as_well_or_better(bu
     assert ", no better than assuming no change (" in " ".join(summary_sentences(same))
 
 
+def test_index_track_record_calls_a_gap_under_five_percent_a_tie(bundle_dir):
+    # Korea's real numbers: 1.80 vs 1.83 points (2 %) must not read as "better"
+    bundle = load_bundle(bundle_dir)
+    frame = bundle.index_backtest
+    err = (frame["no_change"] - frame["actual"]).abs().mean()
+    # every forecast error 2 % smaller than no change's, with the same sign
+    close = frame.assign(forecast=frame["actual"] + 0.98 * (frame["no_change"] - frame["actual"]))
+    tie = dataclasses.replace(bundle, index_backtest=close)
+    s = _overall(tie)
+    assert s["mae"] == pytest.approx(0.98 * 100 * err) and s["mae"] < s["mae_no_change"]
+    text = " ".join(index_backtest_section(tie)[0])
+    assert "did not beat simply assuming no change: the difference (" in text
+    assert "is too small to tell apart on 11 overlapping origins." in text
+    assert "beat this no-change benchmark" not in text
+    summary = " ".join(summary_sentences(tie))
+    assert "no better than assuming no change (" in summary
+    assert "; too close to tell apart)." in summary
+    assert "better than assuming no change" not in summary.replace("no better than", "")
+
+
 def test_report_shows_the_index_track_record(built, bundle_dir):
     s = _overall(load_bundle(bundle_dir))
     html = built.html.read_text(encoding="utf-8")
