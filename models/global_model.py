@@ -229,15 +229,25 @@ class GlobalShareModel:
             rows per fit; ``None`` uses them all.
         seed: Seed for the sample and the booster.
         params: Overrides for :data:`GBM_PARAMS`.
+        main_weight: Training weight of the main frame's rows relative to the extra panel's
+            (1 = equal; Korea's rows x5 measured worse: 0.966 vs 0.957 relMASE).
     """
 
     def __init__(
-        self, h: int = 5, n_extra: int | None = 300_000, seed: int = 0, params: dict | None = None
+        self,
+        h: int = 5,
+        n_extra: int | None = 300_000,
+        seed: int = 0,
+        params: dict | None = None,
+        main_weight: float = 1.0,
     ) -> None:
+        if not main_weight > 0:
+            raise ValueError(f"main_weight must be > 0, got {main_weight}")
         self.h = h
         self.n_extra = n_extra
         self.seed = seed
         self.params = params
+        self.main_weight = main_weight
 
     def _estimator(self) -> HistGradientBoostingRegressor:
         return HistGradientBoostingRegressor(
@@ -246,6 +256,7 @@ class GlobalShareModel:
 
     def _fit_rows(self, main: pd.DataFrame, extra: pd.DataFrame | None, last: int) -> Self:
         train = main.loc[main["target_year"] <= last]
+        n_main = len(train)
         if extra is not None:
             ext = extra.loc[extra["target_year"] <= last]
             if self.n_extra is not None and len(ext) > self.n_extra:
@@ -258,7 +269,12 @@ class GlobalShareModel:
         # Columns with no value at all (e.g. no ``market``) are set to 0: constant, never used.
         self.empty_features_ = np.isnan(x).all(axis=0)
         x[:, self.empty_features_] = 0.0
-        self.model_ = self._estimator().fit(x, train["target"].to_numpy())
+        weight = None
+        if self.main_weight != 1.0:
+            weight = np.ones(len(train))
+            weight[:n_main] = self.main_weight
+            weight /= weight.mean()
+        self.model_ = self._estimator().fit(x, train["target"].to_numpy(), sample_weight=weight)
         self.n_train_ = len(train)
         return self
 

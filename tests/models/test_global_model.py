@@ -122,3 +122,14 @@ def test_predict_before_fit_and_bad_input():
         model().fit(make_panel(3).assign(y=-1.0))
     with pytest.raises(ValueError, match="lacks columns"):
         model().fit(make_panel(3).drop(columns="y"))
+
+
+def test_main_weight_one_is_unweighted_and_other_weights_change_the_fit():
+    df, extra = make_panel(8), make_panel(20, seed=3, prefix="x")
+    plain = model().fit(df, extra=extra).predict()
+    pdt.assert_frame_equal(model(main_weight=1.0).fit(df, extra=extra).predict(), plain)
+    heavy = model(main_weight=20.0).fit(df, extra=extra).predict()
+    assert not np.allclose(heavy["y_hat"], plain["y_hat"])
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="main_weight"):
+            model(main_weight=bad)
