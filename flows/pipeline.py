@@ -532,6 +532,7 @@ def find_opportunities(
         countries=tables["countries"],
         fta_status=tables["fta"],
         distances=tables["pairs"],
+        indicators=tables["indicators"],
     )
 
 

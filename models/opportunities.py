@@ -15,6 +15,7 @@ __all__ = [
     "FTA_LABELS",
     "METHOD",
     "OPPORTUNITY_COLUMNS",
+    "OPTIONAL_OPPORTUNITY_COLUMNS",
     "REST",
     "dependence_contributions",
     "fta_labels",
@@ -34,7 +35,10 @@ OPPORTUNITY_COLUMNS = [
     "fta_status",
     "distance_km",
     "income_group",
+    "partner_gdp_growth_pct",
 ]
+# Added after the first bundles were written: readers must not require them.
+OPTIONAL_OPPORTUNITY_COLUMNS = ("partner_gdp_growth_pct",)
 # Agreement states in the snapshot's fta table, mapped to the three labels the report uses.
 FTA_LABELS = {
     "in_force": "in force",
@@ -55,8 +59,10 @@ METHOD = (
     "add up to the forecast change of the share. The table also gives each partner's change of "
     "its own HHI term, s'_i^2 - s_i^2 in HHI points (0-10,000 scale), its annualised forecast "
     "growth (compound rate over the horizon), the state of a trade agreement with it (in force, "
-    "signed pending, or none), the distance between the two countries and the partner's World "
-    "Bank income group. The ranking follows the forecasts' means: it inherits their "
+    "signed pending, or none), the distance between the two countries, the partner's World "
+    "Bank income group and its real GDP growth a year over the forecast years as projected by "
+    "the IMF World Economic Outlook (demand that the export forecasts, which follow each "
+    "partner's own history, do not use). The ranking follows the forecasts' means: it inherits their "
     "uncertainty, and it measures arithmetic contribution, not the effect of any policy."
 )
 
@@ -137,6 +143,18 @@ def _start_values(history: pd.DataFrame, start: int, partners: pd.Index) -> pd.S
     return out
 
 
+def _gdp_growth(indicators: pd.DataFrame | None, start: int, end: int) -> pd.Series:
+    # mean IMF WEO real GDP growth per country over the forecast years start+1..end
+    column = "weo_gdp_growth_pct"
+    if indicators is None:
+        return pd.Series(dtype=float)
+    missing = [c for c in ("country", "year", column) if c not in indicators.columns]
+    if missing:
+        raise ValueError(f"opportunities: indicators lack column(s) {missing}")
+    rows = indicators[indicators["year"].between(start + 1, end)]
+    return rows.groupby("country")[column].mean().astype(float)
+
+
 def _reporter_of(history: pd.DataFrame) -> str | None:
     if "reporter" not in history.columns:
         return None
@@ -155,6 +173,7 @@ def opportunities(
     countries: pd.DataFrame,
     fta_status: pd.DataFrame,
     distances: pd.DataFrame,
+    indicators: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Partners ranked by how much their forecast growth lowers dependence (see ``METHOD``).
 
@@ -168,6 +187,9 @@ def opportunities(
         distances: ``partner, distance_km``, optionally ``reporter``. Tables with a
             ``reporter`` column are narrowed to the reporter of ``history`` (the snapshot's
             pairs table covers every reporter).
+        indicators: Optional ``country, year, weo_gdp_growth_pct`` (IMF WEO real GDP growth,
+            % a year, projections for future years): ``partner_gdp_growth_pct`` is its mean
+            over the forecast years (NaN without it, or for a partner with no such year).
 
     Returns:
         One row per partner outside the dependence set and ``REST``, most negative
@@ -214,6 +236,7 @@ def opportunities(
         fta_status=table["partner"].map(labels).fillna("none"),
         distance_km=table["partner"].map(dist).astype(float),
         income_group=table["partner"].map(names["income_group"]),
+        partner_gdp_growth_pct=table["partner"].map(_gdp_growth(indicators, start, end)),
     )
     table = table.sort_values(["contribution_ddep", "partner"], kind="mergesort")
     table = table.reset_index(drop=True).assign(rank=lambda t: np.arange(1, len(t) + 1))

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from models.index_backtest import INDEX_BACKTEST_COLUMNS
-from models.opportunities import OPPORTUNITY_COLUMNS
+from models.opportunities import OPPORTUNITY_COLUMNS, OPTIONAL_OPPORTUNITY_COLUMNS
 
 __all__ = [
     "BUNDLE_FILES",
@@ -64,7 +64,7 @@ BUNDLE_FILES: dict[str, list[str]] = {
     "forecasts.csv": ["partner", "year", "mean"],
     "history.csv": ["reporter", "partner", "year", "export_usd"],
     "backtest_accuracy.csv": ["model", "MASE", "sMAPE", "relMASE"],
-    "opportunities.csv": OPPORTUNITY_COLUMNS,
+    "opportunities.csv": [c for c in OPPORTUNITY_COLUMNS if c not in OPTIONAL_OPPORTUNITY_COLUMNS],
 }
 # Absent or empty when no scenario is configured (the scenario files) or when the bundle comes
 # from a run older than the file (index_backtest.csv).

@@ -718,6 +718,9 @@ def opportunities_table(bundle: ReportBundle, n: int = 12) -> Table:
             str(r["fta_status"]),
             _num(r["distance_km"], 0),
             "n/a" if _is_missing(r["income_group"]) else str(r["income_group"]),
+            "n/a"
+            if _is_missing(r.get("partner_gdp_growth_pct"))
+            else _signed(r["partner_gdp_growth_pct"], 1),
         ]
         for _, r in opp.iterrows()
     ]
@@ -733,11 +736,13 @@ def opportunities_table(bundle: ReportBundle, n: int = 12) -> Table:
             "Trade agreement",
             "Distance, km",
             "Income group",
+            "Partner GDP growth, % a year",
         ],
         rows=rows,
-        numeric=[0, 2, 3, 4, 5, 6, 8],
+        numeric=[0, 2, 3, 4, 5, 6, 8, 10],
         note=f"Negative: the partner's forecast growth lowers the {dep} share. HHI points on "
-        "the 0\u201310,000 scale. See the appendix for the method.",
+        "the 0\u201310,000 scale. Partner GDP growth: IMF World Economic Outlook projection of "
+        f"real growth, mean {t0 + 1}\u2013{t1}. See the appendix for the method.",
     )
 
 

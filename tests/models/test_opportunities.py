@@ -243,3 +243,28 @@ def test_tables_of_every_reporter_are_narrowed_to_the_history_reporter():
     ).set_index("partner")
     assert out.loc["VNM", "distance_km"] == 2700.0
     assert out.loc["VNM", "fta_status"] == "signed pending"
+
+
+def test_partner_gdp_growth_is_the_weo_mean_over_the_forecast_years_only():
+    start = {"CHN": 100, "USA": 80, "VNM": 30, "IND": 20, "DEU": 25, REST: 50}
+    end = {"CHN": 110, "USA": 85, "VNM": 60, "IND": 35, "DEU": 20, REST: 60}
+    forecasts, history = _frames(start, end)
+    years = list(range(2020, 2031))
+    weo = pd.DataFrame(
+        [{"country": "VNM", "year": y, "weo_gdp_growth_pct": float(y - 2000)} for y in years]
+        + [{"country": "IND", "year": 2026, "weo_gdp_growth_pct": 6.5}]
+    )
+    out = opportunities(
+        forecasts, history, dependence_set=DEP, horizon=5, countries=COUNTRIES,
+        fta_status=FTA, distances=DIST, indicators=weo,
+    ).set_index("partner")  # fmt: skip
+    # 2024..2028 only: not the origin year 2023, not 2029-2030
+    assert out.loc["VNM", "partner_gdp_growth_pct"] == pytest.approx(26.0)
+    assert out.loc["IND", "partner_gdp_growth_pct"] == pytest.approx(6.5)
+    assert np.isnan(out.loc["DEU", "partner_gdp_growth_pct"])  # no WEO rows
+    assert _run(forecasts, history)["partner_gdp_growth_pct"].isna().all()  # no indicators
+    with pytest.raises(ValueError, match="weo_gdp_growth_pct"):
+        opportunities(
+            forecasts, history, dependence_set=DEP, horizon=5, countries=COUNTRIES,
+            fta_status=FTA, distances=DIST, indicators=weo.drop(columns="weo_gdp_growth_pct"),
+        )  # fmt: skip

@@ -256,6 +256,7 @@ def write_bundle(
         countries=countries,
         fta_status=fta,
         distances=pairs,
+        indicators=tables["indicators"],
     )
     meta_s, sp, si = _scenarios(forecasts, history, conc, last)
     if title_suffix:

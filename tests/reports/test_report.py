@@ -328,3 +328,24 @@ def test_bundle_of_an_older_run_without_index_backtest_builds(tmp_path, snapshot
     sheets = pd.read_excel(files.xlsx, sheet_name=None)
     assert sheets["Index backtest"].empty
     assert "no_change" in sheets["Index backtest"].columns
+
+
+def test_opportunities_show_partner_gdp_growth_and_old_bundles_without_it_load(
+    tmp_path, bundle_dir
+):
+    from reports.content import opportunities_table
+
+    bundle = load_bundle(bundle_dir)
+    table = opportunities_table(bundle)
+    assert table.columns[-1] == "Partner GDP growth, % a year"
+    growth = bundle.opportunities.sort_values("rank").head(len(table.rows))
+    growth = growth["partner_gdp_growth_pct"]
+    assert growth.notna().any()  # the helper bundle has WEO rows for its partners
+    for row, g in zip(table.rows, growth, strict=True):
+        assert row[-1] == ("n/a" if pd.isna(g) else f"{g:+.1f}".replace("-", "\u2212"))
+    old = tmp_path / "old"
+    shutil.copytree(bundle_dir, old)
+    frame = pd.read_csv(old / "opportunities.csv").drop(columns="partner_gdp_growth_pct")
+    frame.to_csv(old / "opportunities.csv", index=False)
+    rows = opportunities_table(load_bundle(old)).rows
+    assert rows and all(r[-1] == "n/a" for r in rows)
