@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from models.backtest import _mean_scores, interval_coverage, rolling_select
@@ -36,7 +37,14 @@ from models.metrics import evaluate_cv, score_cv
 from models.paths import window_error_paths
 from models.timeseries import AutoARIMA, DampedETS, Drift, Naive, Theta
 
-__all__ = ["MODEL_CLASSES", "EngineResult", "engine_origins", "finish_engine", "run_engine"]
+__all__ = [
+    "MODEL_CLASSES",
+    "EngineResult",
+    "engine_origins",
+    "finish_engine",
+    "path_clip_bounds",
+    "run_engine",
+]
 
 MODEL_CLASSES = {
     "Naive": Naive,
@@ -90,6 +98,24 @@ def _error_bounds(cal: ConformalCalibration, labels: pd.Series) -> pd.DataFrame:
             for uid, label in labels.items()
         }
     )
+
+
+def path_clip_bounds(
+    cv: pd.DataFrame, model: str, cv_sizes: np.ndarray, live_sizes: pd.Series
+) -> pd.DataFrame:
+    """Per series and step: the ``PATH_CLIP_LEVEL`` conformal bound of its size class.
+
+    Args:
+        cv: Backtest rows the bound is calibrated on (``model`` column, ``y``).
+        model: The forecast column.
+        cv_sizes: Size class of each row of ``cv`` (:func:`models.intervals.size_classes_at`).
+        live_sizes: Size class of each series now, indexed by ``unique_id``.
+
+    Returns:
+        One column per series, one row per step: the bound of ``|log error|``.
+    """
+    calibration = fit_conformal(cv, model, (PATH_CLIP_LEVEL,), groups=cv_sizes)
+    return _error_bounds(calibration, live_sizes.groupby(level=0).first())
 
 
 def _pooled_choice(cv: pd.DataFrame, series: pd.DataFrame, candidates: list[str]) -> str:
@@ -244,10 +270,7 @@ def finish_engine(
         ["unique_id", "ds", "model", "mean", *[c for c in rename.values() if c != "mean"]]
     ]
 
-    clip = _error_bounds(
-        fit_conformal(cv, model, (PATH_CLIP_LEVEL,), groups=cv_sizes),
-        pd.Series(live_sizes, index=fc["unique_id"]).groupby(level=0).first(),
-    )
+    clip = path_clip_bounds(cv, model, cv_sizes, pd.Series(live_sizes, index=fc["unique_id"]))
     # level-centred: each partner's paths average its point forecast in USD, so the paths'
     # totals and shares are not pulled by past biases (benchmarks/index_coverage.py)
     paths = window_error_paths(
