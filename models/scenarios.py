@@ -517,19 +517,28 @@ def draw_coefficients(
 ) -> np.ndarray:
     """Coefficient vectors from the normal approximation, one per sample path.
 
+    Antithetic pairs: path ``i`` gets ``coef + z_i`` and path ``i + n/2`` gets ``coef - z_i``.
+    The draws are then symmetric about the estimate, so the median (and mean) of any linear
+    effect ``d . b`` over an even number of paths is exactly the point effect ``d . coef``,
+    and the paths' median effect cannot drift from the point estimate by sampling noise
+    (it did by 0.047 on 1,000 independent draws: +95.9 % vs +86.8 % for Cambodia).
+
     Args:
         coef: Point estimates (index = ``REGRESSORS``).
         cov: Their covariance.
-        n_paths: Number of draws.
+        n_paths: Number of draws (with an odd number the last draw has no partner).
         seed: Seed of the draws.
 
     Returns:
         Array ``(n_paths, len(coef))``.
     """
     rng = np.random.default_rng(seed)
-    return rng.multivariate_normal(
-        coef.to_numpy(dtype="float64"), cov.loc[coef.index, coef.index].to_numpy(), size=n_paths
+    mean = coef.to_numpy(dtype="float64")
+    half = (n_paths + 1) // 2
+    z = rng.multivariate_normal(
+        np.zeros(mean.size), cov.loc[coef.index, coef.index].to_numpy(), size=half
     )
+    return np.concatenate([mean + z, mean - z])[:n_paths]
 
 
 def scenario_multipliers(

@@ -215,6 +215,20 @@ def test_seeds_reproduce_the_draws(gravity):
     assert not np.allclose(a, c)
 
 
+def test_antithetic_draws_put_the_median_effect_on_the_point_estimate(gravity):
+    draws = sc.draw_coefficients(gravity.coef, gravity.cov, n_paths=1000, seed=0)
+    assert draws.shape == (1000, len(gravity.coef))
+    point = gravity.coef.to_numpy()
+    np.testing.assert_allclose(draws[:500] + draws[500:], np.tile(2 * point, (500, 1)))
+    rng = np.random.default_rng(5)
+    for d in rng.normal(size=(5, len(point))):
+        assert np.median(draws @ d) == pytest.approx(d @ point, abs=1e-12)
+    # the spread is still the covariance's
+    se = np.sqrt(np.diag(gravity.cov.loc[gravity.coef.index, gravity.coef.index]))
+    np.testing.assert_allclose(draws.std(axis=0), se, rtol=0.1)
+    assert sc.draw_coefficients(gravity.coef, gravity.cov, n_paths=7, seed=0).shape[0] == 7
+
+
 def test_multiplier_spread_matches_the_coefficient_se(agreements, gravity):
     design = sc.scenario_design(
         agreements, [sc.FtaChange("KHM", "KKFTA", "enter", 2022)], [], years=YEARS
