@@ -177,6 +177,12 @@ def test_report_html_renders_in_chromium(reported, chromium_page, tmp_path):
     assert n_images >= 4 and broken == 0
     assert chromium_page.console == [] and chromium_page.errors == []
     assert chromium_page.blocked == [] and chromium_page.requests == [html.as_uri()]
+    # no table wider than the text column: the real sources list long file names and hashes
+    wide = page.evaluate(
+        "[...document.querySelectorAll('table')]"
+        ".map(t => [t.scrollWidth, t.parentElement.clientWidth]).filter(([w, r]) => w > r + 1)"
+    )
+    assert wide == []
     shots = PROJECT_ROOT / "test-artifacts"
     shots.mkdir(exist_ok=True)
     page.screenshot(path=str(shots / "report-pipeline.png"), full_page=True)

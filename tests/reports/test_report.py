@@ -59,6 +59,13 @@ def test_html_renders_in_chromium_without_errors_or_requests(built, chromium_pag
     headings = page.locator("h2").all_inner_texts()
     assert headings[:3] == ["Summary", "Dependence and concentration", "Top partners"]
     assert "Appendix" in headings
+    # no table is wider than the text column (long file names and hashes in the sources wrap)
+    wide = page.eval_on_selector_all(
+        "table",
+        "ts => ts.map(t => [t.scrollWidth, t.parentElement.clientWidth])"
+        ".filter(([w, room]) => w > room + 1)",
+    )
+    assert wide == []
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "report-KOR.png"), full_page=True)
 
