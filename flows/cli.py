@@ -318,11 +318,16 @@ def runs(
     for name in ("run id", "start", "status", "data vintage", "config hash"):
         table.add_column(name, no_wrap=name == "run id")
     table.add_column("dependence share", justify="right")
+    table.add_column("forecast", justify="right")
     for r in found:
         share = r["dependence_share"]
         cell = "" if share is None else f"{100 * share:.1f} %"
         if share is not None and r["last_year"]:
             cell += f" ({r['last_year']})"
+        ahead = r["dependence_forecast"]
+        fc = "" if ahead is None else f"{100 * ahead:.1f} %"
+        if ahead is not None and r["forecast_year"]:
+            fc += f" ({r['forecast_year']})"
         table.add_row(
             r["run_id"],
             r["start"].strftime("%Y-%m-%d %H:%M"),
@@ -330,6 +335,7 @@ def runs(
             r["data_vintage"] or "",
             r["config_hash"] or "",
             cell,
+            fc,
         )
     console.print(table)
 

@@ -572,7 +572,7 @@ def download_folder(store: Store, run_id: str, folder: str, dest: Path) -> Path:
 
 
 def recent_runs(store: Store, experiment: str, limit: int = 10) -> list[dict[str, Any]]:
-    """The latest runs of an experiment, newest first.
+    """The latest top-level runs of an experiment (one per job, not the nested ones), newest first.
 
     Args:
         store: The tracking store.
@@ -581,9 +581,10 @@ def recent_runs(store: Store, experiment: str, limit: int = 10) -> list[dict[str
 
     Returns:
         One dict per run: ``run_id``, ``start`` (local datetime), ``status``, ``data_vintage``,
-        ``config_hash``, ``code_version``, ``last_year`` and ``dependence_share`` (its value in
-        the last history year, None when not logged). Empty when the store or the experiment
-        does not exist yet.
+        ``config_hash``, ``code_version``, ``last_year``, ``dependence_share`` (its value in
+        the last history year, None when not logged), ``dependence_forecast`` and
+        ``forecast_year`` (the central forecast in the last forecast year; None without
+        forecasts). Empty when the store or the experiment does not exist yet.
     """
     if store.db_path is not None and not store.db_path.exists():
         return []
@@ -592,12 +593,19 @@ def recent_runs(store: Store, experiment: str, limit: int = 10) -> list[dict[str
         found = client.get_experiment_by_name(experiment)
     if found is None:
         return []
+    # top-level runs only: each job's nested model and scenario runs are part of it
     runs = client.search_runs(
-        [found.experiment_id], order_by=["attributes.start_time DESC"], max_results=limit
+        [found.experiment_id],
+        filter_string="tags.mlflow.parentRunId IS NULL",
+        order_by=["attributes.start_time DESC"],
+        max_results=limit,
     )
     out = []
     for run in runs:
         tags, metrics = run.data.tags, run.data.metrics
+        forecast = metrics.get("dependence_share_forecast")
+        horizon, last = run.data.params.get("horizon"), tags.get("last_year")
+        ahead = int(last) + int(horizon) if forecast is not None and horizon and last else None
         out.append(
             {
                 "run_id": run.info.run_id,
@@ -609,6 +617,9 @@ def recent_runs(store: Store, experiment: str, limit: int = 10) -> list[dict[str
                 "last_year": tags.get("last_year"),
                 # MLflow reports the value at the largest step: the last history year.
                 "dependence_share": metrics.get("dependence_share"),
+                # the forecast metric's largest step is the last forecast year
+                "dependence_forecast": forecast,
+                "forecast_year": ahead,
             }
         )
     return out

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from typer.testing import CliRunner
@@ -49,7 +50,10 @@ def test_runs_lists_the_latest_run_of_the_reporter(tmp_path):
     assert "FINISHED" in res.output
     assert "cfdbe6d207db" in res.output  # data vintage
     assert "38.0 % (2023)" in res.output
-    assert re.search(r"\b[0-9a-f]{32}\b", res.output)  # the MLflow run id
+    conc = pd.read_csv(tmp_path / "KOR" / "concentration.csv").set_index("year")
+    assert f"{100 * conc.loc[2028, 'dependence_share']:.1f} % (2028)" in res.output  # forecast
+    # the job's run only, not its nested model runs (Naive, Drift, Ensemble, Selected)
+    assert len(re.findall(r"\b[0-9a-f]{32}\b", res.output)) == 1
 
 
 def test_runs_says_when_there_are_none():
