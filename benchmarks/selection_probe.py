@@ -60,7 +60,7 @@ from global_probe import (
 
 from flows.snapshot import load_snapshot
 from models.forecasting import cross_validate
-from models.global_model import FEATURES, GlobalShareModel
+from models.global_model import GlobalShareModel
 from models.timeseries import DampedETS, Drift, Naive, Theta
 
 assert TUNE == HISTORY + SCORED
@@ -117,25 +117,11 @@ class MaseWeighted(GlobalShareModel):
     training loss with the metric (weights capped at 50, fixed a priori, then normalised).
     """
 
-    def _fit_rows(self, main: pd.DataFrame, extra: pd.DataFrame | None, last: int):
-        train = main.loc[main["target_year"] <= last]
-        if extra is not None:
-            ext = extra.loc[extra["target_year"] <= last]
-            if self.n_extra is not None and len(ext) > self.n_extra:
-                rng = np.random.default_rng(self.seed)
-                ext = ext.iloc[np.sort(rng.choice(len(ext), self.n_extra, replace=False))]
-            train = pd.concat([train, ext], ignore_index=True)
-        x = train[FEATURES].to_numpy(np.float32)
-        self.empty_features_ = np.isnan(x).all(axis=0)
-        x[:, self.empty_features_] = 0.0
+    def _row_weights(self, train: pd.DataFrame, n_main: int) -> np.ndarray:
         with np.errstate(over="ignore"):
             weight = np.exp(-train["scale_rel"].to_numpy(float))
         weight = np.minimum(np.nan_to_num(weight, nan=1.0), 50.0)
-        self.model_ = self._estimator().fit(
-            x, train["target"].to_numpy(), sample_weight=weight / weight.mean()
-        )
-        self.n_train_ = len(train)
-        return self
+        return weight / weight.mean()
 
 
 # --------------------------------------------------------------------------- selection

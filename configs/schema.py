@@ -452,30 +452,30 @@ class ScenarioConfig(_Strict):
         modelled = ctx.get("modelled")
         partners = modelled(origin) if modelled is not None and origin is not None else None
         errors = []
-        for i, c in enumerate(self.changes.fta):
-            where = f"changes.fta.{i}"
-            if origin is not None and not origin < c.year <= origin + 15:
-                errors.append(
-                    f"{where}.year: {c.year} must be after the origin {origin} and at most 15 "
-                    "years later (a change at or before the origin is already in the data)"
-                )
-            if partners is not None and c.partner not in partners:
-                errors.append(
-                    f"{where}.partner: {c.partner} has no series of its own at origin {origin} "
-                    "(not positive in each of the last forecast.min_years years), so the "
-                    "scenario cannot move its exports"
-                )
-        for i, g in enumerate(self.changes.gdp_shocks):
-            where = f"changes.gdp_shocks.{i}"
-            if origin is not None and not origin < g.start <= origin + 15:
-                errors.append(
-                    f"{where}.start: {g.start} must be after the origin {origin} and at most "
-                    "15 years later"
-                )
-            if partners is not None and g.partner not in partners:
-                errors.append(
-                    f"{where}.partner: {g.partner} has no series of its own at origin {origin}"
-                )
+        # (section, items, year field, why the year must be after the origin, why the partner
+        # needs its own series)
+        sections = (
+            (
+                "fta", self.changes.fta, "year",
+                " (a change at or before the origin is already in the data)",
+                " (not positive in each of the last forecast.min_years years), so the scenario "
+                "cannot move its exports",
+            ),
+            ("gdp_shocks", self.changes.gdp_shocks, "start", "", ""),
+        )  # fmt: skip
+        for section, items, field, why_year, why_partner in sections:
+            for i, item in enumerate(items):
+                where, year = f"changes.{section}.{i}", getattr(item, field)
+                if origin is not None and not origin < year <= origin + 15:
+                    errors.append(
+                        f"{where}.{field}: {year} must be after the origin {origin} and at most "
+                        f"15 years later{why_year}"
+                    )
+                if partners is not None and item.partner not in partners:
+                    errors.append(
+                        f"{where}.partner: {item.partner} has no series of its own at origin "
+                        f"{origin}{why_partner}"
+                    )
         if errors:
             # one "<key>: <message>" line each; load_scenario reports them under their keys
             raise ValueError("\n".join(errors))

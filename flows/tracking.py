@@ -409,17 +409,26 @@ def _global_tracking_uri(uri: str) -> Iterator[None]:
     import mlflow
     from mlflow.tracking._tracking_service import utils
 
-    env = os.environ.get("MLFLOW_TRACKING_URI")
     previous = getattr(utils, "_tracking_uri", None)
-    mlflow.set_tracking_uri(uri)
+    with _restored_env("MLFLOW_TRACKING_URI"):
+        mlflow.set_tracking_uri(uri)
+        try:
+            yield
+        finally:
+            mlflow.set_tracking_uri(previous)
+
+
+@contextlib.contextmanager
+def _restored_env(name: str) -> Iterator[None]:
+    """Give the environment variable ``name`` back its value (or absence) on the way out."""
+    before = os.environ.get(name)
     try:
         yield
     finally:
-        mlflow.set_tracking_uri(previous)
-        if env is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        if before is None:
+            os.environ.pop(name, None)
         else:
-            os.environ["MLFLOW_TRACKING_URI"] = env
+            os.environ[name] = before
 
 
 @contextlib.contextmanager
@@ -430,18 +439,13 @@ def _quiet_model_logging() -> Iterator[None]:
     logger = logging.getLogger("mlflow.pyfunc")
     level = logger.level
     logger.setLevel(logging.ERROR)
-    previous = os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
-    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
     try:
-        with warnings.catch_warnings():
+        with _restored_env("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"), warnings.catch_warnings():
+            os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
             warnings.simplefilter("ignore", UserWarning)
             yield
     finally:
         logger.setLevel(level)
-        if previous is None:
-            os.environ.pop("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", None)
-        else:
-            os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = previous
 
 
 @contextlib.contextmanager

@@ -269,14 +269,22 @@ class GlobalShareModel:
         # Columns with no value at all (e.g. no ``market``) are set to 0: constant, never used.
         self.empty_features_ = np.isnan(x).all(axis=0)
         x[:, self.empty_features_] = 0.0
-        weight = None
-        if self.main_weight != 1.0:
-            weight = np.ones(len(train))
-            weight[:n_main] = self.main_weight
-            weight /= weight.mean()
+        weight = self._row_weights(train, n_main)
         self.model_ = self._estimator().fit(x, train["target"].to_numpy(), sample_weight=weight)
         self.n_train_ = len(train)
         return self
+
+    def _row_weights(self, train: pd.DataFrame, n_main: int) -> np.ndarray | None:
+        """Training weights of ``train`` (mean 1; None = unweighted).
+
+        The main frame's first ``n_main`` rows get ``main_weight``; subclasses may weight rows
+        otherwise.
+        """
+        if self.main_weight == 1.0:
+            return None
+        weight = np.ones(len(train))
+        weight[:n_main] = self.main_weight
+        return weight / weight.mean()
 
     def fit(self, df: pd.DataFrame, extra: pd.DataFrame | None = None) -> Self:
         """Train on ``df`` (and ``extra``) up to the last year of ``df``.
