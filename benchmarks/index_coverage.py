@@ -83,7 +83,7 @@ from features.panel import build_trade_panel, series_to_panel
 from features.series import REST, split_series
 from flows.snapshot import load_snapshot
 from models.backtest import rolling_select
-from models.engine import path_clip_bounds
+from models.engine import floor_at_zero, path_clip_bounds
 from models.ensemble import add_ensemble
 from models.forecasting import cross_validate
 from models.intervals import size_classes_at
@@ -160,7 +160,6 @@ def score_origin(origin: int, fs, cv_all: pd.DataFrame, mapping: dict, real: pd.
 
     now = cv.loc[cv["cutoff"] == origin]
     point = now[["unique_id", "ds", model]].rename(columns={model: "mean"})
-    point = point.assign(mean=point["mean"].clip(lower=0.0))
     ids = series["unique_id"].unique()
     steps = point.groupby("unique_id")["ds"].nunique().reindex(ids)
     if (steps != H).any():
@@ -259,6 +258,7 @@ def main() -> None:
             fallback=Naive(),
             n_jobs=args.n_jobs,
         )
+        cv = floor_at_zero(cv, [m.alias for m in models])  # as the engine does
         cv = add_ensemble(cv, [m.alias for m in models], alias="Ensemble")
         print(f"backtest: {time.perf_counter() - t1:.1f} s")
         rows, picks = [], []

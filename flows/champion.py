@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import mlflow.pyfunc
 import pandas as pd
 
-from models.engine import ENSEMBLE, MODEL_CLASSES, EngineResult
+from models.engine import ENSEMBLE, MODEL_CLASSES, EngineResult, floor_live_forecast
 from models.ensemble import add_ensemble
 from models.forecasting import forecast_panel
 from models.intervals import SIZE_BOUNDS, ConformalCalibration, apply_conformal, size_classes_at
@@ -168,8 +168,7 @@ def forecast_champion(
     sizes = series if sizes_from is None else sizes_from
     groups = size_classes_at(fc, sizes, cal["size_bounds"]) if calibration.by_group else None
     fc = apply_conformal(fc, model, calibration, groups)
-    value_cols = [c for c in fc.columns if c == model or c.startswith(f"{model}-")]
-    fc = fc.assign(**{c: fc[c].clip(lower=0.0).fillna(0.0) for c in value_cols})
+    fc = floor_live_forecast(fc, model)
     rename = {model: "mean"}
     for lv in cal["levels"]:
         rename[f"{model}-lo-{lv}"] = f"lo_{lv}"

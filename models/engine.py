@@ -42,6 +42,8 @@ __all__ = [
     "EngineResult",
     "engine_origins",
     "finish_engine",
+    "floor_at_zero",
+    "floor_live_forecast",
     "path_clip_bounds",
     "run_engine",
 ]
@@ -116,6 +118,27 @@ def path_clip_bounds(
     """
     calibration = fit_conformal(cv, model, (PATH_CLIP_LEVEL,), groups=cv_sizes)
     return _error_bounds(calibration, live_sizes.groupby(level=0).first())
+
+
+def floor_at_zero(frame: pd.DataFrame, aliases: Sequence[str]) -> pd.DataFrame:
+    """Floor the forecasts of ``aliases`` (point and ``<alias>-lo/hi-*`` columns) at zero.
+
+    Exports cannot be negative, but a drift can extrapolate a falling series below zero. The
+    engine floors its backtest and its live forecast alike, so the backtest scores the forecast
+    that is published. Missing values stay missing.
+    """
+    cols = [c for c in frame.columns if any(c == a or c.startswith(f"{a}-") for a in aliases)]
+    return frame.assign(**{c: frame[c].clip(lower=0.0) for c in cols})
+
+
+def floor_live_forecast(fc: pd.DataFrame, model: str) -> pd.DataFrame:
+    """:func:`floor_at_zero` for a live forecast with conformal bounds of ``model``.
+
+    The bounds of a non-positive point forecast are undefined on the relative scale of the
+    intervals (missing): they become 0, like the point forecast.
+    """
+    fc = floor_at_zero(fc, [model])
+    return fc.fillna({c: 0.0 for c in fc.columns if c.startswith(f"{model}-")})
 
 
 def _pooled_choice(cv: pd.DataFrame, series: pd.DataFrame, candidates: list[str]) -> str:
@@ -237,6 +260,7 @@ def finish_engine(
         The engine's outputs.
     """
     candidates = list(models)
+    cv = floor_at_zero(cv, candidates)
     if len(models) >= 2:
         cv = add_ensemble(cv, list(models), alias=ENSEMBLE)
         candidates.append(ENSEMBLE)
@@ -261,10 +285,7 @@ def finish_engine(
     for lv in levels:
         rename[f"{model}-lo-{lv}"] = f"lo_{lv}"
         rename[f"{model}-hi-{lv}"] = f"hi_{lv}"
-    # exports cannot be negative (a drift can extrapolate below zero)
-    value_cols = [c for c in fc.columns if c == model or c.startswith(f"{model}-")]
-    # (bounds of a non-positive point forecast are undefined on the relative scale: 0 too)
-    fc = fc.assign(**{c: fc[c].clip(lower=0.0).fillna(0.0) for c in value_cols})
+    fc = floor_live_forecast(fc, model)
     forecast = fc.rename(columns=rename).assign(model=model)
     forecast = forecast[
         ["unique_id", "ds", "model", "mean", *[c for c in rename.values() if c != "mean"]]

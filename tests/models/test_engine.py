@@ -78,3 +78,41 @@ def test_unknown_model_is_a_clear_error():
     series = make_panel(n_series=2, n_years=20)
     with pytest.raises(ValueError, match="unknown model"):
         run_engine(series, h=2, models=["Prophet"], scored_origins=[2015], history_origins=[2010])
+
+
+def test_backtest_and_live_forecast_are_floored_at_zero_like_published_exports():
+    from models.forecasting import cross_validate, forecast_panel
+    from models.timeseries import Drift
+
+    years = np.arange(2000, 2030)
+    # flat, then a collapse: the drift of a scored origin extrapolates below zero
+    y = np.where(years <= 2022, 300.0, np.maximum(300.0 - 100.0 * (years - 2022), 5.0))
+    falling = pd.DataFrame({"unique_id": "falling", "ds": years, "y": y})
+    series = pd.concat([falling, make_panel(n_series=3, n_years=30, seed=2)], ignore_index=True)
+    r = run_engine(
+        series,
+        h=3,
+        models=["Naive", "Drift"],
+        scored_origins=range(2024, 2027),
+        history_origins=range(2015, 2024),
+        n_paths=50,
+    )
+    raw = cross_validate(series, [Drift()], 3, origins=range(2024, 2027))
+    assert (raw.loc[raw["unique_id"] == "falling", "Drift"] < 0).any()  # the raw drift dips
+    bt = r.backtest.merge(raw, on=["unique_id", "ds", "cutoff"], suffixes=("", "_raw"))
+    np.testing.assert_allclose(bt["Drift"], bt["Drift_raw"].clip(lower=0))
+    assert (r.backtest[["Naive", "Drift", "Ensemble", "Selected"]] >= 0).all().all()
+    assert (r.forecast[["mean", "lo_80", "hi_80", "lo_95", "hi_95"]] >= 0).all().all()
+    # live: a Drift-only engine publishes max(0, drift), bounds 0 where the drift is <= 0
+    d = run_engine(
+        series,
+        h=3,
+        models=["Drift"],
+        scored_origins=range(2024, 2027),
+        history_origins=range(2015, 2024),
+        n_paths=50,
+    )
+    f = d.forecast.merge(forecast_panel(series, [Drift()], 3), on=["unique_id", "ds"])
+    assert (f["Drift"] < 0).any()
+    np.testing.assert_allclose(f["mean"], f["Drift"].clip(lower=0))
+    assert (f.loc[f["Drift"] <= 0, ["lo_80", "hi_80", "lo_95", "hi_95"]] == 0).all().all()
