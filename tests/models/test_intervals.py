@@ -90,8 +90,14 @@ def test_conformal_coverage_on_a_later_window_is_near_nominal() -> None:
 def test_size_classes_split_at_the_bounds() -> None:
     from models.intervals import size_classes
 
-    labels = size_classes([0.0, 0.0009, 0.001, 0.0099, 0.01, 0.5, np.nan])
-    assert labels.tolist() == ["small", "small", "medium", "medium", "large", "large", "small"]
+    labels = size_classes([0.0, 0.0009, 0.001, 0.0099, 0.01, 0.0499, 0.05, 0.5, np.nan])
+    assert labels.tolist() == [
+        *["small", "small", "medium", "medium", "large", "large", "major", "major", "small"]
+    ]
+    # two bounds (a champion model logged before the "major" class): three classes
+    assert size_classes([0.0, 0.005, 0.5], (0.001, 0.01)).tolist() == ["small", "medium", "large"]
+    with pytest.raises(ValueError, match="increasing cut points"):
+        size_classes([0.1], (0.01, 0.001))
 
 
 def test_size_classes_at_use_the_share_at_the_cutoff_only() -> None:
@@ -105,12 +111,12 @@ def test_size_classes_at_use_the_share_at_the_cutoff_only() -> None:
         }
     )
     rows = pd.DataFrame({"unique_id": ["B", "B", "A"], "cutoff": [2000, 2001, 2000]})
-    assert size_classes_at(rows, train).tolist() == ["small", "large", "large"]
+    assert size_classes_at(rows, train).tolist() == ["small", "major", "major"]
     # the future does not matter
     changed = train.assign(y=np.where(train["ds"] > 2001, 1e9, train["y"]))
-    assert size_classes_at(rows, changed).tolist() == ["small", "large", "large"]
+    assert size_classes_at(rows, changed).tolist() == ["small", "major", "major"]
     # a live forecast (no cutoff column) uses the last year
-    assert size_classes_at(pd.DataFrame({"unique_id": ["A"]}), train).tolist() == ["large"]
+    assert size_classes_at(pd.DataFrame({"unique_id": ["A"]}), train).tolist() == ["major"]
 
 
 def test_grouped_calibration_gives_each_group_its_own_quantile_with_pooled_fallback() -> None:
@@ -119,16 +125,16 @@ def test_grouped_calibration_gives_each_group_its_own_quantile_with_pooled_fallb
     small = rng.normal(0, 1.0, 200)  # small series: big errors
     few = rng.normal(0, 0.5, 10)  # too few to have their own quantile
     cv = _cv_with_log_errors([*big, *small, *few])
-    groups = np.array(["large"] * 200 + ["small"] * 200 + ["medium"] * 10, dtype=object)
+    groups = np.array(["large"] * 200 + ["small"] * 200 + ["other"] * 10, dtype=object)
     cal = fit_conformal(cv, "M", levels=(80,), groups=groups, min_group_scores=50)
     q_large = cal.by_group["large"].loc[1, 80]
     q_small = cal.by_group["small"].loc[1, 80]
     assert q_large < 0.1 < 1.0 < q_small
-    assert np.isnan(cal.by_group["medium"].loc[1, 80])
+    assert np.isnan(cal.by_group["other"].loc[1, 80])  # not in the size order: no neighbours
     fcst = pd.DataFrame(
-        {"unique_id": ["L", "S", "M"], "ds": [2011] * 3, "cutoff": [2010] * 3, "M": 100.0}
+        {"unique_id": ["L", "S", "O"], "ds": [2011] * 3, "cutoff": [2010] * 3, "M": 100.0}
     )
-    out = apply_conformal(fcst, "M", cal, np.array(["large", "small", "medium"], dtype=object))
+    out = apply_conformal(fcst, "M", cal, np.array(["large", "small", "other"], dtype=object))
     hi = out["M-hi-80"].to_numpy()
     assert hi[0] == pytest.approx(100 * np.exp(q_large))
     assert hi[1] == pytest.approx(100 * np.exp(q_small))
@@ -136,3 +142,30 @@ def test_grouped_calibration_gives_each_group_its_own_quantile_with_pooled_fallb
     # without groups every row gets the pooled quantile
     pooled = apply_conformal(fcst, "M", cal)["M-hi-80"].to_numpy()
     assert np.allclose(pooled, 100 * np.exp(cal.quantiles.loc[1, 80]))
+
+
+def test_thin_size_class_borrows_the_next_smaller_class_before_the_pool() -> None:
+    rng = np.random.default_rng(1)
+    errors = {
+        "small": rng.normal(0, 2.0, 300),
+        "medium": rng.normal(0, 0.5, 100),
+        "large": rng.normal(0, 0.1, 30),  # thin: borrows medium, not the whole pool
+        "major": rng.normal(0, 0.02, 60),
+    }
+    cv = _cv_with_log_errors(np.concatenate(list(errors.values())))
+    groups = np.concatenate([[k] * len(v) for k, v in errors.items()]).astype(object)
+    cal = fit_conformal(cv, "M", levels=(80, 99), groups=groups, min_group_scores=50)
+    large_medium = np.abs(np.concatenate([errors["large"], errors["medium"]]))
+    n = large_medium.size
+    expected = np.sort(large_medium)[int(np.ceil((n + 1) * 0.8)) - 1]
+    assert cal.by_group["large"].loc[1, 80] == pytest.approx(expected)
+    assert cal.by_group["large"].loc[1, 80] < cal.quantiles.loc[1, 80]
+    # major has 60 scores: its own 80 % quantile; too few for a finite 99 % one (rank 61 > 60),
+    # so it borrows the next smaller classes (large, then medium) instead of an infinite bound
+    own = np.sort(np.abs(errors["major"]))[int(np.ceil(61 * 0.8)) - 1]
+    assert cal.by_group["major"].loc[1, 80] == pytest.approx(own)
+    assert np.isfinite(cal.by_group["major"].loc[1, 99])
+    assert cal.by_group["major"].loc[1, 99] < cal.quantiles.loc[1, 99]
+    # without an order, thin groups use the pooled quantile (NaN in their table)
+    flat = fit_conformal(cv, "M", levels=(80,), groups=groups, min_group_scores=50, order=None)
+    assert np.isnan(flat.by_group["large"].loc[1, 80])
