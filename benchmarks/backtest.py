@@ -9,7 +9,8 @@ scored origin T can be computed from errors on years <= T only. Weights for wMAS
 partner's mean share of the series' total over the scored origins' last observed years.
 
 Prints one table: model x (wMASE, MASE, relMASE vs naive, wrelMASE, sMAPE, 80 %/95 % coverage,
-seconds). statsforecast (AutoETS, AutoTheta, AutoARIMA and their mean) runs on the same series
+seconds), then the Selected intervals' coverage and width by the partner's size class at the
+origin (the Mondrian classes of ``models.intervals``: conditional coverage, not only overall). statsforecast (AutoETS, AutoTheta, AutoARIMA and their mean) runs on the same series
 and origins in the same process; install it with ``pip install -e '.[bench]'``.
 """
 
@@ -26,8 +27,10 @@ from threadpoolctl import threadpool_limits
 from features.panel import build_export_series, build_trade_panel
 from flows.snapshot import load_snapshot
 from models.backtest import interval_coverage, rolling_select
+from models.engine import floor_at_zero
 from models.ensemble import add_ensemble
 from models.forecasting import cross_validate
+from models.intervals import SIZE_LABELS, size_classes_at
 from models.metrics import evaluate_cv
 from models.timeseries import AutoARIMA, DampedETS, Drift, Naive, Theta
 
@@ -59,6 +62,7 @@ def run_ours(series: pd.DataFrame, arima: bool, n_jobs: int) -> tuple[pd.DataFra
         series, models, H, origins=HISTORY + SCORED, fallback=Naive(), n_jobs=n_jobs
     )
     aliases = [m.alias for m in models]
+    cv = floor_at_zero(cv, aliases)  # as the engine does: the backtest scores what is published
     cv = add_ensemble(cv, [a for a in aliases if a != "AutoARIMA"], alias="Ensemble")
     rolled = rolling_select(cv, series, [*aliases, "Ensemble"], SCORED, levels=LEVELS)
     seconds = time.perf_counter() - t0
@@ -101,6 +105,21 @@ def run_statsforecast(series: pd.DataFrame, n_jobs: int) -> tuple[pd.DataFrame, 
     cv["SFEnsemble"] = cv[[f"SF{n}" for n in names]].mean(axis=1)
     seconds["Ensemble"] = sum(seconds.values())
     return cv, {f"SF{k}": v for k, v in seconds.items()}
+
+
+def coverage_by_size(scored: pd.DataFrame, series: pd.DataFrame) -> pd.DataFrame:
+    """Coverage and median width (|log| half-width) of the Selected intervals per size class."""
+    classes = size_classes_at(scored, series)
+    rows = []
+    for label in [c for c in SIZE_LABELS if c in set(classes)]:
+        part = scored.loc[classes == label]
+        row = {"size class": label, "partners": part["unique_id"].nunique(), "rows": len(part)}
+        for lv in LEVELS:
+            row.update(interval_coverage(part, "Selected", [lv]))
+            half = np.log(part[f"Selected-hi-{lv}"] / part["Selected"])
+            row[f"half-width-{lv} (log, median)"] = float(half.median())
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("size class")
 
 
 def main() -> None:
@@ -152,6 +171,9 @@ def main() -> None:
     table = table.reindex(columns=cols)
     with pd.option_context("display.width", 160, "display.float_format", "{:.3f}".format):
         print(table.to_string())
+    print("\nSelected intervals by the partner's size class at the origin:")
+    with pd.option_context("display.width", 160, "display.float_format", "{:.3f}".format):
+        print(coverage_by_size(ours, series).to_string())
     if "SFEnsemble" in table.index:
         ratio = our_seconds / table.loc["SFEnsemble", "seconds"]
         print(f"our whole backtest / statsforecast ensemble time: {ratio:.2f}")
