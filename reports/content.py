@@ -777,6 +777,15 @@ def _diff_range(index: str, lo: float, hi: float) -> str:
     return _signed_range(lo, hi, 4 if index == "hhi" else 2)
 
 
+def _same_effects(parts: pd.DataFrame) -> bool:
+    """Whether the paths' median effect equals the PPML point effect as printed (0.1 %)."""
+    if parts.empty or "ppml_effect_pct" not in parts.columns:
+        return False
+    a = pd.to_numeric(parts["effect_pct"], errors="coerce").to_numpy(dtype=float)
+    b = pd.to_numeric(parts["ppml_effect_pct"], errors="coerce").to_numpy(dtype=float)
+    return bool(np.all(np.abs(a - b) < 0.05))
+
+
 def _disagreement(row: pd.Series, name: str) -> str | None:
     """A sentence when PPML and the regressions disagree (sign, or size by > 5 points/half)."""
     ppml = row.get("ppml_effect_pct", np.nan)
@@ -902,6 +911,24 @@ def scenario_sections(bundle: ReportBundle) -> list[dict[str, Any]]:
             ]
             for _, r in known.sort_values(["origin", "year", "index"]).iterrows()
         ]
+        p_columns = [
+            "Partner",
+            "Year",
+            "Baseline, USD bn",
+            "Scenario, USD bn",
+            "Effect, % (median of paths)",
+            f"{lv} % interval",
+            f"{hi_lv} % interval",
+            "PPML point, %",
+            "Gradient boosting, %",
+            "Ridge, %",
+            "Actual, USD bn",
+        ]
+        if _same_effects(parts):
+            # antithetic coefficient draws: the paths' median is the PPML point, one column
+            p_columns[4] = "Effect, % (PPML)"
+            del p_columns[7]
+            p_rows = [row[:7] + row[8:] for row in p_rows]
         out.append(
             {
                 "title": str(meta.get("title") or name),
@@ -909,21 +936,7 @@ def scenario_sections(bundle: ReportBundle) -> list[dict[str, Any]]:
                 "method": _method_text(meta.get("method")),
                 "changes": [str(c) for c in meta.get("changes") or []],
                 "partners": Table(
-                    columns=[
-                        "Partner",
-                        "Year",
-                        "Baseline, USD bn",
-                        "Scenario, USD bn",
-                        "Effect, % (median of paths)",
-                        f"{lv} % interval",
-                        f"{hi_lv} % interval",
-                        "PPML point, %",
-                        "Gradient boosting, %",
-                        "Ridge, %",
-                        "Actual, USD bn",
-                    ],
-                    rows=p_rows,
-                    numeric=list(range(2, 11)),
+                    columns=p_columns, rows=p_rows, numeric=list(range(2, len(p_columns)))
                 ),
                 "indices": Table(
                     columns=[

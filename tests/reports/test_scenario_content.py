@@ -96,3 +96,19 @@ def test_a_zero_point_difference_reads_as_no_change(bundle):
     idx["diff_point"] = 0.0
     text = _headline(dataclasses.replace(bundle, scenario_indices=idx))
     assert "in the baseline, the same as without it (the index of the partner point" in text
+
+
+def test_partner_table_merges_the_effect_columns_only_when_they_are_equal(bundle):
+    # the fixture's paths median equals the PPML point (antithetic draws): one effect column
+    table = {s["title"]: s for s in scenario_sections(bundle)}[UAE]["partners"]
+    assert "Effect, % (PPML)" in table.columns and "PPML point, %" not in table.columns
+    assert all(len(row) == len(table.columns) for row in table.rows)
+    # a bundle of an earlier run, where the median of independent draws differed
+    sp = bundle.scenario_partners.assign(ppml_effect_pct=bundle.scenario_partners["effect_pct"] - 3)
+    older = dataclasses.replace(bundle, scenario_partners=sp)
+    table = {s["title"]: s for s in scenario_sections(older)}[UAE]["partners"]
+    cols = table.columns
+    assert "Effect, % (median of paths)" in cols and "PPML point, %" in cols
+    assert all(len(row) == len(cols) for row in table.rows)
+    i, j = cols.index("Effect, % (median of paths)"), cols.index("PPML point, %")
+    assert all(row[i] != row[j] for row in table.rows)
