@@ -247,11 +247,17 @@ def run_scenario(
         scenario, origin, fta_changes, gdp_shocks, design, gravity, summary, engine, tables
     )
     meta["dependence_set"] = list(dependence_set)
-    last = partners.loc[partners["year"] == partners["year"].max()].iloc[0]
+    lv = levels[0]
+    last = partners.loc[partners["year"] == partners["year"].max()]
+    effects = [
+        f"{r['partner']} {r['effect_pct']:+.1f} % ({lv} % {r[f'effect_lo_{lv}']:+.1f} to "
+        f"{r[f'effect_hi_{lv}']:+.1f} %)"
+        for _, r in last.head(3).iterrows()
+    ]
+    more = f" and {len(last) - 3} more partners" if len(last) > 3 else ""
     log(
-        f"  effect                 {last['partner']} {int(last['year'])}: "
-        f"{last['effect_pct']:+.1f} % (80 % {last[f'effect_lo_{levels[0]}']:+.1f} to "
-        f"{last[f'effect_hi_{levels[0]}']:+.1f} %); done in {time.perf_counter() - started:.1f} s"
+        f"  effect                 {int(last['year'].iat[0])}: {', '.join(effects)}{more}; "
+        f"done in {time.perf_counter() - started:.1f} s"
     )
     return sc.ScenarioResult(partners=partners, indices=indices, meta=meta)
 

@@ -806,6 +806,21 @@ def _disagreement(row: pd.Series, name: str) -> str | None:
     )
 
 
+def _disagreements(parts: pd.DataFrame, year: Any, names: dict[str, str]) -> str:
+    """One sentence for many partners whose PPML and regression effects disagree."""
+    rows = parts[parts["year"] == year].sort_values("partner")
+    who = [
+        _name_of(names, str(r["partner"]))
+        for _, r in rows.iterrows()
+        if _disagreement(r, str(r["partner"]))
+    ]
+    return (
+        f"For {len(who)} partners ({', '.join(who)}) in {int(year)} the PPML gravity model and "
+        "the regression models disagree on the sign or size of the effect (see the table): "
+        "treat the size of these effects as uncertain."
+    )
+
+
 def _scenario_index_note(is_point: bool) -> str:
     """What the central values and intervals of the scenario index table are."""
     central = (
@@ -864,6 +879,8 @@ def scenario_sections(bundle: ReportBundle) -> list[dict[str, Any]]:
             sentence = _disagreement(r, partner) if r["year"] == horizon_year else None
             if sentence:
                 sentences.append(sentence)
+        if len(sentences) > 2:  # one sentence, not one per partner of a bloc agreement
+            sentences = [_disagreements(parts, horizon_year, names)]
         if p_rows and not sentences:
             sentences.append(
                 "The PPML gravity model and the regression models agree on the direction and "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pandas as pd
 import pytest
 
 from reports import load_bundle
@@ -112,3 +113,31 @@ def test_partner_table_merges_the_effect_columns_only_when_they_are_equal(bundle
     assert all(len(row) == len(cols) for row in table.rows)
     i, j = cols.index("Effect, % (median of paths)"), cols.index("PPML point, %")
     assert all(row[i] != row[j] for row in table.rows)
+
+
+def test_many_disagreeing_partners_get_one_sentence(bundle):
+    sp = bundle.scenario_partners
+    uae = sp[sp["scenario"] == "uae_cepa"]
+    # a bloc agreement: four partners, PPML negative, both regressions clearly positive
+    bloc = pd.concat([uae.assign(partner=code) for code in ("ARE", "SAU", "QAT", "KWT")])
+    bloc = bloc.assign(
+        effect_pct=-5.5, ppml_effect_pct=-5.5, gbm_effect_pct=6.0, ridge_effect_pct=7.0
+    )
+    many = dataclasses.replace(
+        bundle, scenario_partners=pd.concat([sp[sp["scenario"] != "uae_cepa"], bloc])
+    )
+    sentences = {s["title"]: s for s in scenario_sections(many)}[UAE]["sentences"]
+    assert len(sentences) == 1
+    (text,) = sentences
+    assert text.startswith("For 4 partners (") and "disagree on the sign or size" in text
+    for name in ("United Arab Emirates", "Saudi Arabia", "Qatar", "Kuwait"):
+        assert name in text
+    # two partners: one sentence each, with their numbers
+    two = dataclasses.replace(
+        bundle,
+        scenario_partners=pd.concat(
+            [sp[sp["scenario"] != "uae_cepa"], bloc[bloc["partner"].isin(["ARE", "SAU"])]]
+        ),
+    )
+    sentences = {s["title"]: s for s in scenario_sections(two)}[UAE]["sentences"]
+    assert len(sentences) == 2 and all("PPML \u22125.5 %" in s for s in sentences)
