@@ -119,6 +119,8 @@ def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -
         config = RunConfig.model_validate(data)
     except ValidationError as err:
         raise ConfigError(_format_errors(origin, err)) from None
+    if config.scenarios:
+        _check_scenario_reporter(config, origin)
     for i, item in enumerate(config.scenarios):
         scenario = scenario_path(item)
         if not scenario.is_file():
@@ -130,6 +132,24 @@ def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -
             default_origin=config.years.end,
         )
     return config
+
+
+def _check_scenario_reporter(config: RunConfig, origin: str) -> None:
+    """Scenarios are priced on the reporter's own FTA table and KOSIS exports: Korea only."""
+    folder = scenario_path(config.data.snapshot_dir)
+    stamps = [p.stat().st_mtime for p in folder.glob("*.parquet")] if folder.is_dir() else []
+    facts = _data_facts(folder, max(stamps, default=0.0))
+    if facts is None:  # no snapshot yet: nothing to check against
+        return
+    fta, _ = facts
+    reporters = sorted(set(fta["reporter"])) if "reporter" in fta.columns else []
+    if reporters and config.reporter not in reporters:
+        raise ConfigError(
+            f"{origin}: key 'scenarios': FTA scenarios are priced on the reporter's own FTA "
+            f"table and exports by partner, which the snapshot has for {', '.join(reporters)} "
+            f"only, not for reporter {config.reporter!r}; expected scenarios: [] "
+            "(--set scenarios=[])"
+        )
 
 
 def scenario_path(path: str | Path) -> Path:

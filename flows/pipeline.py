@@ -23,7 +23,7 @@ import hashlib
 import json
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from importlib import metadata
@@ -48,6 +48,7 @@ from configs import RunConfig, config_hash, load_config
 from features.concentration import concentration_from_paths, concentration_index
 from features.panel import build_trade_panel, series_to_panel
 from features.series import REST, ForecastSeries, split_series
+from features.sources._common import SourceError
 from flows import report as report_files
 from flows import tracking
 from flows.io import PROJECT_ROOT, atomic_write, project_path, write_csv
@@ -77,10 +78,13 @@ INDEX_METRICS = ["hhi", "hhi_norm", "n_effective", "cr1", "cr3", "cr5", "theil",
 # The runner is left out too: the dask runner gives the same results (tests/flows/test_dask.py).
 NOT_IN_CACHE_KEY = frozenset({"output", "tracking", "schedule", "cache", "runner", "report"})
 CODE_DIRS = ("configs", "features", "models", "flows", "reports")
-# Snapshot tables a run reads (the all-reporter DOTS panel is only for benchmarks).
+# Snapshot tables a run reads. Exports by partner: Korea's from KOSIS (to 2023), any other
+# reporter's from the all-reporter IMF DOTS panel (to 2020): EXPORT_TABLES, first match wins.
 SNAPSHOT_TABLES = [
-    "kor_exports", "kor_totals", "countries", "fta", "pairs", "indicators", "income_groups",
+    "kor_exports", "dots_exports", "kor_totals", "countries", "fta", "pairs", "indicators",
+    "income_groups",
 ]  # fmt: skip
+EXPORT_TABLES = ("kor_exports", "dots_exports")
 
 
 @dataclass(frozen=True)
@@ -252,7 +256,11 @@ def _describe_snapshot(snapshot: Snapshot) -> str:
 
 
 def _describe_panel(panel: pd.DataFrame) -> str:
-    return f"{panel['partner'].nunique()} partners, {len(panel):,} partner-years"
+    sources = ", ".join(sorted(panel["source"].astype(str).unique())) if len(panel) else "-"
+    return (
+        f"{panel['partner'].nunique()} partners, {len(panel):,} partner-years "
+        f"{int(panel['year'].min())}-{int(panel['year'].max())} (source: {sources})"
+    )
 
 
 def _describe_concentration(conc: pd.DataFrame) -> str:
@@ -356,17 +364,44 @@ def describe_run(config: RunConfig, vintage: str) -> RunInfo:
     )
 
 
+def reporter_exports(tables: Mapping[str, pd.DataFrame], reporter: str) -> tuple[pd.DataFrame, str]:
+    """The reporter's exports by partner and the snapshot file they come from.
+
+    Korea's come from KOSIS (1990-2023); every other reporter's from the IMF DOTS panel
+    (1990-2020): the first of ``EXPORT_TABLES`` that has the reporter.
+
+    Raises:
+        SourceError: No table has exports of ``reporter``.
+    """
+    for table in EXPORT_TABLES:
+        frame = tables[table]
+        rows = frame.loc[frame["reporter"] == reporter]
+        if not rows.empty:
+            return rows.reset_index(drop=True), f"data/snapshot/{table}.parquet"
+    have = sorted(set().union(*(set(tables[t]["reporter"]) for t in EXPORT_TABLES)))
+    raise SourceError(
+        f"data/snapshot/{'/'.join(EXPORT_TABLES)}",
+        f"no exports for reporter {reporter!r}; expected one of the {len(have)} reporters "
+        f"present (ISO3), e.g. {', '.join(have[:12])}",
+    )
+
+
 @task(cache_key_fn=_cache_key_of, on_completion=_reports(_describe_panel))
 def build_panel(
-    exports: pd.DataFrame, reporter: str, start: int, end: int, *, cache_key: str | None
+    exports: pd.DataFrame,
+    reporter: str,
+    start: int,
+    end: int,
+    *,
+    cache_key: str | None,
+    name: str = "data/snapshot/kor_exports.parquet",
 ) -> pd.DataFrame:
     """The validated reporter panel for the configured years.
 
     ``cache_key`` (data vintage, config, code) names the cached result; None disables it.
+    ``name`` is the file named in error messages.
     """
-    return build_trade_panel(
-        exports, reporter=reporter, start=start, end=end, name="data/snapshot/kor_exports.parquet"
-    )
+    return build_trade_panel(exports, reporter=reporter, start=start, end=end, name=name)
 
 
 @task(cache_key_fn=_cache_key_of, on_completion=_reports(_describe_concentration))
@@ -859,12 +894,14 @@ def forecast_exports(config: RunConfig) -> RunResult:
     """
     snapshot = load_data(config.data.source, config.data.snapshot_dir, config.data.raw_dir)
     run = describe_run(config, snapshot.vintage)
+    exports, exports_file = reporter_exports(snapshot.tables, config.reporter)
     panel = build_panel(
-        snapshot["kor_exports"],
+        exports,
         config.reporter,
         config.years.start,
         config.years.end,
         cache_key=run.cache_key,
+        name=exports_file,
     )
     concentration = compute_concentration(panel, config.dependence_set, cache_key=run.cache_key)
     engine = series = None

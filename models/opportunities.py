@@ -46,6 +46,9 @@ FTA_LABELS = {
     "signed_pending": "signed pending",
 }
 _FTA_ORDER = {"in force": 0, "signed pending": 1, "none": 2}
+# fta_status when the FTA table has no agreements of the reporter at all (only Korea's are in
+# the snapshot): "none" would claim there is no agreement
+UNKNOWN_FTA = "not in the data"
 
 METHOD = (
     "Diversification opportunities rank the partners outside the dependence set by how much "
@@ -183,7 +186,9 @@ def opportunities(
         dependence_set: Partner codes whose summed share is the dependence share.
         horizon: Years from the last history year to the end year.
         countries: ``country, name, income_group``.
-        fta_status: The fta table (``partner, status``, optionally ``reporter``).
+        fta_status: The fta table (``partner, status``, optionally ``reporter``). When it has
+            a ``reporter`` column without the reporter of ``history``, every partner's
+            ``fta_status`` is ``UNKNOWN_FTA`` rather than ``none``.
         distances: ``partner, distance_km``, optionally ``reporter``. Tables with a
             ``reporter`` column are narrowed to the reporter of ``history`` (the snapshot's
             pairs table covers every reporter).
@@ -228,12 +233,18 @@ def opportunities(
     names = countries.drop_duplicates("country").set_index("country")
     reporter = _reporter_of(history)
     labels = fta_labels(fta_status, reporter=reporter)
+    # a table of other reporters' agreements says nothing about this reporter's: unknown
+    covered = not (
+        reporter is not None
+        and "reporter" in fta_status.columns
+        and reporter not in set(fta_status["reporter"])
+    )
     if reporter is not None and "reporter" in distances.columns:
         distances = distances[distances["reporter"] == reporter]
     dist = distances.drop_duplicates("partner").set_index("partner")["distance_km"]
     table = table.assign(
         name=table["partner"].map(names["name"]).fillna(table["partner"]),
-        fta_status=table["partner"].map(labels).fillna("none"),
+        fta_status=table["partner"].map(labels).fillna("none" if covered else UNKNOWN_FTA),
         distance_km=table["partner"].map(dist).astype(float),
         income_group=table["partner"].map(names["income_group"]),
         partner_gdp_growth_pct=table["partner"].map(_gdp_growth(indicators, start, end)),

@@ -83,3 +83,9 @@ def test_scenario_origin_defaults_to_the_runs_last_year():
     # the change year is checked against the run's last year when the file has no origin
     with pytest.raises(ConfigError, match=r"changes\.fta\.0\.year"):
         load_scenario(ROOT / "configs" / "scenarios" / "uae_cepa.yaml", default_origin=2026)
+
+
+def test_scenarios_with_a_reporter_other_than_korea_are_a_config_error():
+    with pytest.raises(ConfigError, match=r"key 'scenarios'.*KOR only.*'JPN'.*scenarios=\[\]"):
+        load_config(overrides=["reporter=JPN"])
+    assert load_config(overrides=["reporter=JPN", "scenarios=[]"]).reporter == "JPN"

@@ -203,3 +203,36 @@ def test_failing_stage_fails_the_run_with_its_error(tmp_path):
     with pytest.raises(RuntimeError, match="manifest not found"):
         run_pipeline(cfg, log=lambda _: None)
     assert not (tmp_path / "out").exists()
+
+
+def test_another_reporter_runs_on_the_imf_dots_panel(tmp_path, mlflow_uri):
+    lines = []
+    result = run_pipeline(_config(tmp_path, "reporter=NZL"), log=lines.append)
+    out = tmp_path / "out" / "NZL"
+    conc = pd.read_csv(out / "concentration.csv")
+    history = conc[conc["kind"] == "history"]
+    assert (history["year"].min(), history["year"].max()) == (1990, 2020)  # DOTS ends in 2020
+    assert sorted(conc.loc[conc["kind"] == "forecast", "year"]) == list(range(2021, 2026))
+    # the history is the DOTS panel's: the China + US share recomputed from the snapshot table
+    dots = pd.read_parquet(pipeline.project_path(Path("data/snapshot/dots_exports.parquet")))
+    nzl = dots[(dots["reporter"] == "NZL") & (dots["year"] == 2015)]
+    direct = (
+        nzl.loc[nzl["partner"].isin(["CHN", "USA"]), "export_usd"].sum() / nzl["export_usd"].sum()
+    )
+    got = history.set_index("year").loc[2015, "dependence_share"]
+    assert got == pytest.approx(direct, rel=1e-9)
+    assert pd.read_csv(out / "forecasts.csv")["reporter"].eq("NZL").all()
+    # the FTA table has Korea's agreements only: New Zealand's are unknown, not "none"
+    opp = pd.read_csv(out / "opportunities.csv")
+    assert set(opp["fta_status"]) == {"not in the data"}
+    run = MlflowClient(mlflow_uri).get_run(result.mlflow_run_id)
+    assert run.data.tags["reporter"] == "NZL"
+    assert "1990-2020 (source: imf_dots)" in "\n".join(lines)
+
+
+def test_unknown_reporter_is_a_clear_error():
+    snapshot = load_data.fn("snapshot", "data/snapshot", None)
+    with pytest.raises(ValueError, match=r"no exports for reporter 'ATA'.*expected one of the"):
+        pipeline.reporter_exports(snapshot.tables, "ATA")
+    rows, name = pipeline.reporter_exports(snapshot.tables, "KOR")
+    assert name == "data/snapshot/kor_exports.parquet" and set(rows["source"]) <= {"kosis", "cow"}

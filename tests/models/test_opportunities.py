@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from models.opportunities import (
     OPPORTUNITY_COLUMNS,
     REST,
+    UNKNOWN_FTA,
     dependence_contributions,
     fta_labels,
     opportunities,
@@ -243,6 +244,17 @@ def test_tables_of_every_reporter_are_narrowed_to_the_history_reporter():
     ).set_index("partner")
     assert out.loc["VNM", "distance_km"] == 2700.0
     assert out.loc["VNM", "fta_status"] == "signed pending"
+    # a reporter the FTA table does not cover: unknown, not "none"
+    out = opportunities(
+        forecasts,
+        history.assign(reporter="THA"),
+        dependence_set=DEP,
+        horizon=5,
+        countries=COUNTRIES,
+        fta_status=fta,
+        distances=dist.assign(reporter="THA"),
+    ).set_index("partner")
+    assert out.loc["VNM", "fta_status"] == UNKNOWN_FTA == "not in the data"
 
 
 def test_partner_gdp_growth_is_the_weo_mean_over_the_forecast_years_only():
