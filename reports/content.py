@@ -503,7 +503,7 @@ def summary_sentences(bundle: ReportBundle) -> list[str]:
     if not opp.empty and float(opp.iloc[0]["contribution_ddep"]) < 0:
         top = opp.iloc[0]
         out.append(
-            f"Biggest diversification opportunity: {top['name']}, forecast to grow "
+            f"Biggest diversification opportunity: {_name_of(names, str(top['partner']))}, forecast to grow "
             f"{_num(top['forecast_growth_pct'], 1)} % a year and to take "
             f"{fmt_pct(top['forecast_share'])} of exports in {t1} "
             f"({fmt_pct(top['current_share'])} in {t0}); this alone lowers the {dep} share by "
@@ -709,7 +709,7 @@ def opportunities_table(bundle: ReportBundle, n: int = 12) -> Table:
     rows = [
         [
             str(int(r["rank"])),
-            str(r["name"]),
+            _name_of(names, str(r["partner"])),
             fmt_pct(r["current_share"]),
             fmt_pct(r["forecast_share"]),
             _signed(r["forecast_growth_pct"], 1),
