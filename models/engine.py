@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -39,6 +40,7 @@ from models.timeseries import AutoARIMA, DampedETS, Drift, Naive, Theta
 
 __all__ = [
     "MODEL_CLASSES",
+    "BacktestCoverageError",
     "EngineResult",
     "engine_origins",
     "finish_engine",
@@ -46,6 +48,7 @@ __all__ = [
     "floor_live_forecast",
     "path_clip_bounds",
     "run_engine",
+    "scorable_origins",
 ]
 
 MODEL_CLASSES = {
@@ -58,6 +61,51 @@ MODEL_CLASSES = {
 ENSEMBLE = "Ensemble"
 # Replayed path errors are clipped at this conformal level of the series' size class.
 PATH_CLIP_LEVEL = 99.0
+
+
+class BacktestCoverageError(ValueError):
+    """The series are too short for the configured backtest (names the years and the keys)."""
+
+
+def _min_scores(levels: Sequence[float]) -> int:
+    # the fewest errors whose conformal quantile is finite at every level
+    n = 1
+    while any(math.ceil((n + 1) * lv / 100) > n for lv in levels):
+        n += 1
+    return n
+
+
+def scorable_origins(
+    cv: pd.DataFrame, scored: Sequence[int], h: int, levels: Sequence[float]
+) -> list[int]:
+    """The scored origins whose past backtest errors can calibrate every interval.
+
+    The rolling choice at origin ``S`` calibrates its intervals on errors of target years
+    ``<= S``; every step ``1..h`` needs enough of them for a finite bound at every level (19
+    for 95 %). Series that start late (e.g. a reporter whose data begin in 2006) leave the
+    early origins without them; those origins are not scored.
+
+    Raises:
+        BacktestCoverageError: No scored origin qualifies.
+    """
+    need = _min_scores(levels)
+    step = (cv["ds"] - cv["cutoff"]).to_numpy()
+    ok = []
+    for origin in scored:
+        past = ((cv["cutoff"] < origin) & (cv["ds"] <= origin)).to_numpy()
+        counts = np.bincount(step[past], minlength=h + 1)[1 : h + 1] if past.any() else []
+        if len(counts) == h and min(counts) >= need:
+            ok.append(int(origin))
+    if not ok:
+        first = int(cv["cutoff"].min()) if len(cv) else None
+        raise BacktestCoverageError(
+            f"no scored backtest origin ({min(scored)}-{max(scored)}) has {need} past errors at "
+            f"every step 1-{h} to calibrate its {'/'.join(str(lv) for lv in levels)} % "
+            f"intervals (the backtest's first origin with a forecast is {first}): the series "
+            "are too short for this backtest; expected later scored origins "
+            "(forecast.backtest.start) or a shorter horizon"
+        )
+    return ok
 
 
 @dataclass(frozen=True)
@@ -264,6 +312,7 @@ def finish_engine(
     if len(models) >= 2:
         cv = add_ensemble(cv, list(models), alias=ENSEMBLE)
         candidates.append(ENSEMBLE)
+    scored = scorable_origins(cv, scored, h, levels)
     rolled = rolling_select(cv, series, candidates, scored, levels=levels)
     baseline = "Naive" if "Naive" in rolled.cv.columns else None
     accuracy = evaluate_cv(rolled.cv, series, [*candidates, "Selected"], weights, baseline=baseline)

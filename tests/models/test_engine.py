@@ -116,3 +116,35 @@ def test_backtest_and_live_forecast_are_floored_at_zero_like_published_exports()
     assert (f["Drift"] < 0).any()
     np.testing.assert_allclose(f["mean"], f["Drift"].clip(lower=0))
     assert (f.loc[f["Drift"] <= 0, ["lo_80", "hi_80", "lo_95", "hi_95"]] == 0).all().all()
+
+
+def test_origins_without_past_errors_at_every_step_are_not_scored():
+    from models.engine import BacktestCoverageError, scorable_origins
+
+    # 30 series of 2000-2029: at origin S every step 1..3 needs 19 past errors (95 % bound)
+    series = make_panel(n_series=30, n_years=30, seed=3)
+    first = int(series["ds"].min())
+    from models.forecasting import cross_validate
+    from models.timeseries import Naive
+
+    cv = cross_validate(series, [Naive()], 3, origins=range(first + 2, first + 20))
+    ok = scorable_origins(cv, range(first + 3, first + 20), 3, (80, 95))
+    # origin first+2 is the first backtest origin: step 3 needs a target <= S, so S >= first+5
+    assert ok[0] == first + 5 and ok == list(range(first + 5, first + 20))
+    # the engine scores only those
+    r = run_engine(
+        series,
+        h=3,
+        models=["Naive", "Drift"],
+        scored_origins=range(first + 3, first + 20),
+        history_origins=range(first + 2, first + 3),
+        n_paths=50,
+    )
+    assert sorted(r.choices["cutoff"]) == ok
+    assert set(r.backtest["cutoff"]) == set(ok)
+    with pytest.raises(BacktestCoverageError, match=r"no scored backtest origin .* step 1-3"):
+        scorable_origins(cv, range(first + 3, first + 5), 3, (80, 95))
+    # 1 series: too few errors per step for a finite 95 % bound at any origin
+    one = cv[cv["unique_id"] == cv["unique_id"].iat[0]]
+    with pytest.raises(BacktestCoverageError, match="19 past errors"):
+        scorable_origins(one, range(first + 5, first + 20), 3, (80, 95))
