@@ -10,6 +10,7 @@ than one big one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +49,13 @@ class ForecastSeries:
         return float(np.sum(r * r)) if r.size else float("nan")
 
 
+class CoverageError(ValueError):
+    """The reporter's data do not cover what a forecast run needs (names years and keys)."""
+
+
+HISTORY_ONLY = "or run the history only with forecast.enabled=false"
+
+
 def split_series(panel: pd.DataFrame, *, min_years: int = 20) -> ForecastSeries:
     """Split a one-reporter panel into modelled partner series and a REST series.
 
@@ -60,7 +68,8 @@ def split_series(panel: pd.DataFrame, *, min_years: int = 20) -> ForecastSeries:
         The engine inputs.
 
     Raises:
-        ValueError: Several reporters, or no partner qualifies.
+        ValueError: Several reporters.
+        CoverageError: No partner qualifies.
     """
     reporters = panel["reporter"].unique()
     if len(reporters) != 1:
@@ -73,7 +82,11 @@ def split_series(panel: pd.DataFrame, *, min_years: int = 20) -> ForecastSeries:
     window = wide.loc[first:last]
     modelled = sorted(window.columns[(window > 0).all()])
     if not modelled:
-        raise ValueError(f"no partner of {reporter} has exports in every year {first}-{last}")
+        raise CoverageError(
+            f"no partner of {reporter} has exports in every year {first}-{last}, so none can "
+            f"be forecast on its own; expected a longer history (forecast.min_years={min_years}"
+            f", data {int(panel['year'].min())}-{last}) {HISTORY_ONLY}"
+        )
     own = panel.loc[panel["partner"].isin(modelled)]
     # a modelled partner's early gaps (before `first`) would break the series: keep its
     # continuous positive tail only
@@ -109,3 +122,25 @@ def _positive_tail(own: pd.DataFrame) -> pd.DataFrame:
     new_run = own["year"].diff().ne(1) | own["partner"].ne(own["partner"].shift())
     run = new_run.cumsum()
     return own.loc[run == run.groupby(own["partner"]).transform("max")]
+
+
+def check_dependence_modelled(
+    fs: ForecastSeries, dependence_set: Sequence[str], *, reporter: str, min_years: int
+) -> None:
+    """Every partner of the dependence set must have a series of its own.
+
+    Inside ``REST`` its share could not be forecast (and the index backtest needs it).
+
+    Raises:
+        CoverageError: Naming the partners, the rule and the config keys to change.
+    """
+    missing = [p for p in dependence_set if p not in fs.partners]
+    if missing:
+        start = max(int(fs.series["ds"].min()), fs.last_year - min_years + 1)
+        raise CoverageError(
+            f"dependence partner(s) {', '.join(missing)} of {reporter} have no series of their "
+            f"own: exports to them are not positive in every year {start}-{fs.last_year} (the "
+            f"last forecast.min_years={min_years} years, or all when fewer); expected a smaller "
+            "forecast.min_years or "
+            f"another dependence_set, {HISTORY_ONLY}"
+        )

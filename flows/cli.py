@@ -156,8 +156,10 @@ def _run(cfg: RunConfig, *, quiet: bool, verbose: bool) -> RunResult:
     )
     import httpx
 
+    from features.series import CoverageError
     from flows.pipeline import run_pipeline
     from flows.tracking import TrackingError
+    from models.engine import BacktestCoverageError
     from reports import BundleError
 
     log = (
@@ -166,6 +168,8 @@ def _run(cfg: RunConfig, *, quiet: bool, verbose: bool) -> RunResult:
     try:
         return run_pipeline(cfg, log=log)
     except (SourceError, FileNotFoundError, TrackingError, ConfigError, BundleError) as exc:
+        _fail(str(exc))
+    except (CoverageError, BacktestCoverageError) as exc:  # data too short for the config
         _fail(str(exc))
     except httpx.HTTPError as exc:
         _fail(f"cannot reach the Prefect API ({exc}); check PREFECT_API_URL or unset it")

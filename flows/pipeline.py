@@ -47,7 +47,7 @@ from threadpoolctl import threadpool_limits
 from configs import RunConfig, config_hash, load_config
 from features.concentration import concentration_from_paths, concentration_index
 from features.panel import build_trade_panel, series_to_panel
-from features.series import REST, ForecastSeries, split_series
+from features.series import REST, ForecastSeries, check_dependence_modelled, split_series
 from features.sources._common import SourceError
 from flows import report as report_files
 from flows import tracking
@@ -291,8 +291,10 @@ def _describe_engine(engine: EngineResult) -> str:
     acc = engine.accuracy.set_index("model")
     sel = acc.loc["Selected"]
     cov = ", ".join(f"{k.split('-')[1]} % -> {v:.0%}" for k, v in engine.coverage.items())
+    cutoffs = engine.choices["cutoff"]
     return (
-        f"model {engine.model}; backtest relMASE vs naive {sel['relMASE']:.3f} "
+        f"model {engine.model}; backtest (origins {int(cutoffs.min())}-{int(cutoffs.max())}) "
+        f"relMASE vs naive {sel['relMASE']:.3f} "
         f"(weighted {sel.get('wrelMASE', float('nan')):.3f}); interval coverage {cov}"
     )
 
@@ -846,15 +848,20 @@ def display_name(name: str) -> str:
     return f"{tail} {head}" if sep and tail.endswith(" of") else name
 
 
-def _report_meta(config: RunConfig, run: RunInfo, snapshot: Snapshot) -> dict[str, Any]:
+def _report_meta(
+    config: RunConfig, run: RunInfo, snapshot: Snapshot, panel: pd.DataFrame, engine: EngineResult
+) -> dict[str, Any]:
     countries = snapshot["countries"].set_index("country")["name"]
+    # the years the data and the backtest actually cover (a DOTS reporter's data end in 2020,
+    # a late-starting one's early origins are not scored: models.engine.scorable_origins)
+    cutoffs = engine.choices["cutoff"]
     return {
         "reporter": config.reporter,
         "reporter_name": display_name(str(countries.get(config.reporter, config.reporter))),
         "dependence_set": list(config.dependence_set),
         "horizon": config.horizon,
-        "first_year": config.years.start,
-        "last_year": config.years.end,
+        "first_year": int(panel["year"].min()),
+        "last_year": int(panel["year"].max()),
         "levels": list(config.forecast.levels),
         "dependence_threshold": config.forecast.dependence_threshold,
         "data_vintage": run.vintage,
@@ -864,7 +871,7 @@ def _report_meta(config: RunConfig, run: RunInfo, snapshot: Snapshot) -> dict[st
         "config": run.config,
         "sources": report_files.sources_from_manifest(snapshot.manifest),
         "partner_names": {str(k): display_name(str(v)) for k, v in countries.items()},
-        "backtest_period": [config.forecast.backtest.start, config.forecast.backtest.end],
+        "backtest_period": [int(cutoffs.min()), int(cutoffs.max())],
     }
 
 
@@ -907,6 +914,12 @@ def forecast_exports(config: RunConfig) -> RunResult:
     engine = series = None
     if config.forecast.enabled:
         series = build_series(panel, config.forecast.min_years, cache_key=run.cache_key)
+        check_dependence_modelled(
+            series,
+            config.dependence_set,
+            reporter=config.reporter,
+            min_years=config.forecast.min_years,
+        )
         settings = config.forecast.model_dump(mode="json")
         engine = forecast_partners(
             series,
@@ -939,7 +952,7 @@ def forecast_exports(config: RunConfig) -> RunResult:
             ),
             "index_backtest": index_track,
             "scenarios": scenarios,
-            "meta": _report_meta(config, run, snapshot),
+            "meta": _report_meta(config, run, snapshot, panel, engine),
         }
     record = log_run(concentration, run, engine, series, scenarios, index_track)
     folder = write_outputs(concentration, run, record, engine, bundle)

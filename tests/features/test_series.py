@@ -91,3 +91,20 @@ def test_rest_shares_must_be_shares():
     for bad in [(0.5, 0.4), (1.2, -0.2)]:
         with pytest.raises(ValueError, match="rest_shares"):
             concentration_from_paths(paths, rest="REST", rest_shares=bad)
+
+
+def test_partners_that_cannot_be_forecast_are_coverage_errors_naming_the_keys():
+    from features.series import CoverageError, check_dependence_modelled
+
+    fs = split_series(_panel(), min_years=5)
+    check_dependence_modelled(fs, ("CHN", "USA"), reporter="KOR", min_years=5)  # fine
+    # NPL trades every other year: in REST, so its share cannot be forecast
+    with pytest.raises(CoverageError) as err:
+        check_dependence_modelled(fs, ("CHN", "NPL"), reporter="KOR", min_years=5)
+    text = str(err.value)
+    assert "dependence partner(s) NPL of KOR" in text and "2005-2009" in text
+    assert "forecast.min_years=5" in text and "forecast.enabled=false" in text
+    # nobody trades every year of the window
+    gappy = _panel().query("partner in ['NPL', 'TLS']")
+    with pytest.raises(CoverageError, match=r"no partner of KOR has exports in every year"):
+        split_series(gappy, min_years=5)

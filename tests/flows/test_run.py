@@ -120,3 +120,28 @@ def test_cli_snapshot_check_reproduces_committed(raw):
     res = runner.invoke(app, ["snapshot", "--raw", str(raw), "--check"])
     assert res.exit_code == 0, res.output
     assert "reproduced exactly" in res.output
+
+
+@pytest.mark.parametrize(
+    ("sets", "words"),
+    [
+        # South Sudan: DOTS 2012-2020, no partner in every year
+        (["reporter=SSD"], ["no partner of SSD has exports in every year 2012-2020"]),
+        # Tonga: China is not a partner in every one of the last 20 years
+        (["reporter=TON"], ["dependence partner(s) CHN of TON", "forecast.min_years"]),
+        # Montenegro (data from 2006) with a horizon its 15 years cannot backtest
+        (
+            ["reporter=MNE", "dependence_set=[ITA, SRB]", "horizon=15"],
+            ["no scored backtest origin (2008-2018)", "forecast.backtest.start"],
+        ),
+    ],
+)
+def test_cli_reporter_whose_data_are_too_short_exits_2_with_what_to_change(tmp_path, sets, words):
+    args = [arg for item in sets for arg in ("--set", item)]
+    res = runner.invoke(app, ["run", "--set", f"output.dir={tmp_path}", *FAST_ARGS, *args])
+    assert res.exit_code == 2, res.output
+    flat = " ".join(res.output.split())
+    assert flat.startswith("error:") or "\nerror:" in res.output, res.output
+    for w in words:
+        assert w in flat
+    assert "Traceback" not in res.output
