@@ -276,8 +276,9 @@ def _accuracy_sentences(bundle: ReportBundle) -> list[str]:
     if not _is_missing(rel):
         gap = 100.0 * abs(1.0 - rel)
         way = "less" if rel < 1 else "more"
+        how = f"by {_num(gap, 0)} % {way} than" if round(gap) >= 1 else "about as much as"
         out.append(
-            f"{where}, the forecasts missed by {_num(gap, 0)} % {way} than simply assuming "
+            f"{where}, the forecasts missed {how} simply assuming "
             f"no change from the last year (relative error {_num(rel, 2)})."
         )
     coverage = bundle.meta.get("interval_coverage_backtest") or {}

@@ -152,6 +152,10 @@ def test_accuracy_sentence_says_less_or_more_than_no_change(bundle_dir):
     acc.loc[acc["model"] == "Selected", "relMASE"] = 1.12
     worse = " ".join(summary_sentences(dataclasses.replace(bundle, accuracy=acc)))
     assert "missed by 12 % more than simply assuming no change" in worse
+    acc.loc[acc["model"] == "Selected", "relMASE"] = 0.996
+    tie = " ".join(summary_sentences(dataclasses.replace(bundle, accuracy=acc)))
+    assert "missed about as much as simply assuming no change" in tie
+    assert "missed by 0 %" not in tie
 
 
 def test_ppml_and_regression_disagreement_gets_a_sentence(bundle_dir):
