@@ -92,12 +92,16 @@ def _read_mapping(path: Path, kind: str) -> dict[str, Any]:
     return data
 
 
-def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -> RunConfig:
+def load_config(
+    path: str | Path | None = None, overrides: Iterable[str] = (), *, scenarios: bool = True
+) -> RunConfig:
     """Read, override and validate a run configuration.
 
     Args:
         path: YAML file; the packaged ``configs/default.yaml`` when None.
         overrides: ``key.sub=value`` strings (values parsed as YAML), applied in order.
+        scenarios: Also validate the scenario files (and that the reporter can have them);
+            commands that do not run the job (listing runs, rebuilding a report) skip it.
 
     Returns:
         The validated, frozen config.
@@ -119,6 +123,8 @@ def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -
         config = RunConfig.model_validate(data)
     except ValidationError as err:
         raise ConfigError(_format_errors(origin, err)) from None
+    if not scenarios:
+        return config
     if config.scenarios:
         _check_scenario_reporter(config, origin)
     for i, item in enumerate(config.scenarios):

@@ -55,9 +55,10 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(code=2)
 
 
-def _load(config: Path | None, set_: list[str] | None) -> RunConfig:
+def _load(config: Path | None, set_: list[str] | None, *, scenarios: bool = True) -> RunConfig:
+    # scenarios=False: a command that does not run the job need not validate scenario files
     try:
-        return load_config(config, set_ or [])
+        return load_config(config, set_ or [], scenarios=scenarios)
     except ConfigError as exc:
         _fail(str(exc))
 
@@ -273,7 +274,7 @@ def report(
 
     The files are written to --out and attached to that run again (artifacts report/).
     """
-    cfg = _load(config, set_)
+    cfg = _load(config, set_, scenarios=False)
     _quiet_libraries("WARNING")
     from flows.report import report_from_run
     from flows.tracking import TrackingError, resolve_store
@@ -305,7 +306,7 @@ def runs(
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Show this many runs.")] = 10,
 ) -> None:
     """List recent MLflow runs of the reporter's experiment (newest first)."""
-    cfg = _load(config, set_)
+    cfg = _load(config, set_, scenarios=False)
     _quiet_libraries("WARNING")
     from flows.tracking import TrackingError, recent_runs, resolve_store
 
@@ -358,7 +359,7 @@ def ui(
     Uses the store `exportcast run` writes to: tracking.uri, else MLFLOW_TRACKING_URI, else
     sqlite:///<project>/mlruns/mlflow.db.
     """
-    cfg = _load(config, set_)
+    cfg = _load(config, set_, scenarios=False)
     from flows.tracking import TrackingError, resolve_store, run_ui_server
 
     try:

@@ -111,3 +111,12 @@ def test_ui_serves_the_store_on_localhost_and_stops_cleanly(tmp_path, mlflow_uri
     assert code == 0, log.read_text()
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+
+
+def test_runs_of_another_reporter_need_no_scenario_override():
+    # the default scenarios are Korea's: the job refuses them for JPN, listing runs does not
+    res = runner.invoke(app, ["runs", "--set", "reporter=JPN", "--set", "tracking.experiment=x"])
+    assert res.exit_code == 0, res.output
+    assert "no runs yet" in res.output
+    res = runner.invoke(app, ["run", "--set", "reporter=JPN"])
+    assert res.exit_code == 2 and "key 'scenarios'" in " ".join(res.output.split())
