@@ -110,7 +110,7 @@ def _charts(bundle: ReportBundle, top: list[str], names: dict[str, str]) -> dict
     opp = bundle.opportunities.sort_values("rank").head(10)
     if not opp.empty:
         out["opportunities"] = charts.bar_chart(
-            opp["name"].astype(str).tolist(),
+            [names.get(str(c), str(c)) for c in opp["partner"]],
             (100.0 * opp["contribution_ddep"]).tolist(),
             title=f"Change of the {dep} share by partner",
             xlabel="percentage points",
