@@ -1,0 +1,150 @@
+"""Sweep: every reporter of the snapshot through the pipeline's computations.
+
+Run: ``.venv/bin/python benchmarks/reporter_sweep.py [--reporters JPN,NZL] [--n-jobs 2]``
+(about 45 minutes for all 209 reporters on 2 cores).
+
+Each reporter goes through the same functions as ``exportcast run --set reporter=R --set
+scenarios=[]`` (for China and the US: ``--set dependence_set=[USA]`` / ``[CHN]``): the exports table of :func:`flows.pipeline.reporter_exports`, the panel, the
+concentration history, the partner series, the dependence-set check, the engine (default
+models and origins, 200 paths instead of 1,000), the index forecast, the index backtest and the
+opportunities, without Prefect, MLflow or the report (the flow tests cover those). It prints
+one line per outcome class (ran / data too short: which check / crashed: the exception) with
+the reporters in it, then the accuracy of the reporters that ran. A crash is a bug to fix; a
+"too short" outcome is a clear error the user sees.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse
+import sys
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from configs import load_config  # noqa: E402
+from features.concentration import concentration_index  # noqa: E402
+from features.panel import build_trade_panel  # noqa: E402
+from features.series import CoverageError, check_dependence_modelled, split_series  # noqa: E402
+from flows import pipeline  # noqa: E402
+from flows.snapshot import load_snapshot  # noqa: E402
+from models.engine import BacktestCoverageError, run_engine  # noqa: E402
+
+_TABLES: dict[str, pd.DataFrame] = {}
+# the clear errors a user gets, by the check that raised them
+_TOO_SHORT = {
+    "no partner in every year": "has exports in every year",
+    "a dependence partner has no series of its own": "have no series of their own",
+    "no scorable backtest origin": "no scored backtest origin",
+}
+
+
+def _init() -> None:
+    _TABLES.update(load_snapshot(ROOT / "data" / "snapshot", pipeline.SNAPSHOT_TABLES).tables)
+
+
+def one(reporter: str) -> dict:
+    # China's and the US's own dependence set is the other one of the two
+    sets = {"CHN": ["dependence_set=[USA]"], "USA": ["dependence_set=[CHN]"]}.get(reporter, [])
+    cfg = load_config(overrides=[f"reporter={reporter}", "scenarios=[]", *sets])
+    dep = cfg.dependence_set
+    t0 = time.perf_counter()
+    row: dict = {"reporter": reporter}
+    try:
+        exports, name = pipeline.reporter_exports(_TABLES, reporter)
+        panel = build_trade_panel(
+            exports, reporter=reporter, start=cfg.years.start, end=cfg.years.end, name=name
+        )
+        history = concentration_index(panel, dependence_set=dep).assign(kind="history")
+        fs = split_series(panel, min_years=cfg.forecast.min_years)
+        check_dependence_modelled(fs, dep, reporter=reporter, min_years=cfg.forecast.min_years)
+        f = cfg.forecast
+        last = fs.series.loc[fs.series["ds"] == fs.last_year]
+        weights = (last.set_index("unique_id")["y"] / last["y"].sum()).reindex(
+            fs.series["unique_id"].unique(), fill_value=0.0
+        )
+        engine = run_engine(
+            fs.series,
+            h=cfg.horizon,
+            models=list(f.models),
+            scored_origins=range(f.backtest.start, f.backtest.end + 1),
+            history_origins=range(f.history_start, f.backtest.start),
+            levels=f.levels,
+            weights=weights,
+            n_paths=200,
+            seed=f.seed,
+        )
+        conc = pipeline.forecast_concentration.fn(
+            history, engine, fs, dep, tuple(f.levels), f.dependence_threshold
+        )
+        track = pipeline.backtest_index.fn(engine, fs, dep)
+        pipeline.find_opportunities.fn(
+            pipeline._forecast_table(engine), panel, _TABLES, dep, cfg.horizon
+        )
+        acc = engine.accuracy.set_index("model").loc["Selected"]
+        end = conc[conc["kind"] == "forecast"].iloc[-1]
+        row.update(
+            outcome="ran",
+            years=f"{int(panel['year'].min())}-{int(panel['year'].max())}",
+            partners=len(fs.partners),
+            model=engine.model,
+            relMASE=float(acc["relMASE"]),
+            wrelMASE=float(acc.get("wrelMASE", float("nan"))),
+            coverage80=engine.coverage.get("coverage-80"),
+            dep_last=float(history["dependence_share"].iloc[-1]),
+            dep_forecast=float(end["dependence_share"]),
+            index_origins=int(track["cutoff"].nunique()) if len(track) else 0,
+        )
+    except (CoverageError, BacktestCoverageError) as exc:
+        text = str(exc)
+        kind = next(
+            (k for k, v in _TOO_SHORT.items() if v in text), "other: " + text.split(":")[0][:50]
+        )
+        row.update(outcome=f"too short: {kind}")
+    except Exception as exc:  # the sweep reports every crash
+        row.update(outcome=f"CRASH {type(exc).__name__}", error=str(exc)[:200])
+        row["trace"] = traceback.format_exc(limit=3)
+    row["seconds"] = time.perf_counter() - t0
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reporters", help="comma-separated ISO3 codes (default: all)")
+    parser.add_argument("--n-jobs", type=int, default=2)
+    args = parser.parse_args()
+    _init()
+    every = sorted(set().union(*(set(_TABLES[t]["reporter"]) for t in pipeline.EXPORT_TABLES)))
+    reporters = args.reporters.split(",") if args.reporters else every
+    t0 = time.perf_counter()
+    rows = []
+    with ProcessPoolExecutor(args.n_jobs, initializer=_init) as pool:
+        for i, row in enumerate(pool.map(one, reporters), 1):
+            rows.append(row)
+            print(f"[{i}/{len(reporters)}] {row['reporter']}: {row['outcome']}", flush=True)
+    table = pd.DataFrame(rows)
+    print(f"\n{len(table)} reporters in {time.perf_counter() - t0:.0f} s")
+    for outcome, part in table.groupby("outcome"):
+        print(f"{outcome}: {len(part)}: {', '.join(part['reporter'])}")
+    crashes = table[table["outcome"].str.startswith("CRASH")]
+    for _, r in crashes.iterrows():
+        print(f"\n--- {r['reporter']}: {r['error']}\n{r['trace']}")
+    ran = table[table["outcome"] == "ran"]
+    if len(ran):
+        cols = ["relMASE", "wrelMASE", "coverage80", "seconds"]
+        print("\nreporters that ran: quantiles of the Selected backtest scores")
+        print(ran[cols].describe(percentiles=[0.1, 0.5, 0.9]).round(3).to_string())
+        print("\nmodel chosen:", ran["model"].value_counts().to_dict())
+
+
+if __name__ == "__main__":
+    main()
