@@ -144,6 +144,12 @@ def main() -> None:
         print("\nreporters that ran: quantiles of the Selected backtest scores")
         print(ran[cols].describe(percentiles=[0.1, 0.5, 0.9]).round(3).to_string())
         print("\nmodel chosen:", ran["model"].value_counts().to_dict())
+        show = ["reporter", "years", "partners", "model", "relMASE", "wrelMASE", "coverage80"]
+        print("\nlowest 80 % coverage:")
+        print(ran.nsmallest(5, "coverage80")[show].round(3).to_string(index=False))
+        print("\nlowest and highest relMASE:")
+        print(ran.nsmallest(3, "relMASE")[show].round(3).to_string(index=False))
+        print(ran.nlargest(3, "relMASE")[show].round(3).to_string(index=False))
 
 
 if __name__ == "__main__":
