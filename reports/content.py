@@ -18,6 +18,7 @@ import pandas as pd
 import pycountry
 
 from models.index_backtest import ALL, summarize_index_backtest
+from models.opportunities import UNKNOWN_FTA
 from reports.bundle import ReportBundle
 
 __all__ = [
@@ -725,26 +726,35 @@ def opportunities_table(bundle: ReportBundle, n: int = 12) -> Table:
         ]
         for _, r in opp.iterrows()
     ]
-    return Table(
-        columns=[
-            "Rank",
-            "Partner",
-            f"Share {t0}",
-            f"Share {t1}",
-            "Growth, % a year",
-            f"Change of {dep} share, points",
-            "Change of HHI, points",
-            "Trade agreement",
-            "Distance, km",
-            "Income group",
-            "Partner GDP growth, % a year",
-        ],
-        rows=rows,
-        numeric=[0, 2, 3, 4, 5, 6, 8, 10],
-        note=f"Negative: the partner's forecast growth lowers the {dep} share. HHI points on "
+    columns = [
+        "Rank",
+        "Partner",
+        f"Share {t0}",
+        f"Share {t1}",
+        "Growth, % a year",
+        f"Change of {dep} share, points",
+        "Change of HHI, points",
+        "Trade agreement",
+        "Distance, km",
+        "Income group",
+        "Partner GDP growth, % a year",
+    ]
+    numeric = [0, 2, 3, 4, 5, 6, 8, 10]
+    note = (
+        f"Negative: the partner's forecast growth lowers the {dep} share. HHI points on "
         "the 0\u201310,000 scale. Partner GDP growth: IMF World Economic Outlook projection of "
-        f"real growth, mean {t0 + 1}\u2013{t1}. See the appendix for the method.",
+        f"real growth, mean {t0 + 1}\u2013{t1}. See the appendix for the method."
     )
+    if len(opp) and (opp["fta_status"].astype(str) == UNKNOWN_FTA).all():
+        # a reporter the FTA table does not cover: a column of "not in the data" says nothing
+        del columns[7]
+        rows = [row[:7] + row[8:] for row in rows]
+        numeric = [0, 2, 3, 4, 5, 6, 7, 9]
+        note += (
+            f" {bundle.meta.get('reporter_name', 'The reporter')}\u2019s trade agreements are "
+            "not in the data (the FTA table covers Korea only)."
+        )
+    return Table(columns=columns, rows=rows, numeric=numeric, note=note)
 
 
 def _method_text(method: object) -> str:

@@ -360,3 +360,20 @@ def test_opportunities_show_partner_gdp_growth_and_old_bundles_without_it_load(
     frame.to_csv(old / "opportunities.csv", index=False)
     rows = opportunities_table(load_bundle(old)).rows
     assert rows and all(r[-1] == "n/a" for r in rows)
+
+
+def test_opportunities_drop_the_agreement_column_for_a_reporter_without_fta_data(bundle_dir):
+    from reports.content import opportunities_table
+
+    bundle = load_bundle(bundle_dir)
+    full = opportunities_table(bundle)
+    assert "Trade agreement" in full.columns
+    opp = bundle.opportunities.assign(fta_status="not in the data")
+    table = opportunities_table(dataclasses.replace(bundle, opportunities=opp))
+    assert "Trade agreement" not in table.columns
+    assert len(table.columns) == len(full.columns) - 1
+    assert all(len(row) == len(table.columns) for row in table.rows)
+    assert all("not in the data" not in cell for row in table.rows for cell in row)
+    assert [row[-3] for row in table.rows] == [row[-3] for row in full.rows]  # distance
+    assert "trade agreements are not in the data" in table.note
+    assert all(table.columns[i] != "Partner" for i in table.numeric)
