@@ -32,12 +32,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from configs import load_config  # noqa: E402
-from features.concentration import concentration_index  # noqa: E402
-from features.panel import build_trade_panel  # noqa: E402
-from features.series import CoverageError, check_dependence_modelled, split_series  # noqa: E402
+from features.series import CoverageError, check_dependence_modelled  # noqa: E402
 from flows import pipeline  # noqa: E402
 from flows.snapshot import load_snapshot  # noqa: E402
-from models.engine import BacktestCoverageError, run_engine  # noqa: E402
+from models.engine import BacktestCoverageError  # noqa: E402
 
 _TABLES: dict[str, pd.DataFrame] = {}
 # the clear errors a user gets, by the check that raised them
@@ -60,29 +58,17 @@ def one(reporter: str) -> dict:
     t0 = time.perf_counter()
     row: dict = {"reporter": reporter}
     try:
+        # the flow's own task functions (.fn: without Prefect), in the flow's order
         exports, name = pipeline.reporter_exports(_TABLES, reporter)
-        panel = build_trade_panel(
-            exports, reporter=reporter, start=cfg.years.start, end=cfg.years.end, name=name
+        panel = pipeline.build_panel.fn(
+            exports, reporter, cfg.years.start, cfg.years.end, cache_key=None, name=name
         )
-        history = concentration_index(panel, dependence_set=dep).assign(kind="history")
-        fs = split_series(panel, min_years=cfg.forecast.min_years)
+        history = pipeline.compute_concentration.fn(panel, dep, cache_key=None)
+        fs = pipeline.build_series.fn(panel, cfg.forecast.min_years, cache_key=None)
         check_dependence_modelled(fs, dep, reporter=reporter, min_years=cfg.forecast.min_years)
         f = cfg.forecast
-        last = fs.series.loc[fs.series["ds"] == fs.last_year]
-        weights = (last.set_index("unique_id")["y"] / last["y"].sum()).reindex(
-            fs.series["unique_id"].unique(), fill_value=0.0
-        )
-        engine = run_engine(
-            fs.series,
-            h=cfg.horizon,
-            models=list(f.models),
-            scored_origins=range(f.backtest.start, f.backtest.end + 1),
-            history_origins=range(f.history_start, f.backtest.start),
-            levels=f.levels,
-            weights=weights,
-            n_paths=200,
-            seed=f.seed,
-        )
+        settings = {**f.model_dump(mode="json"), "n_paths": 200, "n_jobs": 1}
+        engine = pipeline.forecast_partners.fn(fs, cfg.horizon, settings, cache_key=None)
         conc = pipeline.forecast_concentration.fn(
             history, engine, fs, dep, tuple(f.levels), f.dependence_threshold
         )

@@ -142,9 +142,7 @@ def load_config(
 
 def _check_scenario_reporter(config: RunConfig, origin: str) -> None:
     """Scenarios are priced on the reporter's own FTA table and KOSIS exports: Korea only."""
-    folder = scenario_path(config.data.snapshot_dir)
-    stamps = [p.stat().st_mtime for p in folder.glob("*.parquet")] if folder.is_dir() else []
-    facts = _data_facts(folder, max(stamps, default=0.0))
+    facts = _snapshot_facts(config.data.snapshot_dir)
     if facts is None:  # no snapshot yet: nothing to check against
         return
     fta, _ = facts
@@ -176,15 +174,20 @@ def _data_facts(snapshot: Path, stamp: float) -> tuple[pd.DataFrame, pd.DataFram
     return pd.read_parquet(fta), wide
 
 
+def _snapshot_facts(snapshot_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The FTA table and Korea's exports (years x partners) of a snapshot; None without one."""
+    folder = scenario_path(snapshot_dir)
+    stamps = [p.stat().st_mtime for p in folder.glob("*.parquet")] if folder.is_dir() else []
+    return _data_facts(folder, max(stamps, default=0.0))
+
+
 def _scenario_context(
     snapshot_dir: str | Path | None, min_years: int, default_origin: int | None
 ) -> dict[str, Any]:
     context: dict[str, Any] = {"default_origin": default_origin}
     if snapshot_dir is None:
         return context
-    folder = scenario_path(snapshot_dir)
-    stamps = [p.stat().st_mtime for p in folder.glob("*.parquet")] if folder.is_dir() else []
-    facts = _data_facts(folder, max(stamps, default=0.0))
+    facts = _snapshot_facts(snapshot_dir)
     if facts is None:  # no snapshot yet (source: raw before its first build): data-free checks
         return context
     fta, wide = facts

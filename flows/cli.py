@@ -168,9 +168,10 @@ def _run(cfg: RunConfig, *, quiet: bool, verbose: bool) -> RunResult:
     )
     try:
         return run_pipeline(cfg, log=log)
-    except (SourceError, FileNotFoundError, TrackingError, ConfigError, BundleError) as exc:
-        _fail(str(exc))
-    except (CoverageError, BacktestCoverageError) as exc:  # data too short for the config
+    except (
+        SourceError, FileNotFoundError, TrackingError, ConfigError, BundleError,
+        CoverageError, BacktestCoverageError,  # the data are too short for the config
+    ) as exc:  # fmt: skip
         _fail(str(exc))
     except httpx.HTTPError as exc:
         _fail(f"cannot reach the Prefect API ({exc}); check PREFECT_API_URL or unset it")

@@ -7,6 +7,7 @@ template escapes all of it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Sequence
@@ -70,6 +71,17 @@ class Table:
     rows: list[list[str]]
     numeric: list[int] = field(default_factory=list)
     note: str = ""
+
+
+def _without_column(table: Table, name: str) -> Table:
+    """``table`` without the column headed ``name`` (numeric indices shifted to match)."""
+    i = table.columns.index(name)
+    return Table(
+        columns=table.columns[:i] + table.columns[i + 1 :],
+        rows=[row[:i] + row[i + 1 :] for row in table.rows],
+        numeric=[k - (k > i) for k in table.numeric if k != i],
+        note=table.note,
+    )
 
 
 def _is_missing(x: Any) -> bool:
@@ -726,35 +738,34 @@ def opportunities_table(bundle: ReportBundle, n: int = 12) -> Table:
         ]
         for _, r in opp.iterrows()
     ]
-    columns = [
-        "Rank",
-        "Partner",
-        f"Share {t0}",
-        f"Share {t1}",
-        "Growth, % a year",
-        f"Change of {dep} share, points",
-        "Change of HHI, points",
-        "Trade agreement",
-        "Distance, km",
-        "Income group",
-        "Partner GDP growth, % a year",
-    ]
-    numeric = [0, 2, 3, 4, 5, 6, 8, 10]
-    note = (
-        f"Negative: the partner's forecast growth lowers the {dep} share. HHI points on "
+    table = Table(
+        columns=[
+            "Rank",
+            "Partner",
+            f"Share {t0}",
+            f"Share {t1}",
+            "Growth, % a year",
+            f"Change of {dep} share, points",
+            "Change of HHI, points",
+            "Trade agreement",
+            "Distance, km",
+            "Income group",
+            "Partner GDP growth, % a year",
+        ],
+        rows=rows,
+        numeric=[0, 2, 3, 4, 5, 6, 8, 10],
+        note=f"Negative: the partner's forecast growth lowers the {dep} share. HHI points on "
         "the 0\u201310,000 scale. Partner GDP growth: IMF World Economic Outlook projection of "
-        f"real growth, mean {t0 + 1}\u2013{t1}. See the appendix for the method."
+        f"real growth, mean {t0 + 1}\u2013{t1}. See the appendix for the method.",
     )
     if len(opp) and (opp["fta_status"].astype(str) == UNKNOWN_FTA).all():
         # a reporter the FTA table does not cover: a column of "not in the data" says nothing
-        del columns[7]
-        rows = [row[:7] + row[8:] for row in rows]
-        numeric = [0, 2, 3, 4, 5, 6, 7, 9]
-        note += (
-            f" {bundle.meta.get('reporter_name', 'The reporter')}\u2019s trade agreements are "
-            "not in the data (the FTA table covers Korea only)."
+        table = dataclasses.replace(
+            _without_column(table, "Trade agreement"),
+            note=f"{table.note} {bundle.meta.get('reporter_name', 'The reporter')}\u2019s "
+            "trade agreements are not in the data (the FTA table covers Korea only).",
         )
-    return Table(columns=columns, rows=rows, numeric=numeric, note=note)
+    return table
 
 
 def _method_text(method: object) -> str:
@@ -817,14 +828,8 @@ def _disagreement(row: pd.Series, name: str) -> str | None:
     )
 
 
-def _disagreements(parts: pd.DataFrame, year: Any, names: dict[str, str]) -> str:
+def _disagreements(who: list[str], year: Any) -> str:
     """One sentence for many partners whose PPML and regression effects disagree."""
-    rows = parts[parts["year"] == year].sort_values("partner")
-    who = [
-        _name_of(names, str(r["partner"]))
-        for _, r in rows.iterrows()
-        if _disagreement(r, str(r["partner"]))
-    ]
     return (
         f"For {len(who)} partners ({', '.join(who)}) in {int(year)} the PPML gravity model and "
         "the regression models disagree on the sign or size of the effect (see the table): "
@@ -867,7 +872,7 @@ def scenario_sections(bundle: ReportBundle) -> list[dict[str, Any]]:
         parts = _latest_origin(bundle.scenario_partners, name)
         if len(parts) > 12:  # keep the page short: the horizon year per partner
             parts = parts[parts["year"] == parts["year"].max()]
-        p_rows, sentences = [], []
+        p_rows, sentences, disagreeing = [], [], []
         horizon_year = parts["year"].max() if not parts.empty else None
         for _, r in parts.sort_values(["partner", "year"]).iterrows():
             partner = _name_of(names, str(r["partner"]))
@@ -890,8 +895,9 @@ def scenario_sections(bundle: ReportBundle) -> list[dict[str, Any]]:
             sentence = _disagreement(r, partner) if r["year"] == horizon_year else None
             if sentence:
                 sentences.append(sentence)
+                disagreeing.append(partner)
         if len(sentences) > 2:  # one sentence, not one per partner of a bloc agreement
-            sentences = [_disagreements(parts, horizon_year, names)]
+            sentences = [_disagreements(disagreeing, horizon_year)]
         if p_rows and not sentences:
             sentences.append(
                 "The PPML gravity model and the regression models agree on the direction and "
@@ -952,20 +958,18 @@ def scenario_sections(bundle: ReportBundle) -> list[dict[str, Any]]:
             "Ridge, %",
             "Actual, USD bn",
         ]
+        p_table = Table(columns=p_columns, rows=p_rows, numeric=list(range(2, len(p_columns))))
         if _same_effects(parts):
             # antithetic coefficient draws: the paths' median is the PPML point, one column
-            p_columns[4] = "Effect, % (PPML)"
-            del p_columns[7]
-            p_rows = [row[:7] + row[8:] for row in p_rows]
+            p_table = _without_column(p_table, "PPML point, %")
+            p_table.columns[4] = "Effect, % (PPML)"  # the list is the table's own copy
         out.append(
             {
                 "title": str(meta.get("title") or name),
                 "description": str(meta.get("description") or ""),
                 "method": _method_text(meta.get("method")),
                 "changes": [str(c) for c in meta.get("changes") or []],
-                "partners": Table(
-                    columns=p_columns, rows=p_rows, numeric=list(range(2, len(p_columns)))
-                ),
+                "partners": p_table,
                 "indices": Table(
                     columns=[
                         "Index",
