@@ -88,6 +88,22 @@ EXPORT_TABLES = ("kor_exports", "dots_exports")
 
 
 @dataclass(frozen=True)
+class OutputFolder:
+    """What :func:`write_outputs` left in the output folder.
+
+    Attributes:
+        path: The folder (``outputs/<reporter>``).
+        files: The data files this run wrote (``run.json`` not included).
+        removed: Files of an earlier run that this run does not write, deleted so that the
+            folder holds one run's outputs only (the earlier run's MLflow artifacts keep them).
+    """
+
+    path: Path
+    files: list[str]
+    removed: list[Path]
+
+
+@dataclass(frozen=True)
 class RunResult:
     """What a run produced."""
 
@@ -275,9 +291,15 @@ def _describe_record(record: tracking.RunRecord) -> str:
     return f"MLflow run {record.run_id} in {record.experiment} ({record.uri})"
 
 
-def _describe_folder(folder: Path) -> str:
-    files = sorted(p.name for p in folder.glob("*.csv"))
-    return f"{folder}: {', '.join(files)}, run.json"
+def _describe_folder(out: OutputFolder) -> str:
+    line = f"{out.path}: {', '.join(sorted(f for f in out.files if f.endswith('.csv')))}, run.json"
+    if out.removed:
+        names = ", ".join(p.name for p in out.removed)
+        line += (
+            f"; removed {len(out.removed)} file(s) an earlier run had left there ({names}; "
+            "its MLflow run keeps them)"
+        )
+    return line
 
 
 def _describe_series(fs: ForecastSeries) -> str:
@@ -752,6 +774,31 @@ def _forecast_table(engine: EngineResult) -> pd.DataFrame:
     return series_to_panel(engine.forecast).rename(columns={"export_usd": "mean"})
 
 
+OUTPUT_FILES: tuple[str, ...] = tuple(
+    dict.fromkeys(("concentration.csv", *report_files.BUNDLE_FILES))
+)
+"""Every data file a run may write into ``outputs/<reporter>/`` (besides ``run.json``)."""
+
+
+def report_files_of(folder: Path, reporter: str) -> list[Path]:
+    """The report files (HTML/PDF/XLSX, any year) of ``reporter`` in ``folder/report``."""
+    return sorted(
+        p
+        for p in (folder / "report").glob(f"exportcast-report-{reporter}-*")
+        if p.suffix in {".html", ".pdf", ".xlsx"}
+    )
+
+
+def remove_stale(paths: list[Path]) -> list[Path]:
+    """Delete files an earlier run left in the output folder; return those deleted."""
+    removed = []
+    for path in paths:
+        if path.is_file():
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
 @task(
     retries=2,
     retry_delay_seconds=2,
@@ -765,12 +812,18 @@ def write_outputs(
     record: tracking.RunRecord,
     engine: EngineResult | None,
     bundle: dict[str, Any] | None = None,
-) -> Path:
+    report: bool = False,
+) -> OutputFolder:
     """Write the output folder atomically: indices, forecasts, accuracy, report bundle, run.json.
 
     ``bundle`` (with an engine result) holds the report bundle's extra tables and metadata
     (``history``, ``opportunities``, ``index_backtest``, ``scenarios`` results, ``meta``); see
-    :mod:`flows.report`.
+    :mod:`flows.report`. ``report``: a report will be built into ``report/`` after this.
+
+    The folder holds one run's outputs: files of :data:`OUTPUT_FILES` that this run does not
+    write (e.g. ``forecasts.csv`` after a run with ``forecast.enabled=false``), and the
+    reporter's report files when no report will be built, are deleted once the new files are
+    in place; ``run.json`` is written last and lists the files of this run.
     """
     folder = run.output_dir
     table = concentration.assign(data_vintage=run.vintage)
@@ -807,6 +860,8 @@ def write_outputs(
             }
             written = report_files.write_bundle(folder, meta=report_meta, tables=tables)
             files += [p.name for p in written]
+    stale = [folder / name for name in OUTPUT_FILES if name not in files]
+    removed = remove_stale(stale + ([] if report else report_files_of(folder, run.reporter)))
     meta = {
         "reporter": run.reporter,
         "data_vintage": run.vintage,
@@ -820,7 +875,7 @@ def write_outputs(
     }
     text = json.dumps(meta, indent=2, sort_keys=True) + "\n"
     atomic_write(folder / "run.json", lambda p: p.write_text(text, encoding="utf-8"))
-    return folder
+    return OutputFolder(folder, files, removed)
 
 
 @task(
@@ -830,15 +885,26 @@ def write_outputs(
     cache_policy=NO_CACHE,
 )
 def make_report(folder: Path, run: RunInfo, record: tracking.RunRecord, pdf: bool) -> Path:
-    """Build the HTML/PDF/XLSX report from the bundle; attach bundle and report to the run."""
+    """Build the HTML/PDF/XLSX report from the bundle; attach bundle and report to the run.
+
+    Report files of the reporter that this run did not write (an earlier run's PDF when
+    ``pdf`` is off, or a report of other years) are deleted, as :func:`write_outputs` does
+    for the data files.
+    """
+    log = _stage_log()
     outcome = report_files.build_and_log_report(
         folder,
         out_dir=folder / "report",
         store=run.store,
         run_id=record.run_id,
         pdf=pdf,
-        log=_stage_log(),
+        log=log,
     )
+    made = {outcome.html, outcome.xlsx, outcome.pdf}
+    removed = remove_stale([p for p in report_files_of(folder, run.reporter) if p not in made])
+    if removed:
+        names = ", ".join(p.name for p in removed)
+        log(f"  report: removed {len(removed)} file(s) an earlier run had left there ({names})")
     return outcome.html
 
 
@@ -955,8 +1021,9 @@ def forecast_exports(config: RunConfig) -> RunResult:
             "meta": _report_meta(config, run, snapshot, panel, engine),
         }
     record = log_run(concentration, run, engine, series, scenarios, index_track)
-    folder = write_outputs(concentration, run, record, engine, bundle)
-    if bundle is not None and config.report.enabled:
+    report = bundle is not None and config.report.enabled
+    folder = write_outputs(concentration, run, record, engine, bundle, report).path
+    if report:
         make_report(folder, run, record, config.report.pdf)
     return RunResult(
         concentration, folder, run.vintage, run.config_hash, record.run_id, run.flow_run_id
@@ -1003,7 +1070,7 @@ def run_pipeline(config: RunConfig, *, log: Callable[[str], None] = print) -> Ru
     api = get_current_settings().api.url
     started = time.perf_counter()
     log(
-        f"forecast-exports {config.reporter} {config.years.start}-{config.years.end} "
+        f"forecast-exports {config.reporter}, years {config.years.start}-{config.years.end} asked "
         f"(config {config_hash(config)}, code {code_version()})"
     )
     log(

@@ -236,3 +236,39 @@ def test_unknown_reporter_is_a_clear_error():
         pipeline.reporter_exports(snapshot.tables, "ATA")
     rows, name = pipeline.reporter_exports(snapshot.tables, "KOR")
     assert name == "data/snapshot/kor_exports.parquet" and set(rows["source"]) <= {"kosis", "cow"}
+
+
+def test_output_folder_holds_only_the_latest_runs_files(tmp_path, mlflow_uri):
+    out = tmp_path / "out" / "KOR"
+    (out / "report").mkdir(parents=True)
+    stale_pdf = out / "report" / "exportcast-report-KOR-2023.pdf"  # an earlier run's PDF
+    stale_pdf.write_bytes(b"%PDF-old")
+    other_year = out / "report" / "exportcast-report-KOR-2020.html"
+    other_year.write_text("old")
+    mine = out / "notes.txt"  # not an output of exportcast: never touched
+    mine.write_text("analyst notes")
+
+    lines = []
+    first = run_pipeline(
+        _config(tmp_path, "report.enabled=true", "report.pdf=false"), log=lines.append
+    )
+    report = sorted(p.name for p in (out / "report").iterdir())
+    assert report == ["exportcast-report-KOR-2023.html", "exportcast-report-KOR-2023.xlsx"]
+    assert "removed 2 file(s) an earlier run had left there" in "\n".join(lines)
+    assert (out / "forecasts.csv").exists() and (out / "scenario_partners.csv").exists()
+
+    lines = []
+    second = run_pipeline(_config(tmp_path, "forecast.enabled=false"), log=lines.append)
+    left = sorted(p.name for p in out.iterdir() if p.is_file())
+    assert left == ["concentration.csv", "notes.txt", "run.json"]
+    assert list((out / "report").iterdir()) == []
+    assert mine.read_text() == "analyst notes"
+    meta = json.loads((out / "run.json").read_text())
+    assert meta["files"] == ["concentration.csv"]
+    assert meta["mlflow_run_id"] == second.mlflow_run_id != first.mlflow_run_id
+    text = "\n".join(lines)
+    assert "write outputs" in text and "forecasts.csv" in text.split("removed", 1)[1]
+    # the first run's files are still in its MLflow run
+    client = MlflowClient(mlflow_uri)
+    logged = {a.path for a in client.list_artifacts(first.mlflow_run_id)}
+    assert "forecasts.csv" in logged
