@@ -33,3 +33,23 @@ def test_benchmark_script_imports_and_prints_help(script):
     )
     assert res.returncode == 0, res.stderr[-2000:]
     assert "usage:" in res.stdout
+
+
+def test_oracle_row_is_the_origin_value_times_the_realised_total_growth():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from backtest import ORACLE, add_oracle_total
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    import pandas as pd
+
+    series = pd.DataFrame(
+        {
+            "unique_id": ["a", "a", "a", "b", "b", "b"],
+            "ds": [2000, 2001, 2002] * 2,
+            "y": [10.0, 30.0, 20.0, 30.0, 10.0, 60.0],  # totals 40, 40, 80
+        }
+    )
+    cv = pd.DataFrame({"unique_id": ["a", "b", "b"], "ds": [2002, 2001, 2002], "cutoff": 2000})
+    got = add_oracle_total(cv, series)[ORACLE].tolist()
+    assert got == [10.0 * 2, 30.0 * 1, 30.0 * 2]  # the shares at 2000 kept, the total known
