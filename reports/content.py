@@ -237,7 +237,53 @@ def _centrals(row: pd.Series) -> tuple[tuple[float, float, float], bool]:
     return (medians[0], medians[1], medians[2]), False
 
 
+_ONE_YEAR = (
+    "One year of outcomes cannot measure the agreement's effect: the baseline is a forecast too."
+)
+
+
+def outcome_check(parts: pd.DataFrame, names: dict[str, str], level: int) -> str | None:
+    """How an ex ante scenario turned out: the realised exports against its interval.
+
+    Args:
+        parts: ``scenario_partners`` rows of one scenario and origin.
+        names: Partner names by code.
+        level: The interval level to judge by (the first configured level).
+
+    Returns:
+        One sentence about the last year with realised exports (per partner for up to two
+        partners, else counted), or None when no year of the scenario is known yet.
+    """
+    known = parts[parts["actual"].notna()] if "actual" in parts.columns else parts.iloc[0:0]
+    if known.empty:
+        return None
+    year = int(known["year"].max())
+    rows = known[known["year"] == year].sort_values("partner")
+    lo, hi = rows[f"scenario_lo_{level}"], rows[f"scenario_hi_{level}"]
+    where = np.where(rows["actual"] < lo, "below", np.where(rows["actual"] > hi, "above", "inside"))
+    if len(rows) > 2:
+        counts = pd.Series(where).value_counts()
+        return (
+            f"How it turned out: in {year}, the realised exports of "
+            f"{counts.get('inside', 0)} of {len(rows)} partners were inside the scenario's "
+            f"{level} % interval, {counts.get('below', 0)} below and {counts.get('above', 0)} "
+            f"above it. {_ONE_YEAR}"
+        )
+    clauses = []
+    for (_, r), pos in zip(rows.iterrows(), where, strict=True):
+        vs_base = 100.0 * (r["actual"] / r["baseline_mean"] - 1.0)
+        clauses.append(
+            f"exports to {_name_of(names, str(r['partner']))} were USD {_usd_bn(r['actual'])} bn, "
+            f"{_num(abs(vs_base), 0)} % {'below' if vs_base < 0 else 'above'} the baseline "
+            f"forecast (USD {_usd_bn(r['baseline_mean'])} bn) and {pos} the scenario's {level} % "
+            f"interval (USD {_usd_bn_range(r[f'scenario_lo_{level}'], r[f'scenario_hi_{level}'])}"
+            " bn)"
+        )
+    return f"How it turned out: in {year} " + "; ".join(clauses) + f". {_ONE_YEAR}"
+
+
 def _scenario_headline(bundle: ReportBundle, dep: str) -> list[str]:
+    names = partner_names(bundle)
     lv = bundle.levels[0]
     out = []
     idx = bundle.scenario_indices
@@ -264,11 +310,14 @@ def _scenario_headline(bundle: ReportBundle, dep: str) -> list[str]:
             if is_point
             else "the median over the sample paths"
         )
+        check = outcome_check(
+            _latest_origin(bundle.scenario_partners, str(meta["name"])), names, lv
+        )
         out.append(
             f"Scenario \u201c{title}\u201d: the {dep} share in {int(last['year'])} would be "
             f"{fmt_pct(scen, digits)} against {fmt_pct(base, digits)} in the baseline, "
             f"{change} ({central}; {lv} % interval of the difference over the sample paths "
-            f"{_signed_range(lo, hi, digits)} points)."
+            f"{_signed_range(lo, hi, digits)} points)." + (f" {check}" if check else "")
         )
     if not out:
         out.append("No scenarios were configured for this run.")
@@ -898,11 +947,14 @@ def scenario_sections(bundle: ReportBundle) -> list[dict[str, Any]]:
                 disagreeing.append(partner)
         if len(sentences) > 2:  # one sentence, not one per partner of a bloc agreement
             sentences = [_disagreements(disagreeing, horizon_year)]
+        check = outcome_check(_latest_origin(bundle.scenario_partners, name), names, lv)
         if p_rows and not sentences:
             sentences.append(
                 "The PPML gravity model and the regression models agree on the direction and "
                 "rough size of the partner effects."
             )
+        if check:
+            sentences.append(check)
         idx = _latest_origin(bundle.scenario_indices, name)
         idx = idx[idx["year"] == idx["year"].max()] if not idx.empty else idx
         i_rows, point_rows = [], []

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from reports import load_bundle
-from reports.content import fmt_pct, scenario_sections, summary_sentences
+from reports.content import fmt_pct, outcome_check, scenario_sections, summary_sentences
 
 UAE = "Korea\u2013UAE CEPA enters into force"
 POINT = ["baseline_point", "scenario_point", "diff_point"]
@@ -141,3 +141,52 @@ def test_many_disagreeing_partners_get_one_sentence(bundle):
     )
     sentences = {s["title"]: s for s in scenario_sections(two)}[UAE]["sentences"]
     assert len(sentences) == 2 and all("PPML \u22125.5 %" in s for s in sentences)
+
+
+def _parts(actuals, partners=("KHM",)):
+    # one scenario, one origin; the 80 % scenario interval of every row is USD 1-2 bn
+    rows = [
+        {
+            "partner": p, "year": 2023, "baseline_mean": 1.0e9, "scenario_mean": 1.5e9,
+            "scenario_lo_80": 1.0e9, "scenario_hi_80": 2.0e9, "actual": a,
+        }
+        for p, a in zip(partners, actuals, strict=True)
+    ]  # fmt: skip
+    earlier = {**rows[0], "year": 2022, "actual": 5.0e9}  # not the last known year: ignored
+    return pd.DataFrame([earlier, *rows])
+
+
+@pytest.mark.parametrize(
+    ("actual", "where", "vs_base"),
+    [(0.58e9, "below", "42 % below"), (1.5e9, "inside", "50 % above"), (2.5e9, "above", "150 %")],
+)
+def test_outcome_check_places_the_realised_value_in_the_scenario_interval(actual, where, vs_base):
+    text = outcome_check(_parts([actual]), {"KHM": "Cambodia"}, 80)
+    assert text.startswith("How it turned out: in 2023 exports to Cambodia were USD ")
+    assert f"{vs_base}" in text and "the baseline forecast (USD 1.00 bn)" in text
+    assert f"and {where} the scenario's 80 % interval (USD 1.00\u20132.00 bn)." in text
+    assert text.endswith("the baseline is a forecast too.")
+
+
+def test_outcome_check_counts_many_partners_and_is_silent_before_any_outcome():
+    parts = _parts([0.5e9, 1.2e9, 1.9e9, 3.0e9], partners=("ARE", "SAU", "QAT", "KWT"))
+    text = outcome_check(parts, {}, 80)
+    assert (
+        "in 2023, the realised exports of 2 of 4 partners were inside the scenario's 80 %" in text
+    )
+    assert "1 below and 1 above it." in text
+    assert outcome_check(parts.assign(actual=float("nan")), {}, 80) is None
+    assert outcome_check(parts.drop(columns="actual"), {}, 80) is None
+
+
+def test_known_outcomes_reach_the_summary_and_the_scenario_section(bundle):
+    sp = bundle.scenario_partners
+    assert _headline(bundle).count("How it turned out") == 0  # the fixture's years are future
+    uae = sp["scenario"] == "uae_cepa"
+    last = sp.loc[uae, "year"].max()
+    known = sp.assign(actual=sp["actual"].where(~(uae & (sp["year"] == last)), 1.0))  # USD 1
+    with_outcome = dataclasses.replace(bundle, scenario_partners=known)
+    assert f"How it turned out: in {int(last)} exports to" in _headline(with_outcome)
+    section = {s["title"]: s for s in scenario_sections(with_outcome)}[UAE]
+    assert any(s.startswith("How it turned out") and "below the scenario's 80 %" in s
+               for s in section["sentences"])  # fmt: skip
