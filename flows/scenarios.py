@@ -255,6 +255,11 @@ def run_scenario(
         for _, r in last.head(3).iterrows()
     ]
     more = f" and {len(last) - 3} more partners" if len(last) > 3 else ""
+    from reports.content import outcome_check  # the report's wording; loads the report stack
+
+    outcome = outcome_check(partners, {}, lv, prefix="", caveat=False)
+    if outcome:  # an ex ante scenario whose first years are known
+        log(f"  outcome                {outcome}")
     log(
         f"  effect                 {int(last['year'].iat[0])}: {', '.join(effects)}{more}; "
         f"done in {time.perf_counter() - started:.1f} s"

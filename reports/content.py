@@ -242,13 +242,22 @@ _ONE_YEAR = (
 )
 
 
-def outcome_check(parts: pd.DataFrame, names: dict[str, str], level: int) -> str | None:
+def outcome_check(
+    parts: pd.DataFrame,
+    names: dict[str, str],
+    level: int,
+    *,
+    prefix: str = "How it turned out: ",
+    caveat: bool = True,
+) -> str | None:
     """How an ex ante scenario turned out: the realised exports against its interval.
 
     Args:
         parts: ``scenario_partners`` rows of one scenario and origin.
         names: Partner names by code.
         level: The interval level to judge by (the first configured level).
+        prefix: Text before the sentence.
+        caveat: End with the caveat that one year cannot measure the effect.
 
     Returns:
         One sentence about the last year with realised exports (per partner for up to two
@@ -263,12 +272,13 @@ def outcome_check(parts: pd.DataFrame, names: dict[str, str], level: int) -> str
     where = np.where(rows["actual"] < lo, "below", np.where(rows["actual"] > hi, "above", "inside"))
     if len(rows) > 2:
         counts = pd.Series(where).value_counts()
-        return (
-            f"How it turned out: in {year}, the realised exports of "
+        text = (
+            f"{prefix}in {year}, the realised exports of "
             f"{counts.get('inside', 0)} of {len(rows)} partners were inside the scenario's "
             f"{level} % interval, {counts.get('below', 0)} below and {counts.get('above', 0)} "
-            f"above it. {_ONE_YEAR}"
+            "above it."
         )
+        return f"{text} {_ONE_YEAR}" if caveat else text
     clauses = []
     for (_, r), pos in zip(rows.iterrows(), where, strict=True):
         vs_base = 100.0 * (r["actual"] / r["baseline_mean"] - 1.0)
@@ -279,7 +289,8 @@ def outcome_check(parts: pd.DataFrame, names: dict[str, str], level: int) -> str
             f"interval (USD {_usd_bn_range(r[f'scenario_lo_{level}'], r[f'scenario_hi_{level}'])}"
             " bn)"
         )
-    return f"How it turned out: in {year} " + "; ".join(clauses) + f". {_ONE_YEAR}"
+    text = f"{prefix}in {year} " + "; ".join(clauses) + "."
+    return f"{text} {_ONE_YEAR}" if caveat else text
 
 
 def _scenario_headline(bundle: ReportBundle, dep: str) -> list[str]:

@@ -62,6 +62,12 @@ def test_run_writes_bundle_and_report_files(reported):
     real = exports[exports["partner"] == "KHM"].set_index("year")["export_usd"]
     assert khm.loc[2023, "actual"] == pytest.approx(real.loc[2023])
     assert khm.loc[[2024, 2025, 2026], "actual"].isna().all()
+    # the progress output says where the real 2023 value fell
+    (outcome,) = [line for line in lines if line.startswith("  outcome ")]
+    lo, hi, actual = khm.loc[2023, ["scenario_lo_80", "scenario_hi_80", "actual"]]
+    where = "below" if actual < lo else "above" if actual > hi else "inside"
+    assert f"in 2023 exports to KHM were USD {actual / 1e9:.2f} bn" in outcome
+    assert f"{where} the scenario's 80 % interval" in outcome
 
 
 def test_pdf_text_carries_the_summary_numbers(reported):
@@ -76,6 +82,7 @@ def test_pdf_text_carries_the_summary_numbers(reported):
     ).stdout
     assert f"{100 * last['dependence_share']:.1f}" in text
     assert f"{int(last['year'])}" in text
+    assert "How it turned out: in 2023 exports to Cambodia were" in " ".join(text.split())
     pages = subprocess.run(
         ["pdfinfo", str(_files(folder)[".pdf"])], capture_output=True, text=True, check=True
     ).stdout
