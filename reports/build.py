@@ -127,6 +127,7 @@ def _context(bundle: ReportBundle) -> dict[str, Any]:
     last_year = int(conc.loc[conc["kind"] == "history", "year"].max())
     end_year = int(conc.loc[conc["kind"] == "forecast", "year"].max())
     meta = bundle.meta
+    scenarios = content.scenario_sections(bundle)
     return {
         "title": f"{meta['reporter_name']}: export dependence and diversification outlook "
         f"{last_year}\u2013{end_year}",
@@ -142,7 +143,9 @@ def _context(bundle: ReportBundle) -> dict[str, Any]:
         "top_table": top_table,
         "fast_table": content.fastest_growing(bundle),
         "opp_table": content.opportunities_table(bundle),
-        "scenarios": content.scenario_sections(bundle),
+        "scenarios": scenarios,
+        # the same notes for every scenario of a run: once, in the appendix
+        "scenario_methods": list(dict.fromkeys(s["method"] for s in scenarios if s["method"])),
         "accuracy_sentences": accuracy_sentences,
         "accuracy_table": accuracy_table,
         "index_backtest_sentences": index_sentences,

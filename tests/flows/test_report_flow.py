@@ -88,6 +88,20 @@ def test_pdf_text_carries_the_summary_numbers(reported):
     ).stdout
     n_pages = int(next(line.split()[-1] for line in pages.splitlines() if line.startswith("Pages")))
     assert n_pages >= 3
+    # no page left nearly empty by a block pushed to the next page (seen: a lone "Scenarios"
+    # heading, one table row spilling over); the last page may hold the end of the appendix
+    words = [
+        len(
+            subprocess.run(
+                ["pdftotext", "-f", str(i), "-l", str(i), str(_files(folder)[".pdf"]), "-"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.split()
+        )
+        for i in range(1, n_pages)
+    ]
+    assert min(words) >= 80, words
 
 
 def test_mlflow_run_holds_report_bundle_and_scenario_child(reported, mlflow_uri):
