@@ -324,9 +324,12 @@ def _scenario_headline(bundle: ReportBundle, dep: str) -> list[str]:
         check = outcome_check(
             _latest_origin(bundle.scenario_partners, str(meta["name"])), names, lv
         )
+        origin = int(last["origin"])
+        # an ex ante scenario's baseline is a forecast from its origin, not the headline's
+        ex_ante = f" forecast with data to {origin}" if origin < _years(bundle)[0] else ""
         out.append(
             f"Scenario \u201c{title}\u201d: the {dep} share in {int(last['year'])} would be "
-            f"{fmt_pct(scen, digits)} against {fmt_pct(base, digits)} in the baseline, "
+            f"{fmt_pct(scen, digits)} against {fmt_pct(base, digits)} in the baseline{ex_ante}, "
             f"{change} ({central}; {lv} % interval of the difference over the sample paths "
             f"{_signed_range(lo, hi, digits)} points)." + (f" {check}" if check else "")
         )

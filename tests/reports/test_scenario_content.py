@@ -190,3 +190,14 @@ def test_known_outcomes_reach_the_summary_and_the_scenario_section(bundle):
     section = {s["title"]: s for s in scenario_sections(with_outcome)}[UAE]
     assert any(s.startswith("How it turned out") and "below the scenario's 80 %" in s
                for s in section["sentences"])  # fmt: skip
+
+
+def test_an_ex_ante_scenario_says_its_baseline_is_a_forecast_from_its_origin(bundle):
+    assert "forecast with data to" not in _headline(bundle)  # origin = the last data year
+    origin = int(bundle.scenario_indices["origin"].max()) - 2
+    earlier = dataclasses.replace(
+        bundle,
+        scenario_indices=bundle.scenario_indices.assign(origin=origin),
+        scenario_partners=bundle.scenario_partners.assign(origin=origin),
+    )
+    assert f"in the baseline forecast with data to {origin}, " in _headline(earlier)
