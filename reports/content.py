@@ -270,24 +270,35 @@ def outcome_check(
     rows = known[known["year"] == year].sort_values("partner")
     lo, hi = rows[f"scenario_lo_{level}"], rows[f"scenario_hi_{level}"]
     where = np.where(rows["actual"] < lo, "below", np.where(rows["actual"] > hi, "above", "inside"))
+    where = np.where(lo.isna() | hi.isna(), "without", where)  # no interval to judge by
     if len(rows) > 2:
-        counts = pd.Series(where).value_counts()
+        counts = pd.Series(where[where != "without"]).value_counts()
         text = (
             f"{prefix}in {year}, the realised exports of "
-            f"{counts.get('inside', 0)} of {len(rows)} partners were inside the scenario's "
+            f"{counts.get('inside', 0)} of {int(counts.sum())} partners were inside the scenario's "
             f"{level} % interval, {counts.get('below', 0)} below and {counts.get('above', 0)} "
             "above it."
         )
         return f"{text} {_ONE_YEAR}" if caveat else text
     clauses = []
     for (_, r), pos in zip(rows.iterrows(), where, strict=True):
-        vs_base = 100.0 * (r["actual"] / r["baseline_mean"] - 1.0)
+        base = float(r["baseline_mean"])
+        vs_base = (
+            f"{_num(abs(100.0 * (r['actual'] / base - 1.0)), 0)} % "
+            f"{'below' if r['actual'] < base else 'above'} the baseline forecast "
+            f"(USD {_usd_bn(base)} bn)"
+            if base > 0
+            else f"against a baseline forecast of USD {_usd_bn(base)} bn"
+        )
+        judged = (
+            f"{pos} the scenario's {level} % interval (USD "
+            f"{_usd_bn_range(r[f'scenario_lo_{level}'], r[f'scenario_hi_{level}'])} bn)"
+            if pos != "without"
+            else f"the scenario has no {level} % interval"
+        )
         clauses.append(
             f"exports to {_name_of(names, str(r['partner']))} were USD {_usd_bn(r['actual'])} bn, "
-            f"{_num(abs(vs_base), 0)} % {'below' if vs_base < 0 else 'above'} the baseline "
-            f"forecast (USD {_usd_bn(r['baseline_mean'])} bn) and {pos} the scenario's {level} % "
-            f"interval (USD {_usd_bn_range(r[f'scenario_lo_{level}'], r[f'scenario_hi_{level}'])}"
-            " bn)"
+            f"{vs_base} and {judged}"
         )
     text = f"{prefix}in {year} " + "; ".join(clauses) + "."
     return f"{text} {_ONE_YEAR}" if caveat else text

@@ -176,6 +176,10 @@ def test_outcome_check_counts_many_partners_and_is_silent_before_any_outcome():
     )
     assert "1 below and 1 above it." in text
     assert outcome_check(parts.assign(actual=float("nan")), {}, 80) is None
+    one = _parts([1.5e9]).assign(scenario_lo_80=float("nan"))  # no interval: not "inside"
+    assert "and the scenario has no 80 % interval." in outcome_check(one, {}, 80)
+    zero = _parts([1.5e9]).assign(baseline_mean=0.0)  # no division by a zero baseline
+    assert "against a baseline forecast of USD 0.00 bn and inside" in outcome_check(zero, {}, 80)
     assert outcome_check(parts.drop(columns="actual"), {}, 80) is None
 
 
