@@ -7,6 +7,7 @@ place, so a failed build never leaves a half-written report.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -16,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from openpyxl.utils import get_column_letter
 
 from flows.io import atomic_write
 from models.opportunities import METHOD as OPPORTUNITIES_METHOD
@@ -245,6 +247,58 @@ def _summary_frame(bundle: ReportBundle) -> pd.DataFrame:
     return pd.DataFrame(items, columns=["item", "value"])
 
 
+PERCENT, USD, PCT_POINTS, RATIO, INDEX = "0.0%", "#,##0", "0.0", "0.000", "0.0000"
+_BAND = r"(_p50|_(lo|hi)_\d+)?"
+# Excel number formats by sheet: (column regex, format); values stay full-precision numbers
+XLSX_FORMATS: dict[str, list[tuple[str, str]]] = {
+    "Indices": [
+        (rf"(cr\d|share_\w+|dependence_share){_BAND}|p_dependence_below", PERCENT),
+        (rf"hhi(_norm)?{_BAND}", INDEX),
+        (rf"(n_effective|theil){_BAND}", "0.00"),
+    ],
+    "Forecasts": [(r"mean|(lo|hi)_\d+", USD)],
+    "History": [(r"export_usd", USD)],
+    "Opportunities": [
+        (r"(current|forecast)_share", PERCENT),
+        (r"\w+_pct", PCT_POINTS),
+        (r"contribution_\w+", "0.00"),
+        (r"distance_km", USD),
+    ],
+    "Scenario partners": [
+        (r"(baseline|scenario)_(mean|lo_\d+|hi_\d+)|actual", USD),
+        (r"effect_\w+|\w+_effect_pct", PCT_POINTS),
+    ],
+    "Backtest accuracy": [(r"w?(MASE|RMSSE|relMASE)", RATIO), (r"w?sMAPE", PCT_POINTS)],
+    "Index backtest": [(r"forecast|actual|no_change", PERCENT)],
+}
+# scenario indices: one index per row, so the format follows the row's index
+_INDEX_ROW_FORMATS = {"dependence_share": PERCENT, "hhi": INDEX, "hhi_norm": INDEX}
+
+
+def _column_format(sheet: str, column: str) -> str | None:
+    for pattern, fmt in XLSX_FORMATS.get(sheet, []):
+        if re.fullmatch(pattern, column):
+            return fmt
+    return None
+
+
+def _format_sheet(ws: Any, sheet: str, frame: pd.DataFrame) -> None:
+    """Number formats (shares as %, USD with separators) and readable column widths."""
+    for j, column in enumerate(frame.columns, start=1):
+        letter = get_column_letter(j)
+        ws.column_dimensions[letter].width = min(max(len(str(column)) + 2, 11), 45)
+        fmt = _column_format(sheet, str(column))
+        if sheet == "Scenario indices" and column not in ("scenario", "origin", "year", "index"):
+            for i, index in enumerate(frame["index"].astype(str), start=2):
+                row_fmt = _INDEX_ROW_FORMATS.get(index, "0.00")
+                if str(column).startswith("diff_"):  # differences are small: two more digits
+                    row_fmt = row_fmt.replace("0.0", "0.000", 1)
+                ws.cell(row=i, column=j).number_format = row_fmt
+        elif fmt is not None:
+            for (cell,) in ws.iter_rows(min_row=2, min_col=j, max_col=j):
+                cell.number_format = fmt
+
+
 def write_xlsx(bundle: ReportBundle, path: Path) -> Path:
     """The report's tables as a workbook: Summary, the bundle frames, Sources.
 
@@ -263,7 +317,9 @@ def write_xlsx(bundle: ReportBundle, path: Path) -> Path:
         with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
             _summary_frame(bundle).to_excel(writer, sheet_name="Summary", index=False)
             for sheet, attr in SHEETS.items():
-                getattr(bundle, attr).to_excel(writer, sheet_name=sheet, index=False)
+                frame = getattr(bundle, attr)
+                frame.to_excel(writer, sheet_name=sheet, index=False)
+                _format_sheet(writer.sheets[sheet], sheet, frame)
             sources.to_excel(writer, sheet_name="Sources", index=False)
             for ws in writer.book.worksheets:
                 ws.freeze_panes = "A2"

@@ -110,6 +110,43 @@ def test_xlsx_sheets_equal_bundle_frames(built, bundle_dir):
     )
 
 
+def test_xlsx_formats_shares_as_percent_and_usd_with_separators(built, bundle_dir):
+    import openpyxl
+
+    bundle = load_bundle(bundle_dir)
+    wb = openpyxl.load_workbook(built.xlsx)
+
+    def formats(sheet, column):
+        ws = wb[sheet]
+        j = [c.value for c in ws[1]].index(column) + 1
+        return {ws.cell(row=i, column=j).number_format for i in range(2, ws.max_row + 1)}
+
+    assert formats("Indices", "dependence_share") == {"0.0%"}
+    assert formats("Indices", "dependence_share_lo_80") == {"0.0%"}
+    assert formats("Indices", "hhi_hi_95") == {"0.0000"}
+    assert formats("Indices", "year") == {"General"}
+    assert formats("History", "export_usd") == {"#,##0"}
+    assert formats("Forecasts", "hi_95") == {"#,##0"}
+    assert formats("Opportunities", "current_share") == {"0.0%"}
+    assert formats("Index backtest", "actual") == {"0.0%"}  # a share here, USD elsewhere
+    assert formats("Scenario partners", "actual") == {"#,##0"}
+    # scenario indices: the row's index decides (a share, the HHI, effective partners)
+    ws = wb["Scenario indices"]
+    header = [c.value for c in ws[1]]
+    rows = list(ws.iter_rows(min_row=2, values_only=False))
+    by_index = {r[header.index("index")].value: r for r in rows}
+    assert by_index["dependence_share"][header.index("baseline_point")].number_format == "0.0%"
+    assert by_index["dependence_share"][header.index("diff_point")].number_format == "0.000%"
+    assert by_index["hhi"][header.index("baseline_point")].number_format == "0.0000"
+    # formats only: the stored numbers are the bundle's, unrounded
+    got = wb["Indices"].cell(row=2, column=header_of(wb["Indices"], "hhi")).value
+    assert got == bundle.concentration["hhi"].iloc[0]
+
+
+def header_of(ws, column):
+    return [c.value for c in ws[1]].index(column) + 1
+
+
 def test_text_from_data_is_escaped(tmp_path, snapshot_tables, chromium_page):
     folder = write_bundle(
         tmp_path / "bundle", snapshot_tables, rename={"VNM": EVIL}, title_suffix=" <b>&</b>"
