@@ -14,7 +14,8 @@ engine at T would have had:
 - Series: ``split_series`` on the panel truncated at T (partners positive in each of the 20
   years up to T, the rest summed into ``KOR|REST``); ``rest_shares`` and ``n_partners`` at T.
   (The live split on 2004-2023 would leak the future: it keeps only partners that survived.)
-- Backtest: Naive, Drift, Theta, DampedETS and their equal-weight Ensemble at cutoffs
+- Backtest: the config's default candidates (Naive, Drift, Theta) and their equal-weight
+  Ensemble at cutoffs
   1998..T (``cross_validate``, fallback Naive). To avoid 11 separate backtests, each distinct
   series (a partner's positive run, or the REST of one origin's split) is backtested once at
   origins 1998..2018 with its actual values after T appended; a forecast from cutoff c uses
@@ -78,19 +79,21 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from configs.schema import ForecastConfig
 from features.concentration import concentration_from_paths, concentration_index
 from features.panel import build_trade_panel, series_to_panel
 from features.series import REST, split_series
 from flows.snapshot import load_snapshot
 from models.backtest import rolling_select
-from models.engine import floor_at_zero, path_clip_bounds
+from models.engine import MODEL_CLASSES, floor_at_zero, path_clip_bounds
 from models.ensemble import add_ensemble
 from models.forecasting import cross_validate
 from models.intervals import size_classes_at
 from models.paths import path_quantiles, window_error_paths
-from models.timeseries import DampedETS, Drift, Naive, Theta
+from models.timeseries import Naive
 
 ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MODELS = list(ForecastConfig().models)
 REPORTER = "KOR"
 FIRST, LAST = 1990, 2023
 SCORED = list(range(2008, 2019))
@@ -154,7 +157,7 @@ def score_origin(origin: int, fs, cv_all: pd.DataFrame, mapping: dict, real: pd.
     cv = cv_all.loc[cv_all["unique_id"].isin(mapping) & (cv_all["cutoff"] <= origin)]
     cv = cv.assign(unique_id=cv["unique_id"].map(mapping)).reset_index(drop=True)
     series = fs.series  # data <= origin only
-    candidates = ["Naive", "Drift", "Theta", "DampedETS", "Ensemble"]
+    candidates = [*DEFAULT_MODELS, "Ensemble"]
     rolled = rolling_select(cv, series, candidates, [origin], levels=LEVELS)
     model = str(rolled.choices["model"].iat[0])
 
@@ -249,7 +252,7 @@ def main() -> None:
     )
     with threadpool_limits(1, "blas"):
         t1 = time.perf_counter()
-        models = [Naive(), Drift(), Theta(), DampedETS()]
+        models = [MODEL_CLASSES[name]() for name in DEFAULT_MODELS]
         cv = cross_validate(
             big,
             models,

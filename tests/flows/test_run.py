@@ -67,7 +67,7 @@ def test_default_run_writes_contract_golden_history_and_forecasts(tmp_path):
     ).all()
     assert {"CHN", "USA", "VNM", "REST"} <= set(forecasts["partner"])
     accuracy = pd.read_csv(tmp_path / "KOR" / "backtest_accuracy.csv").set_index("model")
-    assert {"Naive", "Drift", "Theta", "DampedETS", "Ensemble", "Selected"} <= set(accuracy.index)
+    assert {"Naive", "Drift", "Theta", "Ensemble", "Selected"} <= set(accuracy.index)
     assert accuracy.loc["Naive", "relMASE"] == pytest.approx(1.0)
     meta = json.loads((tmp_path / "KOR" / "run.json").read_text())
     assert meta["selected_model"] in accuracy.index
