@@ -84,6 +84,7 @@ def add_oracle_total(cv: pd.DataFrame, series: pd.DataFrame) -> pd.DataFrame:
 
 
 DEFAULT_MODELS = list(ForecastConfig().models)
+OTHER_MODELS = [m for m in MODEL_CLASSES if m not in DEFAULT_MODELS]
 
 
 def run_ours(series: pd.DataFrame, n_jobs: int) -> tuple[pd.DataFrame, dict, float]:
@@ -174,13 +175,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--reference",
-        default=",".join(m for m in MODEL_CLASSES if m not in DEFAULT_MODELS and m != "AutoARIMA"),
+        default=",".join(m for m in OTHER_MODELS if m != "AutoARIMA"),
         help="comma list of non-default models to print as untimed reference rows "
-        f"(of {[m for m in MODEL_CLASSES if m not in DEFAULT_MODELS]}; '' for none)",
+        f"(of {OTHER_MODELS}; '' for none)",
     )
     parser.add_argument("--no-statsforecast", action="store_true")
     parser.add_argument("--n-jobs", type=int, default=2)
     args = parser.parse_args()
+    reference = [m for m in args.reference.split(",") if m]
+    unknown = set(reference) - set(OTHER_MODELS)
+    if unknown:
+        parser.error(f"--reference: {sorted(unknown)} are not non-default models")
 
     series = load_series()
     weights = share_weights(series)
@@ -194,10 +199,6 @@ def main() -> None:
             f"{len(HISTORY) + len(SCORED)} origins): {our_seconds:.1f}s"
         )
         print("rolling selection per origin:", choices)
-        reference = [m for m in args.reference.split(",") if m]
-        unknown = set(reference) - (set(MODEL_CLASSES) - set(DEFAULT_MODELS))
-        if unknown:
-            parser.error(f"--reference: {sorted(unknown)} are not non-default models")
         ours, ref_seconds = add_reference(ours, series, reference, args.n_jobs)
         for name, sec in ref_seconds.items():
             print(f"reference row {name} (not a default candidate, not timed above): {sec:.1f}s")

@@ -283,12 +283,17 @@ def over(d: Data, method: Callable[[np.ndarray], np.ndarray], origins=TUNE) -> P
     return {t: method(d.hist(t)) for t in origins}
 
 
-def rolling_pick(d: Data, cands: dict[str, Preds]) -> tuple[Preds, dict[int, str]]:
-    """Per origin T, the candidate with the lowest pooled MASE on origins 1998..T-1 (years <= T)."""
+def rolling_pick(
+    d: Data, cands: dict[str, Preds], weights: np.ndarray | float = 1.0
+) -> tuple[Preds, dict[int, str]]:
+    """Per origin T, the candidate with the lowest pooled MASE on origins 1998..T-1 (years <= T).
+
+    With per-partner ``weights`` (e.g. export shares) this is the engine's share-weighted rule.
+    """
     out, chosen = {}, {}
     for t in TEST:
         loss = {
-            k: sum(unit_mase(d, p, tp, last=t).sum() for tp in range(TUNE[0], t))
+            k: sum((weights * unit_mase(d, p, tp, last=t)).sum() for tp in range(TUNE[0], t))
             for k, p in cands.items()
         }
         best = min(loss, key=loss.get)
@@ -444,20 +449,6 @@ def drift(h: np.ndarray) -> np.ndarray:
     return np.maximum(h[:, -1:] + slope[:, None] * np.arange(1, H + 1)[None, :], 0.0)
 
 
-def weighted_pick(d: Data, cands: dict[str, Preds], w: np.ndarray) -> tuple[Preds, dict]:
-    """The engine's rule: per origin T, the candidate with the lowest share-weighted MASE
-    pooled over origins 1998..T-1 (scored on years <= T)."""
-    out, chosen = {}, {}
-    for t in TEST:
-        loss = {
-            k: sum((w * unit_mase(d, p, tp, last=t)).sum() for tp in range(TUNE[0], t))
-            for k, p in cands.items()
-        }
-        best = min(loss, key=loss.get)
-        out[t], chosen[t] = cands[best][t], best
-    return out, chosen
-
-
 def reporter_total_ratio(d: Data, snap, origins: list[int] = TUNE) -> Preds:
     """Korea's total forecast by one global model of every DOTS reporter's total exports.
 
@@ -505,7 +496,7 @@ def oracle_rows(d: Data, snap, base: Preds, keep: dict[str, Preds], skip_wdi: bo
         "naive x ORACLE realised total (not a forecast)": {t: base[t] * real[t] for t in TUNE},
     }
     honest = {k: variants[k] for k in list(variants)[:6]}
-    pick, chosen = weighted_pick(d, honest, w)
+    pick, chosen = rolling_pick(d, honest, w)
     variants["engine rule (weighted pick of the first 6 rows)"] = pick
     history = [t for t in TUNE if t < TEST[0]]
 

@@ -15,8 +15,8 @@ engine at T would have had:
   years up to T, the rest summed into ``KOR|REST``); ``rest_shares`` and ``n_partners`` at T.
   (The live split on 2004-2023 would leak the future: it keeps only partners that survived.)
 - Backtest: the config's default candidates (Naive, Drift, Theta) and their equal-weight
-  Ensemble at cutoffs
-  1998..T (``cross_validate``, fallback Naive). To avoid 11 separate backtests, each distinct
+  Ensemble at cutoffs 1998..T (``cross_validate``, fallback Naive). To avoid 11 separate
+  backtests, each distinct
   series (a partner's positive run, or the REST of one origin's split) is backtested once at
   origins 1998..2018 with its actual values after T appended; a forecast from cutoff c uses
   data <= c only, so the rows of cutoffs <= T are exactly those of a backtest run at T, and
