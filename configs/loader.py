@@ -15,6 +15,7 @@ import yaml
 from pydantic import ValidationError
 
 from configs.schema import RunConfig, ScenarioConfig
+from features.errors import ExportcastError
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -32,7 +33,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 _KEYED_LINE = re.compile(r"^([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)*): (.*)$")
 
 
-class ConfigError(ValueError):
+class ConfigError(ExportcastError, ValueError):
     """A configuration file or override is invalid; the message names file, key and expectation."""
 
 

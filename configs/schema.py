@@ -260,6 +260,13 @@ class ForecastConfig(_Strict):
     n_paths: int = Field(1000, ge=50, le=100_000, description="Joint sample paths.")
     seed: int = Field(0, ge=0, description="Seed of the sample paths.")
     n_jobs: int = Field(2, ge=1, le=64, description="Parallel workers over series.")
+    max_fallback_share: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="Fail the run when the fallback (Naive) replaced a model on a larger share "
+        "of its fits (backtest or live forecast).",
+    )
     dependence_threshold: float = Field(
         0.35,
         gt=0,

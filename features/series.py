@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.errors import ExportcastError
 from features.panel import build_export_series
 
 __all__ = ["REST", "ForecastSeries", "split_series"]
@@ -49,7 +50,7 @@ class ForecastSeries:
         return float(np.sum(r * r)) if r.size else float("nan")
 
 
-class CoverageError(ValueError):
+class CoverageError(ExportcastError, ValueError):
     """The reporter's data do not cover what a forecast run needs (names years and keys)."""
 
 

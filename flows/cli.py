@@ -7,19 +7,24 @@ Prefect and MLflow log only warnings unless ``--verbose`` (or ``PREFECT_LOGGING_
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from configs import ConfigError, RunConfig, load_config
-from features.sources._common import SourceError
+from features.errors import ExportcastError
 from flows.io import project_path
 
 if TYPE_CHECKING:
@@ -29,9 +34,14 @@ app = typer.Typer(
     help="exportcast: forecast exports by partner and the dependence on China/US.",
     no_args_is_help=True,
     add_completion=False,
+    # a bug prints its traceback (exit code 1), but never the local variables: they may hold
+    # credentials (tracking passwords, API keys)
+    pretty_exceptions_show_locals=False,
 )
-console = Console()
-err_console = Console(stderr=True)
+# markup=False: messages and data text (scenario titles, partner names, error messages with
+# "[a-z0-9]" patterns) are printed as they are, never read as Rich markup.
+console = Console(markup=False)
+err_console = Console(stderr=True, markup=False)
 
 ConfigOpt = Annotated[
     Path | None,
@@ -51,8 +61,30 @@ VerboseOpt = Annotated[
 
 
 def _fail(message: str) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    """One ``error:`` line on stderr (the message printed as it is), exit code 2."""
+    err_console.print(Text("error:", style="bold red"), message, highlight=False)
     raise typer.Exit(code=2)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (systemd, cron's kill, a CI timeout) stops the job like Ctrl-C.
+
+    The job's MLflow run then ends KILLED instead of staying RUNNING forever. Only in the main
+    thread (signal handlers cannot be set elsewhere).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _load(config: Path | None, set_: list[str] | None, *, scenarios: bool = True) -> RunConfig:
@@ -157,26 +189,18 @@ def _run(cfg: RunConfig, *, quiet: bool, verbose: bool) -> RunResult:
     )
     import httpx
 
-    from features.series import CoverageError
     from flows.pipeline import run_pipeline
-    from flows.tracking import TrackingError
-    from models.engine import BacktestCoverageError
-    from reports import BundleError
 
     log = (
         (lambda _: None) if quiet else (lambda m: console.print(m, highlight=False, soft_wrap=True))
     )
     try:
-        return run_pipeline(cfg, log=log)
-    except (
-        SourceError, FileNotFoundError, TrackingError, ConfigError, BundleError,
-        CoverageError, BacktestCoverageError,  # the data are too short for the config
-    ) as exc:  # fmt: skip
+        with _sigterm_as_interrupt():
+            return run_pipeline(cfg, log=log)
+    except ExportcastError as exc:  # bad data, config or store: one line; a bug: traceback
         _fail(str(exc))
     except httpx.HTTPError as exc:
         _fail(f"cannot reach the Prefect API ({exc}); check PREFECT_API_URL or unset it")
-    except RuntimeError as exc:  # SnapshotError and friends
-        _fail(str(exc))
 
 
 def _print_report_paths(folder: Path, cfg: RunConfig) -> None:
@@ -278,8 +302,7 @@ def report(
     cfg = _load(config, set_, scenarios=False)
     _quiet_libraries("WARNING")
     from flows.report import report_from_run
-    from flows.tracking import TrackingError, resolve_store
-    from reports import BundleError
+    from flows.tracking import resolve_store
 
     log = lambda m: console.print(m, highlight=False, soft_wrap=True)  # noqa: E731
     try:
@@ -293,7 +316,7 @@ def report(
             pdf=pdf,
             log=log,
         )
-    except (TrackingError, BundleError, FileNotFoundError, RuntimeError) as exc:
+    except ExportcastError as exc:
         _fail(str(exc))
     for path in (outcome.html, outcome.pdf, outcome.xlsx):
         if path is not None:
@@ -320,30 +343,45 @@ def runs(
     if not found:
         console.print(f"no runs yet in experiment {experiment} ({store.display})", highlight=False)
         return
-    table = Table(title=f"MLflow runs of {experiment}", caption=store.display)
-    for name in ("run id", "start", "status", "data vintage", "config hash"):
-        table.add_column(name, no_wrap=name == "run id")
-    table.add_column("dependence share", justify="right")
-    table.add_column("forecast", justify="right")
+    console.print(runs_table(found, f"MLflow runs of {experiment}", store.display))
+
+
+def _share_cell(share: float | None, year: Any) -> str:
+    if share is None:
+        return ""
+    return f"{100 * share:.1f} %" + (f" {year}" if year else "")
+
+
+def runs_table(found: list[dict[str, Any]], title: str, caption: str) -> Table:
+    """One line per run, 76 characters wide: fits an 80-column terminal.
+
+    Run id, vintage and config hash are cut to 8 characters, as the MLflow UI shows run ids
+    (a prefix is enough to find a run there; ``exportcast report --run-id`` needs the whole id,
+    which MLflow's UI and ``run.json`` give).
+    """
+    table = Table(
+        title=title,
+        caption=caption,
+        box=None,
+        header_style="bold underline",
+        pad_edge=False,
+        padding=(0, 1, 0, 0),
+    )
+    for name in ("run", "start", "status", "vintage", "config"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("dependence", justify="right", no_wrap=True)
+    table.add_column("forecast", justify="right", no_wrap=True)
     for r in found:
-        share = r["dependence_share"]
-        cell = "" if share is None else f"{100 * share:.1f} %"
-        if share is not None and r["last_year"]:
-            cell += f" ({r['last_year']})"
-        ahead = r["dependence_forecast"]
-        fc = "" if ahead is None else f"{100 * ahead:.1f} %"
-        if ahead is not None and r["forecast_year"]:
-            fc += f" ({r['forecast_year']})"
         table.add_row(
-            r["run_id"],
+            r["run_id"][:8],
             r["start"].strftime("%Y-%m-%d %H:%M"),
             r["status"],
-            r["data_vintage"] or "",
-            r["config_hash"] or "",
-            cell,
-            fc,
+            (r["data_vintage"] or "")[:8],
+            (r["config_hash"] or "")[:8],
+            _share_cell(r["dependence_share"], r["last_year"]),
+            _share_cell(r["dependence_forecast"], r["forecast_year"]),
         )
-    console.print(table)
+    return table
 
 
 @app.command()
@@ -417,7 +455,7 @@ def snapshot(
     ] = False,
 ) -> None:
     """Build the embedded data snapshot from the upstream raw files (deterministic)."""
-    from flows.snapshot import SnapshotError, build_snapshot, compare_snapshots, read_manifest
+    from flows.snapshot import build_snapshot, compare_snapshots, read_manifest
 
     log = lambda m: console.print(m, highlight=False)  # noqa: E731
     try:
@@ -433,7 +471,7 @@ def snapshot(
             console.print(f"snapshot in {out} reproduced exactly (vintage {actual['vintage']})")
         else:
             build_snapshot(raw, out, log=log)
-    except (SourceError, SnapshotError) as exc:
+    except ExportcastError as exc:
         _fail(str(exc))
 
 

@@ -27,7 +27,13 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect_dask import DaskTaskRunner
 
-from models.engine import MODEL_CLASSES, EngineResult, engine_origins, finish_engine
+from models.engine import (
+    MAX_FALLBACK_SHARE,
+    MODEL_CLASSES,
+    EngineResult,
+    engine_origins,
+    finish_engine,
+)
 from models.forecasting import cross_validate, forecast_panel
 from models.timeseries import Naive
 
@@ -96,6 +102,7 @@ def run_engine_dask(
     weights: pd.Series | None = None,
     n_paths: int = 1000,
     seed: int = 0,
+    max_fallback_share: float = MAX_FALLBACK_SHARE,
 ) -> EngineResult:
     """:func:`models.engine.run_engine` with the per-series work on a Dask cluster.
 
@@ -117,7 +124,7 @@ def run_engine_dask(
     return finish_engine(
         series,
         cv,
-        lambda needed: fc_all[["unique_id", "ds", *needed]],
+        lambda needed: fc_all[["unique_id", "ds", *needed, "fallback"]],
         h=h,
         models=models,
         scored=scored,
@@ -125,4 +132,5 @@ def run_engine_dask(
         weights=weights,
         n_paths=n_paths,
         seed=seed,
+        max_fallback_share=max_fallback_share,
     )

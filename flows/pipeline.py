@@ -18,12 +18,13 @@ Prefect's temporary local server.
 # No ``from __future__ import annotations`` here: ``exportcast serve`` pickles the flow
 # function by value into a subprocess, where Prefect must still resolve the ``RunConfig``
 # annotation to validate the parameter; real annotation objects travel with the function.
+import contextlib
 import functools
 import hashlib
 import json
 import subprocess
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from importlib import metadata
@@ -142,6 +143,7 @@ class RunInfo:
             "config_hash": self.config_hash,
             "code_version": self.code_version,
             "prefect_flow_run_id": self.flow_run_id,
+            "prefect_flow_run_name": self.flow_run_name,
         }
 
 
@@ -162,12 +164,22 @@ def _git(*args: str) -> str | None:
     return proc.stdout.strip()
 
 
+def _code_files() -> list[Path]:
+    # every file of the code folders, not only *.py: YAML configs and scenarios, report
+    # templates and styles change results too (bytecode caches and editor droppings do not)
+    files = []
+    for folder in CODE_DIRS:
+        for path in (PROJECT_ROOT / folder).rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                files.append(path)
+    return sorted(files)
+
+
 def _source_hash() -> str:
     h = hashlib.sha256()
-    for folder in CODE_DIRS:
-        for path in sorted((PROJECT_ROOT / folder).rglob("*.py")):
-            h.update(path.relative_to(PROJECT_ROOT).as_posix().encode() + b"\0")
-            h.update(path.read_bytes() + b"\0")
+    for path in _code_files():
+        h.update(path.relative_to(PROJECT_ROOT).as_posix().encode() + b"\0")
+        h.update(path.read_bytes() + b"\0")
     return h.hexdigest()[:8]
 
 
@@ -190,13 +202,32 @@ def code_version() -> str:
     return commit
 
 
+def scenario_digest(config: RunConfig) -> str:
+    """sha256 of the scenario files' contents, in the config's order (12 hex digits).
+
+    The config holds scenario file *paths*; editing a file (another FTA year, another
+    partner) must change the results' key, wherever the file lives.
+    """
+    from configs.loader import scenario_path
+
+    h = hashlib.sha256()
+    for name in config.scenarios:
+        path = scenario_path(name)
+        h.update(str(name).encode() + b"\0")
+        h.update((path.read_bytes() if path.is_file() else b"<missing>") + b"\0")
+    return h.hexdigest()[:12]
+
+
 def cache_key(vintage: str, config: RunConfig) -> str:
     """``<data vintage>-<config hash>-<code version>``: names the results a run can reuse.
 
-    The config hash leaves out the sections in ``NOT_IN_CACHE_KEY`` (output folder, tracking,
-    schedule, cache): they change where results go, not what they are.
+    The config hash covers the config (minus the sections in ``NOT_IN_CACHE_KEY``: output
+    folder, tracking, schedule, cache, which change where results go, not what they are) and
+    the contents of every scenario file it names (:func:`scenario_digest`). The code version
+    covers every file of the code folders, YAML and templates included (:func:`code_version`).
     """
     what = config.model_dump(mode="json", exclude=set(NOT_IN_CACHE_KEY))
+    what["scenario_files"] = scenario_digest(config)
     digest = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:12]
     return f"{vintage}-{digest}-{code_version()}"
 
@@ -317,8 +348,19 @@ def _describe_engine(engine: EngineResult) -> str:
     return (
         f"model {engine.model}; backtest (origins {int(cutoffs.min())}-{int(cutoffs.max())}) "
         f"relMASE vs naive {sel['relMASE']:.3f} "
-        f"(weighted {sel.get('wrelMASE', float('nan')):.3f}); interval coverage {cov}"
+        f"(weighted {sel.get('wrelMASE', float('nan')):.3f}); interval coverage {cov}; "
+        f"{_describe_fallbacks(engine.fallbacks)}"
     )
+
+
+def _describe_fallbacks(counts: pd.DataFrame) -> str:
+    used = counts[counts["replaced"] > 0]
+    if used.empty:
+        return "no fallbacks"
+    parts = ", ".join(
+        f"{r.model} {r.replaced:,}/{r.fits:,} {r.stage} fits" for r in used.itertuples()
+    )
+    return f"fallback to Naive: {parts}"
 
 
 def _describe_scenarios(results: list[ScenarioResult]) -> str:
@@ -474,6 +516,7 @@ def forecast_partners(
         "weights": weights,
         "n_paths": settings["n_paths"],
         "seed": settings["seed"],
+        "max_fallback_share": settings["max_fallback_share"],
     }
     with threadpool_limits(limits=1, user_api="blas"):
         if runner is not None and runner.get("kind") == "dask":
@@ -615,6 +658,7 @@ def backtest_index(
     on_completion=_reports(_describe_record),
 )
 def log_run(
+    mlrun: tracking.TrackedRun,
     concentration: pd.DataFrame,
     run: RunInfo,
     engine: EngineResult | None,
@@ -622,40 +666,62 @@ def log_run(
     scenarios: list[ScenarioResult] | None = None,
     index_track: pd.DataFrame | None = None,
 ) -> tracking.RunRecord:
-    """Record the run in MLflow: config, tags, index paths by year, forecasts, accuracy, plot.
+    """Record the results in the job's open MLflow run: index paths by year, forecasts, plot.
 
-    With an engine result it also records one nested run per candidate model (backtest
-    scores overall and per horizon step) and registers the chosen forecaster as the pyfunc
-    model ``exportcast-<reporter>-forecaster`` with alias ``champion``; both need ``series``,
-    the partner series the engine ran on. ``index_track`` (the :func:`backtest_index` frame)
-    adds the dependence share's backtest errors in percentage points: overall
-    ``dependence_backtest_mae``, ``_mae_no_change`` and ``_bias``, and the same with the
-    suffix ``_by_h`` per horizon (step = years ahead).
+    The run itself (opened by :func:`open_run`, with the config as parameters and the run's
+    identity as tags) spans the whole job and ends after the outputs and the report are
+    written. With an engine result this also records one nested run per candidate model
+    (backtest scores overall and per horizon step) and registers the chosen forecaster as the
+    pyfunc model ``exportcast-<reporter>-forecaster`` with alias ``champion``; both need
+    ``series``, the partner series the engine ran on. ``index_track`` (the
+    :func:`backtest_index` frame) adds the dependence share's backtest errors in percentage
+    points: overall ``dependence_backtest_mae``, ``_mae_no_change`` and ``_bias``, and the
+    same with the suffix ``_by_h`` per horizon (step = years ahead).
     """
     history = concentration[concentration["kind"] == "history"]
     shares = [f"share_{c}" for c in run.dependence_set]
-    tags = {**run.tags, "last_year": str(int(history["year"].max()))}
-    with tracking.tracked_run(
-        run.store, run.experiment, run_name=run.flow_run_name, tags=tags, params=run.config
-    ) as mlrun:
-        mlrun.log_series(history, [*INDEX_METRICS, *shares, "dependence_share"], step="year")
-        mlrun.log_table(concentration.assign(data_vintage=run.vintage), "concentration.csv")
-        if engine is not None:
-            _log_forecast(mlrun, concentration, engine, [*shares, "dependence_share"])
-            if series is None:
-                raise ValueError("log_run: an engine result needs the series it ran on")
-            train = series.series
-            _log_model_runs(mlrun, engine, train)
-            _log_champion(mlrun, run, engine, train)
-        if index_track is not None:
-            _log_index_backtest(mlrun, index_track)
-        for result in scenarios or []:
-            _log_scenario(mlrun, result)
-        figure = tracking.dependence_figure(
-            history, reporter=run.reporter, partners=run.dependence_set
-        )
-        mlrun.log_figure(figure, "dependence_share.png")
+    mlrun.log_series(history, [*INDEX_METRICS, *shares, "dependence_share"], step="year")
+    mlrun.log_table(concentration.assign(data_vintage=run.vintage), "concentration.csv")
+    if engine is not None:
+        _log_forecast(mlrun, concentration, engine, [*shares, "dependence_share"])
+        if series is None:
+            raise ValueError("log_run: an engine result needs the series it ran on")
+        train = series.series
+        _log_model_runs(mlrun, engine, train)
+        _log_champion(mlrun, run, engine, train)
+        mlrun.set_tags({"mlflow.runName": run_title(run, int(history["year"].max()), engine.model)})
+    if index_track is not None:
+        _log_index_backtest(mlrun, index_track)
+    for result in scenarios or []:
+        _log_scenario(mlrun, result)
+    figure = tracking.dependence_figure(history, reporter=run.reporter, partners=run.dependence_set)
+    mlrun.log_figure(figure, "dependence_share.png")
     return mlrun.record
+
+
+def run_title(run: RunInfo, last_year: int, model: str | None = None) -> str:
+    """The MLflow run name: ``<reporter> <last data year> · <vintage> [· <model>]``."""
+    parts = [f"{run.reporter} {last_year}", run.vintage[:12], *([model] if model else [])]
+    return " · ".join(parts)
+
+
+@contextlib.contextmanager
+def open_run(run: RunInfo, last_year: int) -> Iterator[tracking.TrackedRun]:
+    """The job's MLflow run, open for the whole job (config as parameters, identity as tags).
+
+    It ends FINISHED when the body returns (after outputs and report), FAILED with the error
+    as the ``error`` tag when it raises, KILLED on Ctrl-C, SIGTERM (the CLI turns it into
+    Ctrl-C) or a Prefect cancellation (:func:`flows.tracking.tracked_run`).
+    """
+    tags = {**run.tags, "last_year": str(last_year)}
+    with tracking.tracked_run(
+        run.store,
+        run.experiment,
+        run_name=run_title(run, last_year),
+        tags=tags,
+        params=run.config,
+    ) as mlrun:
+        yield mlrun
 
 
 def _log_forecast(
@@ -687,6 +753,8 @@ def _log_forecast(
     if "wrelMASE" in acc.columns:
         metrics.update({f"backtest_{m}_wrelMASE": acc.loc[m, "wrelMASE"] for m in acc.index})
     metrics.update({f"backtest_{k.replace('-', '_')}": v for k, v in engine.coverage.items()})
+    # fits the fallback (Naive) replaced, per model: backtest and live forecast together
+    metrics.update({f"fallback_fits_{m}": n for m, n in engine.n_fallbacks.items()})
     mlrun.log_metrics(metrics)
     mlrun.set_tags({"selected_model": engine.model})
     mlrun.log_table(engine.accuracy, "backtest_accuracy.csv")
@@ -770,6 +838,20 @@ def _log_champion(
         mlrun.set_tags({"champion_error": f"{type(exc).__name__}: {exc}"})
 
 
+def fallback_records(engine: EngineResult) -> list[dict[str, Any]]:
+    """The engine's fallback counts as JSON records (``run.json``, the report bundle)."""
+    counts = engine.fallbacks[["stage", "model", "replaced", "fits"]]
+    return [
+        {
+            "stage": str(r.stage),
+            "model": str(r.model),
+            "replaced": int(r.replaced),
+            "fits": int(r.fits),
+        }
+        for r in counts.itertuples()
+    ]
+
+
 def _forecast_table(engine: EngineResult) -> pd.DataFrame:
     return series_to_panel(engine.forecast).rename(columns={"export_usd": "mean"})
 
@@ -839,6 +921,7 @@ def write_outputs(
             "selected_model": engine.model,
             "interval_coverage_backtest": engine.coverage,
             "rolling_choices": {int(r.cutoff): r.model for r in engine.choices.itertuples()},
+            "fallbacks": fallback_records(engine),
         }
         if bundle is not None:
             scenarios = bundle["scenarios"]
@@ -856,6 +939,7 @@ def write_outputs(
                 "interval_coverage_backtest": {
                     k.rsplit("-", 1)[-1]: v for k, v in engine.coverage.items()
                 },
+                "fallbacks": fallback_records(engine),
                 "scenarios": [r.meta for r in scenarios],
             }
             written = report_files.write_bundle(folder, meta=report_meta, tables=tables)
@@ -968,6 +1052,20 @@ def forecast_exports(config: RunConfig) -> RunResult:
     snapshot = load_data(config.data.source, config.data.snapshot_dir, config.data.raw_dir)
     run = describe_run(config, snapshot.vintage)
     exports, exports_file = reporter_exports(snapshot.tables, config.reporter)
+    last_year = min(config.years.end, int(exports["year"].max()))
+    with open_run(run, last_year) as mlrun:
+        return _forecast_stages(config, snapshot, run, exports, exports_file, mlrun)
+
+
+def _forecast_stages(
+    config: RunConfig,
+    snapshot: Snapshot,
+    run: RunInfo,
+    exports: pd.DataFrame,
+    exports_file: str,
+    mlrun: tracking.TrackedRun,
+) -> RunResult:
+    """The job's stages inside its open MLflow run: panel to report."""
     panel = build_panel(
         exports,
         config.reporter,
@@ -1020,7 +1118,7 @@ def forecast_exports(config: RunConfig) -> RunResult:
             "scenarios": scenarios,
             "meta": _report_meta(config, run, snapshot, panel, engine),
         }
-    record = log_run(concentration, run, engine, series, scenarios, index_track)
+    record = log_run(mlrun, concentration, run, engine, series, scenarios, index_track)
     report = bundle is not None and config.report.enabled
     folder = write_outputs(concentration, run, record, engine, bundle, report).path
     if report:

@@ -25,6 +25,7 @@ import pandas as pd
 from flows import tracking
 from flows.io import atomic_write, write_csv
 from flows.scenarios import index_columns, partner_columns
+from reports.bundle import check_reporter_code
 
 __all__ = [
     "BUNDLE_FILES",
@@ -190,7 +191,8 @@ def report_from_run(
     with tempfile.TemporaryDirectory(prefix="exportcast-bundle-") as tmp:
         bundle = tracking.download_folder(store, run_id, REPORT_DATA, Path(tmp))
         meta = json.loads((bundle / "report.json").read_text("utf-8"))
-        target = out_dir or output_root / str(meta["reporter"]) / "report"
+        reporter = check_reporter_code(meta.get("reporter"), f"run {run_id}: report.json")
+        target = out_dir or output_root / reporter / "report"
         return build_and_log_report(
             bundle, out_dir=target, store=store, run_id=run_id, pdf=pdf, log_bundle=False, log=log
         )

@@ -31,6 +31,7 @@ from prefect.settings import get_current_settings, temporary_settings
 from prefect.types.entrypoint import EntrypointType
 
 from configs import RunConfig, config_hash
+from features.errors import ExportcastError
 from flows.pipeline import code_version, forecast_exports, prefect_settings
 
 __all__ = [
@@ -45,7 +46,7 @@ __all__ = [
 SHUTDOWN_GRACE_S = 30.0
 
 
-class ServeError(RuntimeError):
+class ServeError(ExportcastError, RuntimeError):
     """There is no Prefect server to serve the deployment on."""
 
 

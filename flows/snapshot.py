@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from features.errors import ExportcastError
 from features.sources._common import ROW, Loaded
 from flows.io import atomic_write, read_parquet, sha256_file, write_parquet
 from flows.sources_meta import SOURCES
@@ -38,7 +39,7 @@ DOTS_YEARS = (1990, 2020)
 INDICATOR_YEARS = (1980, 2030)
 
 
-class SnapshotError(RuntimeError):
+class SnapshotError(ExportcastError, RuntimeError):
     """The snapshot is missing, incomplete or does not match its manifest."""
 
 

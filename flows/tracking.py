@@ -39,6 +39,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
 
+from features.errors import ExportcastError
 from flows.io import PROJECT_ROOT
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ _BATCH_METRICS = 1000  # MLflow's limit per log_batch call
 _BATCH_PARAMS = 100
 
 
-class TrackingError(RuntimeError):
+class TrackingError(ExportcastError, RuntimeError):
     """The tracking store is unusable (wrong kind of URI, deleted experiment, ...)."""
 
 

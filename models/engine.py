@@ -20,14 +20,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from features.errors import ExportcastError
 from models.backtest import _mean_scores, interval_coverage, rolling_select
 from models.ensemble import add_ensemble
-from models.forecasting import cross_validate, forecast_panel
+from models.forecasting import cross_validate, fallback_counts, forecast_panel
 from models.intervals import (
     ConformalCalibration,
     apply_conformal,
@@ -39,10 +40,14 @@ from models.paths import window_error_paths
 from models.timeseries import AutoARIMA, DampedETS, Drift, Naive, Theta
 
 __all__ = [
+    "MAX_FALLBACK_SHARE",
     "MODEL_CLASSES",
     "BacktestCoverageError",
     "EngineResult",
+    "FallbackShareError",
+    "check_fallbacks",
     "engine_origins",
+    "fallback_table",
     "finish_engine",
     "floor_at_zero",
     "floor_live_forecast",
@@ -63,8 +68,61 @@ ENSEMBLE = "Ensemble"
 PATH_CLIP_LEVEL = 99.0
 
 
-class BacktestCoverageError(ValueError):
+class BacktestCoverageError(ExportcastError, ValueError):
     """The series are too short for the configured backtest (names the years and the keys)."""
+
+
+class FallbackShareError(ExportcastError, ValueError):
+    """A model failed on more fits than ``max_fallback_share`` allows (names model and share)."""
+
+
+# Default of forecast.max_fallback_share: Korea's default backtest replaces 1.1 % of Theta's
+# fits (short early series), so 5 % leaves room for other reporters and catches a broken model.
+MAX_FALLBACK_SHARE = 0.05
+
+
+def check_fallbacks(counts: pd.DataFrame, max_share: float) -> None:
+    """Fail when any model was replaced by the fallback on more than ``max_share`` of its fits.
+
+    Args:
+        counts: ``stage, model, replaced, fits, share`` (:func:`fallback_table`).
+        max_share: Largest tolerated share (0-1).
+
+    Raises:
+        FallbackShareError: Naming each model over the limit, its stage, count and share.
+    """
+    over = counts[counts["share"] > max_share]
+    if over.empty:
+        return
+    worst = "; ".join(
+        f"{r.model} in the {r.stage} ({r.replaced} of {r.fits} fits, {r.share:.1%})"
+        for r in over.itertuples()
+    )
+    raise FallbackShareError(
+        f"the fallback model (Naive) replaced {worst}: more than "
+        f"forecast.max_fallback_share = {max_share:.0%}; expected a model that fits these "
+        "series (drop it from forecast.models) or a larger forecast.max_fallback_share"
+    )
+
+
+def fallback_table(
+    backtest: pd.DataFrame, live: pd.DataFrame, models: Sequence[str]
+) -> pd.DataFrame:
+    """Fallback counts of the backtest and the live forecast: ``stage, model, replaced, fits, share``."""
+    parts = []
+    for stage, frame, names in (
+        ("backtest", backtest, list(models)),
+        ("live forecast", live, None),
+    ):
+        if "fallback" not in frame.columns:
+            continue
+        if names is None:
+            names = [m for m in models if m in frame.columns]
+        parts.append(fallback_counts(frame, names).assign(stage=stage))
+    if not parts:
+        return pd.DataFrame(columns=["stage", "model", "replaced", "fits", "share"])
+    out = pd.concat(parts, ignore_index=True)
+    return out[["stage", "model", "replaced", "fits", "share"]]
 
 
 def _min_scores(levels: Sequence[float]) -> int:
@@ -122,6 +180,8 @@ class EngineResult:
         paths: Sample paths ``unique_id, ds, path, y`` around the live forecast.
         backtest: The scored backtest rows (``Selected`` and every candidate).
         calibration: The conformal calibration of the live intervals (per size class).
+        fallbacks: How often the fallback model (Naive) replaced each candidate:
+            ``stage`` (backtest, live forecast), ``model``, ``replaced``, ``fits``, ``share``.
     """
 
     forecast: pd.DataFrame
@@ -132,6 +192,20 @@ class EngineResult:
     paths: pd.DataFrame
     backtest: pd.DataFrame
     calibration: ConformalCalibration
+    fallbacks: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(
+            columns=["stage", "model", "replaced", "fits", "share"]
+        )
+    )
+
+    @property
+    def n_fallbacks(self) -> dict[str, int]:
+        """Fits replaced by the fallback, per model (backtest and live forecast together)."""
+        if self.fallbacks.empty:
+            return {}
+        return {
+            str(k): int(v) for k, v in self.fallbacks.groupby("model")["replaced"].sum().items()
+        }
 
 
 def _error_bounds(cal: ConformalCalibration, labels: pd.Series) -> pd.DataFrame:
@@ -207,6 +281,7 @@ def run_engine(
     n_paths: int = 1000,
     seed: int = 0,
     n_jobs: int = 1,
+    max_fallback_share: float = MAX_FALLBACK_SHARE,
 ) -> EngineResult:
     """Backtest, select, forecast with intervals and simulate joint paths.
 
@@ -222,12 +297,15 @@ def run_engine(
         n_paths: Sample paths.
         seed: Seed of the path resampling.
         n_jobs: Parallel workers over series.
+        max_fallback_share: Fail when the fallback replaced a model on a larger share of
+            its fits (:func:`check_fallbacks`).
 
     Returns:
         The engine's outputs.
 
     Raises:
         ValueError: Unknown model names or origins outside the data.
+        FallbackShareError: A model fell back to Naive too often.
     """
     origins, scored = engine_origins(series, models, scored_origins, history_origins)
     instances = [MODEL_CLASSES[m]() for m in models]
@@ -249,6 +327,7 @@ def run_engine(
         weights=weights,
         n_paths=n_paths,
         seed=seed,
+        max_fallback_share=max_fallback_share,
     )
 
 
@@ -286,6 +365,7 @@ def finish_engine(
     weights: pd.Series | None,
     n_paths: int,
     seed: int,
+    max_fallback_share: float = MAX_FALLBACK_SHARE,
 ) -> EngineResult:
     """Everything after the backtest: selection, accuracy, live forecast, intervals, paths.
 
@@ -303,16 +383,23 @@ def finish_engine(
         weights: Optional accuracy weights per ``unique_id``.
         n_paths: Sample paths.
         seed: Path seed.
+        max_fallback_share: Fail when the fallback replaced a model on a larger share of its
+            fits (backtest or live forecast).
 
     Returns:
         The engine's outputs.
+
+    Raises:
+        FallbackShareError: A model fell back to Naive too often.
     """
+    cv_fallbacks = fallback_table(cv, pd.DataFrame(), models)
     candidates = list(models)
     cv = floor_at_zero(cv, candidates)
     if len(models) >= 2:
         cv = add_ensemble(cv, list(models), alias=ENSEMBLE)
         candidates.append(ENSEMBLE)
-    scored = scorable_origins(cv, scored, h, levels)
+    scored = scorable_origins(cv, scored, h, levels)  # too short for the backtest: say so first
+    check_fallbacks(cv_fallbacks, max_fallback_share)
     rolled = rolling_select(cv, series, candidates, scored, levels=levels)
     baseline = "Naive" if "Naive" in rolled.cv.columns else None
     accuracy = evaluate_cv(rolled.cv, series, [*candidates, "Selected"], weights, baseline=baseline)
@@ -321,6 +408,10 @@ def finish_engine(
     model = _pooled_choice(cv, series, candidates)
     needed = list(models) if model == ENSEMBLE else [model]
     fc = live_forecast(needed)
+    fallbacks = pd.concat(
+        [cv_fallbacks, fallback_table(pd.DataFrame(), fc, needed)], ignore_index=True
+    )
+    check_fallbacks(fallbacks, max_fallback_share)
     if model == ENSEMBLE:
         fc = add_ensemble(fc, needed, alias=ENSEMBLE)
     # intervals per size class of the partner (Mondrian conformal): large partners get the
@@ -355,4 +446,5 @@ def finish_engine(
         paths=paths,
         backtest=rolled.cv,
         calibration=calibration,
+        fallbacks=fallbacks,
     )

@@ -6,8 +6,11 @@ column); ``ds`` is an integer year and each series must be gap-free. Forecasts c
 interval columns ``<alias>-lo-95, <alias>-lo-80, <alias>-hi-80, <alias>-hi-95`` (the
 statsforecast convention), then a ``fallback`` column.
 
-The fallback record: when a model raises (or returns non-finite forecasts) on a series, the
-``fallback`` model runs under the same alias. The ``fallback`` column of every row of that
+The fallback record: when a model raises an *expected* error on a series (``FALLBACK_ERRORS``:
+a ``ValueError`` such as "too short" or "constant", an arithmetic or linear-algebra failure, or
+non-finite forecasts), the ``fallback`` model runs under the same alias. Any other exception
+(``TypeError``, ``KeyError``, ``AttributeError``: a bug, not the data) propagates, so a broken
+wrapper cannot silently turn a model into the fallback everywhere. The ``fallback`` column of every row of that
 series (and cutoff) lists the aliases that were replaced, comma-separated in model order, or is
 ``""`` when none was; :func:`fallback_pairs` turns it into a long table. Without a fallback the
 model's exception propagates, with a note naming the series and cutoff.
@@ -31,11 +34,26 @@ from threadpoolctl import ThreadpoolController
 
 from models.protocol import Forecaster
 
-__all__ = ["RESERVED_COLUMNS", "check_series", "cross_validate", "fallback_pairs", "forecast_panel"]
+__all__ = [
+    "FALLBACK_ERRORS",
+    "RESERVED_COLUMNS",
+    "check_series",
+    "cross_validate",
+    "fallback_counts",
+    "fallback_pairs",
+    "forecast_panel",
+]
 
 logger = logging.getLogger(__name__)
 
 RESERVED_COLUMNS = ("unique_id", "ds", "y", "cutoff", "fallback")
+# What a model may raise on data it cannot fit (too short, constant, singular, overflow); the
+# fallback model takes over only for these.
+FALLBACK_ERRORS: tuple[type[BaseException], ...] = (
+    ValueError,
+    ArithmeticError,
+    np.linalg.LinAlgError,
+)
 _KEYS = ("unique_id", "ds", "y")
 
 
@@ -199,10 +217,10 @@ def _fit_predict_or_fallback(
     try:
         return _fit_predict(model, y, X, h, X_future, levels), False
     except Exception as exc:
-        if fallback is None:
+        if fallback is None or not isinstance(exc, FALLBACK_ERRORS):
             exc.add_note(f"while fitting model {model.alias!r} on {context}")
             raise
-        logger.info(
+        logger.debug(
             "%s failed on %s (%s); using fallback %s", model.alias, context, exc, fallback.alias
         )
     try:
@@ -422,6 +440,25 @@ def fallback_pairs(frame: pd.DataFrame) -> pd.DataFrame:
     used = frame.loc[frame["fallback"] != "", [*keys, "fallback"]].drop_duplicates()
     pairs = used.assign(alias=used["fallback"].str.split(",")).explode("alias")
     return pairs[[*keys, "alias"]].reset_index(drop=True)
+
+
+def fallback_counts(frame: pd.DataFrame, aliases: Sequence[str]) -> pd.DataFrame:
+    """How often the fallback replaced each model, from a ``fallback`` column.
+
+    Args:
+        frame: Output of :func:`forecast_panel` or :func:`cross_validate`.
+        aliases: The models to count (a model never replaced gets a row with 0).
+
+    Returns:
+        ``model, replaced, fits, share``: fits replaced, fits made (one per series, and
+        cutoff in a backtest) and their ratio.
+    """
+    keys = ["unique_id", "cutoff"] if "cutoff" in frame.columns else ["unique_id"]
+    fits = int(frame[keys].drop_duplicates().shape[0]) if len(frame) else 0
+    replaced = fallback_pairs(frame).groupby("alias").size() if len(frame) else pd.Series()
+    rows = [{"model": a, "replaced": int(replaced.get(a, 0)), "fits": fits} for a in aliases]
+    out = pd.DataFrame(rows, columns=["model", "replaced", "fits"])
+    return out.assign(share=out["replaced"] / out["fits"].where(out["fits"] > 0))
 
 
 def _log_fallbacks(result: pd.DataFrame) -> None:

@@ -19,6 +19,7 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from openpyxl.utils import get_column_letter
 
+from features.errors import ExportcastError
 from flows.io import atomic_write
 from models.opportunities import METHOD as OPPORTUNITIES_METHOD
 from reports import charts, content
@@ -29,6 +30,8 @@ __all__ = [
     "CHROMIUM",
     "CHROMIUM_ARGS",
     "SHEETS",
+    "ChromiumMissingError",
+    "PdfError",
     "ReportFiles",
     "build_report",
     "render_html",
@@ -62,6 +65,14 @@ SHEETS = {
     "Backtest accuracy": "accuracy",
     "Index backtest": "index_backtest",
 }
+
+
+class PdfError(ExportcastError, RuntimeError):
+    """Chromium failed, timed out or wrote no PDF."""
+
+
+class ChromiumMissingError(ExportcastError, FileNotFoundError):
+    """The Chromium binary that prints the PDF is not installed."""
 
 
 @dataclass(frozen=True)
@@ -188,12 +199,12 @@ def write_pdf(html: Path, pdf: Path, *, chromium: Path = CHROMIUM) -> Path:
         The PDF path.
 
     Raises:
-        FileNotFoundError: The Chromium binary is missing.
-        RuntimeError: Chromium failed, timed out or wrote no PDF.
+        ChromiumMissingError: The Chromium binary is missing (a ``FileNotFoundError``).
+        PdfError: Chromium failed, timed out or wrote no PDF (a ``RuntimeError``).
     """
     binary = shutil.which(str(chromium))
     if binary is None:
-        raise FileNotFoundError(
+        raise ChromiumMissingError(
             f"cannot print the PDF: Chromium not found at {chromium} "
             "(install Debian's chromium package or pass chromium=...)"
         )
@@ -212,12 +223,12 @@ def write_pdf(html: Path, pdf: Path, *, chromium: Path = CHROMIUM) -> Path:
                     cmd, capture_output=True, text=True, timeout=PDF_TIMEOUT_S, check=False
                 )
             except subprocess.TimeoutExpired as exc:
-                raise RuntimeError(
+                raise PdfError(
                     f"{binary} did not print {html.name} within {PDF_TIMEOUT_S} s"
                 ) from exc
             if proc.returncode != 0 or tmp.stat().st_size == 0:
                 tail = (proc.stderr or "").strip().splitlines()[-5:]
-                raise RuntimeError(
+                raise PdfError(
                     f"{binary} failed to print {html.name} (exit {proc.returncode}): "
                     + " | ".join(tail)
                 )
@@ -343,8 +354,8 @@ def build_report(
 
     Raises:
         reports.bundle.BundleError: A missing file, key or column in the bundle.
-        FileNotFoundError: Chromium is missing.
-        RuntimeError: Chromium failed to print the PDF.
+        ChromiumMissingError: Chromium is missing.
+        PdfError: Chromium failed to print the PDF.
     """
     bundle = load_bundle(bundle_dir)
     conc = bundle.concentration

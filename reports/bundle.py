@@ -8,12 +8,14 @@ the column at fault instead of somewhere inside a chart.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from features.errors import ExportcastError
 from models.index_backtest import INDEX_BACKTEST_COLUMNS
 from models.opportunities import OPPORTUNITY_COLUMNS, OPTIONAL_OPPORTUNITY_COLUMNS
 
@@ -24,6 +26,7 @@ __all__ = [
     "OPTIONAL_FILES",
     "BundleError",
     "ReportBundle",
+    "check_reporter_code",
     "load_bundle",
 ]
 
@@ -108,7 +111,7 @@ _FRAME_FIELDS = {
 _TEXT = {"reporter": str, "partner": str, "model": str, "scenario": str, "index": str}
 
 
-class BundleError(ValueError):
+class BundleError(ExportcastError, ValueError):
     """A report bundle that is missing a file, a column or a key."""
 
 
@@ -192,7 +195,25 @@ def _read_meta(folder: Path) -> dict[str, Any]:
     missing = [k for k in META_KEYS if k not in meta]
     if missing:
         raise BundleError(f"report bundle {folder}: report.json has no key {missing[0]!r}")
+    check_reporter_code(meta["reporter"], f"report bundle {folder}: report.json")
     return meta
+
+
+_ISO3 = re.compile(r"[A-Z]{3}")
+
+
+def check_reporter_code(value: Any, where: str) -> str:
+    """``value`` if it is an ISO3 code (three capital letters); it becomes part of paths.
+
+    Raises:
+        BundleError: Anything else (``../..``, a path, lower case), naming ``where``.
+    """
+    if not isinstance(value, str) or not _ISO3.fullmatch(value):
+        raise BundleError(
+            f"{where}: key 'reporter': expected an ISO 3166-1 alpha-3 code such as 'KOR', "
+            f"got {value!r}"
+        )
+    return value
 
 
 def _band_columns(meta: dict[str, Any]) -> list[str]:

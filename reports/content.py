@@ -379,6 +379,28 @@ def _accuracy_sentences(bundle: ReportBundle) -> list[str]:
     return out
 
 
+def fallback_sentence(rows: list[dict[str, Any]] | None) -> str | None:
+    """Say how often the no-change fallback stood in for a model (None for older bundles).
+
+    Args:
+        rows: The run's fallback counts, ``stage, model, replaced, fits`` per model and stage.
+    """
+    if rows is None:
+        return None
+    used = [r for r in rows if int(r["replaced"]) > 0]
+    if not used:
+        return "Every model could be fitted on every partner and origin (no fallback was needed)."
+    parts = [
+        f"{r['model']} on {int(r['replaced']):,} of {int(r['fits']):,} {r['stage']} fits "
+        f"({fmt_pct(int(r['replaced']) / int(r['fits']))})"
+        for r in used
+    ]
+    return (
+        "Where a model could not be fitted (too few years, a constant series), the no-change "
+        "forecast stood in for it: " + "; ".join(parts) + "."
+    )
+
+
 @dataclass(frozen=True)
 class _IndexTrack:
     """The index backtest in numbers: what the sentences and the table say."""
@@ -1095,6 +1117,9 @@ def accuracy_section(bundle: ReportBundle) -> tuple[list[str], Table]:
                 f"Weighting partners by their share of exports, the forecasts missed by "
                 f"{_num(100.0 * abs(1 - w), 0)} % {way} than assuming no change."
             )
+    fallback = fallback_sentence(bundle.meta.get("fallbacks"))
+    if fallback:
+        sentences.append(fallback)
     sentences.append(
         "The relative error compares each model's typical miss with that of the "
         "\u201cno change\u201d forecast: below 1 is better, above 1 is worse. \u201cSelected\u201d "

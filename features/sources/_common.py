@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from features.errors import ExportcastError
+
 __all__ = [
     "Loaded",
     "SourceError",
@@ -29,7 +31,7 @@ __all__ = [
 ROW = "_row"  # line number in the source file, kept until validation is done
 
 
-class SourceError(ValueError):
+class SourceError(ExportcastError, ValueError):
     """A raw input does not match what its adapter expects.
 
     Args:

@@ -93,3 +93,15 @@ def test_index_backtest_may_be_absent_in_bundles_of_older_runs(bundle_copy):
     bundle = load_bundle(bundle_copy)
     assert bundle.index_backtest.empty
     assert "no_change" in bundle.index_backtest.columns
+
+
+@pytest.mark.parametrize("reporter", ["../../etc", "kor", "KOR/..", "", 42])
+def test_reporter_that_would_become_a_bad_path_is_refused(bundle_copy, reporter):
+    # the bundle's reporter names output folders and report files: a crafted bundle must not
+    # write outside the output folder
+    meta_path = bundle_copy / "report.json"
+    meta = json.loads(meta_path.read_text())
+    meta["reporter"] = reporter
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match=r"report\.json: key 'reporter': expected an ISO 3166-1"):
+        load_bundle(bundle_copy)

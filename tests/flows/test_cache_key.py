@@ -1,0 +1,68 @@
+"""Cache keys cover every input a cached stage reads: config, scenario file contents, code."""
+
+from pathlib import Path
+
+import pytest
+
+from configs import load_config
+from flows import pipeline
+from flows.pipeline import cache_key, scenario_digest
+
+ROOT = Path(__file__).resolve().parents[2]
+UAE = ROOT / "configs" / "scenarios" / "uae_cepa.yaml"
+
+
+def _with_scenario(path: Path):
+    return load_config(overrides=[f"scenarios=[{path}]"])
+
+
+@pytest.mark.parametrize("where", ["outside", "inside"])
+def test_editing_a_scenario_file_changes_the_key_each_time(tmp_path, where):
+    # a scenario file outside the project, or one in a folder of the project's working tree
+    folder = tmp_path if where == "outside" else ROOT / "configs" / "scenarios"
+    path = folder / f"test-cache-key-{tmp_path.name}.yaml"
+    text = UAE.read_text(encoding="utf-8")
+    try:
+        path.write_text(text, encoding="utf-8")
+        first = cache_key("v1", _with_scenario(path))
+        path.write_text(text.replace("year: 2025", "year: 2026"), encoding="utf-8")
+        second = cache_key("v1", _with_scenario(path))
+        path.write_text(text.replace("year: 2025", "year: 2027"), encoding="utf-8")
+        third = cache_key("v1", _with_scenario(path))
+        assert len({first, second, third}) == 3
+        path.write_text(text, encoding="utf-8")  # back to the first content: the first key
+        assert cache_key("v1", _with_scenario(path)) == first
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def test_scenario_digest_follows_content_not_modification_time(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(UAE.read_text(encoding="utf-8"), encoding="utf-8")
+    cfg = _with_scenario(path)
+    before = scenario_digest(cfg)
+    path.touch()
+    assert scenario_digest(cfg) == before
+    assert scenario_digest(load_config(overrides=["scenarios=[]"])) != before
+
+
+def test_source_hash_covers_yaml_and_templates(tmp_path, monkeypatch):
+    # a project tree with one module, one YAML and one template
+    for rel, text in {
+        "configs/default.yaml": "horizon: 5\n",
+        "flows/a.py": "X = 1\n",
+        "reports/templates/report.html.j2": "<p>{{ x }}</p>\n",
+    }.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    monkeypatch.setattr(pipeline, "PROJECT_ROOT", tmp_path)
+    base = pipeline._source_hash()
+    (tmp_path / "configs/default.yaml").write_text("horizon: 3\n")
+    after_yaml = pipeline._source_hash()
+    (tmp_path / "reports/templates/report.html.j2").write_text("<p>{{ y }}</p>\n")
+    after_template = pipeline._source_hash()
+    assert len({base, after_yaml, after_template}) == 3
+    # bytecode caches do not count
+    (tmp_path / "flows/__pycache__").mkdir()
+    (tmp_path / "flows/__pycache__/a.cpython-311.pyc").write_bytes(b"\0")
+    assert pipeline._source_hash() == after_template
