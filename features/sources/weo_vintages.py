@@ -204,7 +204,8 @@ def load_weo_vintages(path: str | Path) -> Loaded:
             np.isinf(v) | (v <= -100),
             path,
             col,
-            "expected a finite percentage change above -100, found {value}",
+            "expected a finite percentage change above -100, found {value} "
+            "({country}, {target}, {forecast_season}{forecast_year}, {target_year})",
         )
         values[col] = v
     iso3, reason = _country(df, path)
@@ -212,7 +213,7 @@ def load_weo_vintages(path: str | Path) -> Loaded:
     season = df["forecast_season"].astype(str)
     frame = pd.DataFrame(
         {
-            "country": iso3,
+            "country": iso3.astype(object),
             "vintage": season + year.astype(str),
             "vintage_year": year.astype("int64"),
             "season": season,
@@ -304,7 +305,8 @@ def load_weo_latest_vintage(
     flag = to_number(df, "is_projection", values_path, integer=True)
     raise_first(
         df, np.isinf(value) | (value <= -100), values_path, "value",
-        "expected a finite percentage change above -100, found {value}",
+        "expected a finite percentage change above -100, found {value} "
+        "({ref_area}, {concept}, {year})",
     )  # fmt: skip
     reason = reason.mask(reason.isna() & value.isna(), "no value")
     df = df.assign(country=iso3, target=df["concept"].map(_WEO_CONCEPTS), value=value, flag=flag)
