@@ -25,7 +25,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models.backtest import _mean_scores, interval_coverage, rolling_select
+from models.backtest import (
+    _mean_scores,
+    cross_validate_by_origin,
+    interval_coverage,
+    rolling_select,
+)
 from models.ensemble import add_ensemble
 from models.forecasting import cross_validate, forecast_panel
 from models.intervals import (
@@ -122,6 +127,9 @@ class EngineResult:
         paths: Sample paths ``unique_id, ds, path, y`` around the live forecast.
         backtest: The scored backtest rows (``Selected`` and every candidate).
         calibration: The conformal calibration of the live intervals (per size class).
+        history: The histories the backtest was scored on: the series, or one history per
+            origin (``unique_id, cutoff, ds, y``, :mod:`models.histories`) when the split of
+            the series was decided at each origin.
     """
 
     forecast: pd.DataFrame
@@ -132,6 +140,7 @@ class EngineResult:
     paths: pd.DataFrame
     backtest: pd.DataFrame
     calibration: ConformalCalibration
+    history: pd.DataFrame | None = None
 
 
 def _error_bounds(cal: ConformalCalibration, labels: pd.Series) -> pd.DataFrame:
@@ -207,6 +216,7 @@ def run_engine(
     n_paths: int = 1000,
     seed: int = 0,
     n_jobs: int = 1,
+    history: pd.DataFrame | None = None,
 ) -> EngineResult:
     """Backtest, select, forecast with intervals and simulate joint paths.
 
@@ -222,6 +232,10 @@ def run_engine(
         n_paths: Sample paths.
         seed: Seed of the path resampling.
         n_jobs: Parallel workers over series.
+        history: Optional histories as known at each origin (``unique_id, cutoff, ds, y``,
+            :func:`features.series.origin_histories`): the backtest of origin ``T`` runs on
+            them instead of on ``series`` (the live split), and is scored on them. ``series``
+            is then only the live forecast's input.
 
     Returns:
         The engine's outputs.
@@ -231,7 +245,12 @@ def run_engine(
     """
     origins, scored = engine_origins(series, models, scored_origins, history_origins)
     instances = [MODEL_CLASSES[m]() for m in models]
-    cv = cross_validate(series, instances, h, origins=origins, fallback=Naive(), n_jobs=n_jobs)
+    if history is None:
+        cv = cross_validate(series, instances, h, origins=origins, fallback=Naive(), n_jobs=n_jobs)
+    else:
+        cv = cross_validate_by_origin(
+            history, instances, h, origins=origins, fallback=Naive(), n_jobs=n_jobs
+        )
 
     def live_forecast(needed: list[str]) -> pd.DataFrame:
         return forecast_panel(
@@ -249,6 +268,7 @@ def run_engine(
         weights=weights,
         n_paths=n_paths,
         seed=seed,
+        history=history,
     )
 
 
@@ -286,6 +306,7 @@ def finish_engine(
     weights: pd.Series | None,
     n_paths: int,
     seed: int,
+    history: pd.DataFrame | None = None,
 ) -> EngineResult:
     """Everything after the backtest: selection, accuracy, live forecast, intervals, paths.
 
@@ -303,29 +324,34 @@ def finish_engine(
         weights: Optional accuracy weights per ``unique_id``.
         n_paths: Sample paths.
         seed: Path seed.
+        history: The per-origin histories ``cv`` ran on (scored on them), or None when it
+            ran on ``series``.
 
     Returns:
         The engine's outputs.
     """
+    train = series if history is None else history
+    if history is not None and weights is not None:  # a partner modelled only in the past
+        weights = weights.reindex(weights.index.union(cv["unique_id"].unique()), fill_value=0.0)
     candidates = list(models)
     cv = floor_at_zero(cv, candidates)
     if len(models) >= 2:
         cv = add_ensemble(cv, list(models), alias=ENSEMBLE)
         candidates.append(ENSEMBLE)
     scored = scorable_origins(cv, scored, h, levels)
-    rolled = rolling_select(cv, series, candidates, scored, levels=levels)
+    rolled = rolling_select(cv, train, candidates, scored, levels=levels)
     baseline = "Naive" if "Naive" in rolled.cv.columns else None
-    accuracy = evaluate_cv(rolled.cv, series, [*candidates, "Selected"], weights, baseline=baseline)
+    accuracy = evaluate_cv(rolled.cv, train, [*candidates, "Selected"], weights, baseline=baseline)
     coverage = interval_coverage(rolled.cv, "Selected", levels)
 
-    model = _pooled_choice(cv, series, candidates)
+    model = _pooled_choice(cv, train, candidates)
     needed = list(models) if model == ENSEMBLE else [model]
     fc = live_forecast(needed)
     if model == ENSEMBLE:
         fc = add_ensemble(fc, needed, alias=ENSEMBLE)
     # intervals per size class of the partner (Mondrian conformal): large partners get the
     # errors of large partners
-    cv_sizes = size_classes_at(cv, series)
+    cv_sizes = size_classes_at(cv, train)
     calibration = fit_conformal(cv, model, levels, groups=cv_sizes)
     fc = fc[["unique_id", "ds", model]]
     live_sizes = size_classes_at(fc, series)
@@ -355,4 +381,5 @@ def finish_engine(
         paths=paths,
         backtest=rolled.cv,
         calibration=calibration,
+        history=train,
     )

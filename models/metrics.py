@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from models.forecasting import check_series
+from models.histories import is_per_origin, known_at_cutoffs
 
 __all__ = ["evaluate_cv", "mase", "point_metrics", "rmsse", "score_cv", "smape"]
 
@@ -111,17 +112,25 @@ def point_metrics(y: object, yhat: object, y_train: object) -> dict[str, float]:
 
 
 def _cutoff_scales(cv: pd.DataFrame, train: pd.DataFrame) -> pd.DataFrame:
-    """MASE and RMSSE scales of the training window of every (unique_id, cutoff) in ``cv``."""
-    frame = check_series(train[["unique_id", "ds", "y"]])
-    histories = {
-        uid: (int(g["ds"].iat[0]), g["y"].to_numpy())
-        for uid, g in frame.groupby("unique_id", sort=False, observed=True)
-    }
+    """MASE and RMSSE scales of the training window of every (unique_id, cutoff) in ``cv``.
+
+    ``train`` is one history per series, or one per origin (:mod:`models.histories`).
+    """
+    per_origin = is_per_origin(train)
+    if per_origin:
+        histories = {k: (first, y.to_numpy()) for k, (first, y) in known_at_cutoffs(train).items()}
+    else:
+        frame = check_series(train[["unique_id", "ds", "y"]])
+        histories = {
+            uid: (int(g["ds"].iat[0]), g["y"].to_numpy())
+            for uid, g in frame.groupby("unique_id", sort=False, observed=True)
+        }
     rows = []
     for uid, cutoff in cv[["unique_id", "cutoff"]].drop_duplicates().itertuples(index=False):
-        if uid not in histories:
+        key = (uid, int(cutoff)) if per_origin else uid
+        if key not in histories:
             raise ValueError(f"train has no series unique_id={uid!r} (needed for cutoff {cutoff})")
-        first, y = histories[uid]
+        first, y = histories[key]
         n_train = int(cutoff) - first + 1
         if not 1 <= n_train <= y.size:
             raise ValueError(f"train for unique_id={uid!r} does not cover cutoff {cutoff}")
