@@ -47,7 +47,13 @@ from threadpoolctl import threadpool_limits
 from configs import RunConfig, config_hash, load_config
 from features.concentration import concentration_from_paths, concentration_index
 from features.panel import build_trade_panel, series_to_panel
-from features.series import REST, ForecastSeries, check_dependence_modelled, split_series
+from features.series import (
+    REST,
+    ForecastSeries,
+    check_dependence_modelled,
+    origin_histories,
+    split_series,
+)
 from features.sources._common import SourceError
 from flows import report as report_files
 from flows import tracking
@@ -453,8 +459,13 @@ def forecast_partners(
     *,
     cache_key: str | None,
     runner: dict[str, Any] | None = None,
+    panel: pd.DataFrame | None = None,
 ) -> EngineResult:
     """Backtest the candidate models, choose, forecast with intervals, simulate joint paths.
+
+    With the reporter's ``panel`` the backtest's partner split is decided at each origin with
+    data to that origin (:func:`features.series.origin_histories`); the live forecast keeps
+    the split of the last year (``fs``).
 
     ``runner`` (the config's ``runner`` section) with ``kind: dask`` sends the per-partner
     backtests and forecasts to a Dask cluster in chunks (:mod:`flows.parallel`); the result
@@ -475,6 +486,11 @@ def forecast_partners(
         "n_paths": settings["n_paths"],
         "seed": settings["seed"],
     }
+    if panel is not None:
+        origins = [*args["history_origins"], *args["scored_origins"]]
+        args["history"] = origin_histories(
+            panel, origins, min_years=settings["min_years"], h=horizon
+        )
     with threadpool_limits(limits=1, user_api="blas"):
         if runner is not None and runner.get("kind") == "dask":
             from flows.parallel import run_engine_dask  # imports dask only when used
@@ -604,7 +620,8 @@ def backtest_index(
     ``Selected`` is the model chosen at each origin from past errors only, so this is the
     honest track record of the index forecast (:func:`models.index_backtest.index_backtest`).
     """
-    return index_backtest(engine.backtest, fs.series, "Selected", dependence_set)
+    history = fs.series if engine.history is None else engine.history
+    return index_backtest(engine.backtest, history, "Selected", dependence_set)
 
 
 @task(
@@ -645,7 +662,7 @@ def log_run(
             if series is None:
                 raise ValueError("log_run: an engine result needs the series it ran on")
             train = series.series
-            _log_model_runs(mlrun, engine, train)
+            _log_model_runs(mlrun, engine, train if engine.history is None else engine.history)
             _log_champion(mlrun, run, engine, train)
         if index_track is not None:
             _log_index_backtest(mlrun, index_track)
@@ -993,6 +1010,7 @@ def forecast_exports(config: RunConfig) -> RunResult:
             settings,
             cache_key=run.cache_key,
             runner=config.runner.model_dump(mode="json"),
+            panel=panel,
         )
         concentration = forecast_concentration(
             concentration,
