@@ -130,6 +130,7 @@ class EngineResult:
         history: The histories the backtest was scored on: the series, or one history per
             origin (``unique_id, cutoff, ds, y``, :mod:`models.histories`) when the split of
             the series was decided at each origin.
+        weights: The accuracy weight of each series (None when unweighted).
     """
 
     forecast: pd.DataFrame
@@ -141,6 +142,7 @@ class EngineResult:
     backtest: pd.DataFrame
     calibration: ConformalCalibration
     history: pd.DataFrame | None = None
+    weights: pd.Series | None = None
 
 
 def _error_bounds(cal: ConformalCalibration, labels: pd.Series) -> pd.DataFrame:
@@ -382,4 +384,5 @@ def finish_engine(
         backtest=rolled.cv,
         calibration=calibration,
         history=train,
+        weights=weights,
     )
