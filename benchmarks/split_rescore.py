@@ -14,8 +14,8 @@ origins 2008-2018, h = 5, 80/95 % conformal intervals, weights = shares in the l
 * ``origin``: the split decided at each origin with data to that origin only
   (:func:`features.series.origin_histories`): what the engine does now.
 
-Prints one table per split (model x relMASE, wrelMASE, MASE, wMASE, cov80, cov95, n_units)
-and the time of each backtest.
+Prints one table per split (model x relMASE, wrelMASE, MASE, wMASE, cov80, cov95, n_units),
+the China + US share's backtest errors (``models.index_backtest``) and the time of each run.
 """
 
 from __future__ import annotations
@@ -32,12 +32,13 @@ from features.panel import build_trade_panel
 from features.series import origin_histories, split_series
 from flows.snapshot import load_snapshot
 from models.engine import run_engine
+from models.index_backtest import index_backtest, summarize_index_backtest
 
 ROOT = Path(__file__).resolve().parents[1]
 H = 5
 
 
-def run(split: str, n_jobs: int) -> tuple[pd.DataFrame, float, list]:
+def run(split: str, n_jobs: int) -> tuple[pd.DataFrame, float, list, pd.DataFrame]:
     """One engine run (backtest, selection, live forecast) with the given split."""
     cfg = ForecastConfig()
     snap = load_snapshot(ROOT / "data" / "snapshot", ["kor_exports"])
@@ -71,7 +72,8 @@ def run(split: str, n_jobs: int) -> tuple[pd.DataFrame, float, list]:
     table = engine.accuracy.set_index("model")
     table.loc["Selected", "cov80"] = engine.coverage["coverage-80"]
     table.loc["Selected", "cov95"] = engine.coverage["coverage-95"]
-    return table, seconds, engine.choices["model"].tolist()
+    index = index_backtest(engine.backtest, engine.history, "Selected", ["CHN", "USA"])
+    return table, seconds, engine.choices["model"].tolist(), summarize_index_backtest(index)
 
 
 def main() -> None:
@@ -82,10 +84,12 @@ def main() -> None:
     cols = ["relMASE", "wrelMASE", "MASE", "wMASE", "cov80", "cov95", "n_units"]
     for split in args.splits.split(","):
         with threadpool_limits(limits=1, user_api="blas"):
-            table, seconds, choices = run(split, args.n_jobs)
+            table, seconds, choices, index = run(split, args.n_jobs)
         print(f"\nsplit={split}: engine run {seconds:.1f}s; rolling choices {choices}")
         with pd.option_context("display.width", 160, "display.float_format", "{:.3f}".format):
             print(table.reindex(columns=cols).to_string())
+            print("China + US share from the Selected backtest (points):")
+            print(index.to_string(index=False))
 
 
 if __name__ == "__main__":

@@ -59,6 +59,7 @@ from flows import report as report_files
 from flows import tracking
 from flows.io import PROJECT_ROOT, atomic_write, project_path, write_csv
 from flows.snapshot import Snapshot, build_snapshot, load_snapshot
+from models.backtest_table import engine_backtest_table
 from models.engine import EngineResult, run_engine
 from models.index_backtest import ALL, index_backtest, summarize_index_backtest
 from models.paths import path_quantiles
@@ -638,6 +639,7 @@ def log_run(
     series: ForecastSeries | None = None,
     scenarios: list[ScenarioResult] | None = None,
     index_track: pd.DataFrame | None = None,
+    backtest_table: pd.DataFrame | None = None,
 ) -> tracking.RunRecord:
     """Record the run in MLflow: config, tags, index paths by year, forecasts, accuracy, plot.
 
@@ -666,6 +668,8 @@ def log_run(
             _log_champion(mlrun, run, engine, train)
         if index_track is not None:
             _log_index_backtest(mlrun, index_track)
+        if backtest_table is not None:  # every backtest forecast: the accuracy can be rescored
+            mlrun.log_table(backtest_table, "backtest_forecasts.csv")
         for result in scenarios or []:
             _log_scenario(mlrun, result)
         figure = tracking.dependence_figure(
@@ -792,7 +796,7 @@ def _forecast_table(engine: EngineResult) -> pd.DataFrame:
 
 
 OUTPUT_FILES: tuple[str, ...] = tuple(
-    dict.fromkeys(("concentration.csv", *report_files.BUNDLE_FILES))
+    dict.fromkeys(("concentration.csv", *report_files.BUNDLE_FILES, "backtest_forecasts.csv"))
 )
 """Every data file a run may write into ``outputs/<reporter>/`` (besides ``run.json``)."""
 
@@ -835,7 +839,8 @@ def write_outputs(
 
     ``bundle`` (with an engine result) holds the report bundle's extra tables and metadata
     (``history``, ``opportunities``, ``index_backtest``, ``scenarios`` results, ``meta``); see
-    :mod:`flows.report`. ``report``: a report will be built into ``report/`` after this.
+    :mod:`flows.report`; its ``backtest_forecasts`` table is written as
+    ``backtest_forecasts.csv``. ``report``: a report will be built into ``report/`` after this.
 
     The folder holds one run's outputs: files of :data:`OUTPUT_FILES` that this run does not
     write (e.g. ``forecasts.csv`` after a run with ``forecast.enabled=false``), and the
@@ -857,6 +862,10 @@ def write_outputs(
             "interval_coverage_backtest": engine.coverage,
             "rolling_choices": {int(r.cutoff): r.model for r in engine.choices.itertuples()},
         }
+        if bundle is not None and bundle.get("backtest_forecasts") is not None:
+            path = folder / "backtest_forecasts.csv"
+            write_csv(bundle["backtest_forecasts"], path, float_format="%.10g")
+            files.append(path.name)
         if bundle is not None:
             scenarios = bundle["scenarios"]
             tables = {
@@ -1037,8 +1046,22 @@ def forecast_exports(config: RunConfig) -> RunResult:
             "index_backtest": index_track,
             "scenarios": scenarios,
             "meta": _report_meta(config, run, snapshot, panel, engine),
+            "backtest_forecasts": engine_backtest_table(
+                engine,
+                snapshot["weo_vintages"],
+                levels=config.forecast.levels,
+                rule=config.forecast.weo_as_of,
+            ),
         }
-    record = log_run(concentration, run, engine, series, scenarios, index_track)
+    record = log_run(
+        concentration,
+        run,
+        engine,
+        series,
+        scenarios,
+        index_track,
+        None if bundle is None else bundle["backtest_forecasts"],
+    )
     report = bundle is not None and config.report.enabled
     folder = write_outputs(concentration, run, record, engine, bundle, report).path
     if report:

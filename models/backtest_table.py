@@ -14,9 +14,11 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
+from features.outlook import DEFAULT_AS_OF, vintages_by_origin
+from models.engine import EngineResult
 from models.metrics import cutoff_scales
 
-__all__ = ["backtest_forecasts", "backtest_forecasts_columns"]
+__all__ = ["backtest_forecasts", "backtest_forecasts_columns", "engine_backtest_table"]
 
 _SEP = "|"
 
@@ -85,3 +87,34 @@ def backtest_forecasts(
     out["weo_vintage"] = origin.map(lambda t: vintages.get(int(t), ""))
     out = out[backtest_forecasts_columns(candidates, levels)]
     return out.sort_values(["partner", "origin", "year"], ignore_index=True)
+
+
+def engine_backtest_table(
+    engine: EngineResult,
+    weo_vintages: pd.DataFrame,
+    *,
+    levels: Sequence[int],
+    rule: str = DEFAULT_AS_OF,
+) -> pd.DataFrame:
+    """:func:`backtest_forecasts` of an engine result, with the WEO vintage of each origin.
+
+    Args:
+        engine: The engine's result.
+        weo_vintages: The ``weo_vintages`` snapshot table.
+        levels: Interval levels of the run.
+        rule: WEO as-of rule (``forecast.weo_as_of``).
+
+    Returns:
+        The ``backtest_forecasts.csv`` table.
+    """
+    candidates = [str(m) for m in engine.accuracy["model"] if str(m) != "Selected"]
+    origins = engine.backtest["cutoff"].unique()
+    return backtest_forecasts(
+        engine.backtest,
+        engine.history if engine.history is not None else engine.backtest,
+        candidates=candidates,
+        choices=engine.choices,
+        levels=levels,
+        weights=engine.weights,
+        vintages=vintages_by_origin(weo_vintages, origins, rule=rule),
+    )
