@@ -267,6 +267,12 @@ class ForecastConfig(_Strict):
         description="Fail the run when the fallback (Naive) replaced a model on a larger share "
         "of its fits (backtest or live forecast).",
     )
+    weo_as_of: Literal["fall_of_origin", "spring_after_origin"] = Field(
+        "fall_of_origin",
+        description="Newest WEO vintage a forecast at origin T may use: the fall WEO of T "
+        "(fall_of_origin) or the spring WEO of T+1 (spring_after_origin); "
+        "docs/information-set.md.",
+    )
     dependence_threshold: float = Field(
         0.35,
         gt=0,

@@ -26,7 +26,12 @@ import numpy as np
 import pandas as pd
 
 from features.errors import ExportcastError
-from models.backtest import _mean_scores, interval_coverage, rolling_select
+from models.backtest import (
+    _mean_scores,
+    cross_validate_by_origin,
+    interval_coverage,
+    rolling_select,
+)
 from models.ensemble import add_ensemble
 from models.forecasting import cross_validate, fallback_counts, forecast_panel
 from models.intervals import (
@@ -182,6 +187,10 @@ class EngineResult:
         calibration: The conformal calibration of the live intervals (per size class).
         fallbacks: How often the fallback model (Naive) replaced each candidate:
             ``stage`` (backtest, live forecast), ``model``, ``replaced``, ``fits``, ``share``.
+        history: The histories the backtest was scored on: the series, or one history per
+            origin (``unique_id, cutoff, ds, y``, :mod:`models.histories`) when the split of
+            the series was decided at each origin.
+        weights: The accuracy weight of each series (None when unweighted).
     """
 
     forecast: pd.DataFrame
@@ -206,6 +215,9 @@ class EngineResult:
         return {
             str(k): int(v) for k, v in self.fallbacks.groupby("model")["replaced"].sum().items()
         }
+
+    history: pd.DataFrame | None = None
+    weights: pd.Series | None = None
 
 
 def _error_bounds(cal: ConformalCalibration, labels: pd.Series) -> pd.DataFrame:
@@ -282,6 +294,7 @@ def run_engine(
     seed: int = 0,
     n_jobs: int = 1,
     max_fallback_share: float = MAX_FALLBACK_SHARE,
+    history: pd.DataFrame | None = None,
 ) -> EngineResult:
     """Backtest, select, forecast with intervals and simulate joint paths.
 
@@ -299,6 +312,10 @@ def run_engine(
         n_jobs: Parallel workers over series.
         max_fallback_share: Fail when the fallback replaced a model on a larger share of
             its fits (:func:`check_fallbacks`).
+        history: Optional histories as known at each origin (``unique_id, cutoff, ds, y``,
+            :func:`features.series.origin_histories`): the backtest of origin ``T`` runs on
+            them instead of on ``series`` (the live split), and is scored on them. ``series``
+            is then only the live forecast's input.
 
     Returns:
         The engine's outputs.
@@ -309,7 +326,12 @@ def run_engine(
     """
     origins, scored = engine_origins(series, models, scored_origins, history_origins)
     instances = [MODEL_CLASSES[m]() for m in models]
-    cv = cross_validate(series, instances, h, origins=origins, fallback=Naive(), n_jobs=n_jobs)
+    if history is None:
+        cv = cross_validate(series, instances, h, origins=origins, fallback=Naive(), n_jobs=n_jobs)
+    else:
+        cv = cross_validate_by_origin(
+            history, instances, h, origins=origins, fallback=Naive(), n_jobs=n_jobs
+        )
 
     def live_forecast(needed: list[str]) -> pd.DataFrame:
         return forecast_panel(
@@ -328,6 +350,7 @@ def run_engine(
         n_paths=n_paths,
         seed=seed,
         max_fallback_share=max_fallback_share,
+        history=history,
     )
 
 
@@ -366,6 +389,7 @@ def finish_engine(
     n_paths: int,
     seed: int,
     max_fallback_share: float = MAX_FALLBACK_SHARE,
+    history: pd.DataFrame | None = None,
 ) -> EngineResult:
     """Everything after the backtest: selection, accuracy, live forecast, intervals, paths.
 
@@ -385,6 +409,8 @@ def finish_engine(
         seed: Path seed.
         max_fallback_share: Fail when the fallback replaced a model on a larger share of its
             fits (backtest or live forecast).
+        history: The per-origin histories ``cv`` ran on (scored on them), or None when it
+            ran on ``series``.
 
     Returns:
         The engine's outputs.
@@ -393,6 +419,9 @@ def finish_engine(
         FallbackShareError: A model fell back to Naive too often.
     """
     cv_fallbacks = fallback_table(cv, pd.DataFrame(), models)
+    train = series if history is None else history
+    if history is not None and weights is not None:  # a partner modelled only in the past
+        weights = weights.reindex(weights.index.union(cv["unique_id"].unique()), fill_value=0.0)
     candidates = list(models)
     cv = floor_at_zero(cv, candidates)
     if len(models) >= 2:
@@ -400,12 +429,12 @@ def finish_engine(
         candidates.append(ENSEMBLE)
     scored = scorable_origins(cv, scored, h, levels)  # too short for the backtest: say so first
     check_fallbacks(cv_fallbacks, max_fallback_share)
-    rolled = rolling_select(cv, series, candidates, scored, levels=levels)
+    rolled = rolling_select(cv, train, candidates, scored, levels=levels)
     baseline = "Naive" if "Naive" in rolled.cv.columns else None
-    accuracy = evaluate_cv(rolled.cv, series, [*candidates, "Selected"], weights, baseline=baseline)
+    accuracy = evaluate_cv(rolled.cv, train, [*candidates, "Selected"], weights, baseline=baseline)
     coverage = interval_coverage(rolled.cv, "Selected", levels)
 
-    model = _pooled_choice(cv, series, candidates)
+    model = _pooled_choice(cv, train, candidates)
     needed = list(models) if model == ENSEMBLE else [model]
     fc = live_forecast(needed)
     fallbacks = pd.concat(
@@ -416,7 +445,7 @@ def finish_engine(
         fc = add_ensemble(fc, needed, alias=ENSEMBLE)
     # intervals per size class of the partner (Mondrian conformal): large partners get the
     # errors of large partners
-    cv_sizes = size_classes_at(cv, series)
+    cv_sizes = size_classes_at(cv, train)
     calibration = fit_conformal(cv, model, levels, groups=cv_sizes)
     fc = fc[["unique_id", "ds", model]]
     live_sizes = size_classes_at(fc, series)
@@ -447,4 +476,6 @@ def finish_engine(
         backtest=rolled.cv,
         calibration=calibration,
         fallbacks=fallbacks,
+        history=train,
+        weights=weights,
     )
