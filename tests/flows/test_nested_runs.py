@@ -4,15 +4,11 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from configs import load_config
 from flows import tracking
-from flows.pipeline import run_pipeline
-from tests.flows.helpers import FAST
 
 
-def test_one_nested_run_per_candidate_with_scores_per_horizon(tmp_path, mlflow_uri):
-    cfg = load_config(overrides=[f"output.dir={tmp_path / 'out'}", *FAST])
-    result = run_pipeline(cfg, log=lambda _: None)
+def test_one_nested_run_per_candidate_with_scores_per_horizon(fast_run, mlflow_uri):
+    cfg, result = fast_run.config, fast_run.result
 
     client = MlflowClient(mlflow_uri)
     parent = client.get_run(result.mlflow_run_id)
@@ -20,7 +16,7 @@ def test_one_nested_run_per_candidate_with_scores_per_horizon(tmp_path, mlflow_u
         [parent.info.experiment_id],
         filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
     )
-    accuracy = pd.read_csv(tmp_path / "out" / "KOR" / "backtest_accuracy.csv")
+    accuracy = pd.read_csv(fast_run.folder / "backtest_accuracy.csv")
     by_name = {c.info.run_name: c for c in children}
     assert set(by_name) == set(accuracy["model"]) == {"Naive", "Drift", "Ensemble", "Selected"}
     horizon = int(cfg.horizon)
