@@ -19,6 +19,7 @@ or task request it themselves. ``make test-fast`` is ``-m "not e2e"``.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import re
@@ -50,6 +51,7 @@ BROWSER_FIXTURES = {"chromium_page"}
 SERVICE_FIXTURES = {"prefect_harness", "prefect_server", "mlflow_server", "raw"}
 
 
+@functools.cache
 def _source(func) -> str:
     try:
         return inspect.getsource(func)
@@ -57,41 +59,55 @@ def _source(func) -> str:
         return ""
 
 
-def _with_helpers(func, module, seen: set[str]) -> list[str]:
+@functools.cache
+def _with_helpers(func, module) -> str:
     """The source of ``func`` and of the functions of its test module it calls (recursively)."""
-    src = _source(func)
-    out = [src]
-    for name in set(re.findall(r"\b(_?[A-Za-z]\w*)\(", src)) - seen:
-        helper = getattr(module, name, None)
-        if inspect.isfunction(helper) and helper.__module__ == module.__name__:
-            seen.add(name)
-            out += _with_helpers(helper, module, seen)
-    return out
+    seen: set = set()
+    todo, out = [func], []
+    while todo:
+        src = _source(todo.pop())
+        out.append(src)
+        for name in re.findall(r"\b(_?[A-Za-z]\w*)\(", src):
+            helper = getattr(module, name, None)
+            own = inspect.isfunction(helper) and helper.__module__ == module.__name__
+            if own and helper not in seen:
+                seen.add(helper)
+                todo.append(helper)
+    return "\n".join(out)
+
+
+@functools.cache
+def _kinds(source: str) -> tuple[bool, bool, bool]:
+    """(whole flow, one scenario end to end, services) found in ``source``."""
+    return (
+        bool(WHOLE_FLOW.search(source)),
+        bool(WHOLE_SCENARIO.search(source)),
+        bool(SERVICES.search(source)),
+    )
 
 
 def _sources(item) -> list[str]:
     """The test's source, its module's helpers it calls, and the fixtures it uses from tests/."""
     module = getattr(item, "module", None)
     func = getattr(item, "function", None)
-    out = _with_helpers(func, module, set()) if module is not None else [_source(func)]
+    out = [_with_helpers(func, module) if module is not None else _source(func)]
     for name in item.fixturenames:
         for fixturedef in item._fixtureinfo.name2fixturedefs.get(name, ()):
             fixture_module = inspect.getmodule(fixturedef.func)
             if fixture_module is not None and fixture_module.__name__.startswith("tests"):
-                out += _with_helpers(fixturedef.func, fixture_module, set())
+                out.append(_with_helpers(fixturedef.func, fixture_module))
     return out
 
 
 def _detected_tier(item) -> tuple[str, bool]:
     """(tier, runs the whole flow) from the test's fixtures and source."""
-    sources = _sources(item)
-    whole_flow = any(WHOLE_FLOW.search(src) for src in sources)
-    scenario = any(WHOLE_SCENARIO.search(src) for src in sources)
-    if whole_flow or scenario or BROWSER_FIXTURES & set(item.fixturenames):
+    kinds = [_kinds(src) for src in _sources(item)]
+    whole_flow = any(k[0] for k in kinds)
+    if whole_flow or any(k[1] for k in kinds) or BROWSER_FIXTURES & set(item.fixturenames):
         return "e2e", whole_flow
     if SERVICE_FIXTURES & set(item.fixturenames) or item.get_closest_marker("rawdata"):
         return "integration", False
-    if any(SERVICES.search(src) for src in sources):
+    if any(k[2] for k in kinds):
         return "integration", False
     return "unit", False
 
