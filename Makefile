@@ -6,7 +6,7 @@ RAW    ?= ../shared/data/raw
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export MPLBACKEND := Agg
 
-.PHONY: install browser poppler run test lint snapshot snapshot-check bench clean
+.PHONY: install browser poppler run test test-fast lint snapshot snapshot-check bench clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,13 @@ run: install browser  ## the main job on the embedded snapshot (Korea)
 test: install browser poppler  ## lint + the whole test suite (real data checks run when $(RAW) exists)
 	$(BIN)/ruff check .
 	EXPORTCAST_RAW=$(RAW) $(BIN)/python -m pytest
+
+# The unit and integration tiers: no whole flow, no browser page, nothing marked slow (about a
+# minute on 2 cores; the tiers are in docs/testing.md). Chromium still prints the test report's
+# PDF and poppler reads it.
+test-fast: install browser poppler  ## lint + the fast tiers (unit, integration)
+	$(BIN)/ruff check .
+	EXPORTCAST_RAW=$(RAW) $(BIN)/python -m pytest -m "not e2e and not slow"
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -1,6 +1,6 @@
 """The main job as a Prefect flow: snapshot -> trade panel -> indices -> MLflow -> outputs.
 
-``forecast_exports`` is the pipeline picture in DESIGN.md, top to bottom; each step is a task
+``forecast_exports`` is the pipeline picture in docs/architecture.md, top to bottom; each step is a task
 named after what it does. Later stages (features, backtests, forecasts, concentration paths,
 report) are one line each between ``compute_concentration`` and ``log_run``.
 

@@ -1,8 +1,28 @@
-"""Shared fixtures: where the real upstream data lives, and tiny synthetic panels."""
+"""Shared fixtures (real upstream data, tiny synthetic panels, Chromium, the Prefect test server)
+and the test tiers.
+
+Every test gets exactly one tier marker, assigned here at collection (docs/testing.md):
+
+- ``e2e``: runs the whole flow (``run_pipeline`` / ``forecast_exports``, the CLI's ``run``,
+  ``scenario`` or ``serve``) or one scenario end to end (``run_scenario``), in its body, in a
+  helper of its module or through a fixture, or drives a browser (``chromium_page``);
+- ``integration``: talks to real services or child processes (the Prefect test server, an
+  ``mlflow server``, ``subprocess``, Chromium printing a PDF, the real upstream files) but does
+  not run the whole flow;
+- ``unit``: everything else.
+
+A tier set by hand (``@pytest.mark.unit`` / ``integration`` / ``e2e`` on the test, its class
+or its module) wins over the detection. Tests that run the whole flow get the session's
+Prefect test server (``prefect_harness``) without asking; other tests that call a Prefect flow
+or task request it themselves. ``make test-fast`` is ``-m "not e2e"``.
+"""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
+import re
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlsplit
@@ -13,6 +33,113 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BAD = ROOT / "tests" / "data" / "bad"
+
+TIERS = ("unit", "integration", "e2e")
+# the whole job: the pipeline flow, or the CLI commands that run it (not their --help); these
+# need the Prefect test server
+WHOLE_FLOW = re.compile(
+    r"\b(?:run_pipeline|forecast_exports)\("
+    r"""|\[\s*["'](?:run|scenario|serve)["']\s*,(?!\s*["']--help["'])"""
+)
+# one scenario end to end (baseline engine runs at its origin, gravity, paths): no Prefect
+WHOLE_SCENARIO = re.compile(r"\brun_scenario\(")
+# real services and processes short of the whole flow (Chromium printing a report's PDF too)
+SERVICES = re.compile(
+    r"\bsubprocess\.|\bPopen\(|\bsys\.executable\b|\b(?:build_report|write_pdf)\("
+)
+BROWSER_FIXTURES = {"chromium_page"}
+SERVICE_FIXTURES = {"prefect_harness", "prefect_server", "mlflow_server", "raw"}
+
+
+@functools.cache
+def _source(func) -> str:
+    try:
+        return inspect.getsource(func)
+    except (OSError, TypeError):
+        return ""
+
+
+@functools.cache
+def _with_helpers(func, module) -> str:
+    """The source of ``func`` and of the functions of its test module it calls (recursively)."""
+    seen: set = set()
+    todo, out = [func], []
+    while todo:
+        src = _source(todo.pop())
+        out.append(src)
+        for name in re.findall(r"\b(_?[A-Za-z]\w*)\(", src):
+            helper = getattr(module, name, None)
+            own = inspect.isfunction(helper) and helper.__module__ == module.__name__
+            if own and helper not in seen:
+                seen.add(helper)
+                todo.append(helper)
+    return "\n".join(out)
+
+
+@functools.cache
+def _kinds(source: str) -> tuple[bool, bool, bool]:
+    """(whole flow, one scenario end to end, services) found in ``source``."""
+    return (
+        bool(WHOLE_FLOW.search(source)),
+        bool(WHOLE_SCENARIO.search(source)),
+        bool(SERVICES.search(source)),
+    )
+
+
+def _sources(item) -> list[str]:
+    """The test's source, its module's helpers it calls, and the fixtures it uses from tests/."""
+    module = getattr(item, "module", None)
+    func = getattr(item, "function", None)
+    out = [_with_helpers(func, module) if module is not None else _source(func)]
+    for name in item.fixturenames:
+        for fixturedef in item._fixtureinfo.name2fixturedefs.get(name, ()):
+            fixture_module = inspect.getmodule(fixturedef.func)
+            if fixture_module is not None and fixture_module.__name__.startswith("tests"):
+                out.append(_with_helpers(fixturedef.func, fixture_module))
+    return out
+
+
+def _detected_tier(item) -> tuple[str, bool]:
+    """(tier, runs the whole flow) from the test's fixtures and source."""
+    kinds = [_kinds(src) for src in _sources(item)]
+    whole_flow = any(k[0] for k in kinds)
+    if whole_flow or any(k[1] for k in kinds) or BROWSER_FIXTURES & set(item.fixturenames):
+        return "e2e", whole_flow
+    if SERVICE_FIXTURES & set(item.fixturenames) or item.get_closest_marker("rawdata"):
+        return "integration", False
+    if any(k[2] for k in kinds):
+        return "integration", False
+    return "unit", False
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Give each test one tier marker; the whole flow also gets the Prefect test server.
+
+    A tier marked by hand wins, and then the test asks for ``prefect_harness`` itself if it
+    needs it (e.g. a CLI call that stops at a bad config before any flow starts is ``unit``).
+    """
+    for item in items:
+        chosen = [t for t in TIERS if item.get_closest_marker(t)]
+        if len(chosen) > 1:
+            raise pytest.UsageError(f"{item.nodeid}: more than one tier marker {chosen}")
+        if chosen:
+            continue
+        tier, whole_flow = _detected_tier(item)
+        item.add_marker(tier)
+        if whole_flow and "prefect_harness" not in item.fixturenames:
+            item.fixturenames.insert(0, "prefect_harness")
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """A temporary Prefect API (a throwaway server on a temporary SQLite database), started
+    once per session by the first test that needs it (about 20 s on a busy machine)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no network in tests
+        with prefect_test_harness(server_startup_timeout=180):
+            yield
 
 
 def _raw_dir() -> Path:

@@ -1,4 +1,5 @@
 import pytest
+import yaml
 
 from configs import DEFAULT_CONFIG, ConfigError, RunConfig, config_hash, load_config
 
@@ -65,10 +66,16 @@ def test_bad_override_is_named():
         load_config(overrides=["horizon"])
 
 
-def test_config_is_frozen_and_hash_tracks_content():
+def test_config_is_frozen_and_hash_tracks_content(tmp_path):
     cfg = load_config()
     with pytest.raises(ValueError):
         cfg.horizon = 3  # type: ignore[misc]
-    assert config_hash(cfg) == config_hash(load_config(DEFAULT_CONFIG))
+    # the same content written differently (another file, keys in reverse order, no comments;
+    # an override that sets a value to what it is) hashes the same; another value does not
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))
+    same = tmp_path / "same.yaml"
+    same.write_text(yaml.safe_dump(dict(reversed(list(data.items()))), sort_keys=False))
+    assert config_hash(load_config(same)) == config_hash(cfg)
+    assert config_hash(load_config(overrides=["horizon=5"])) == config_hash(cfg)
     assert config_hash(cfg) != config_hash(load_config(overrides=["horizon=3"]))
     assert isinstance(cfg, RunConfig)

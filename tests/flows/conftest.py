@@ -1,8 +1,10 @@
 """Flow tests run against a temporary Prefect server and a temporary MLflow store.
 
-One session-scoped ``prefect_test_harness`` (a throwaway Prefect API on a temporary SQLite
-database) serves every flow run here; MLflow writes to a session SQLite store under tmp, and
-the task cache goes to a temporary folder unless a test sets ``cache.dir`` itself.
+The session's ``prefect_harness`` (tests/conftest.py: a throwaway Prefect API on a temporary
+SQLite database) starts only for the tests that need it: the ones that run the whole flow get
+it automatically, the others that call a Prefect flow or task ask for it. MLflow writes to a
+session SQLite store under tmp, and the task cache goes to a temporary folder unless a test
+sets ``cache.dir`` itself.
 """
 
 from __future__ import annotations
@@ -16,19 +18,9 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 
 from flows import pipeline
-from tests.flows.helpers import free_port, subprocess_env, wait_for_http
-
-
-@pytest.fixture(scope="session", autouse=True)
-def prefect_harness():
-    """A temporary Prefect API for the whole session (first start creates its database)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no network in tests
-        with prefect_test_harness(server_startup_timeout=180):
-            yield
+from tests.flows.helpers import FAST, FAST_ARGS, free_port, subprocess_env, wait_for_http
 
 
 @pytest.fixture(scope="session")
@@ -52,6 +44,43 @@ def isolated_stores(tmp_path_factory, mlflow_uri):
         mp.setenv("MLFLOW_LOGGING_LEVEL", "WARNING")
         mp.setattr(pipeline, "cache_dir", cache_dir)
         yield
+
+
+@pytest.fixture(scope="session")
+def fast_run(tmp_path_factory, prefect_harness, isolated_stores):
+    """One pipeline run of the default config with the FAST overrides, shared by the tests
+    that only read what such a run leaves (outputs, its MLflow run, its progress lines).
+
+    Returns a namespace with ``result`` (the RunResult), ``folder`` (outputs/KOR) and
+    ``lines`` (the progress output). Tests must not change its files.
+    """
+    from configs import load_config
+
+    out = tmp_path_factory.mktemp("fast-run") / "out"
+    lines: list[str] = []
+    config = load_config(overrides=[f"output.dir={out}", *FAST])
+    result = pipeline.run_pipeline(config, log=lines.append)
+    return SimpleNamespace(config=config, result=result, folder=out / "KOR", lines=tuple(lines))
+
+
+@pytest.fixture(scope="session")
+def quiet_cli_run(tmp_path_factory, prefect_harness, isolated_stores):
+    """``exportcast run -q`` with the FAST overrides into its own experiment (clitest-KOR),
+    shared by the tests of ``--quiet`` and of ``exportcast runs``.
+
+    Returns a namespace with ``result`` (the CliRunner result), ``folder`` (outputs/KOR) and
+    ``experiment`` (the ``--set`` arguments that select the experiment).
+    """
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    out = tmp_path_factory.mktemp("quiet-cli-run")
+    experiment = ["--set", "tracking.experiment=clitest-{reporter}"]
+    res = CliRunner().invoke(
+        app, ["run", "-q", "--set", f"output.dir={out}", *FAST_ARGS, *experiment]
+    )
+    return SimpleNamespace(result=res, folder=out / "KOR", experiment=experiment)
 
 
 @pytest.fixture

@@ -18,15 +18,10 @@ from tests.flows.helpers import FAST
 NAME = "exportcast-KOR-forecaster"
 
 
-@pytest.fixture(scope="module")
-def pipeline_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("champion") / "out"
-    result = run_pipeline(load_config(overrides=[f"output.dir={out}", *FAST]), log=lambda _: None)
-    return result, out / "KOR"
-
-
-def test_champion_is_registered_and_forecasts_like_the_pipeline(pipeline_run, mlflow_uri):
-    result, folder = pipeline_run
+def test_champion_is_registered_and_forecasts_like_the_pipeline(fast_run, mlflow_uri):
+    # the session's shared FAST run (conftest): the first whole-flow run of tests/flows, so its
+    # model is still the one behind the alias (test_failed_registration runs after it)
+    result, folder = fast_run.result, fast_run.folder
     client = MlflowClient(mlflow_uri)
     run = client.get_run(result.mlflow_run_id)
     assert run.info.status == "FINISHED"

@@ -15,7 +15,7 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from typer.testing import CliRunner
 
 from flows.cli import app
-from tests.flows.helpers import FAST_ARGS, free_port, subprocess_env, wait_for_http
+from tests.flows.helpers import free_port, subprocess_env, wait_for_http
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,12 +37,9 @@ def test_help_describes_each_command(command, words):
         assert word in res.output, (word, res.output)
 
 
-def test_runs_lists_the_latest_run_of_the_reporter(tmp_path):
-    experiment = ["--set", "tracking.experiment=clitest-{reporter}"]
-    res = runner.invoke(
-        app, ["run", "-q", "--set", f"output.dir={tmp_path}", *FAST_ARGS, *experiment]
-    )
-    assert res.exit_code == 0, res.output
+def test_runs_lists_the_latest_run_of_the_reporter(quiet_cli_run):
+    experiment = quiet_cli_run.experiment
+    assert quiet_cli_run.result.exit_code == 0, quiet_cli_run.result.output
 
     res = runner.invoke(app, ["runs", *experiment], env={"COLUMNS": "80"})
     assert res.exit_code == 0, res.output
@@ -50,7 +47,7 @@ def test_runs_lists_the_latest_run_of_the_reporter(tmp_path):
     assert "FINISHED" in res.output
     assert "8cea10c8" in res.output  # data vintage, cut to 8 characters
     assert "38.0 % 2023" in res.output
-    conc = pd.read_csv(tmp_path / "KOR" / "concentration.csv").set_index("year")
+    conc = pd.read_csv(quiet_cli_run.folder / "concentration.csv").set_index("year")
     assert f"{100 * conc.loc[2028, 'dependence_share']:.1f} % 2028" in res.output  # forecast
     # the job's run only, not its nested model runs (Naive, Drift, Ensemble, Selected): one
     # line that starts with a short run id
@@ -64,6 +61,7 @@ def test_runs_says_when_there_are_none():
     assert "no runs yet" in res.output
 
 
+@pytest.mark.unit  # refused before any flow starts
 def test_serve_refuses_without_prefect_api_url():
     with temporary_settings({PREFECT_API_URL: None}):
         res = runner.invoke(app, ["serve", "-q"])
@@ -72,6 +70,7 @@ def test_serve_refuses_without_prefect_api_url():
     assert "prefect server start --host 127.0.0.1" in res.output
 
 
+@pytest.mark.unit  # refused before any flow starts
 def test_serve_refuses_when_no_server_answers():
     url = f"http://127.0.0.1:{free_port()}/api"
     with temporary_settings({PREFECT_API_URL: url}):
@@ -115,6 +114,7 @@ def test_ui_serves_the_store_on_localhost_and_stops_cleanly(tmp_path, mlflow_uri
         httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
 
 
+@pytest.mark.unit  # `run` stops at the config, before any flow starts
 def test_runs_of_another_reporter_need_no_scenario_override():
     # the default scenarios are Korea's: the job refuses them for JPN, listing runs does not
     res = runner.invoke(app, ["runs", "--set", "reporter=JPN", "--set", "tracking.experiment=x"])

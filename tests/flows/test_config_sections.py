@@ -58,7 +58,12 @@ def test_tracking_uri_with_password_is_refused_without_echoing_it():
 
 
 def test_experiment_name_may_only_use_the_reporter_field():
-    assert load_config(overrides=["tracking.experiment=kor-trade"]).tracking.experiment
+    # accepted as written: no field, or the reporter field (filled in when the run is named)
+    assert load_config(overrides=["tracking.experiment=kor-trade"]).tracking.experiment == (
+        "kor-trade"
+    )
+    named = load_config(overrides=["tracking.experiment=trade-{reporter}"])
+    assert named.tracking.experiment == "trade-{reporter}"
     for bad in ("exportcast-{country}", "exportcast-{reporter", "exportcast-{}", "' '"):
         with pytest.raises(ConfigError, match="at most the field"):
             load_config(overrides=[f"tracking.experiment={bad}"])

@@ -1,15 +1,12 @@
 """``runner.kind: dask`` (prefect-dask on a real 2-worker LocalCluster) equals the default."""
 
 import pandas as pd
-import pytest
 from pandas.testing import assert_frame_equal
 
 from configs import load_config
 from flows import parallel
 from flows.pipeline import run_pipeline
 from tests.flows.helpers import FAST
-
-pytestmark = pytest.mark.integration
 
 
 def _run(tmp_path, name, *sets):

@@ -20,8 +20,6 @@ from configs import RunConfig, load_config
 from flows import tracking
 from flows.pipeline import run_pipeline
 
-pytestmark = pytest.mark.integration
-
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 # Forecasting is not what this test looks at and takes a minute or more: off where it exists.

@@ -4,16 +4,12 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from configs import load_config
 from flows import tracking
-from flows.pipeline import run_pipeline
 from models.metrics import evaluate_table
-from tests.flows.helpers import FAST
 
 
-def test_one_nested_run_per_candidate_with_scores_per_horizon(tmp_path, mlflow_uri):
-    cfg = load_config(overrides=[f"output.dir={tmp_path / 'out'}", *FAST])
-    result = run_pipeline(cfg, log=lambda _: None)
+def test_one_nested_run_per_candidate_with_scores_per_horizon(fast_run, mlflow_uri):
+    cfg, result = fast_run.config, fast_run.result
 
     client = MlflowClient(mlflow_uri)
     parent = client.get_run(result.mlflow_run_id)
@@ -21,7 +17,7 @@ def test_one_nested_run_per_candidate_with_scores_per_horizon(tmp_path, mlflow_u
         [parent.info.experiment_id],
         filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
     )
-    accuracy = pd.read_csv(tmp_path / "out" / "KOR" / "backtest_accuracy.csv")
+    accuracy = pd.read_csv(fast_run.folder / "backtest_accuracy.csv")
     by_name = {c.info.run_name: c for c in children}
     assert set(by_name) == set(accuracy["model"]) == {"Naive", "Drift", "Ensemble", "Selected"}
     horizon = int(cfg.horizon)
@@ -45,7 +41,7 @@ def test_one_nested_run_per_candidate_with_scores_per_horizon(tmp_path, mlflow_u
     # backtest_forecasts.csv: every backtest forecast, in the output folder and in MLflow; the
     # published accuracy is recomputed from it with the product's metric functions
     table = pd.read_csv(
-        tmp_path / "out" / "KOR" / "backtest_forecasts.csv", keep_default_na=False, na_values=[""]
+        fast_run.folder / "backtest_forecasts.csv", keep_default_na=False, na_values=[""]
     )
     assert "backtest_forecasts.csv" in {a.path for a in client.list_artifacts(parent.info.run_id)}
     assert (table["weo_vintage"] == "F" + table["origin"].astype(str)).all()  # fall_of_origin

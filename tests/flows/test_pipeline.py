@@ -37,9 +37,10 @@ def _counting(monkeypatch, name):
     return calls
 
 
-def test_flow_logs_one_mlflow_run_with_tags_params_metrics_and_artifacts(tmp_path, mlflow_uri):
-    lines = []
-    result = run_pipeline(_config(tmp_path), log=lines.append)
+def test_flow_logs_one_mlflow_run_with_tags_params_metrics_and_artifacts(
+    fast_run, tmp_path, mlflow_uri
+):
+    result, lines = fast_run.result, fast_run.lines
 
     client = MlflowClient(mlflow_uri)
     run = client.get_run(result.mlflow_run_id)
@@ -83,7 +84,7 @@ def test_flow_logs_one_mlflow_run_with_tags_params_metrics_and_artifacts(tmp_pat
     png = client.download_artifacts(run.info.run_id, "dependence_share.png", str(tmp_path))
     assert Path(png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-    meta = json.loads((tmp_path / "out" / "KOR" / "run.json").read_text())
+    meta = json.loads((fast_run.folder / "run.json").read_text())
     assert meta["mlflow_run_id"] == result.mlflow_run_id
     assert meta["prefect_flow_run_id"] == result.flow_run_id
     assert meta["code_version"] == code_version()
@@ -180,6 +181,8 @@ def test_io_tasks_retry_only_transient_errors(exc, retry):
     assert pipeline._transient(None, None, Failed(data=exc)) is retry
 
 
+@pytest.mark.integration
+@pytest.mark.usefixtures("prefect_harness")  # runs a small flow
 def test_load_data_retries_a_transient_read_error(monkeypatch):
     real = pipeline.load_snapshot
     failures = [OSError("NFS timeout")]

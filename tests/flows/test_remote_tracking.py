@@ -13,8 +13,6 @@ from mlflow.exceptions import MlflowException
 from configs import RunConfig, load_config
 from flows.pipeline import run_pipeline
 
-pytestmark = pytest.mark.integration
-
 # Forecasting is not what this test looks at and takes a minute or more: off where it exists.
 NO_FORECAST = ["forecast.enabled=false"] if "forecast" in RunConfig.model_fields else []
 

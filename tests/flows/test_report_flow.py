@@ -219,6 +219,7 @@ def test_scenario_command_runs_one_file(tmp_path):
     assert set(partners["scenario"]) == {"uae_cepa"}
 
 
+@pytest.mark.unit  # refused before any flow starts
 def test_scenario_command_rejects_a_bad_file(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(

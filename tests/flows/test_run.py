@@ -92,6 +92,7 @@ def test_cli_run_prints_history_table(tmp_path):
     assert "0.101" in res.output
 
 
+@pytest.mark.unit  # stops at the config, before any flow starts
 def test_cli_bad_config_exits_2_with_named_key(tmp_path):
     res = runner.invoke(app, ["run", "--set", "reportr=KOR", "--set", f"output.dir={tmp_path}"])
     assert res.exit_code == 2
@@ -99,10 +100,11 @@ def test_cli_bad_config_exits_2_with_named_key(tmp_path):
     assert not (tmp_path / "KOR").exists()
 
 
-def test_cli_quiet_prints_nothing(tmp_path):
-    res = runner.invoke(app, ["run", "-q", "--set", f"output.dir={tmp_path}", *FAST_ARGS])
-    assert res.exit_code == 0
+def test_cli_quiet_prints_nothing(quiet_cli_run):
+    res = quiet_cli_run.result
+    assert res.exit_code == 0, res.output
     assert res.output == ""
+    assert (quiet_cli_run.folder / "concentration.csv").is_file()
 
 
 def test_console_script_help_for_every_command():
@@ -122,6 +124,8 @@ def test_cli_snapshot_check_reproduces_committed(raw):
     assert "reproduced exactly" in res.output
 
 
+@pytest.mark.integration  # the flow starts and stops at the data check
+@pytest.mark.usefixtures("prefect_harness")
 @pytest.mark.parametrize(
     ("sets", "words"),
     [

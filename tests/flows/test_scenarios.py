@@ -29,6 +29,12 @@ def config():
 
 
 @pytest.fixture(scope="module")
+def last_year_baseline(config, tables):
+    """The baseline at the run's last year, as the pipeline hands it to run_scenarios."""
+    return baseline_at(config, tables, config.years.end)
+
+
+@pytest.fixture(scope="module")
 def rerun():
     return []  # the baselines run_scenario reran (filled by the cambodia fixture)
 
@@ -144,9 +150,9 @@ def test_meta_is_json_and_says_what_was_done(cambodia):
     assert lines[0].startswith("scenario cambodia_fta")
 
 
-def test_baseline_is_reused_at_the_runs_last_year(config, tables):
+def test_baseline_is_reused_at_the_runs_last_year(config, tables, last_year_baseline):
     scenario = load_scenario(ROOT / "configs" / "scenarios" / "uae_cepa.yaml")
-    fs, engine = baseline_at(config, tables, config.years.end)
+    fs, engine = last_year_baseline
     lines = []
     result = run_scenario(config, scenario, tables, baseline=(fs, engine), log=lines.append)
     assert any("reused" in line for line in lines)
@@ -169,7 +175,9 @@ def test_baseline_is_reused_at_the_runs_last_year(config, tables):
     )
 
 
-def test_gdp_shock_and_dependence_set_override_end_to_end(config, tables, tmp_path):
+def test_gdp_shock_and_dependence_set_override_end_to_end(
+    config, tables, last_year_baseline, tmp_path
+):
     # a China demand shock, its indices computed on an overridden dependence set
     spec = tmp_path / "china_slowdown.yaml"
     spec.write_text(
@@ -180,7 +188,10 @@ def test_gdp_shock_and_dependence_set_override_end_to_end(config, tables, tmp_pa
         "    - {partner: CHN, start: 2024, end: 2028, growth_pp: -3.0}\n"
         "  dependence_set: [CHN, USA, HKG]\n"
     )
-    result = run_scenario(config, load_scenario(spec), tables, log=lambda _: None)
+    # origin = the run's last year: the run's baseline is reused, as in the pipeline
+    result = run_scenario(
+        config, load_scenario(spec), tables, baseline=last_year_baseline, log=lambda _: None
+    )
     p = result.partners
     assert set(p["partner"]) == {"CHN"}
     effect = p.set_index("year")["ppml_effect_pct"]

@@ -16,7 +16,7 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from flows.serve import SHUTDOWN_GRACE_S
 from tests.flows.helpers import FAST_ARGS, free_port, subprocess_env, wait_for_http
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 
