@@ -52,16 +52,16 @@ from features.series import (
     REST,
     ForecastSeries,
     check_dependence_modelled,
-    origin_histories,
     split_series,
 )
 from features.sources._common import SourceError
 from flows import report as report_files
 from flows import tracking
+from flows.engine_call import run_configured_engine
 from flows.io import PROJECT_ROOT, atomic_write, project_path, write_csv
 from flows.snapshot import Snapshot, build_snapshot, load_snapshot
 from models.backtest_table import engine_backtest_table
-from models.engine import EngineResult, run_engine
+from models.engine import EngineResult
 from models.index_backtest import ALL, index_backtest, summarize_index_backtest
 from models.paths import path_quantiles
 from models.scenarios import ScenarioResult
@@ -514,33 +514,7 @@ def forecast_partners(
     backtests and forecasts to a Dask cluster in chunks (:mod:`flows.parallel`); the result
     is the same as with the default runner.
     """
-    series = fs.series
-    last = series.loc[series["ds"] == fs.last_year]
-    weights = (last.set_index("unique_id")["y"] / last["y"].sum()).reindex(
-        series["unique_id"].unique(), fill_value=0.0
-    )
-    args: dict[str, Any] = {
-        "h": horizon,
-        "models": settings["models"],
-        "scored_origins": range(settings["backtest"]["start"], settings["backtest"]["end"] + 1),
-        "history_origins": range(settings["history_start"], settings["backtest"]["start"]),
-        "levels": settings["levels"],
-        "weights": weights,
-        "n_paths": settings["n_paths"],
-        "seed": settings["seed"],
-        "max_fallback_share": settings["max_fallback_share"],
-    }
-    if panel is not None:
-        origins = [*args["history_origins"], *args["scored_origins"]]
-        args["history"] = origin_histories(
-            panel, origins, min_years=settings["min_years"], h=horizon
-        )
-    with threadpool_limits(limits=1, user_api="blas"):
-        if runner is not None and runner.get("kind") == "dask":
-            from flows.parallel import run_engine_dask  # imports dask only when used
-
-            return run_engine_dask(series, runner=runner, **args)
-        return run_engine(series, n_jobs=settings["n_jobs"], **args)
+    return run_configured_engine(fs, settings, horizon, panel=panel, runner=runner)
 
 
 @task(cache_policy=NO_CACHE, on_completion=_reports(_describe_forecast_conc))

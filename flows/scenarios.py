@@ -21,9 +21,10 @@ from configs.schema import RunConfig, ScenarioConfig
 from features.build import build_features
 from features.concentration import concentration_index
 from features.panel import build_trade_panel
-from features.series import REST, ForecastSeries, origin_histories, split_series
+from features.series import REST, ForecastSeries, split_series
+from flows.engine_call import run_configured_engine
 from models import scenarios as sc
-from models.engine import EngineResult, run_engine
+from models.engine import EngineResult
 
 __all__ = ["PARTNER_COLUMNS", "baseline_at", "index_columns", "partner_columns", "run_scenario"]
 
@@ -81,34 +82,16 @@ def baseline_at(
 ) -> tuple[ForecastSeries, EngineResult]:
     """The baseline forecast from ``origin``: series and engine as the pipeline makes them.
 
-    Same settings as ``flows.pipeline.forecast_partners`` (models, backtest origins clipped
-    to years before the origin, levels, paths, seed, workers), on the panel cut at ``origin``.
+    The same engine call as the pipeline's (:func:`flows.engine_call.run_configured_engine`:
+    models, backtest origins before the origin, levels, paths, seed, workers, fallback limit),
+    on the panel cut at ``origin``.
     """
     f = config.forecast
     panel = build_trade_panel(
         tables["kor_exports"], reporter=config.reporter, start=config.years.start, end=origin
     )
     fs = split_series(panel, min_years=f.min_years)
-    series = fs.series
-    last = series.loc[series["ds"] == fs.last_year]
-    weights = (last.set_index("unique_id")["y"] / last["y"].sum()).reindex(
-        series["unique_id"].unique(), fill_value=0.0
-    )
-    scored = range(f.backtest.start, min(f.backtest.end, origin - 1) + 1)
-    past = range(f.history_start, f.backtest.start)
-    engine = run_engine(
-        series,
-        h=config.horizon,
-        models=f.models,
-        scored_origins=scored,
-        history_origins=past,
-        history=origin_histories(panel, [*past, *scored], min_years=f.min_years, h=config.horizon),
-        levels=f.levels,
-        weights=weights,
-        n_paths=f.n_paths,
-        seed=f.seed,
-        n_jobs=f.n_jobs,
-    )
+    engine = run_configured_engine(fs, f.model_dump(mode="json"), config.horizon, panel=panel)
     return fs, engine
 
 

@@ -13,19 +13,27 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPTS = sorted(p.name for p in (ROOT / "benchmarks").glob("*.py"))
+SCRIPTS = sorted(
+    f"{p.parent.name}/{p.name}"
+    for folder in ("benchmarks", "research")
+    for p in (ROOT / folder).glob("*.py")
+    if folder == "benchmarks" or p.name.endswith("_probe.py")
+)
 
 
 def test_every_benchmark_is_listed():
-    assert {"backtest.py", "global_probe.py", "index_coverage.py", "selection_probe.py"} <= set(
-        SCRIPTS
-    )
+    assert {
+        "benchmarks/backtest.py",
+        "benchmarks/index_coverage.py",
+        "research/global_probe.py",
+        "research/selection_probe.py",
+    } <= set(SCRIPTS)
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_benchmark_script_imports_and_prints_help(script):
     res = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / script), "--help"],
+        [sys.executable, str(ROOT / script), "--help"],
         cwd=ROOT,
         capture_output=True,
         text=True,

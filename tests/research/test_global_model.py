@@ -5,7 +5,7 @@ import pytest
 from sklearn.exceptions import NotFittedError
 from threadpoolctl import threadpool_limits
 
-from models.global_model import FEATURES, GlobalShareModel, rolling_origin_forecast
+from research.global_model import FEATURES, GlobalShareModel, rolling_origin_forecast
 
 FAST = {"max_iter": 15, "min_samples_leaf": 5}
 H = 3

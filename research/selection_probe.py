@@ -44,7 +44,9 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+# benchmarks/ (backtest.py), research/ (global_probe.py) and the project root (research.*)
+sys.path[:0] = [str(HERE.parent / "benchmarks"), str(HERE), str(HERE.parent)]
 from backtest import HISTORY, SCORED, load_series, share_weights
 from global_probe import (
     ROOT,
@@ -60,8 +62,8 @@ from global_probe import (
 
 from flows.snapshot import load_snapshot
 from models.forecasting import cross_validate
-from models.global_model import GlobalShareModel
 from models.timeseries import DampedETS, Drift, Naive, Theta
+from research.global_model import GlobalShareModel
 
 assert TUNE == HISTORY + SCORED
 ENGINE = ["Naive", "Drift", "Theta", "DampedETS"]
@@ -94,7 +96,8 @@ def over(d: Data, fn: Callable[[np.ndarray], np.ndarray]) -> Preds:
 
 def gated_drift(tcrit: float, win: int = 10) -> Callable[[np.ndarray], np.ndarray]:
     """Drift (first-to-last slope) if the mean log growth of the last ``win`` years has
-    |t| > tcrit, else naive: drift only where the trend is clear against the noise."""
+    |t| > tcrit, else naive: drift only where the trend is clear against the noise.
+    """
 
     def f(h: np.ndarray) -> np.ndarray:
         g = np.diff(np.log(h[:, -win - 1 :]), axis=1)
@@ -142,7 +145,8 @@ def classes(d: Data, t: int, kind: str) -> np.ndarray:
 
 def rolling_pick(d: Data, cands: dict[str, Preds], kind: str, window: int | None = None) -> Preds:
     """At each scored origin T and per class, the candidate with the lowest summed MASE over
-    origins max(1998, T-window)..T-1, scored on target years <= T only."""
+    origins max(1998, T-window)..T-1, scored on target years <= T only.
+    """
     names = list(cands)
     out = {}
     for t in SCORED:

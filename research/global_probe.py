@@ -9,7 +9,7 @@ a method's unit MASEs / naive's over the 1,793 (partner, origin) units. wAPE = a
 weighted by value. "top-20" = the 20 largest scored partners in 2018 (the last origin).
 
 Honesty: every forecast from T uses data with year <= T only. The global model
-(``models.global_model``) trains only on rows whose target year is <= T; its extra panel is IMF
+(``research.global_model``) trains only on rows whose target year is <= T; its extra panel is IMF
 DOTS (``dots_exports``, every reporter except Korea, 1990-2020), so late origins see DOTS only
 up to 2020 as they should. Tuned choices (SES alpha, spike rule, exponent, per-series
 selection) are made on earlier origins scored only on years <= T. Everything else is fixed.
@@ -76,6 +76,7 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # before numpy/sklearn load their pools
 
 import argparse
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -84,8 +85,10 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project root: research.*
+
 from flows.snapshot import load_snapshot
-from models.global_model import GlobalShareModel, rolling_origin_forecast
+from research.global_model import GlobalShareModel, rolling_origin_forecast
 
 ROOT = Path(__file__).resolve().parents[1]
 H = 5
