@@ -87,6 +87,7 @@ def _build_tables(
     from features.sources.kosis import load_kosis_exports
     from features.sources.wdi import load_wdi
     from features.sources.weo import load_weo, weo_wide
+    from features.sources.wto_rta import load_wto_rtas
 
     tables: dict[str, tuple[pd.DataFrame, list[str], list[Loaded]]] = {}
 
@@ -160,6 +161,11 @@ def _build_tables(
     tables["income_groups"] = (_drop_row(income.frame), ["wb_class"], [income])
     tables["fta"] = (_drop_row(fta.frame), ["korea_fta"], [fta])
     log(f"    {dist.summary()}; {fta.summary()} ({time.perf_counter() - t:.1f}s)")
+
+    t = step("WTO RTA database (agreement pairs)")
+    rtas = load_wto_rtas(raw / "wto_rta" / "all_rtas.csv")
+    tables["rtas"] = (_drop_row(rtas.frame), ["wto_rta"], [rtas])
+    log(f"    {rtas.summary()} ({time.perf_counter() - t:.1f}s)")
     return tables
 
 
