@@ -82,7 +82,7 @@ CODE_DIRS = ("configs", "features", "models", "flows", "reports")
 # reporter's from the all-reporter IMF DOTS panel (to 2020): EXPORT_TABLES, first match wins.
 SNAPSHOT_TABLES = [
     "kor_exports", "dots_exports", "kor_totals", "countries", "fta", "pairs", "indicators",
-    "income_groups",
+    "income_groups", "rtas",
 ]  # fmt: skip
 EXPORT_TABLES = ("kor_exports", "dots_exports")
 
