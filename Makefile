@@ -62,3 +62,4 @@ $(VENV)/.bench-installed: $(VENV)/.installed
 
 bench: $(VENV)/.bench-installed  ## accuracy/speed tables (benchmarks/, not tests)
 	$(BIN)/python benchmarks/backtest.py
+	$(BIN)/python benchmarks/fta_track_record.py --sizes 100
