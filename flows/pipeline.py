@@ -572,6 +572,18 @@ def run_scenarios(
     return results
 
 
+@task(cache_key_fn=_cache_key_of)
+def fta_track_record(tables: dict[str, pd.DataFrame], *, cache_key: str | None) -> pd.DataFrame:
+    """The ex ante track record of Korea's agreements (docs/fta-gravity.md; about 70 s cold)."""
+    from models.fta_track_record import track_record
+
+    log = _stage_log()
+    with threadpool_limits(limits=1, user_api="blas"):
+        rows, _ = track_record(tables["kor_exports"], tables["dots_exports"], tables["rtas"],
+                               tables["fta"], log=log)  # fmt: skip
+    return rows
+
+
 @task(cache_policy=NO_CACHE)
 def find_opportunities(
     forecasts: pd.DataFrame,
@@ -847,7 +859,9 @@ def write_outputs(
                 "opportunities": bundle["opportunities"],
                 "index_backtest": bundle["index_backtest"],
                 **report_files.scenario_tables(scenarios, run.config["forecast"]["levels"]),
-            }
+                **({} if bundle.get("fta_track_record") is None
+                   else {"fta_track_record": bundle["fta_track_record"]}),
+            }  # fmt: skip
             report_meta = {
                 **bundle["meta"],
                 "mlflow_run_id": record.run_id,
@@ -1019,6 +1033,11 @@ def forecast_exports(config: RunConfig) -> RunResult:
             "index_backtest": index_track,
             "scenarios": scenarios,
             "meta": _report_meta(config, run, snapshot, panel, engine),
+            "fta_track_record": (
+                fta_track_record(snapshot.tables, cache_key=run.cache_key)
+                if config.scenarios
+                else None
+            ),
         }
     record = log_run(concentration, run, engine, series, scenarios, index_track)
     report = bundle is not None and config.report.enabled
