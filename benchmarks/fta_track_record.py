@@ -7,7 +7,9 @@ Part 1 fits the world structural gravity (``models.fta_effects.fit_world_gravity
 1992-2020 at 4-year intervals, exporter-year, importer-year and pair effects, PPML by pyfixest,
 clustered by pair) with four specifications: the total RTA effect, the phased effect (lags of
 4 and 8 years), anticipation (a 4-year lead) and depth (a deepening on top of an existing
-agreement), for several panel sizes, with fit time and the process's peak memory.
+agreement), for several panel sizes, with fit time and the process's peak memory; and the
+phased spec with ``rta_nonhigh`` (RTA x importer not high income that year, World Bank
+historical classification): heterogeneity by partner income group.
 
 Part 2 is ``models.fta_track_record.track_record``: for each agreement entry (agreement x
 partner) the world gravity is refitted on data up to the year before entry, the phased effect
@@ -27,10 +29,18 @@ from pathlib import Path
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from features.world_gravity import (
+    add_income_interaction,
+    interval_years,
+    pair_agreements,
+    select_countries,
+    world_panel,
+)
 from flows.io import write_csv
 from flows.snapshot import load_snapshot
 from models.fta_effects import ANTICIPATION, DEPTH, PHASED, fit_world_gravity
 from models.fta_track_record import summarize, track_record
+from models.structural_gravity import fit_structural_gravity
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = {"total": ("rta",), "phased": PHASED, "anticipation": ANTICIPATION, "depth": DEPTH}
@@ -40,11 +50,37 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _row(size: int | None, spec: str, fit, total: float) -> dict:
+    summary = fit.summary(levels=(95,))
+    terms = "; ".join(
+        f"{r.term} {r.coef:+.3f} [{r.lo_95:+.3f}, {r.hi_95:+.3f}]" for r in summary.itertuples()
+    )
+    return {
+        "countries": size or "all", "spec": spec, "years": f"{fit.years[0]}-{fit.years[-1]}",
+        "flows": fit.n_obs, "pairs": fit.n_clusters, "fit_s": round(fit.fit_seconds, 1),
+        "total_s": round(total, 1), "peak_mb": round(_peak_mb()), "estimates (95 %)": terms,
+    }  # fmt: skip
+
+
+def income_fit(tables: dict[str, pd.DataFrame], size: int | None) -> dict:
+    """The phased spec plus ``rta_nonhigh``: does a first FTA do more with a poorer importer?"""
+    started = time.perf_counter()
+    dots = tables["dots_exports"]
+    years = interval_years(int(dots["year"].max()), 1990, 4)  # as fit_world_gravity
+    countries = select_countries(dots, years, top_n=size, always=["KOR"])
+    agreements = pair_agreements(tables["rtas"], tables["fta"])
+    panel = world_panel(dots, agreements, years=years, countries=countries)
+    panel = add_income_interaction(panel, tables["income_groups"])
+    fit = fit_structural_gravity(panel, [*PHASED, "rta_nonhigh"])
+    return _row(size, "income", fit, time.perf_counter() - started)
+
+
 def world_fits(tables: dict[str, pd.DataFrame], sizes: list[int | None]) -> pd.DataFrame:
     """Every specification at every panel size, on DOTS years up to the last one."""
     last = int(tables["dots_exports"]["year"].max())
     rows = []
     for size in sizes:
+        rows.append(income_fit(tables, size))
         for spec, regressors in SPECS.items():
             # leads need t + 4 inside the data: the anticipation fit ends 4 years earlier
             end = last - 4 if spec == "anticipation" else last
@@ -53,18 +89,7 @@ def world_fits(tables: dict[str, pd.DataFrame], sizes: list[int | None]) -> pd.D
                 tables["dots_exports"], tables["rtas"], tables["fta"], last_year=end, top_n=size,
                 regressors=regressors,
             )  # fmt: skip
-            total = time.perf_counter() - started
-            summary = fit.summary(levels=(95,))
-            terms = "; ".join(
-                f"{r.term} {r.coef:+.3f} [{r.lo_95:+.3f}, {r.hi_95:+.3f}]"
-                for r in summary.itertuples()
-            )
-            rows.append({
-                "countries": size or "all", "spec": spec,
-                "years": f"{fit.years[0]}-{fit.years[-1]}", "flows": fit.n_obs,
-                "pairs": fit.n_clusters, "fit_s": round(fit.fit_seconds, 1),
-                "total_s": round(total, 1), "peak_mb": round(_peak_mb()), "estimates (95 %)": terms,
-            })  # fmt: skip
+            rows.append(_row(size, spec, fit, time.perf_counter() - started))
     return pd.DataFrame(rows)
 
 
@@ -77,7 +102,7 @@ def main() -> None:
     args = parser.parse_args()
     pd.set_option("display.width", 250)
     pd.set_option("display.max_colwidth", 200)
-    names = ["dots_exports", "rtas", "fta", "kor_exports"]
+    names = ["dots_exports", "rtas", "fta", "kor_exports", "income_groups"]
     tables = load_snapshot(ROOT / "data" / "snapshot", names).tables
     with threadpool_limits(limits=1):
         sizes = [None if s == "all" else int(s) for s in args.sizes.split(",") if s]

@@ -32,6 +32,7 @@ from features.sources.fta import IN_FORCE_STATUSES
 
 __all__ = [
     "PSA_TYPES",
+    "add_income_interaction",
     "interval_years",
     "pair_agreements",
     "pair_year_counts",
@@ -224,3 +225,26 @@ def world_panel(
     for k in leads:
         flows[f"rta_lead{k}"] = (_status(counts, flows, k) >= 1).astype("int8")
     return flows.sort_values(["exporter", "importer", "year"], ignore_index=True)
+
+
+def add_income_interaction(
+    panel: pd.DataFrame, income_groups: pd.DataFrame, *, high: str = "High income"
+) -> pd.DataFrame:
+    """Add ``rta_nonhigh`` = ``rta`` x (the importer is not high income in year t).
+
+    Args:
+        panel: :func:`world_panel`.
+        income_groups: The snapshot ``income_groups`` table (``country, year, income_group``,
+            World Bank historical classification).
+        high: The label of the high-income group.
+
+    Returns:
+        The panel with ``importer_nonhigh`` (1/0; importers without a classification that
+        year count as not high income) and ``rta_nonhigh``.
+    """
+    group = income_groups.set_index(["country", "year"])["income_group"]
+    key = pd.MultiIndex.from_arrays([panel["importer"], panel["year"]])
+    nonhigh = (group.reindex(key).to_numpy() != high).astype("int8")
+    return panel.assign(
+        importer_nonhigh=nonhigh, rta_nonhigh=(panel["rta"].to_numpy() * nonhigh).astype("int8")
+    )

@@ -74,3 +74,18 @@ def test_panel_lags_leads_and_depth():
         world_panel(bad, pair_agreements(RTAS, FTA), years=[2004])
     assert select_countries(dots, [2004], top_n=1, always=["KOR"]) == ["AAA", "KOR"]
     assert interval_years(2020, 1990, 4) == [1992, 1996, 2000, 2004, 2008, 2012, 2016, 2020]
+
+
+def test_income_interaction_marks_non_high_income_importers():
+    from features.world_gravity import add_income_interaction
+
+    panel = pd.DataFrame(
+        {"exporter": ["AAA", "AAA", "AAA"], "importer": ["BBB", "BBB", "CCC"],
+         "year": [2004, 2008, 2008], "rta": [1, 1, 1]}
+    )  # fmt: skip
+    groups = pd.DataFrame(
+        {"country": ["BBB", "BBB"], "year": [2004, 2008],
+         "income_group": ["Upper middle income", "High income"]}
+    )  # fmt: skip
+    out = add_income_interaction(panel, groups)
+    assert out["rta_nonhigh"].tolist() == [1, 0, 1]  # CCC unclassified: not high income
