@@ -438,6 +438,11 @@ class ScenarioConfig(_Strict):
         description="Forecast origin (last observed year); None: the run's years.end.",
     )
     changes: ScenarioChanges = ScenarioChanges()
+    effects: Literal["partner_panel", "world_gravity"] = Field(
+        "partner_panel",
+        description="What prices FTA entries: the reporter's partner-panel PPML, or the world "
+        "structural gravity with phased effects (docs/fta-gravity.md; entries only).",
+    )
 
     @field_validator("origin")
     @classmethod

@@ -90,7 +90,7 @@ CODE_DIRS = ("configs", "features", "models", "flows", "reports")
 # reporter's from the all-reporter IMF DOTS panel (to 2020): EXPORT_TABLES, first match wins.
 SNAPSHOT_TABLES = [
     "kor_exports", "dots_exports", "kor_totals", "countries", "fta", "pairs", "indicators",
-    "income_groups", "weo_vintages",
+    "income_groups", "weo_vintages", "rtas",
 ]  # fmt: skip
 EXPORT_TABLES = ("kor_exports", "dots_exports")
 
@@ -171,20 +171,20 @@ def _git(*args: str) -> str | None:
     return proc.stdout.strip()
 
 
-def _code_files() -> list[Path]:
+def _code_files(folders: tuple[str, ...] = CODE_DIRS) -> list[Path]:
     # every file of the code folders, not only *.py: YAML configs and scenarios, report
     # templates and styles change results too (bytecode caches and editor droppings do not)
     files = []
-    for folder in CODE_DIRS:
+    for folder in folders:
         for path in (PROJECT_ROOT / folder).rglob("*"):
             if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
                 files.append(path)
     return sorted(files)
 
 
-def _source_hash() -> str:
+def _source_hash(folders: tuple[str, ...] = CODE_DIRS) -> str:
     h = hashlib.sha256()
-    for path in _code_files():
+    for path in _code_files(folders):
         h.update(path.relative_to(PROJECT_ROOT).as_posix().encode() + b"\0")
         h.update(path.read_bytes() + b"\0")
     return h.hexdigest()[:8]
@@ -237,6 +237,15 @@ def cache_key(vintage: str, config: RunConfig) -> str:
     what["scenario_files"] = scenario_digest(config)
     digest = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:12]
     return f"{vintage}-{digest}-{code_version()}"
+
+
+def data_logic_key(vintage: str) -> str:
+    """Cache key of a stage that reads only the snapshot (no config): data + pure logic.
+
+    ``<data vintage>-<hash of features/ and models/>``: a change of config, flows or reports
+    does not recompute it (the FTA track record, about 70 s, depends on neither).
+    """
+    return f"{vintage}-logic.{_source_hash(('features', 'models'))}"
 
 
 def cache_dir(config: RunConfig) -> Path:
@@ -606,6 +615,18 @@ def run_scenarios(
     return results
 
 
+@task(cache_key_fn=_cache_key_of)
+def fta_track_record(tables: dict[str, pd.DataFrame], *, cache_key: str | None) -> pd.DataFrame:
+    """The ex ante track record of Korea's agreements (docs/fta-gravity.md; about 70 s cold)."""
+    from models.fta_track_record import track_record
+
+    log = _stage_log()
+    with threadpool_limits(limits=1, user_api="blas"):
+        rows, _ = track_record(tables["kor_exports"], tables["dots_exports"], tables["rtas"],
+                               tables["fta"], log=log)  # fmt: skip
+    return rows
+
+
 @task(cache_policy=NO_CACHE)
 def find_opportunities(
     forecasts: pd.DataFrame,
@@ -930,7 +951,9 @@ def write_outputs(
                 "opportunities": bundle["opportunities"],
                 "index_backtest": bundle["index_backtest"],
                 **report_files.scenario_tables(scenarios, run.config["forecast"]["levels"]),
-            }
+                **({} if bundle.get("fta_track_record") is None
+                   else {"fta_track_record": bundle["fta_track_record"]}),
+            }  # fmt: skip
             report_meta = {
                 **bundle["meta"],
                 "mlflow_run_id": record.run_id,
@@ -1123,6 +1146,14 @@ def _forecast_stages(
                 snapshot["weo_vintages"],
                 levels=config.forecast.levels,
                 rule=config.forecast.weo_as_of,
+            ),
+            "fta_track_record": (
+                fta_track_record(
+                    snapshot.tables,
+                    cache_key=data_logic_key(run.vintage) if run.cache_key else None,
+                )
+                if config.scenarios
+                else None
             ),
         }
     record = log_run(

@@ -50,6 +50,7 @@ BUNDLE_FILES = (
     "opportunities.csv",
     "scenario_partners.csv",
     "scenario_indices.csv",
+    "fta_track_record.csv",
 )
 HISTORY_YEARS = 15  # years of partner history shipped with the bundle
 

@@ -24,7 +24,9 @@ from features.panel import build_trade_panel
 from features.series import REST, ForecastSeries, split_series
 from flows.engine_call import run_configured_engine
 from models import scenarios as sc
+from models import world_scenarios as ws
 from models.engine import EngineResult
+from models.world_scenarios import world_meta
 
 __all__ = ["PARTNER_COLUMNS", "baseline_at", "index_columns", "partner_columns", "run_scenario"]
 
@@ -182,11 +184,20 @@ def run_scenario(
         years = range(origin + 1, origin + config.horizon + 1)
         agreements = sc.baseline_agreements(tables["fta"], origin=origin)
         design = sc.scenario_design(agreements, fta_changes, gdp_shocks, years=years)
+        coef, cov, delta, world = gravity.coef, gravity.cov, design.delta, None
+        if scenario.effects == "world_gravity":
+            world = ws.world_scenario_fit(tables, origin=origin)
+            coef, cov = world.coef, world.cov
+            delta = ws.world_delta(design, fta_changes, gdp_shocks, years=years)
+            log(
+                "  world gravity PPML     "
+                + ", ".join(f"{k} {v:+.3f}" for k, v in coef.items())
+                + f"; {world.n_obs:,} flows {world.years[0]}-{world.years[-1]}, "
+                f"fit {world.fit_seconds:.1f} s (these price the scenario)"
+            )
         path_ids = np.sort(engine.paths["path"].unique())
-        draws = sc.draw_coefficients(
-            gravity.coef, gravity.cov, n_paths=len(path_ids), seed=config.forecast.seed
-        )
-        multipliers = sc.scenario_multipliers(design.delta, draws, path_ids)
+        draws = sc.draw_coefficients(coef, cov, n_paths=len(path_ids), seed=config.forecast.seed)
+        multipliers = sc.scenario_multipliers(delta, draws, path_ids)
         scenario_paths = sc.apply_multipliers(engine.paths, multipliers)
         features = build_features(
             panel,
@@ -207,8 +218,8 @@ def run_scenario(
             forecast,
             engine.paths,
             multipliers,
-            design.delta,
-            gravity.coef,
+            delta,
+            coef,
             regression,
             full.loc[full["partner"].isin(affected)],
             levels=levels,
@@ -232,6 +243,9 @@ def run_scenario(
         scenario, origin, fta_changes, gdp_shocks, design, gravity, summary, engine, tables
     )
     meta["dependence_set"] = list(dependence_set)
+    meta["effects"] = scenario.effects
+    if world is not None:
+        meta.update(world_meta(world))
     lv = levels[0]
     last = partners.loc[partners["year"] == partners["year"].max()]
     effects = [

@@ -93,6 +93,7 @@ def _build_tables(
         load_weo_vintages,
         weo_vintages_table,
     )
+    from features.sources.wto_rta import load_wto_rtas
 
     tables: dict[str, tuple[pd.DataFrame, list[str], list[Loaded]]] = {}
 
@@ -177,6 +178,10 @@ def _build_tables(
         [hist, latest],
     )
     log(f"    {hist.summary()}; {latest.summary()} ({time.perf_counter() - t:.1f}s)")
+    t = step("WTO RTA database (agreement pairs)")
+    rtas = load_wto_rtas(raw / "wto_rta" / "all_rtas.csv")
+    tables["rtas"] = (_drop_row(rtas.frame), ["wto_rta"], [rtas])
+    log(f"    {rtas.summary()} ({time.perf_counter() - t:.1f}s)")
     return tables
 
 

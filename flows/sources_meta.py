@@ -90,6 +90,13 @@ SOURCES: dict[str, dict[str, str]] = {
         "upstream_repository": "mindstxrm/Geopolitiko (AllRTAs.xlsx) and cited pages",
         "upstream_commit": "1838d50b0ea18611e779fc8c0575d7f2236c6df1",
     },
+    "wto_rta": {
+        "raw_file": "wto_rta/all_rtas.csv",
+        "publisher": "WTO Regional Trade Agreements Information System (RTA-IS), All RTAs export",
+        "license": "WTO website terms of use (attribution)",
+        "upstream_repository": "mindstxrm/Geopolitiko (AllRTAs.xlsx)",
+        "upstream_commit": "1838d50b0ea18611e779fc8c0575d7f2236c6df1",
+    },
     "country_ref": {
         "raw_file": "country_ref/countries.csv",
         "publisher": "ISO 3166-1 via pycountry 26.2.16; country_converter 1.3.2 groupings; "

@@ -547,7 +547,8 @@ def scenario_multipliers(
     """Per path, partner and year the multiplier ``exp(d . b_path)`` on exports.
 
     Args:
-        delta: :attr:`ScenarioDesign.delta`.
+        delta: :attr:`ScenarioDesign.delta` (or any ``partner, year`` + coefficient columns in
+            the order of the draws, e.g. :func:`models.world_scenarios.world_delta`).
         draws: Coefficient draws, one row per path (:func:`draw_coefficients`).
         paths: The path ids the draws belong to (same order).
 
@@ -556,7 +557,8 @@ def scenario_multipliers(
     """
     if len(paths) != len(draws):
         raise ValueError(f"{len(draws)} coefficient draws for {len(paths)} paths")
-    d = delta[list(REGRESSORS)].to_numpy(dtype="float64")
+    columns = [c for c in delta.columns if c not in ("partner", "year")]  # REGRESSORS or DEPTH
+    d = delta[columns].to_numpy(dtype="float64")
     eta = d @ draws.T  # rows: partner-years, columns: paths
     mult = np.where(d.any(axis=1)[:, None], np.exp(eta), 1.0)
     return pd.DataFrame(
@@ -694,7 +696,7 @@ def partner_effects(
         cols[f"effect_{name}"] = grouped["effect"].quantile(q)
     summary = pd.DataFrame(cols).reset_index()
     point = delta[keys].assign(
-        ppml_effect_pct=100 * np.expm1(delta[list(REGRESSORS)].to_numpy() @ coef.to_numpy())
+        ppml_effect_pct=100 * np.expm1(delta[list(coef.index)].to_numpy() @ coef.to_numpy())
     )
     out = (
         delta[keys]

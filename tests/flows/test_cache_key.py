@@ -66,3 +66,17 @@ def test_source_hash_covers_yaml_and_templates(tmp_path, monkeypatch):
     (tmp_path / "flows/__pycache__").mkdir()
     (tmp_path / "flows/__pycache__/a.cpython-311.pyc").write_bytes(b"\0")
     assert pipeline._source_hash() == after_template
+
+
+def test_data_logic_key_follows_features_and_models_only(tmp_path, monkeypatch):
+    for rel in ("features/a.py", "models/b.py", "flows/c.py", "configs/d.yaml"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("X = 1\n")
+    monkeypatch.setattr(pipeline, "PROJECT_ROOT", tmp_path)
+    key = pipeline.data_logic_key("v1")
+    (tmp_path / "flows/c.py").write_text("X = 2\n")
+    (tmp_path / "configs/d.yaml").write_text("X: 2\n")
+    assert pipeline.data_logic_key("v1") == key  # config and orchestration: same key
+    (tmp_path / "models/b.py").write_text("X = 2\n")
+    assert pipeline.data_logic_key("v1") != key
+    assert pipeline.data_logic_key("v2") != pipeline.data_logic_key("v1")

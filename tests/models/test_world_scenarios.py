@@ -1,0 +1,60 @@
+"""Scenario design priced by the world gravity: phased effects year by year, entries only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models import scenarios as sc
+from models.fta_effects import DEPTH
+from models.structural_gravity import GravityFit
+from models.world_scenarios import world_delta
+
+AGREEMENTS = pd.DataFrame(
+    {"partner": ["KHM"], "agreement": ["AKFTA"], "first": [2007], "last": [9999]}
+)
+YEARS = range(2022, 2032)
+
+
+def _delta(changes, shocks=()):
+    design = sc.scenario_design(AGREEMENTS, changes, shocks, years=YEARS)
+    return world_delta(design, changes, shocks, years=YEARS).set_index(["partner", "year"])
+
+
+def test_first_fta_phases_in_and_deepening_uses_deep():
+    changes = [
+        sc.FtaChange("ARE", "KUAECEPA", "enter", 2023),
+        sc.FtaChange("KHM", "KKFTA", "enter", 2022),
+    ]
+    d = _delta(changes)
+    assert list(d.columns) == list(DEPTH)
+    are = d.loc["ARE"]
+    assert are.loc[2022].sum() == 0  # before entry
+    assert are.loc[2023].to_dict() == {"rta": 1, "rta_lag4": 0, "rta_lag8": 0, "deep": 0,
+                                       "deep_lag4": 0}  # fmt: skip
+    assert are.loc[2027, "rta_lag4"] == 1 and are.loc[2026, "rta_lag4"] == 0
+    assert are.loc[2031, "rta_lag8"] == 1 and are.loc[2030, "rta_lag8"] == 0
+    khm = d.loc["KHM"]  # on top of AKFTA: a deepening
+    assert (khm["rta"] == 0).all() and (khm["deep"] == 1).all()
+    assert khm.loc[2026, "deep_lag4"] == 1 and khm.loc[2025, "deep_lag4"] == 0
+
+
+def test_multipliers_follow_the_phased_effect():
+    d = _delta([sc.FtaChange("ARE", None, "enter", 2023)]).reset_index()
+    coef = pd.Series([0.1, 0.2, 0.3, 0.0, 0.0], index=list(DEPTH))
+    fit = GravityFit(coef, pd.DataFrame(np.eye(5) * 1e-4, coef.index, coef.index), 1, 0, 1,
+                     (2020,), 0.0, "")  # fmt: skip
+    draws = sc.draw_coefficients(fit.coef, fit.cov, n_paths=2)
+    m = sc.scenario_multipliers(d, draws, [0, 1]).groupby("year")["multiplier"].mean()
+    assert m.loc[2022] == 1.0
+    assert m.loc[2023] == pytest.approx(np.exp(0.1), rel=1e-3)
+    assert m.loc[2027] == pytest.approx(np.exp(0.3), rel=1e-3)
+    assert m.loc[2031] == pytest.approx(np.exp(0.6), rel=1e-3)
+
+
+def test_exits_and_gdp_shocks_are_refused():
+    with pytest.raises(ValueError, match=r"entries only.*leaves"):
+        _delta([sc.FtaChange("KHM", "AKFTA", "leave", 2024)])
+    with pytest.raises(ValueError, match="GDP shock"):
+        _delta([sc.FtaChange("ARE", None, "enter", 2023)], [sc.GdpShock("ARE", 2023, 2024, 1.0)])
