@@ -437,6 +437,12 @@ def snapshot(
         _fail(str(exc))
 
 
+from flows.data_commands import update, vintages  # noqa: E402 (new data, docs/data-updates.md)
+
+app.command()(update)
+app.command()(vintages)
+
+
 def main() -> None:  # pragma: no cover - console entry point alias
     """Entry point."""
     app(prog_name="exportcast")

@@ -53,6 +53,7 @@ from flows import report as report_files
 from flows import tracking
 from flows.io import PROJECT_ROOT, atomic_write, project_path, write_csv
 from flows.snapshot import Snapshot, build_snapshot, load_snapshot
+from flows.vintages import snapshot_folder
 from models.engine import EngineResult, run_engine
 from models.index_backtest import ALL, index_backtest, summarize_index_backtest
 from models.paths import path_quantiles
@@ -965,7 +966,7 @@ def forecast_exports(config: RunConfig) -> RunResult:
     Returns:
         The concentration table, where it was written, and the run's ids.
     """
-    snapshot = load_data(config.data.source, config.data.snapshot_dir, config.data.raw_dir)
+    snapshot = load_data(config.data.source, snapshot_folder(config.data), config.data.raw_dir)
     run = describe_run(config, snapshot.vintage)
     exports, exports_file = reporter_exports(snapshot.tables, config.reporter)
     panel = build_panel(

@@ -1,0 +1,113 @@
+"""The ``exportcast update`` and ``exportcast vintages`` commands (registered in flows/cli.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from configs import ConfigError, RunConfig, load_config
+
+__all__ = ["update", "vintages"]
+
+console = Console()
+err_console = Console(stderr=True)
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="Run config YAML (default: the packaged configs/default.yaml)."
+    ),
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="Override a config key, e.g. --set horizon=3 (repeatable)."),
+]
+
+
+def _fail(message: str) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    raise typer.Exit(code=2)
+
+
+def _load(config: Path | None, set_: list[str] | None) -> RunConfig:
+    try:
+        return load_config(config, set_ or [], scenarios=False)
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+def _say(message: str) -> None:
+    console.print(escape(message), highlight=False, soft_wrap=True)
+
+
+def vintages(config: ConfigOpt = None, set_: SetOpt = None) -> None:
+    """List the data vintages: the embedded snapshot and the store's (data.vintages_dir)."""
+    from flows.vintages import list_vintages, store_dir
+
+    cfg = _load(config, set_)
+    try:
+        found = list_vintages(cfg.data.vintages_dir, cfg.data.snapshot_dir)
+    except RuntimeError as exc:
+        _fail(str(exc))
+    table = Table(title="data vintages", caption=escape(str(store_dir(cfg.data.vintages_dir))))
+    for name in ("id", "created", "sources", "years", "active"):
+        table.add_column(name, no_wrap=name in ("id", "created"))
+    for v in found:
+        short = {"kor_exports": "KOR", "dots_exports": "all"}
+        years = ", ".join(f"{short[k]} {y[0]}-{y[1]}" for k, y in v.years.items() if k in short)
+        pinned = cfg.data.vintage == v.id
+        mark = "active" if v.active else ""
+        if pinned:
+            mark = (mark + " pinned").strip()
+        table.add_row(
+            v.id + (" (embedded)" if v.embedded else ""),
+            escape(v.created),
+            escape(", ".join(v.sources)),
+            escape(years),
+            mark,
+        )
+    console.print(table)
+
+
+def update(
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    fetch: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fetch",
+            help="Also fetch a source over the network: imts, comtrade, kosis (repeatable). "
+            "Keys come from COMTRADE_API_KEY / KOSIS_API_KEY.",
+        ),
+    ] = None,
+    years: Annotated[
+        str | None, typer.Option("--years", help="Years to fetch, e.g. 2023-2025.")
+    ] = None,
+) -> None:
+    """Make a new data vintage from the inbox (data/inbox) and --fetch sources.
+
+    Every check must pass before the new vintage becomes active; a failed release goes to
+    data.quarantine_dir with reason.txt and the command exits with code 2.
+    """
+    from flows.update import run_update
+
+    cfg = _load(config, set_)
+    fetched = []
+    if fetch:
+        from flows.connectors import ConnectorError, fetch_sources
+
+        try:
+            fetched = fetch_sources(fetch, reporter=cfg.reporter, years=years, log=_say)
+        except ConnectorError as exc:
+            _fail(f"{exc}; no vintage was made, the active one is unchanged")
+    outcome = run_update(cfg.data, fetched=fetched, log=_say)
+    for line in outcome.lines:
+        _say(line)
+    if outcome.exit_code:
+        _fail(outcome.message)
+    _say(outcome.message)

@@ -1,0 +1,140 @@
+"""`exportcast update` from the inbox: new vintage, no new data, quarantine, partial releases."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from flows.snapshot import load_snapshot, read_manifest
+from flows.update import run_update
+from flows.vintages import active_id, list_vintages, resolve_vintage
+from tests.updates.conftest import SNAPSHOT, long_file
+
+EMBEDDED = read_manifest(SNAPSHOT)["vintage"]
+
+
+def _year_2024(kor_2023: pd.DataFrame, factor: float = 1.05) -> pd.DataFrame:
+    # a synthetic 2024: every 2023 partner grown by `factor` (test data, not a forecast)
+    return kor_2023.assign(year=2024, export_usd=kor_2023["export_usd"] * factor)
+
+
+def test_new_year_makes_an_active_vintage_and_the_same_file_again_is_no_new_data(
+    data_cfg, kor_2023
+):
+    rows = _year_2024(kor_2023)
+    long_file(data_cfg.inbox_dir / "kor_2024.csv", rows, total=rows["export_usd"].sum())
+    out = run_update(data_cfg, log=lambda _: None)
+    assert out.status == "new", out.message
+    assert out.previous == EMBEDDED and out.active != EMBEDDED
+    assert active_id(data_cfg.vintages_dir) == out.active
+    vid, folder = resolve_vintage(None, data_cfg.vintages_dir, data_cfg.snapshot_dir)
+    snap = load_snapshot(folder)
+    assert vid == out.active == snap.vintage
+    kor = snap["kor_exports"]
+    assert kor["year"].max() == 2024
+    assert len(kor.loc[kor["year"] == 2024]) == len(rows)
+    # earlier years are byte-for-byte the embedded ones
+    base = load_snapshot(SNAPSHOT, ["kor_exports"])["kor_exports"]
+    pd.testing.assert_frame_equal(
+        kor.loc[kor["year"] <= 2023].reset_index(drop=True), base, check_dtype=True
+    )
+    assert snap["kor_totals"]["year"].max() == 2024
+    assert not snap["release_rest"]["provisional"].any()
+    assert not list(data_cfg.inbox_dir.glob("*.csv"))
+    assert (data_cfg.inbox_dir / "processed" / "kor_2024.csv").is_file()
+    release = json.loads((folder / "release.json").read_text())
+    assert release["sources"] == ["kor_2024.csv"]
+    listed = list_vintages(data_cfg.vintages_dir, data_cfg.snapshot_dir)
+    assert [v.active for v in listed] == [False, True]
+
+    long_file(data_cfg.inbox_dir / "kor_2024.csv", rows, total=rows["export_usd"].sum())
+    again = run_update(data_cfg, log=lambda _: None)
+    assert again.status == "no new data" and again.active == out.active
+    assert again.exit_code == 0
+    assert len(list_vintages(data_cfg.vintages_dir, data_cfg.snapshot_dir)) == 2
+
+
+def test_empty_inbox_is_nothing_to_do(data_cfg):
+    out = run_update(data_cfg, log=lambda _: None)
+    assert out.status == "nothing to do" and out.active == EMBEDDED
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("12x", "row 4, column 'export_usd': expected a number, found '12x'"),
+        ("-5", "row 4, column 'export_usd': expected a finite, non-negative amount"),
+    ],
+)
+def test_corrupt_file_is_quarantined_and_the_active_vintage_stays(
+    data_cfg, kor_2023, cell, expected
+):
+    path = long_file(data_cfg.inbox_dir / "bad.csv", _year_2024(kor_2023))
+    lines = path.read_text().splitlines()
+    parts = lines[3].split(",")
+    lines[3] = ",".join([*parts[:3], cell])
+    path.write_text("\n".join(lines) + "\n")
+    out = run_update(data_cfg, log=lambda _: None)
+    assert out.status == "failed" and out.exit_code == 2
+    assert out.active == out.previous == EMBEDDED
+    assert active_id(data_cfg.vintages_dir) is None
+    assert expected in out.message and "bad.csv" in out.message
+    reason = (out.quarantine / "reason.txt").read_text()
+    assert expected in reason
+    assert (out.quarantine / "bad.csv").is_file() and not path.exists()
+    # no staging folder or partial vintage left behind
+    store = data_cfg.vintages_dir
+    assert not store.exists() or not [p for p in store.iterdir() if p.name != "active"]
+
+
+def test_thousands_instead_of_units_is_rejected(data_cfg, kor_2023):
+    rows = _year_2024(kor_2023)
+    long_file(
+        data_cfg.inbox_dir / "thousands.csv", rows.assign(export_usd=rows["export_usd"] / 1e3)
+    )
+    out = run_update(data_cfg, log=lambda _: None)
+    assert out.status == "failed"
+    assert "thousands of USD" in out.message and "thousands.csv" in out.message
+
+
+def test_partial_release_carries_rest_as_provisional_and_leaves_the_rest_unknown(
+    data_cfg, kor_2023
+):
+    rows = _year_2024(kor_2023)
+    top = rows.nlargest(40, "export_usd")
+    total = float(rows["export_usd"].sum())
+    long_file(data_cfg.inbox_dir / "top40.csv", top, total=total)
+    out = run_update(data_cfg, log=lambda _: None)
+    assert out.status == "new", out.message
+    _, folder = resolve_vintage(None, data_cfg.vintages_dir, data_cfg.snapshot_dir)
+    snap = load_snapshot(folder)
+    kor = snap["kor_exports"]
+    y24 = kor.loc[kor["year"] == 2024]
+    assert len(y24) == 40  # the other partners are unknown: no row, not zero
+    assert (y24["export_usd"] > 0).all()
+    rest = snap["release_rest"].set_index("year").loc[2024]
+    assert bool(rest["provisional"])
+    assert rest["rest_usd"] == pytest.approx(total - top["export_usd"].sum())
+    assert rest["total_usd"] == pytest.approx(total)
+    release = json.loads((folder / "release.json").read_text())
+    unknown = {(u["partner"], u["year"]) for u in release["unknown_partner_years"]}
+    assert len(unknown) == len(rows) - 40
+    assert ("ZWE", 2024) in unknown
+    assert any("partial release" in line for line in out.lines)
+
+
+def test_partners_above_the_total_are_rejected(data_cfg, kor_2023):
+    rows = _year_2024(kor_2023)
+    long_file(data_cfg.inbox_dir / "over.csv", rows, total=0.5 * rows["export_usd"].sum())
+    out = run_update(data_cfg, log=lambda _: None)
+    assert out.status == "failed"
+    assert "more than the total" in out.message
+
+
+def test_unknown_format_names_the_file_and_expected_columns(data_cfg):
+    (data_cfg.inbox_dir / "odd.csv").write_text("country,yr,value\nCHN,2024,1\n")
+    out = run_update(data_cfg, log=lambda _: None)
+    assert out.status == "failed"
+    assert "odd.csv" in out.message and "reporter, partner, year, export_usd" in out.message
