@@ -100,10 +100,14 @@ def update(
     fetched = []
     if fetch:
         from flows.connectors import ConnectorError, fetch_sources
+        from flows.update import country_names
 
         try:
-            fetched = fetch_sources(fetch, reporter=cfg.reporter, years=years, log=_say)
-        except ConnectorError as exc:
+            names = country_names(cfg.data)
+            fetched = fetch_sources(
+                fetch, reporter=cfg.reporter, years=years, names=names, log=_say
+            )
+        except (ConnectorError, RuntimeError) as exc:
             _fail(f"{exc}; no vintage was made, the active one is unchanged")
     outcome = run_update(cfg.data, fetched=fetched, log=_say)
     for line in outcome.lines:

@@ -38,7 +38,7 @@ from flows.snapshot import (
 )
 from flows.vintages import RELEASE_NAME, activate, publish, resolve_vintage, staging_dir
 
-__all__ = ["Fetched", "UpdateOutcome", "inbox_files", "run_update"]
+__all__ = ["Fetched", "UpdateOutcome", "country_names", "inbox_files", "run_update"]
 
 REST_TABLE = "release_rest"
 PROCESSED = "processed"
@@ -90,6 +90,12 @@ def _stamp() -> str:
 
 def _names(countries: pd.DataFrame) -> dict[str, str]:
     return dict(zip(countries["name"].astype(str), countries["country"].astype(str), strict=True))
+
+
+def country_names(data: Any) -> dict[str, str]:
+    """English country name -> ISO3, from the active vintage's ``countries`` table."""
+    _, folder = resolve_vintage(None, data.vintages_dir, data.snapshot_dir)
+    return _names(load_snapshot(folder, ["countries"])["countries"])
 
 
 def _source_entry(release: Release, meta: dict[str, Any] | None) -> dict[str, str]:

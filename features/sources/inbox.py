@@ -42,11 +42,14 @@ __all__ = [
     "FORMATS",
     "TOTAL_CODES",
     "Release",
+    "comtrade_frame_release",
     "detect_format",
+    "kosis_frame_release",
     "parse_comtrade_csv",
     "parse_inbox_file",
     "parse_kosis_csv",
     "parse_long",
+    "split_totals",
 ]
 
 TOTAL_CODES = frozenset({"WLD", "TOTAL", "W00"})
@@ -110,7 +113,7 @@ def detect_format(path: str | Path) -> str:
     )
 
 
-def _split_totals(
+def split_totals(
     df: pd.DataFrame, is_total: np.ndarray, path: Path, kind: str, source: str
 ) -> Release:
     """Partner rows -> validated panel rows; total rows -> ``totals`` (one per reporter-year)."""
@@ -125,9 +128,12 @@ def _split_totals(
         }
     )
     rows = df.loc[~is_total, [ROW, "reporter", "partner", "year", "export_usd"]]
-    if rows.empty:
+    if rows.empty and totals.empty:
         raise SourceError(path, "no partner rows; expected exports by partner")
-    panel = validate_trade_panel(rows.assign(source=source), name=str(path))
+    if rows.empty:  # a release of totals only
+        panel = pd.DataFrame(columns=["reporter", "partner", "year", "export_usd", "source"])
+    else:
+        panel = validate_trade_panel(rows.assign(source=source), name=str(path))
     return Release(rows=panel, totals=totals, path=str(path), kind=kind)
 
 
@@ -155,7 +161,7 @@ def parse_long(path: str | Path) -> Release:
     )
     check_finite_nonnegative(df, "export_usd", path)
     is_total = df["partner"].isin(TOTAL_CODES).to_numpy(dtype=bool)
-    return _split_totals(df, is_total, path, "long", f"inbox:{path.name}")
+    return split_totals(df, is_total, path, "long", f"inbox:{path.name}")
 
 
 def _kosis_names(names: Mapping[str, str]) -> dict[str, str]:
@@ -176,7 +182,20 @@ def parse_kosis_csv(path: str | Path, names: Mapping[str, str]) -> Release:
         SourceError: Unknown unit or country name, text in ``DT``, no export rows.
     """
     path = Path(path)
-    df = read_table(path, FORMATS["kosis"])
+    return kosis_frame_release(read_table(path, FORMATS["kosis"]), path, names)
+
+
+def kosis_frame_release(df: pd.DataFrame, path: str | Path, names: Mapping[str, str]) -> Release:
+    """KOSIS cells (OpenAPI field names, ``_row`` set) -> :class:`Release` (shared with the API).
+
+    Raises:
+        SourceError: Missing fields, unknown unit or country name, text in ``DT``.
+    """
+    missing = [c for c in FORMATS["kosis"] if c not in df.columns]
+    if missing:
+        raise SourceError(
+            path, f"missing field(s) {missing}; expected {FORMATS['kosis']}", column=missing[0]
+        )
     item = df["ITM_NM_ENG"].fillna("").str.lower()
     df = df.loc[item.str.contains("export") & ~item.str.contains("count|number|case")]
     if df.empty:
@@ -209,7 +228,7 @@ def parse_kosis_csv(path: str | Path, names: Mapping[str, str]) -> Release:
     out = out.loc[out["export_usd"].notna()]
     check_finite_nonnegative(out, "export_usd", path)
     total = out["partner"].eq("WLD").to_numpy(dtype=bool)
-    return _split_totals(out, total, path, "kosis", "kosis_csv")
+    return split_totals(out, total, path, "kosis", "kosis")
 
 
 def parse_comtrade_csv(path: str | Path) -> Release:
@@ -229,7 +248,6 @@ def comtrade_frame_release(df: pd.DataFrame, path: str | Path, kind: str, source
     Raises:
         SourceError: Unknown codes, text in ``primaryValue``, no export rows.
     """
-    path = Path(path)
     df = df.loc[df["flowCode"].astype(str) == "X"]
     if df.empty:
         raise SourceError(path, "no export rows; expected flowCode 'X'", column="flowCode")
@@ -257,7 +275,7 @@ def comtrade_frame_release(df: pd.DataFrame, path: str | Path, kind: str, source
                 "expected a USD amount, found an empty cell")  # fmt: skip
     check_finite_nonnegative(out, "export_usd", path)
     total = out["partner"].isin(TOTAL_CODES).to_numpy(dtype=bool)
-    rel = _split_totals(out, total, path, kind, source)
+    rel = split_totals(out, total, path, kind, source)
     return Release(rel.rows, rel.totals, rel.path, kind, dropped)
 
 
