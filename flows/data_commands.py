@@ -56,17 +56,17 @@ def vintages(config: ConfigOpt = None, set_: SetOpt = None) -> None:
         _fail(str(exc))
     table = Table(title="data vintages", caption=escape(str(store_dir(cfg.data.vintages_dir))))
     for name in ("id", "created", "sources", "years", "active"):
-        table.add_column(name, no_wrap=name in ("id", "created"))
+        table.add_column(name, no_wrap=name != "sources")
     for v in found:
         short = {"kor_exports": "KOR", "dots_exports": "all"}
-        years = ", ".join(f"{short[k]} {y[0]}-{y[1]}" for k, y in v.years.items() if k in short)
+        years = "\n".join(f"{short[k]} {y[0]}-{y[1]}" for k, y in v.years.items() if k in short)
         pinned = cfg.data.vintage == v.id
         mark = "active" if v.active else ""
         if pinned:
             mark = (mark + " pinned").strip()
         table.add_row(
             v.id + (" (embedded)" if v.embedded else ""),
-            escape(v.created),
+            escape(v.created[:16]),
             escape(", ".join(v.sources)),
             escape(years),
             mark,

@@ -256,7 +256,8 @@ def _release_record(
     rest = tables.get(REST_TABLE)
     provisional = [] if rest is None else rest.loc[rest["provisional"]].to_dict("records")
     return {
-        "created": stamp,
+        "created": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "stamp": stamp,
         "sources": [f.name for f in files] + [m.meta["source"] for m in fetched],
         "files": [{"name": f.name, "sha256": sha256_file(f)} for f in files],
         "fetches": [m.meta for m in fetched],

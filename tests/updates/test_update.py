@@ -10,7 +10,9 @@ import pytest
 from flows.snapshot import load_snapshot, read_manifest
 from flows.update import run_update
 from flows.vintages import active_id, list_vintages, resolve_vintage
-from tests.updates.conftest import SNAPSHOT, long_file
+from tests.updates.conftest import FIXTURES, SNAPSHOT, long_file
+
+KOSIS_FILE = "statisticsParameterData_DT_1R11006_FRM101_2024_constructed.json"
 
 EMBEDDED = read_manifest(SNAPSHOT)["vintage"]
 
@@ -138,3 +140,40 @@ def test_unknown_format_names_the_file_and_expected_columns(data_cfg):
     out = run_update(data_cfg, log=lambda _: None)
     assert out.status == "failed"
     assert "odd.csv" in out.message and "reporter, partner, year, export_usd" in out.message
+
+
+def test_kosis_csv_download_in_thousands_is_a_partial_release(data_cfg):
+    body = json.loads((FIXTURES / "kosis" / KOSIS_FILE).read_text())
+    pd.DataFrame(body).to_csv(data_cfg.inbox_dir / "kosis_2024.csv", index=False)
+    out = run_update(data_cfg, log=lambda _: None)
+    assert out.status == "new", out.message
+    _, folder = resolve_vintage(None, data_cfg.vintages_dir, data_cfg.snapshot_dir)
+    snap = load_snapshot(folder)
+    kor = snap["kor_exports"].query("year == 2024").set_index("partner")["export_usd"]
+    assert kor["CHN"] == 133026000000.0 and len(kor) == 5  # thousand US$ x 1000
+    assert snap["release_rest"].set_index("year").loc[2024, "provisional"]
+
+
+def test_comtrade_csv_exports_rows_only(data_cfg):
+    body = json.loads(
+        (FIXTURES / "comtrade" / "data_v1_get_C_A_HS_KOR_2024_constructed.json").read_text()
+    )
+    frame = pd.DataFrame(body["data"])
+    imports = frame.assign(flowCode="M", primaryValue=1.0)  # must be ignored
+    pd.concat([frame, imports]).to_csv(data_cfg.inbox_dir / "comtrade.csv", index=False)
+    out = run_update(data_cfg, log=lambda _: None)
+    assert out.status == "new", out.message
+    _, folder = resolve_vintage(None, data_cfg.vintages_dir, data_cfg.snapshot_dir)
+    kor = load_snapshot(folder, ["kor_exports"])["kor_exports"].query("year == 2024")
+    assert kor.set_index("partner")["export_usd"].to_dict() == {
+        "CHN": 133026000000.0, "USA": 127803000000.0, "VNM": 58390000000.0
+    }  # fmt: skip
+
+
+def test_kosis_csv_unknown_country_names_row_and_column(data_cfg):
+    body = json.loads((FIXTURES / "kosis" / KOSIS_FILE).read_text())
+    body[2]["C1_NM_ENG"] = "Atlantis"
+    pd.DataFrame(body).to_csv(data_cfg.inbox_dir / "kosis.csv", index=False)
+    out = run_update(data_cfg, log=lambda _: None)
+    assert out.status == "failed"
+    assert "kosis.csv, row 4, column 'C1_NM_ENG': unknown country name 'Atlantis'" in out.message

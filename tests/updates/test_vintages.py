@@ -54,5 +54,7 @@ def test_vintages_command_lists_them(data_cfg, kor_2023):
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert f"{EMBEDDED} (embedded)" in result.output
-    line = next(x for x in result.output.splitlines() if new in x)
-    assert "a.csv" in line and "KOR 1990-2024" in line and "active" in line
+    lines = result.output.splitlines()
+    i = next(i for i, x in enumerate(lines) if new in x)
+    assert "a.csv" in lines[i] and "active" in lines[i]
+    assert "KOR 1990-2024" in lines[i + 1]
