@@ -23,11 +23,12 @@ from typing import Any
 
 import pandas as pd
 
+from features.changes import REVISION_ABS_USD, REVISION_REL, what_changed
 from features.panel import build_trade_panel
 from features.release import merge_release
 from features.sources._common import SourceError
 from features.sources.inbox import Release, parse_inbox_file
-from flows.io import atomic_write, project_path, sha256_file, write_parquet
+from flows.io import atomic_write, project_path, sha256_file, write_csv, write_parquet
 from flows.snapshot import (
     MANIFEST_NAME,
     SnapshotError,
@@ -41,6 +42,7 @@ from flows.vintages import RELEASE_NAME, activate, publish, resolve_vintage, sta
 __all__ = ["Fetched", "UpdateOutcome", "country_names", "inbox_files", "run_update"]
 
 REST_TABLE = "release_rest"
+CHANGES_NAME = "changes.csv"  # what changed since the base vintage (features/changes.py)
 PROCESSED = "processed"
 
 
@@ -222,6 +224,38 @@ def _write_vintage(
     return manifest
 
 
+def _changes(snap: Any, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """What changed in the export tables the releases touched (features/changes.py)."""
+    parts = [
+        what_changed(snap[name], tables[name])
+        for name in ("kor_exports", "dots_exports")
+        if not tables[name].equals(snap[name])
+    ]
+    return (
+        pd.concat(parts, ignore_index=True)
+        if parts
+        else what_changed(snap["kor_exports"].iloc[:0], snap["kor_exports"].iloc[:0])
+    )
+
+
+def _change_lines(changes: pd.DataFrame, base: str) -> list[str]:
+    years = changes.loc[changes["kind"] == "new year"]
+    revs = changes.loc[changes["kind"] == "revision"]
+    lines = [
+        f"what changed since vintage {base}: "
+        + ", ".join(f"{r.reporter} {r.year} new" for r in years.itertuples())
+        + ("; " if len(years) else "")
+        + f"{len(revs)} revision(s) > {100 * REVISION_REL:.0f} % and > USD "
+        f"{REVISION_ABS_USD / 1e6:.0f} m"
+    ]
+    for r in revs.head(5).itertuples():
+        lines.append(
+            f"  {r.reporter}->{r.partner} {r.year}: {r.old_usd / 1e9:,.2f} -> "
+            f"{r.new_usd / 1e9:,.2f} bn USD ({r.change_pct:+.1f} %)"
+        )
+    return lines
+
+
 def _quarantine(
     root: Path, stamp: str, files: Sequence[Path], fetched: Sequence[Fetched], reason: str
 ) -> Path:
@@ -304,6 +338,9 @@ def run_update(
         for item in fetched:
             (staging / "fetched").mkdir(exist_ok=True)
             (staging / "fetched" / item.meta["file"]).write_bytes(item.body)
+        changes = _changes(snap, tables)
+        write_csv(changes, staging / CHANGES_NAME)
+        lines += _change_lines(changes, snap.vintage)
         record = _release_record(stamp, files, fetched, lines, unknown, tables)
         (staging / RELEASE_NAME).write_text(json.dumps(record, indent=2, default=str) + "\n")
         load_snapshot(staging)  # every table against the new manifest

@@ -177,3 +177,19 @@ def test_kosis_csv_unknown_country_names_row_and_column(data_cfg):
     out = run_update(data_cfg, log=lambda _: None)
     assert out.status == "failed"
     assert "kosis.csv, row 4, column 'C1_NM_ENG': unknown country name 'Atlantis'" in out.message
+
+
+def test_update_writes_what_changed(data_cfg, kor_2023):
+    rows = _year_2024(kor_2023)
+    revised = kor_2023.loc[kor_2023["partner"] == "CHN"].assign(
+        export_usd=lambda d: d["export_usd"] * 1.10
+    )
+    long_file(data_cfg.inbox_dir / "r.csv", pd.concat([rows, revised]))
+    out = run_update(data_cfg, log=lambda _: None)
+    assert out.status == "new", out.message
+    changes = pd.read_csv(data_cfg.vintages_dir / out.active / "changes.csv")
+    assert changes["kind"].tolist() == ["new year", "revision"]
+    rev = changes.iloc[1]
+    assert (rev["partner"], rev["year"]) == ("CHN", 2023)
+    assert rev["change_pct"] == pytest.approx(10.0)
+    assert any("KOR 2024 new; 1 revision(s) > 5 % and > USD 50 m" in x for x in out.lines)
