@@ -641,6 +641,7 @@ def log_run(
     ) as mlrun:
         mlrun.log_series(history, [*INDEX_METRICS, *shares, "dependence_share"], step="year")
         mlrun.log_table(concentration.assign(data_vintage=run.vintage), "concentration.csv")
+        mlrun.log_dataset(run.vintage, f"exportcast data vintage {run.vintage}")
         if engine is not None:
             _log_forecast(mlrun, concentration, engine, [*shares, "dependence_share"])
             if series is None:
