@@ -29,6 +29,7 @@ __all__ = [
     "REST_TOLERANCE",
     "MergeResult",
     "check_release_units",
+    "merge_indicator",
     "merge_release",
 ]
 
@@ -188,3 +189,36 @@ def merge_release(
         tkey, ignore_index=True
     )
     return MergeResult(merged, totals, base_rest, unknown, new_keys, revised)
+
+
+def merge_indicator(
+    table: pd.DataFrame, values: pd.DataFrame, column: str
+) -> tuple[pd.DataFrame, int, int]:
+    """Put fetched values of one indicator column into the ``indicators`` table.
+
+    Args:
+        table: The vintage's ``indicators`` (``country, year`` plus indicator columns).
+        values: ``country, year, value``.
+        column: The project column (e.g. ``merch_exports_usd``).
+
+    Returns:
+        ``(table, added, revised)``: country-years new to the table get a row (other columns
+        empty); values that differ from the table's are replaced (a null never replaces a value).
+
+    Raises:
+        KeyError: ``column`` is not a column of the table.
+    """
+    if column not in table.columns:
+        raise KeyError(f"indicators has no column {column!r}")
+    key = ["country", "year"]
+    t = table.set_index(key)
+    v = values.dropna(subset=["value"]).set_index(key)["value"].astype("float64")
+    added = v.index.difference(t.index)
+    if len(added):
+        t = pd.concat([t, pd.DataFrame(index=added, columns=t.columns)])
+        t = t.astype(table.drop(columns=key).dtypes.to_dict())
+    old = t.loc[v.index, column].astype("float64")
+    revised = int((old.notna() & ~np.isclose(old.fillna(0), v, rtol=1e-9)).sum())
+    t.loc[v.index, column] = v
+    out = t.reset_index().sort_values(key, ignore_index=True)[list(table.columns)]
+    return out, len(added), revised

@@ -25,7 +25,7 @@ import pandas as pd
 
 from features.changes import REVISION_ABS_USD, REVISION_REL, what_changed
 from features.panel import build_trade_panel
-from features.release import merge_release
+from features.release import merge_indicator, merge_release
 from features.sources._common import SourceError
 from features.sources.inbox import Release, parse_inbox_file
 from flows.io import atomic_write, project_path, sha256_file, write_csv, write_parquet
@@ -51,15 +51,17 @@ class Fetched:
     """A release fetched by a connector, with what the fetch was.
 
     Attributes:
-        release: The parsed release.
+        release: The parsed release (None for an indicator fetch).
         meta: ``source, url`` (never with a key), ``fetched`` (UTC time), ``status``,
             ``sha256`` and ``file`` (the name the body is kept under).
         body: The raw response body.
+        indicators: Values of one ``indicators`` column (World Bank fetches).
     """
 
-    release: Release
+    release: Release | None
     meta: dict[str, Any]
     body: bytes
+    indicators: pd.DataFrame | None = None  # ``country, year, value`` of ``meta["column"]``
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,29 @@ def _merge_all(
         tables[REST_TABLE] = rest
     unknown_rows = pd.concat(unknown, ignore_index=True) if unknown else pd.DataFrame()
     return tables, sources, lines, unknown_rows
+
+
+def _merge_indicators(
+    snap: Any,
+    tables: dict[str, pd.DataFrame],
+    sources: dict[str, list[dict]],
+    lines: list[str],
+    fetched: Sequence[Fetched],
+) -> None:
+    for item in fetched:
+        if item.indicators is None:
+            continue
+        column = item.meta["column"]
+        table = tables.get("indicators", snap["indicators"])
+        tables["indicators"], added, revised = merge_indicator(table, item.indicators, column)
+        lines.append(
+            f"{item.meta['source']} {column}: {added} new country-years, {revised} revised"
+        )
+        entry = {"publisher": "World Bank, World Development Indicators (API v2)",
+                 "license": "CC BY 4.0", "raw_file": item.meta["file"],
+                 "upstream_repository": "exportcast update --fetch wdi", "url": item.meta["url"],
+                 "upstream_commit": item.meta["sha256"]}  # fmt: skip
+        sources.setdefault("indicators", []).append(entry)
 
 
 def _check_panels(tables: dict[str, pd.DataFrame], releases: Sequence[Release]) -> None:
@@ -292,7 +317,7 @@ def _release_record(
     return {
         "created": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
         "stamp": stamp,
-        "sources": [f.name for f in files] + [m.meta["source"] for m in fetched],
+        "sources": [f.name for f in files] + sorted({m.meta["source"] for m in fetched}),
         "files": [{"name": f.name, "sha256": sha256_file(f)} for f in files],
         "fetches": [m.meta for m in fetched],
         "summary": lines,
@@ -330,8 +355,9 @@ def run_update(
         snap = load_snapshot(base_folder)
         names = _names(snap["countries"])
         releases = [(parse_inbox_file(f, names), None) for f in files]
-        releases += [(item.release, item.meta) for item in fetched]
+        releases += [(item.release, item.meta) for item in fetched if item.release is not None]
         tables, sources, lines, unknown = _merge_all(snap, releases)
+        _merge_indicators(snap, tables, sources, lines, fetched)
         _check_panels(tables, [r for r, _ in releases])
         staging = staging_dir(data.vintages_dir)
         manifest = _write_vintage(snap, tables, sources, staging, base_folder)

@@ -17,11 +17,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import pandas as pd
 import pycountry
 
 from features.sources._common import SourceError
-from features.sources.api import parse_comtrade_json, parse_imts_xml, parse_kosis_json
+from features.sources.api import (
+    parse_comtrade_json,
+    parse_imts_xml,
+    parse_kosis_json,
+    parse_wdi_json,
+)
 from features.sources.inbox import Release
+from features.sources.wdi import WDI_INDICATORS
 from flows.connectors.http import DEFAULT_POLICY, ConnectorError, HttpPolicy, Response, get
 from flows.update import Fetched
 
@@ -87,7 +94,9 @@ def parse_years(text: str | None, *, today: datetime | None = None) -> tuple[int
     return a, b
 
 
-def _fetched(source: str, response: Response, release: Release, suffix: str) -> Fetched:
+def _fetched(
+    source: str, response: Response, release: Release | None, suffix: str, *, part: str = ""
+) -> Fetched:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     meta = {
         "source": source,
@@ -96,7 +105,7 @@ def _fetched(source: str, response: Response, release: Release, suffix: str) -> 
         "status": response.status,
         "sha256": hashlib.sha256(response.body).hexdigest(),
         "bytes": len(response.body),
-        "file": f"{source}_{stamp}.{suffix}",
+        "file": f"{source}{part}_{stamp}.{suffix}",
     }
     return Fetched(release=release, meta=meta, body=response.body)
 
@@ -167,10 +176,36 @@ def fetch_kosis(reporter: str, years: tuple[int, int], ctx: FetchContext) -> Fet
     return _fetched("kosis", r, release, "json")
 
 
-CONNECTORS: dict[str, Callable[[str, tuple[int, int], FetchContext], Fetched]] = {
+def fetch_wdi(reporter: str, years: tuple[int, int], ctx: FetchContext) -> list[Fetched]:
+    """The WDI indicators of the ``indicators`` table, all countries (World Bank API v2).
+
+    One request per indicator (``per_page`` large enough for one page; more pages are
+    fetched when the metadata says so). ``reporter`` is not needed: features use every
+    partner's indicators.
+    """
+    out = []
+    for code, column in WDI_INDICATORS.items():
+        url = f"{base_url('wdi')}/country/all/indicator/{code.upper()}"
+        frames, page, n = [], 1, 1
+        while page <= n:
+            params = {"format": "json", "per_page": 20000, "page": page,
+                      "date": f"{years[0]}:{years[1]}"}  # fmt: skip
+            r = _get("wdi", url, ctx, params=params)
+            frame, meta = parse_wdi_json(r.body, f"wdi: GET {r.url}", code)
+            frames.append(frame)
+            n, page = int(meta["pages"] or 1), page + 1
+        item = _fetched("wdi", r, None, "json", part=f"_{code}")
+        item.meta["column"] = column
+        values = pd.concat(frames, ignore_index=True)
+        out.append(Fetched(release=None, meta=item.meta, body=item.body, indicators=values))
+    return out
+
+
+CONNECTORS: dict[str, Callable[[str, tuple[int, int], FetchContext], Fetched | list[Fetched]]] = {
     "imts": fetch_imts,
     "comtrade": fetch_comtrade,
     "kosis": fetch_kosis,
+    "wdi": fetch_wdi,
 }
 
 
@@ -199,7 +234,8 @@ def fetch_sources(
     for source in dict.fromkeys(sources):
         log(f"fetching {source} for {reporter}, {span[0]}-{span[1]} ...")
         try:
-            out.append(CONNECTORS[source](reporter, span, ctx))
+            got = CONNECTORS[source](reporter, span, ctx)
+            out.extend(got if isinstance(got, list) else [got])
         except SourceError as exc:
             raise ConnectorError(f"{source}: {exc}") from None
     return out

@@ -6,18 +6,20 @@ bodies, errors inside HTTP 200, a renamed field, a unit change. Keys never leak.
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
 from typer.testing import CliRunner
 
+from features.sources.wdi import WDI_INDICATORS
 from flows.cli import app
 from flows.connectors import ConnectorError, HttpPolicy, fetch_sources
 from flows.snapshot import load_snapshot
 from flows.update import run_update
 from flows.vintages import active_id, resolve_vintage
 from tests.updates.server import ReplayServer
-from tests.updates.test_api_parsers import COMTRADE, IMTS_KOR, KOSIS, KOSIS_ERROR
+from tests.updates.test_api_parsers import COMTRADE, IMTS_KOR, KOSIS, KOSIS_ERROR, WDI
 
 KEY = "FAKE-KEY-5f3a9c-do-not-leak"
 IMTS_PATH = "/data/dataflow/IMF.STA/IMTS/+/KOR.XG_FOB_USD.*.A"
@@ -169,3 +171,34 @@ def test_unknown_source_and_bad_years(server):
         _fetch("nope")
     with pytest.raises(ConnectorError, match="expected YYYY or YYYY-YYYY"):
         fetch_sources(["imts"], reporter="KOR", years="last", log=lambda _: None)
+
+
+def _wdi_body(code: str, page: int = 1, pages: int = 1, year_shift: int = 0) -> bytes:
+    # the recorded World Bank body with its indicator id replaced (and years shifted)
+    data = json.loads(WDI.read_bytes())
+    data[0].update(page=page, pages=pages)
+    for o in data[1]:
+        o["indicator"]["id"] = code.upper()
+        o["date"] = str(int(o["date"]) + year_shift)
+    return json.dumps(data).encode()
+
+
+def test_wdi_fetch_pages_and_merges_into_indicators(server, data_cfg):
+    for code in WDI_INDICATORS:
+        server.route(f"/country/all/indicator/{code.upper()}", (200, {}, _wdi_body(code), 0.0))
+    gdp = "/country/all/indicator/NY.GDP.MKTP.CD"
+    server.route(gdp, (200, {}, _wdi_body("ny.gdp.mktp.cd", 1, 2), 0.0),
+                 (200, {}, _wdi_body("ny.gdp.mktp.cd", 2, 2, year_shift=8), 0.0))  # fmt: skip
+    fetched = _fetch("wdi")
+    assert len(fetched) == len(WDI_INDICATORS) and server.hits[gdp] == 2
+    [item] = [f for f in fetched if f.meta["column"] == "gdp_usd"]
+    assert len(item.indicators) == 16  # both pages
+    out = run_update(data_cfg, fetched=fetched, log=lambda _: None)
+    assert out.status == "new", out.message
+    _, folder = resolve_vintage(None, data_cfg.vintages_dir, data_cfg.snapshot_dir)
+    ind = load_snapshot(folder, ["indicators"])["indicators"].set_index(["country", "year"])
+    assert ind.loc[("USA", 1997), "gdp_usd"] == 31270.0
+    assert ind.loc[("USA", 2005), "gdp_usd"] == 31270.0  # from page 2
+    base = load_snapshot(data_cfg.snapshot_dir, ["indicators"])["indicators"]
+    assert len(ind) == len(base)  # USA 1990-2005 rows existed: values revised, none added
+    assert any("gdp_usd: 0 new country-years, 16 revised" in x for x in out.lines)
