@@ -1,0 +1,73 @@
+"""Prefect flows of the data update: ``update-data``, and the scheduled update-then-forecast.
+
+``update_data`` is ``exportcast update`` as a flow (inbox files plus optional fetches ->
+a new vintage, or "no new data", or a quarantined release). ``update_then_forecast`` is what
+``exportcast serve`` deploys as ``forecast-exports/<reporter>``: it runs ``update-data`` as a
+subflow, then the main job in the same flow run (so the MLflow run carries this flow run's
+id, as before). A failed update does not stop the forecast: it runs on the vintage that stayed
+active, and the run's log says so; with no new data the forecast's cache key (data vintage,
+config, code) is unchanged and its heavy stages are reused.
+"""
+
+# No ``from __future__ import annotations``: Prefect resolves the annotations of a deployed
+# flow's parameters in the runner's subprocess (see flows/pipeline.py).
+from typing import Any
+
+from prefect import flow
+from prefect.logging import get_run_logger
+
+from configs import RunConfig
+from flows.pipeline import RunResult, _stop_workers_of_deployed_run, forecast_exports
+
+__all__ = ["update_data", "update_then_forecast"]
+
+
+@flow(name="update-data")
+def update_data(config: RunConfig, fetch: list[str] | None = None) -> dict[str, Any]:
+    """Make a new data vintage from the inbox (and ``fetch`` sources), as a Prefect flow.
+
+    Returns:
+        ``status`` ("new", "no new data", "nothing to do", "failed"), ``active``,
+        ``previous``, ``message`` and the summary ``lines``.
+    """
+    from flows.update import country_names, run_update
+
+    logger = get_run_logger()
+    fetched: list = []
+    if fetch:
+        from flows.connectors import ConnectorError, fetch_sources
+
+        try:
+            fetched = fetch_sources(
+                fetch, reporter=config.reporter, years=None,
+                names=country_names(config.data), log=logger.info,
+            )  # fmt: skip
+        except ConnectorError as exc:
+            logger.warning("fetch failed, no new vintage: %s", exc)
+            return {"status": "failed", "message": str(exc), "lines": []}
+    outcome = run_update(config.data, fetched=fetched, log=logger.info)
+    for line in outcome.lines:
+        logger.info(line)
+    (logger.warning if outcome.exit_code else logger.info)(outcome.message)
+    return {
+        "status": outcome.status,
+        "active": outcome.active,
+        "previous": outcome.previous,
+        "message": outcome.message,
+        "lines": outcome.lines,
+    }
+
+
+@flow(
+    name="forecast-exports",
+    on_completion=[_stop_workers_of_deployed_run],
+    on_failure=[_stop_workers_of_deployed_run],
+    on_cancellation=[_stop_workers_of_deployed_run],
+)
+def update_then_forecast(config: RunConfig, fetch: list[str] | None = None) -> RunResult:
+    """The scheduled job: ``update-data``, then the main job on the (new) active vintage."""
+    update = update_data(config, fetch)
+    logger = get_run_logger()
+    if update["status"] in ("no new data", "nothing to do"):
+        logger.info("no new data: the forecast reuses the cached stages of this vintage")
+    return forecast_exports.fn(config)
