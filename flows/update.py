@@ -382,9 +382,9 @@ def run_update(
             f"release rejected: {exc}; moved to {folder}; vintage {previous} stays active",
             quarantine=folder,
         )  # fmt: skip
-    _processed(files, inbox, stamp)
     if manifest["vintage"] == previous:
         shutil.rmtree(staging)
+        _processed(files, inbox, stamp)
         return UpdateOutcome(
             "no new data", previous, previous,
             f"no new data: the release gives the same tables as the active vintage {previous}",
@@ -392,6 +392,7 @@ def run_update(
         )  # fmt: skip
     vintage, new = publish(staging, data.vintages_dir)
     activate(vintage, data.vintages_dir, data.snapshot_dir)
+    _processed(files, inbox, stamp)  # only now: a crash before leaves them in the inbox
     what = "new vintage" if new else "existing vintage"
     return UpdateOutcome(
         "new", vintage, previous, f"{what} {vintage} is active (was {previous})", lines
