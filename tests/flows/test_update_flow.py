@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
+from mlflow import MlflowClient
 
 from configs import load_config
 from flows.io import PROJECT_ROOT
@@ -36,3 +39,13 @@ def test_update_then_forecast_runs_on_the_new_vintage_then_says_no_new_data(tmp_
     assert second.vintage == active
     assert (tmp_path / "v" / "active").read_text().strip() == active
     assert len([p for p in (tmp_path / "v").iterdir() if p.name != "active"]) == 1
+    client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
+    run1, run2 = (client.get_run(r.mlflow_run_id) for r in (first, second))
+    assert run1.data.tags["data_update"] == "new"
+    assert run2.data.tags["data_update"] == "no new data"
+    assert run2.data.tags["previous_data_vintage"] == active
+    changed = client.download_artifacts(run1.info.run_id, "what_changed/changes.csv", str(tmp_path))
+    table = pd.read_csv(changed)
+    assert table.iloc[0]["kind"] == "new year" and table.iloc[0]["year"] == 2024
+    [inp] = run2.inputs.dataset_inputs
+    assert inp.dataset.digest == active
