@@ -115,3 +115,20 @@ def update(
     if outcome.exit_code:
         _fail(outcome.message)
     _say(outcome.message)
+    if outcome.status == "new":
+        _years_hint(cfg, outcome.active)
+
+
+def _years_hint(cfg: RunConfig, vintage: str) -> None:
+    """Say when the new vintage has years after the config's years.end (runs would skip them)."""
+    from flows.snapshot import read_manifest
+    from flows.vintages import resolve_vintage
+
+    _, folder = resolve_vintage(vintage, cfg.data.vintages_dir, cfg.data.snapshot_dir)
+    table = "kor_exports" if cfg.reporter == "KOR" else "dots_exports"
+    years = read_manifest(folder)["tables"][table].get("years")
+    if years and years[1] > cfg.years.end:
+        _say(
+            f"the new vintage has {table} to {years[1]}; runs use years to years.end = "
+            f"{cfg.years.end}: run with --set years.end={years[1]} to forecast from {years[1]}"
+        )

@@ -58,3 +58,16 @@ def test_vintages_command_lists_them(data_cfg, kor_2023):
     i = next(i for i, x in enumerate(lines) if new in x)
     assert "a.csv" in lines[i] and "active" in lines[i]
     assert "KOR 1990-2024" in lines[i + 1]
+
+
+def test_update_command_says_how_to_use_the_new_year(data_cfg, kor_2023):
+    long_file(data_cfg.inbox_dir / "a.csv", kor_2023.assign(year=2024))
+    sets = [
+        f"data.{k}={getattr(data_cfg, k)}" for k in ("vintages_dir", "inbox_dir", "quarantine_dir")
+    ]
+    result = CliRunner().invoke(
+        app, ["update", *[a for s in sets for a in ("--set", s)]], env={"COLUMNS": "200"}
+    )
+    assert result.exit_code == 0, result.output
+    assert "is active (was cfdbe6d207db)" in result.output
+    assert "run with --set years.end=2024" in result.output
