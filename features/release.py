@@ -2,8 +2,8 @@
 
 Rules (docs/data-updates.md):
 
-- A release row replaces the table's row with the same ``reporter, partner, year``; every
-  other row stays. A partner-year the release does not list is **unknown**: it keeps an earlier
+- A release row replaces the table's row with the same ``reporter, partner, year`` when its
+  value differs (an equal value keeps the old row and its ``source``); every other row stays. A partner-year the release does not list is **unknown**: it keeps an earlier
   value when the table had one and gets no row otherwise (never a zero).
 - A release with a total for a reporter-year: ``rest = total - sum of the partners known that
   year``. When the rest exceeds :data:`REST_TOLERANCE` of the total (a partial release, e.g.
@@ -96,7 +96,10 @@ def _merge_rows(table: pd.DataFrame, rows: pd.DataFrame) -> tuple[pd.DataFrame, 
     idx = pd.MultiIndex.from_frame(rows[KEY])
     prior = old.reindex(idx).to_numpy()
     new_keys = int(np.isnan(prior).sum())
-    changed = ~np.isnan(prior) & ~np.isclose(prior, rows["export_usd"].to_numpy(), rtol=1e-9)
+    same = ~np.isnan(prior) & np.isclose(prior, rows["export_usd"].to_numpy(), rtol=1e-9)
+    changed = ~np.isnan(prior) & ~same
+    rows = rows.loc[~same]  # an unchanged value keeps its row (and its source)
+    idx = pd.MultiIndex.from_frame(rows[KEY])
     add = rows.reindex(columns=table.columns)
     for col in table.columns:
         if col not in rows.columns:

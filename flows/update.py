@@ -111,7 +111,7 @@ def _source_entry(release: Release, meta: dict[str, Any] | None) -> dict[str, st
             "imts": "International Monetary Fund, IMTS (SDMX 3.0)",
         }.get(release.kind, release.kind),
         "license": "see the publisher's terms",
-        "raw_file": Path(release.path).name,
+        "raw_file": meta["file"] if meta else Path(release.path).name,
         "upstream_repository": "exportcast update (inbox or connector)",
         "upstream_commit": (meta or {}).get("sha256", ""),
     }
@@ -153,8 +153,9 @@ def _merge_all(
             unknown.append(result.unknown)
             last = int(before.max()) if len(before) else None
             years = sorted(set(rows["year"]))
+            label = meta["file"] if meta else Path(release.path).name
             lines.append(
-                f"{Path(release.path).name}: {reporter} {len(rows)} partner rows, years "
+                f"{label}: {reporter} {len(rows)} partner rows, years "
                 f"{years[0]}-{years[-1]} (last year before: {last}); {result.new_keys} new, "
                 f"{result.revised} revised"
             )
@@ -168,7 +169,7 @@ def _merge_all(
             names = ["kor_totals", table] if table == "kor_exports" else [table]
             for name in [*names, REST_TABLE]:
                 sources.setdefault(name, []).append(_source_entry(release, meta))
-    if rest is not None:
+    if rest is not None and (len(rest) or REST_TABLE in snap.tables):
         tables[REST_TABLE] = rest
     unknown_rows = pd.concat(unknown, ignore_index=True) if unknown else pd.DataFrame()
     return tables, sources, lines, unknown_rows

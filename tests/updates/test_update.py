@@ -193,3 +193,11 @@ def test_update_writes_what_changed(data_cfg, kor_2023):
     assert (rev["partner"], rev["year"]) == ("CHN", 2023)
     assert rev["change_pct"] == pytest.approx(10.0)
     assert any("KOR 2024 new; 1 revision(s) > 5 % and > USD 50 m" in x for x in out.lines)
+
+
+def test_a_release_equal_to_the_active_data_is_no_new_data(data_cfg, kor_2023):
+    long_file(data_cfg.inbox_dir / "same.csv", kor_2023)  # 2023 exactly as in the snapshot
+    out = run_update(data_cfg, log=lambda _: None)
+    assert out.status == "no new data" and out.active == EMBEDDED
+    assert not (data_cfg.vintages_dir / "active").exists()
+    assert (data_cfg.inbox_dir / "processed" / "same.csv").is_file()
