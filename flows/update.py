@@ -37,7 +37,15 @@ from flows.snapshot import (
     _years,
     load_snapshot,
 )
-from flows.vintages import RELEASE_NAME, activate, publish, resolve_vintage, staging_dir
+from flows.vintages import (
+    RELEASE_NAME,
+    VintageError,
+    activate,
+    publish,
+    resolve_vintage,
+    staging_dir,
+    update_lock,
+)
 
 __all__ = ["Fetched", "UpdateOutcome", "country_names", "inbox_files", "run_update"]
 
@@ -68,7 +76,7 @@ class Fetched:
 class UpdateOutcome:
     """What ``exportcast update`` did."""
 
-    status: str  # "new", "no new data", "nothing to do" or "failed"
+    status: str  # "new", "no new data", "nothing to do", "failed" or "busy"
     active: str
     previous: str
     message: str
@@ -77,8 +85,8 @@ class UpdateOutcome:
 
     @property
     def exit_code(self) -> int:
-        """2 for a failed release, else 0."""
-        return 2 if self.status == "failed" else 0
+        """2 for a failed release (or another update running), else 0."""
+        return 2 if self.status in ("failed", "busy") else 0
 
 
 def inbox_files(inbox: Path) -> list[Path]:
@@ -342,8 +350,19 @@ def run_update(
         log: Progress printer.
 
     Returns:
-        The outcome; ``exit_code`` is 2 when the release failed.
+        The outcome; ``exit_code`` is 2 when the release failed or another update is running.
     """
+    try:
+        with update_lock(data.vintages_dir):
+            return _run_update(data, fetched, log)
+    except VintageError as exc:
+        if "another update" not in exc.detail:
+            raise
+        active = resolve_vintage(None, data.vintages_dir, data.snapshot_dir)[0]
+        return UpdateOutcome("busy", active, active, str(exc))
+
+
+def _run_update(data: Any, fetched: Sequence[Fetched], log: Callable[[str], None]) -> UpdateOutcome:
     previous, base_folder = resolve_vintage(None, data.vintages_dir, data.snapshot_dir)
     inbox = project_path(data.inbox_dir)
     files = inbox_files(inbox)

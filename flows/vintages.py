@@ -16,11 +16,13 @@ active one, else the embedded snapshot: :func:`snapshot_folder`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +42,7 @@ __all__ = [
     "snapshot_folder",
     "staging_dir",
     "store_dir",
+    "update_lock",
 ]
 
 ACTIVE_NAME = "active"
@@ -214,3 +217,47 @@ def staging_dir(vintages_dir: str | Path) -> Path:
     root = store_dir(vintages_dir)
     root.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def update_lock(vintages_dir: str | Path) -> Iterator[None]:
+    """One update at a time per store: ``<store>/.update.lock`` holds the updater's PID.
+
+    A lock left by a process that no longer exists is taken over.
+
+    Raises:
+        VintageError: Another live process holds the lock.
+    """
+    root = store_dir(vintages_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / ".update.lock"
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            text = path.read_text(encoding="utf-8").strip() if path.exists() else ""
+            if text.isdigit() and _alive(int(text)):
+                raise VintageError(
+                    str(path), f"another update (process {text}) is running; try again later"
+                ) from None
+            path.unlink(missing_ok=True)  # stale: its process is gone
+            continue
+        with os.fdopen(fd, "w") as fh:
+            fh.write(str(os.getpid()))
+        break
+    else:
+        raise VintageError(str(path), "could not take the update lock")
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)

@@ -201,3 +201,16 @@ def test_a_release_equal_to_the_active_data_is_no_new_data(data_cfg, kor_2023):
     assert out.status == "no new data" and out.active == EMBEDDED
     assert not (data_cfg.vintages_dir / "active").exists()
     assert (data_cfg.inbox_dir / "processed" / "same.csv").is_file()
+
+
+def test_one_update_at_a_time_and_a_stale_lock_is_taken_over(data_cfg, kor_2023):
+    long_file(data_cfg.inbox_dir / "a.csv", _year_2024(kor_2023))
+    data_cfg.vintages_dir.mkdir()
+    lock = data_cfg.vintages_dir / ".update.lock"
+    lock.write_text("1")  # PID 1 is alive: another update holds the lock
+    out = run_update(data_cfg, log=lambda _: None)
+    assert out.status == "busy" and out.exit_code == 2 and "another update" in out.message
+    assert (data_cfg.inbox_dir / "a.csv").is_file()  # untouched
+    lock.write_text("999999999")  # no such process: stale
+    assert run_update(data_cfg, log=lambda _: None).status == "new"
+    assert not lock.exists()
