@@ -387,7 +387,8 @@ def serve(
     """Register the scheduled deployment on the Prefect server at PREFECT_API_URL and run it.
 
     The deployment is forecast-exports/<reporter> with schedule.cron in schedule.timezone and
-    this config as its parameter. Runs execute here, one at a time, until Ctrl-C or SIGTERM.
+    this config as its parameter; each run first updates the data from data.inbox_dir
+    (update-data), then runs the main job. Runs execute here, one at a time, until Ctrl-C or SIGTERM.
     Start a server first: prefect server start --host 127.0.0.1.
     """
     cfg = _load(config, set_)

@@ -86,7 +86,10 @@ def update(
         ),
     ] = None,
     years: Annotated[
-        str | None, typer.Option("--years", help="Years to fetch, e.g. 2023-2025.")
+        str | None,
+        typer.Option(
+            "--years", help="Years to fetch, e.g. 2023-2025 (default: the 3 years before this one)."
+        ),
     ] = None,
 ) -> None:
     """Make a new data vintage from the inbox (data/inbox) and --fetch sources.
