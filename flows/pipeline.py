@@ -53,7 +53,7 @@ from flows import report as report_files
 from flows import tracking
 from flows.io import PROJECT_ROOT, atomic_write, project_path, write_csv
 from flows.snapshot import Snapshot, build_snapshot, load_snapshot
-from flows.vintages import snapshot_folder
+from flows.vintages import snapshot_folder, vintage_notes
 from models.engine import EngineResult, run_engine
 from models.index_backtest import ALL, index_backtest, summarize_index_backtest
 from models.paths import path_quantiles
@@ -940,6 +940,7 @@ def _report_meta(
         "sources": report_files.sources_from_manifest(snapshot.manifest),
         "partner_names": {str(k): display_name(str(v)) for k, v in countries.items()},
         "backtest_period": [int(cutoffs.min()), int(cutoffs.max())],
+        "data_update": vintage_notes(snapshot_folder(config.data)),  # docs/data-updates.md
     }
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "staging_dir",
     "store_dir",
     "update_lock",
+    "vintage_notes",
 ]
 
 ACTIVE_NAME = "active"
@@ -261,3 +262,47 @@ def update_lock(vintages_dir: str | Path) -> Iterator[None]:
         yield
     finally:
         path.unlink(missing_ok=True)
+
+
+def vintage_notes(folder: str | Path) -> dict | None:
+    """What a vintage made by ``exportcast update`` says about itself, for the report.
+
+    Args:
+        folder: The vintage folder (the embedded snapshot has no notes).
+
+    Returns:
+        None for a vintage without ``release.json``; else ``vintage``, ``base_vintage``,
+        ``created``, ``sources``, ``new_years`` (e.g. ``["KOR 2024"]``), ``revisions``
+        (partner-years revised by > 5 % and > USD 50 m), ``provisional`` (REST rows of partial
+        releases: ``reporter, year, rest_usd, total_usd, n_partners``) and
+        ``unknown_partner_years`` (how many partner-years partial releases left unknown).
+    """
+    folder = Path(folder)
+    if not (folder / RELEASE_NAME).is_file():
+        return None
+    import pandas as pd
+
+    release = json.loads((folder / RELEASE_NAME).read_text(encoding="utf-8"))
+    manifest = read_manifest(folder)
+    new_years: list[str] = []
+    revisions = 0
+    if (folder / "changes.csv").is_file():
+        changes = pd.read_csv(folder / "changes.csv")
+        years = changes.loc[changes["kind"] == "new year"]
+        new_years = [f"{r.reporter} {int(r.year)}" for r in years.itertuples()]
+        revisions = int((changes["kind"] == "revision").sum())
+    keys = ("reporter", "year", "rest_usd", "total_usd", "n_partners")
+    provisional = [
+        {k: (r[k] if k == "reporter" else float(r[k]) if "usd" in k else int(r[k])) for k in keys}
+        for r in release.get("provisional_rest", [])
+    ]
+    return {
+        "vintage": manifest["vintage"],
+        "base_vintage": manifest.get("base_vintage"),
+        "created": release.get("created"),
+        "sources": list(release.get("sources", [])),
+        "new_years": new_years,
+        "revisions": revisions,
+        "provisional": provisional,
+        "unknown_partner_years": len(release.get("unknown_partner_years", [])),
+    }

@@ -214,3 +214,27 @@ def test_one_update_at_a_time_and_a_stale_lock_is_taken_over(data_cfg, kor_2023)
     lock.write_text("999999999")  # no such process: stale
     assert run_update(data_cfg, log=lambda _: None).status == "new"
     assert not lock.exists()
+
+
+def test_report_says_what_changed_and_what_is_provisional(data_cfg, kor_2023):
+    from types import SimpleNamespace
+
+    from flows.vintages import vintage_notes
+    from reports.content import data_update_sentences
+
+    rows = _year_2024(kor_2023)
+    long_file(data_cfg.inbox_dir / "top40.csv", rows.nlargest(40, "export_usd"),
+              total=float(rows["export_usd"].sum()))  # fmt: skip
+    out = run_update(data_cfg, log=lambda _: None)
+    notes = vintage_notes(data_cfg.vintages_dir / out.active)
+    assert vintage_notes(SNAPSHOT) is None
+    assert notes["new_years"] == ["KOR 2024"] and notes["base_vintage"] == EMBEDDED
+    assert notes["unknown_partner_years"] == len(rows) - 40
+    [p] = notes["provisional"]
+    assert (p["reporter"], p["year"], p["n_partners"]) == ("KOR", 2024, 40)
+    text = data_update_sentences(SimpleNamespace(meta={"data_update": notes}))
+    assert text[0].startswith(f"Data vintage {out.active} (made from top40.csv) changed since "
+                              f"vintage {EMBEDDED}: KOR 2024; 0 partner-year revision(s)")  # fmt: skip
+    assert "Provisional: KOR\u2019s 2024 figures list 40 partners" in text[1]
+    assert "unknown, not zero" in text[1]
+    assert data_update_sentences(SimpleNamespace(meta={"data_update": None})) == []
