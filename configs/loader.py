@@ -124,6 +124,8 @@ def load_config(
         config = RunConfig.model_validate(data)
     except ValidationError as err:
         raise ConfigError(_format_errors(origin, err)) from None
+    if config.data.vintage is not None:
+        _check_vintage(config, origin)
     if not scenarios:
         return config
     if config.scenarios:
@@ -139,6 +141,17 @@ def load_config(
             default_origin=config.years.end,
         )
     return config
+
+
+def _check_vintage(config: RunConfig, origin: str) -> None:
+    """A pinned data.vintage must be the embedded snapshot or in the vintage store."""
+    from flows.vintages import VintageError, resolve_vintage
+
+    data = config.data
+    try:
+        resolve_vintage(data.vintage, data.vintages_dir, data.snapshot_dir)
+    except VintageError as exc:
+        raise ConfigError(f"{origin}: key 'data.vintage': {exc.detail}") from None
 
 
 def _check_scenario_reporter(config: RunConfig, origin: str) -> None:

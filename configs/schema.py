@@ -78,6 +78,16 @@ class DataConfig(_Strict):
     )
     snapshot_dir: Path = Field(Path("data/snapshot"), description="The embedded snapshot.")
     raw_dir: Path | None = Field(None, description="Upstream raw files (for source: raw).")
+    vintage: str | None = Field(
+        None,
+        pattern=r"^[0-9a-f]{12}$",
+        description="Pin a data vintage id ('exportcast vintages'); None: the active one.",
+    )
+    vintages_dir: Path = Field(
+        Path("data/vintages"), description="Vintage store (docs/data-updates.md); git-ignored."
+    )
+    inbox_dir: Path = Field(Path("data/inbox"), description="Files for 'exportcast update'.")
+    quarantine_dir: Path = Field(Path("data/quarantine"), description="Failed releases.")
 
     @model_validator(mode="after")
     def _raw_needs_dir(self) -> DataConfig:

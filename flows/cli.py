@@ -15,16 +15,15 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pandas as pd
 import typer
-from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
 from configs import ConfigError, RunConfig, load_config
 from features.errors import ExportcastError
+from flows.console import ConfigOpt, SetOpt, console, err_console, fail
 from flows.io import project_path
 
 if TYPE_CHECKING:
@@ -38,32 +37,12 @@ app = typer.Typer(
     # credentials (tracking passwords, API keys)
     pretty_exceptions_show_locals=False,
 )
-# markup=False: messages and data text (scenario titles, partner names, error messages with
-# "[a-z0-9]" patterns) are printed as they are, never read as Rich markup.
-console = Console(markup=False)
-err_console = Console(stderr=True, markup=False)
-
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--config", "-c", help="Run config YAML (default: the packaged configs/default.yaml)."
-    ),
-]
-SetOpt = Annotated[
-    list[str] | None,
-    typer.Option("--set", "-s", help="Override a config key, e.g. --set horizon=3 (repeatable)."),
-]
-
-
 VerboseOpt = Annotated[
     bool, typer.Option("--verbose", "-v", help="Also show Prefect's and MLflow's own logs.")
 ]
 
 
-def _fail(message: str) -> NoReturn:
-    """One ``error:`` line on stderr (the message printed as it is), exit code 2."""
-    err_console.print(Text("error:", style="bold red"), message, highlight=False)
-    raise typer.Exit(code=2)
+_fail = fail
 
 
 @contextlib.contextmanager
@@ -425,7 +404,8 @@ def serve(
     """Register the scheduled deployment on the Prefect server at PREFECT_API_URL and run it.
 
     The deployment is forecast-exports/<reporter> with schedule.cron in schedule.timezone and
-    this config as its parameter. Runs execute here, one at a time, until Ctrl-C or SIGTERM.
+    this config as its parameter; each run first updates the data from data.inbox_dir
+    (update-data), then runs the main job. Runs execute here, one at a time, until Ctrl-C or SIGTERM.
     Start a server first: prefect server start --host 127.0.0.1.
     """
     cfg = _load(config, set_)
@@ -473,6 +453,12 @@ def snapshot(
             build_snapshot(raw, out, log=log)
     except ExportcastError as exc:
         _fail(str(exc))
+
+
+from flows.data_commands import update, vintages  # noqa: E402 (new data, docs/data-updates.md)
+
+app.command()(update)
+app.command()(vintages)
 
 
 def main() -> None:  # pragma: no cover - console entry point alias

@@ -60,6 +60,7 @@ from flows import tracking
 from flows.engine_call import run_configured_engine
 from flows.io import PROJECT_ROOT, atomic_write, project_path, write_csv
 from flows.snapshot import Snapshot, build_snapshot, load_snapshot
+from flows.vintages import snapshot_folder, vintage_notes
 from models.backtest_table import engine_backtest_table
 from models.engine import EngineResult
 from models.index_backtest import ALL, index_backtest, summarize_index_backtest
@@ -696,6 +697,7 @@ def log_run(
     shares = [f"share_{c}" for c in run.dependence_set]
     mlrun.log_series(history, [*INDEX_METRICS, *shares, "dependence_share"], step="year")
     mlrun.log_table(concentration.assign(data_vintage=run.vintage), "concentration.csv")
+    mlrun.log_dataset(run.vintage, f"exportcast data vintage {run.vintage}")
     if engine is not None:
         _log_forecast(mlrun, concentration, engine, [*shares, "dependence_share"])
         if series is None:
@@ -1045,6 +1047,7 @@ def _report_meta(
         "sources": report_files.sources_from_manifest(snapshot.manifest),
         "partner_names": {str(k): display_name(str(v)) for k, v in countries.items()},
         "backtest_period": [int(cutoffs.min()), int(cutoffs.max())],
+        "data_update": vintage_notes(snapshot_folder(config.data)),  # docs/data-updates.md
     }
 
 
@@ -1072,7 +1075,7 @@ def forecast_exports(config: RunConfig) -> RunResult:
     Returns:
         The concentration table, where it was written, and the run's ids.
     """
-    snapshot = load_data(config.data.source, config.data.snapshot_dir, config.data.raw_dir)
+    snapshot = load_data(config.data.source, snapshot_folder(config.data), config.data.raw_dir)
     run = describe_run(config, snapshot.vintage)
     exports, exports_file = reporter_exports(snapshot.tables, config.reporter)
     last_year = min(config.years.end, int(exports["year"].max()))

@@ -32,7 +32,8 @@ from prefect.types.entrypoint import EntrypointType
 
 from configs import RunConfig, config_hash
 from features.errors import ExportcastError
-from flows.pipeline import code_version, forecast_exports, prefect_settings
+from flows.pipeline import code_version, prefect_settings
+from flows.update_flow import update_then_forecast
 
 __all__ = [
     "SHUTDOWN_GRACE_S",
@@ -128,14 +129,14 @@ def serve_forecasts(config: RunConfig, *, log: Callable[[str], None] = print) ->
     with temporary_settings(updates=prefect_settings(config)):
         runner = Runner(name=name, pause_on_shutdown=True, limit=1)
         runner.add_flow(
-            forecast_exports,
+            update_then_forecast,  # update-data, then the main job (flows/update_flow.py)
             name=name,
             schedule=schedule_of(config),
             parameters={"config": config.model_dump(mode="json")},
             paused=False,
             tags=["exportcast", config.reporter],
             version=code_version(),
-            description=f"exportcast main job for {config.reporter}",
+            description=f"exportcast data update, then the main job for {config.reporter}",
             entrypoint_type=EntrypointType.MODULE_PATH,
         )
         _exit_deadline(runner, SHUTDOWN_GRACE_S, log)

@@ -311,6 +311,15 @@ class TrackedRun:
         """Log a JSON-serialisable mapping as the artifact ``name`` (e.g. ``meta.json``)."""
         self._client.log_dict(self.run_id, dict(data), name)
 
+    def log_dataset(self, vintage: str, source: str) -> None:
+        """Record the data vintage as the run's input dataset (the UI's Dataset column)."""
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        dataset = Dataset(name=f"exportcast-data-{vintage}", digest=vintage,
+                          source_type="local", source=source)  # fmt: skip
+        tag = InputTag(key="mlflow.data.context", value="training")
+        self._client.log_inputs(self.run_id, datasets=[DatasetInput(dataset, tags=[tag])])
+
     def log_figure(self, figure: Figure, name: str) -> None:
         """Log a matplotlib figure as an image artifact ``name`` (e.g. ``plot.png``)."""
         self._client.log_figure(self.run_id, figure, name)

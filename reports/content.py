@@ -29,6 +29,7 @@ __all__ = [
     "Table",
     "accuracy_section",
     "config_text",
+    "data_update_sentences",
     "fastest_growing",
     "fastest_growing_frame",
     "fmt_pct",
@@ -624,6 +625,32 @@ def summary_sentences(bundle: ReportBundle) -> list[str]:
     out += _scenario_headline(bundle, dep)
     out += _index_summary(bundle, dep)
     out += _accuracy_sentences(bundle)
+    out += data_update_sentences(bundle)
+    return out
+
+
+def data_update_sentences(bundle: ReportBundle) -> list[str]:
+    """What the data vintage changed and which figures are provisional (docs/data-updates.md).
+
+    Empty for the embedded snapshot; else one sentence on new years and revisions since the
+    vintage it was made from, and one per partial release (its REST is provisional).
+    """
+    notes = bundle.meta.get("data_update")
+    if not notes:
+        return []
+    years = ", ".join(notes.get("new_years") or []) or "no new years"
+    out = [
+        f"Data vintage {notes['vintage']} (made from {', '.join(notes.get('sources') or [])}) "
+        f"changed since vintage {notes.get('base_vintage')}: {years}; "
+        f"{notes.get('revisions', 0)} partner-year revision(s) above 5 % and USD 50 m."
+    ]
+    for p in notes.get("provisional") or []:
+        out.append(
+            f"Provisional: {p['reporter']}’s {p['year']} figures list {p['n_partners']} "
+            f"partners; the other USD {_usd_bn(p['rest_usd'])} bn of the USD "
+            f"{_usd_bn(p['total_usd'])} bn total (REST) is not yet assigned to partners, and those partners' values for "
+            "that year are unknown, not zero."
+        )
     return out
 
 

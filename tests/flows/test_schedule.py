@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
 from prefect.client.orchestration import get_client
@@ -14,6 +15,7 @@ from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from flows.serve import SHUTDOWN_GRACE_S
+from flows.snapshot import read_manifest
 from tests.flows.helpers import FAST_ARGS, free_port, subprocess_env, wait_for_http
 
 pytestmark = pytest.mark.e2e
@@ -102,11 +104,20 @@ def test_serve_registers_cron_deployment_and_runs_it(prefect_server, tmp_path):
         PREFECT_RUNNER_POLL_FREQUENCY="2",  # pick up the triggered run quickly
         MLFLOW_TRACKING_URI=mlflow_uri,
     )
+    # a release waiting in the inbox: the deployed run updates the data, then forecasts
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    kor = pd.read_parquet(ROOT / "data" / "snapshot" / "kor_exports.parquet")
+    new_year = kor.loc[kor["year"] == 2023].assign(year=2024)  # synthetic test data
+    new_year[["reporter", "partner", "year", "export_usd"]].to_csv(inbox / "kor.csv", index=False)
     with open(serve_log, "w") as log:
         serve = _start(
             [sys.executable, "-m", "flows.cli", "serve", *FAST_ARGS,
              "--set", f"output.dir={tmp_path / 'out'}",
-             "--set", f"cache.dir={tmp_path / 'cache'}"],
+             "--set", f"cache.dir={tmp_path / 'cache'}",
+             "--set", f"data.inbox_dir={inbox}",
+             "--set", f"data.vintages_dir={tmp_path / 'vintages'}",
+             "--set", f"data.quarantine_dir={tmp_path / 'quarantine'}"],
             env,
             log,
         )  # fmt: skip
@@ -148,6 +159,14 @@ def test_serve_registers_cron_deployment_and_runs_it(prefect_server, tmp_path):
         [experiment.experiment_id], f"tags.prefect_flow_run_id = '{flow_run.id}'"
     )
     assert run.info.status == "FINISHED"
+    active = (tmp_path / "vintages" / "active").read_text().strip()
+    assert run.data.tags["data_update"] == "new"
+    assert (
+        run.data.tags["data_vintage"]
+        == active
+        != read_manifest(ROOT / "data" / "snapshot")["vintage"]
+    )
+    assert (inbox / "processed" / "kor.csv").is_file()
     assert run.data.metrics["dependence_share"] == pytest.approx(0.380, abs=0.0005)
     assert (tmp_path / "out" / "KOR" / "concentration.csv").is_file()
     assert any((tmp_path / "cache").glob("compute_concentration-*"))  # cache.dir reached the run

@@ -178,3 +178,13 @@ def test_ui_server_listens_on_localhost_by_default(tmp_path):
     assert command[command.index("--default-artifact-root") + 1] == store.artifacts
     with pytest.raises(TrackingError, match="server already"):
         server_command(resolve_store("http://127.0.0.1:5000"))
+
+
+def test_data_vintage_is_the_runs_input_dataset(store, experiment, mlflow_uri):
+    with tracked_run(store, experiment, tags={"data_vintage": "00b77ba237ad"}) as run:
+        run.log_dataset("00b77ba237ad", "exportcast data vintage 00b77ba237ad")
+    got = MlflowClient(mlflow_uri).get_run(run.run_id)
+    [inp] = got.inputs.dataset_inputs
+    assert inp.dataset.digest == "00b77ba237ad"
+    assert inp.dataset.name == "exportcast-data-00b77ba237ad"
+    assert got.data.tags["data_vintage"] == "00b77ba237ad"
