@@ -157,7 +157,7 @@ def origin_histories(
         future = wide.loc[origin + 1 : min(origin + h, last)]
         own = future[list(fs.partners)]
         own.columns = [f"{reporter}|{p}" for p in own.columns]
-        actual = own.stack().rename("y")
+        actual = own.stack(future_stack=True).rename("y")
         parts = [fs.series, actual.rename_axis(["ds", "unique_id"]).reset_index()]
         rest_id = f"{reporter}|{REST}"
         if (fs.series["unique_id"] == rest_id).any():

@@ -710,6 +710,8 @@ def log_run(
         _log_index_backtest(mlrun, index_track)
     if backtest_table is not None:  # every backtest forecast: the accuracy can be rescored
         mlrun.log_table(backtest_table, "backtest_forecasts.csv")
+        used = sorted(set(backtest_table["weo_vintage"]) - {""})
+        mlrun.set_tags({"weo_vintages_backtest": ",".join(used)})
     for result in scenarios or []:
         _log_scenario(mlrun, result)
     figure = tracking.dependence_figure(history, reporter=run.reporter, partners=run.dependence_set)

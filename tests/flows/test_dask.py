@@ -33,7 +33,12 @@ def test_dask_runner_gives_the_default_runners_outputs(tmp_path, monkeypatch):
     assert len(submitted) >= 4
     assert {name for name, _ in submitted} == {"backtest_chunk"}
     assert all(workers == 2 for _, workers in submitted)
-    for name in ("forecasts.csv", "concentration.csv", "backtest_accuracy.csv"):
+    for name in (
+        "forecasts.csv",
+        "concentration.csv",
+        "backtest_accuracy.csv",
+        "backtest_forecasts.csv",
+    ):
         assert_frame_equal(pd.read_csv(dask / name), pd.read_csv(default / name), check_exact=True)
 
 

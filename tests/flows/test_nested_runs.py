@@ -45,6 +45,7 @@ def test_one_nested_run_per_candidate_with_scores_per_horizon(fast_run, mlflow_u
     )
     assert "backtest_forecasts.csv" in {a.path for a in client.list_artifacts(parent.info.run_id)}
     assert (table["weo_vintage"] == "F" + table["origin"].astype(str)).all()  # fall_of_origin
+    assert parent.data.tags["weo_vintages_backtest"] == ",".join(f"F{t}" for t in range(2008, 2019))
     assert {"CHN", "USA", "REST"} <= set(table["partner"])
     models = list(accuracy["model"])
     again = evaluate_table(table, models).set_index("model")

@@ -16,7 +16,7 @@ from flows.snapshot import (
 SNAPSHOT = PROJECT_ROOT / "data" / "snapshot"
 REQUIRED = {
     "kor_exports", "kor_totals", "dots_exports", "indicators", "pairs", "fta", "countries",
-    "income_groups",
+    "income_groups", "weo_vintages",
 }  # fmt: skip
 
 
