@@ -71,3 +71,4 @@ bench: $(VENV)/.bench-installed  ## accuracy/speed tables (benchmarks/, not test
 	$(BIN)/python benchmarks/backtest.py
 	$(BIN)/python benchmarks/split_rescore.py
 	$(BIN)/python benchmarks/fta_track_record.py --sizes 100
+	$(BIN)/python benchmarks/pipeline.py

@@ -123,6 +123,8 @@ class RunResult:
     mlflow_run_id: str | None = None
     flow_run_id: str | None = None
     cached: tuple[str, ...] = ()
+    stages: tuple[tuple[str, float, bool], ...] = ()
+    """``(stage, wall seconds, from cache)`` in order (runs started by :func:`run_pipeline`)."""
 
 
 @dataclass(frozen=True)
@@ -274,6 +276,31 @@ def _transient(task: Any, task_run: Any, state: Any) -> bool:
 class _Progress:
     log: Callable[[str], None]
     cached: list[str] = field(default_factory=list)
+    # wall seconds per stage: the time since the previous stage line (stages run one after
+    # the other in the flow's thread), so glue between tasks counts to the next stage
+    stages: list[tuple[str, float, bool]] = field(default_factory=list)
+    mark: float = field(default_factory=time.perf_counter)
+
+
+def _stage_line(name: str, text: str, *, cached: bool = False) -> None:
+    """Print one stage's progress line with its wall seconds (Prefect's log in served runs)."""
+    line = f"{name:<22} {text}" + ("  (cached)" if cached else "")
+    progress = _PROGRESS.get()
+    if progress is None:  # a served run: the line goes to the Prefect run log
+        get_run_logger().info(line)
+        return
+    now = time.perf_counter()
+    seconds, progress.mark = now - progress.mark, now
+    progress.stages.append((name, seconds, cached))
+    progress.log(f"  {line}  [{seconds:.1f} s]")
+    if cached:
+        progress.cached.append(name.replace(" ", "_"))
+
+
+def _restart_clock() -> None:
+    progress = _PROGRESS.get()
+    if progress is not None:
+        progress.mark = time.perf_counter()
 
 
 _PROGRESS: ContextVar[_Progress | None] = ContextVar("exportcast_progress", default=None)
@@ -300,15 +327,7 @@ class _ReportStage:
 
     def __call__(self, task: Any, task_run: Any, state: Any) -> None:
         cached = state.name == "Cached"
-        line = f"{task.name.replace('_', ' '):<22} {self.describe(state.result())}"
-        line += "  (cached)" if cached else ""
-        progress = _PROGRESS.get()
-        if progress is None:  # a served run: the line goes to the Prefect run log
-            get_run_logger().info(line)
-            return
-        progress.log(f"  {line}")
-        if cached:
-            progress.cached.append(task.name)
+        _stage_line(task.name.replace("_", " "), self.describe(state.result()), cached=cached)
 
 
 def _reports(describe: Callable[[Any], str]) -> list[Callable[..., None]]:
@@ -396,6 +415,18 @@ def _describe_forecast_conc(conc: pd.DataFrame) -> str:
         f"dependence share {int(last['year'])}: {last['dependence_share']:.1%} "
         f"(80 % {last['dependence_share_lo_80']:.1%}-{last['dependence_share_hi_80']:.1%})"
     )
+
+
+def _describe_track_record(rows: pd.DataFrame) -> str:
+    return f"{len(rows):,} agreement-partner-years scored ex ante"
+
+
+def _describe_opportunities(table: pd.DataFrame) -> str:
+    return f"{len(table):,} partners ranked"
+
+
+def _describe_report(html: Path) -> str:
+    return f"{html.parent}: HTML, XLSX (and PDF when report.pdf)"
 
 
 def _describe_index_backtest(frame: pd.DataFrame) -> str:
@@ -616,7 +647,10 @@ def run_scenarios(
     return results
 
 
-@task(cache_key_fn=_cache_key_of)
+@task(
+    cache_key_fn=_cache_key_of,
+    on_completion=_reports(_describe_track_record),
+)
 def fta_track_record(tables: dict[str, pd.DataFrame], *, cache_key: str | None) -> pd.DataFrame:
     """The ex ante track record of Korea's agreements (docs/fta-gravity.md; about 70 s cold)."""
     from models.fta_track_record import track_record
@@ -628,7 +662,10 @@ def fta_track_record(tables: dict[str, pd.DataFrame], *, cache_key: str | None) 
     return rows
 
 
-@task(cache_policy=NO_CACHE)
+@task(
+    cache_policy=NO_CACHE,
+    on_completion=_reports(_describe_opportunities),
+)
 def find_opportunities(
     forecasts: pd.DataFrame,
     panel: pd.DataFrame,
@@ -741,6 +778,7 @@ def open_run(run: RunInfo, last_year: int) -> Iterator[tracking.TrackedRun]:
         tags=tags,
         params=run.config,
     ) as mlrun:
+        _stage_line("open MLflow run", f"{mlrun.run_id} ({run.store.display})")
         yield mlrun
 
 
@@ -994,6 +1032,7 @@ def write_outputs(
     retry_delay_seconds=2,
     retry_condition_fn=_transient,
     cache_policy=NO_CACHE,
+    on_completion=_reports(_describe_report),
 )
 def make_report(folder: Path, run: RunInfo, record: tracking.RunRecord, pdf: bool) -> Path:
     """Build the HTML/PDF/XLSX report from the bundle; attach bundle and report to the run.
@@ -1077,6 +1116,7 @@ def forecast_exports(config: RunConfig) -> RunResult:
     Returns:
         The concentration table, where it was written, and the run's ids.
     """
+    _restart_clock()  # stage seconds count from the flow's start (not Prefect's server start)
     snapshot = load_data(config.data.source, snapshot_folder(config.data), config.data.raw_dir)
     run = describe_run(config, snapshot.vintage)
     exports, exports_file = reporter_exports(snapshot.tables, config.reporter)
@@ -1248,7 +1288,7 @@ def run_pipeline(config: RunConfig, *, log: Callable[[str], None] = print) -> Ru
     n_cached = len(progress.cached)
     cached = f", {n_cached} stage{'s' * (n_cached != 1)} from cache" if n_cached else ""
     log(f"done in {time.perf_counter() - started:.1f} s{cached}")
-    return replace(result, cached=tuple(progress.cached))
+    return replace(result, cached=tuple(progress.cached), stages=tuple(progress.stages))
 
 
 if __name__ == "__main__":

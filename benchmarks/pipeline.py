@@ -1,0 +1,143 @@
+"""Stage profile of the default run: wall seconds per stage, cold and warm, and peak memory.
+
+Runs ``exportcast run`` (the default config: Korea, forecasts, both scenarios, report with PDF)
+twice in child processes, as a user would:
+
+- **cold**: an empty cache folder, a new MLflow SQLite store and Prefect's temporary server
+  (no ``PREFECT_API_URL``), in a fresh output folder;
+- **warm**: the identical command again (same cache, store and output folder).
+
+Every stage line the run prints ends with its wall seconds (``[12.3 s]``, the time since the
+previous stage line: the stages run one after the other); this script collects them into one
+table, adds the process's total wall time (imports and Prefect's server start included) and the
+peak resident memory of the whole process tree (the run, its joblib workers, the Prefect server
+and Chromium), sampled every 0.2 s with psutil.
+
+Usage: ``.venv/bin/python benchmarks/pipeline.py [--set key=value ...] [--keep DIR]``
+(``make bench`` runs it). Goals (issue 16): cold <= 40 s, warm <= 8 s, peak <= 1.5 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+STAGE = re.compile(r"^  (?P<name>\S.*?)\s{2,}.*?(?P<cached>\(cached\))?\s+\[(?P<s>\d+\.\d) s\]$")
+
+
+def _tree_rss(proc: psutil.Process) -> int:
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            total += p.memory_info().rss
+    return total
+
+
+def run_once(cmd: list[str], env: dict[str, str]) -> dict:
+    """Run the command; return its stage lines, wall seconds, peak tree RSS and exit code."""
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    proc = psutil.Process(child.pid)
+    peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            with contextlib.suppress(psutil.Error):
+                peak[0] = max(peak[0], _tree_rss(proc))
+            done.wait(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out = child.stdout.read() if child.stdout else ""
+    code = child.wait()
+    done.set()
+    sampler.join()
+    wall = time.perf_counter() - started
+    stages = []
+    for line in out.splitlines():
+        m = STAGE.match(line)
+        if m:
+            stages.append((m["name"].strip(), float(m["s"]), bool(m["cached"])))
+    return {"stages": stages, "wall": wall, "peak": peak[0], "code": code, "out": out}
+
+
+def _merge(cold: list, warm: list) -> list[tuple[str, float | None, float | None, str]]:
+    # stage names repeat (one scenario block each): pair them by name and occurrence
+    rows, seen_w = [], {}
+    warm_by = {}
+    for name, s, cached in warm:
+        warm_by.setdefault(name, []).append((s, cached))
+    for name, s, _ in cold:
+        k = seen_w.get(name, 0)
+        seen_w[name] = k + 1
+        w = warm_by.get(name, [])
+        ws, wc = w[k] if k < len(w) else (None, False)
+        rows.append((name, s, ws, "cached" if wc else ""))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", dest="sets", action="append", default=[], help="config override")
+    parser.add_argument("--keep", type=Path, help="keep the cache/store/output in DIR")
+    args = parser.parse_args()
+
+    base = args.keep or Path(tempfile.mkdtemp(prefix="exportcast-bench-"))
+    base.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "MLFLOW_"))}
+    env.update(
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        MPLBACKEND="Agg",
+        MLFLOW_TRACKING_URI=f"sqlite:///{base / 'mlruns' / 'mlflow.db'}",
+    )
+    (base / "mlruns").mkdir(exist_ok=True)
+    cmd = [sys.executable, "-m", "flows.cli", "run",
+           "--set", f"cache.dir={base / 'cache'}", "--set", f"output.dir={base / 'out'}"]  # fmt: skip
+    for item in args.sets:
+        cmd += ["--set", item]
+    help_started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "flows.cli", "--help"], cwd=ROOT, env=env,
+                   capture_output=True, check=True)  # fmt: skip
+    help_s = time.perf_counter() - help_started
+
+    print(f"exportcast run, cold then warm, in {base} ({time.strftime('%Y-%m-%d %H:%M')}, "
+          f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f})", flush=True)  # fmt: skip
+    cold = run_once(cmd, env)
+    if cold["code"]:
+        sys.exit(f"cold run failed (exit {cold['code']}):\n{cold['out'][-3000:]}")
+    warm = run_once(cmd, env)
+    if warm["code"]:
+        sys.exit(f"warm run failed (exit {warm['code']}):\n{warm['out'][-3000:]}")
+
+    print("\n| stage | cold s | warm s | warm |\n|---|---|---|---|")
+    for name, c, w, note in _merge(cold["stages"], warm["stages"]):
+        print(f"| {name} | {c:.1f} | {'' if w is None else f'{w:.1f}'} | {note} |")
+    for label, key in (("sum of stages", None), ("whole command (imports, Prefect start)", "wall")):
+        if key is None:
+            c = sum(s for _, s, _ in cold["stages"])
+            w = sum(s for _, s, _ in warm["stages"])
+        else:
+            c, w = cold[key], warm[key]
+        print(f"| **{label}** | {c:.1f} | {w:.1f} | |")
+    print(f"| peak RSS of the process tree, MB | {cold['peak'] / 2**20:.0f} | "
+          f"{warm['peak'] / 2**20:.0f} | |")  # fmt: skip
+    print(f"\n`exportcast --help`: {help_s:.2f} s (goal <= 1.5 s); goals: cold <= 40 s, "
+          f"warm <= 8 s, peak <= 1,536 MB")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
