@@ -36,12 +36,14 @@ from models.intervals import (
 )
 from models.metrics import evaluate_cv, score_cv
 from models.paths import window_error_paths
+from models.protocol import PanelForecaster
 from models.timeseries import AutoARIMA, DampedETS, Drift, Naive, Theta
 
 __all__ = [
     "MODEL_CLASSES",
     "BacktestCoverageError",
     "EngineResult",
+    "add_panel_backtests",
     "engine_origins",
     "finish_engine",
     "floor_at_zero",
@@ -207,6 +209,7 @@ def run_engine(
     n_paths: int = 1000,
     seed: int = 0,
     n_jobs: int = 1,
+    panel_models: Sequence[PanelForecaster] = (),
 ) -> EngineResult:
     """Backtest, select, forecast with intervals and simulate joint paths.
 
@@ -222,6 +225,8 @@ def run_engine(
         n_paths: Sample paths.
         seed: Seed of the path resampling.
         n_jobs: Parallel workers over series.
+        panel_models: Candidates fitted on all series at once (e.g. ``models.demand``): each
+            backtests itself at the same origins; not part of the ``Ensemble``.
 
     Returns:
         The engine's outputs.
@@ -232,11 +237,20 @@ def run_engine(
     origins, scored = engine_origins(series, models, scored_origins, history_origins)
     instances = [MODEL_CLASSES[m]() for m in models]
     cv = cross_validate(series, instances, h, origins=origins, fallback=Naive(), n_jobs=n_jobs)
+    panel = {p.alias: p for p in panel_models}
+    cv = add_panel_backtests(cv, series, list(panel.values()), origins, h)
 
     def live_forecast(needed: list[str]) -> pd.DataFrame:
-        return forecast_panel(
-            series, [MODEL_CLASSES[m]() for m in needed], h, fallback=Naive(), n_jobs=n_jobs
-        )
+        own = [m for m in needed if m not in panel]
+        fc = None
+        if own:
+            fc = forecast_panel(
+                series, [MODEL_CLASSES[m]() for m in own], h, fallback=Naive(), n_jobs=n_jobs
+            )
+        for name in [m for m in needed if m in panel]:
+            live = panel[name].forecast(series, h)[["unique_id", "ds", name]]
+            fc = live if fc is None else fc.merge(live, on=["unique_id", "ds"], how="left")
+        return fc
 
     return finish_engine(
         series,
@@ -249,7 +263,35 @@ def run_engine(
         weights=weights,
         n_paths=n_paths,
         seed=seed,
+        extra=list(panel),
     )
+
+
+def add_panel_backtests(
+    cv: pd.DataFrame,
+    series: pd.DataFrame,
+    panel_models: Sequence[PanelForecaster],
+    origins: Sequence[int],
+    h: int,
+) -> pd.DataFrame:
+    """Join each panel model's backtest (its ``alias`` column) to ``cv``.
+
+    Raises:
+        ValueError: A panel model left a backtest row of ``cv`` without a forecast.
+    """
+    keys = ["unique_id", "ds", "cutoff"]
+    for model in panel_models:
+        bt = model.backtest(series, list(origins), h)[[*keys, model.alias]]
+        cv = cv.merge(bt, on=keys, how="left")
+        missing = cv[model.alias].isna().to_numpy()
+        if missing.any():
+            row = cv.loc[missing].iloc[0]
+            raise ValueError(
+                f"panel model {model.alias!r} has no backtest forecast for "
+                f"unique_id={row['unique_id']!r}, cutoff={row['cutoff']}, ds={row['ds']} "
+                f"({int(missing.sum())} rows): it must forecast every series at every origin"
+            )
+    return cv
 
 
 def engine_origins(
@@ -286,6 +328,7 @@ def finish_engine(
     weights: pd.Series | None,
     n_paths: int,
     seed: int,
+    extra: Sequence[str] = (),
 ) -> EngineResult:
     """Everything after the backtest: selection, accuracy, live forecast, intervals, paths.
 
@@ -303,15 +346,17 @@ def finish_engine(
         weights: Optional accuracy weights per ``unique_id``.
         n_paths: Sample paths.
         seed: Path seed.
+        extra: Further candidate columns of ``cv`` outside the ``Ensemble`` (panel models).
 
     Returns:
         The engine's outputs.
     """
     candidates = list(models)
-    cv = floor_at_zero(cv, candidates)
+    cv = floor_at_zero(cv, [*candidates, *extra])
     if len(models) >= 2:
         cv = add_ensemble(cv, list(models), alias=ENSEMBLE)
         candidates.append(ENSEMBLE)
+    candidates += list(extra)
     scored = scorable_origins(cv, scored, h, levels)
     rolled = rolling_select(cv, series, candidates, scored, levels=levels)
     baseline = "Naive" if "Naive" in rolled.cv.columns else None

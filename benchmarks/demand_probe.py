@@ -1,0 +1,165 @@
+"""Variants of the demand-driven model (``models/demand.py``) on the ``make bench`` backtest.
+
+Run: ``.venv/bin/python benchmarks/demand_probe.py [--variants a,b] [--cache /tmp/demand]``.
+
+Same series, origins and horizon as ``benchmarks/backtest.py`` (Korea's full-history partners,
+scored origins 2008-2018, history origins 1998-2007, h = 5). For each variant: its relMASE /
+wrelMASE vs naive on the scored origins, on the history origins, and the rolling selection
+among the default candidates (Naive, Drift, Theta, Ensemble) plus the variant, judged as the
+engine judges (share-weighted MASE of earlier origins). The default candidates' backtest is
+cached under ``--cache`` (a research convenience; delete it after a code change).
+
+WEO vintages: the snapshot table ``weo_vintages`` when it exists, otherwise read from
+``$EXPORTCAST_RAW/imf_weo_vintages/weo_historical_forecasts.parquet`` into the same schema.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.backtest import (
+    HISTORY,
+    LEVELS,
+    SCORED,
+    H,
+    load_series,
+    share_weights,
+)
+from configs.schema import ForecastConfig
+from features.demand_inputs import demand_covariates
+from flows.snapshot import load_snapshot
+from models.backtest import interval_coverage, rolling_select
+from models.demand import DemandModel
+from models.engine import MODEL_CLASSES, floor_at_zero
+from models.ensemble import add_ensemble
+from models.forecasting import cross_validate
+from models.metrics import evaluate_cv
+from models.timeseries import Naive
+
+ROOT = Path(__file__).resolve().parents[1]
+RAW = Path(os.environ.get("EXPORTCAST_RAW", "/work/shared/data/raw"))
+
+
+def raw_weo() -> pd.DataFrame:
+    """The raw WEO Historical Forecasts file in the ``weo_vintages`` schema (research only)."""
+    d = pd.read_parquet(RAW / "imf_weo_vintages" / "weo_historical_forecasts.parquet")
+    iso = d["ISOAlpha_3Code"].fillna("").astype(str)
+    d = d.assign(country=iso.where(iso != "", d["country"].map({"World": "WLD"})))
+    d = d.loc[d["country"].notna() & d["target"].isin(["ngdp_rpch", "pcpi_pch"])]
+    month = np.where(d["forecast_season"] == "S", 4, 10)
+    return pd.DataFrame(
+        {
+            "country": d["country"].to_numpy(),
+            "vintage": d["forecast_season"].astype(str) + d["forecast_year"].astype(str),
+            "vintage_year": d["forecast_year"].astype(int).to_numpy(),
+            "season": d["forecast_season"].to_numpy(),
+            "published": pd.to_datetime(
+                pd.DataFrame({"year": d["forecast_year"], "month": month, "day": 15})
+            ).to_numpy(),
+            "target": d["target"].to_numpy(),
+            "target_year": d["target_year"].astype(int).to_numpy(),
+            "prediction": d["prediction"].to_numpy(dtype=float),
+            "outturn": d["tv_1"].to_numpy(dtype=float),
+        }
+    )
+
+
+def load_weo() -> pd.DataFrame:
+    if (ROOT / "data" / "snapshot" / "weo_vintages.parquet").exists():
+        return load_snapshot(ROOT / "data" / "snapshot", ["weo_vintages"])["weo_vintages"]
+    return raw_weo()
+
+
+def load_exog(series: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    snap = load_snapshot(ROOT / "data" / "snapshot", ["indicators", "pairs", "fta"])
+    return demand_covariates(series, snap["indicators"], snap["pairs"], snap["fta"])
+
+
+def baseline_cv(series: pd.DataFrame, cache: Path) -> pd.DataFrame:
+    path = cache / "baseline_cv.parquet"
+    if path.exists():
+        return pd.read_parquet(path)
+    models = [MODEL_CLASSES[m]() for m in ForecastConfig().models]
+    cv = cross_validate(series, models, H, origins=HISTORY + SCORED, fallback=Naive(), n_jobs=2)
+    cv = floor_at_zero(cv, [m.alias for m in models])
+    cv = add_ensemble(cv, [m.alias for m in models], alias="Ensemble")
+    cache.mkdir(parents=True, exist_ok=True)
+    cv.to_parquet(path)
+    return cv
+
+
+OWN = ["g1", "g2", "mg5", "mg10", "vol5", "dev5", "share", "share_d5", "tg1", "tg5", "scale_rel"]
+WEO = ["gdp_h", "cpi_h", "gdp_now", "gdp_bias", "gdp_h_adj", "wgdp_h", "rel_gdp_h", "uscpi_h"]
+EXO = ["mshare", "mshare_d5", "mg3", "pop_growth_pct", "fta", "log_dist"]
+VARIANTS: dict[str, dict] = {
+    "own": {"features": [*OWN, "k"]},
+    "own+weo": {"features": [*OWN, *WEO, "k"]},
+    "all": {},
+    "all-noweight": {"weight": "none"},
+    "all-shrink0.5": {"shrink": 0.5},
+    "weo-only": {"features": [*WEO, "k", "scale_rel"]},
+    "naive-share x weo-total": {"target": "share", "total": "weo", "learner": "none"},
+    "naive-share x weo-bias-total": {"target": "share", "total": "weo-bias", "learner": "none"},
+    "share-all x flat": {"target": "share"},
+    "share-all x weo-bias-total": {"target": "share", "total": "weo-bias"},
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/demand-probe"))
+    args = parser.parse_args()
+    series = load_series()
+    weights = share_weights(series)
+    base = baseline_cv(series, args.cache)
+    weo = load_weo()
+    exog, static = load_exog(series)
+    cands = [*ForecastConfig().models, "Ensemble"]
+    rows = []
+    for name in args.variants.split(","):
+        t0 = time.perf_counter()
+        path = args.cache / f"{name}.parquet"
+        if path.exists():
+            dm = pd.read_parquet(path)
+        else:
+            model = DemandModel(weo, exog, static, alias=name, **VARIANTS[name])
+            dm = model.backtest(series, HISTORY + SCORED, H)
+            dm.to_parquet(path)
+        sec = time.perf_counter() - t0
+        cv = base.merge(dm.drop(columns="y"), on=["unique_id", "ds", "cutoff"], how="left")
+        cv[name] = cv[name].fillna(cv["Naive"])
+        rolled = rolling_select(cv, series, [*cands, name], SCORED, levels=LEVELS)
+        ev = evaluate_cv(rolled.cv, series, [name, "Selected"], weights).set_index("model")
+        hist = cv.loc[cv["cutoff"].isin(HISTORY)]
+        evh = evaluate_cv(hist, series, [name], weights).set_index("model")
+        cov = interval_coverage(rolled.cv, "Selected", LEVELS)
+        picks = rolled.choices["model"].value_counts().to_dict()
+        rows.append(
+            {
+                "variant": name,
+                "rel 08-18": ev.loc[name, "relMASE"],
+                "wrel 08-18": ev.loc[name, "wrelMASE"],
+                "rel 98-07": evh.loc[name, "relMASE"],
+                "wrel 98-07": evh.loc[name, "wrelMASE"],
+                "Selected rel": ev.loc["Selected", "relMASE"],
+                "Selected wrel": ev.loc["Selected", "wrelMASE"],
+                "cov80": cov["coverage-80"],
+                "cov95": cov["coverage-95"],
+                "picks": str(picks),
+                "seconds": sec,
+            }
+        )
+        print(pd.DataFrame(rows[-1:]).to_string(index=False, float_format="{:.3f}".format))
+    with pd.option_context("display.width", 200):
+        print(pd.DataFrame(rows).to_string(index=False, float_format="{:.3f}".format))
+
+
+if __name__ == "__main__":
+    main()
