@@ -107,8 +107,41 @@ VARIANTS: dict[str, dict] = {
     "naive-share x weo-total": {"target": "share", "total": "weo", "learner": "none"},
     "naive-share x weo-bias-total": {"target": "share", "total": "weo-bias", "learner": "none"},
     "share-all x flat": {"target": "share"},
+    "naive-share x weo-learned-total": {
+        "target": "share",
+        "total": "weo-learned",
+        "learner": "none",
+    },
+    "share-all x weo-learned-total": {"target": "share", "total": "weo-learned"},
+    "share-weo x flat": {
+        "target": "share",
+        "features": [*WEO, "k", "scale_rel", "share", "share_d5", "mg5", "dev5"],
+    },
+    "share-all x flat shrink0.5": {"target": "share", "shrink": 0.5},
+    "naive-share x weo-real-total": {"target": "share", "total": "weo-real", "learner": "none"},
+    "share-all x flat window10": {"target": "share", "window": 10},
+    "share-all x flat wmase": {"target": "share", "weight": "wmase"},
+    "share-all x weo-real-total wmase": {
+        "target": "share",
+        "total": "weo-real",
+        "weight": "wmase",
+    },
     "share-all x weo-bias-total": {"target": "share", "total": "weo-bias"},
 }
+
+
+DEPENDENCE = ("KOR|CHN", "KOR|USA")
+
+
+def dependence_error(cv: pd.DataFrame, column: str) -> float:
+    """Mean absolute error (points) of the China + US share of the series' total."""
+    top = cv["unique_id"].isin(DEPENDENCE)
+    keys = [cv["cutoff"], cv["ds"]]
+    num = cv[column].where(top, 0.0).groupby(keys).sum()
+    act = cv["y"].where(top, 0.0).groupby(keys).sum()
+    share = num / cv[column].groupby(keys).sum()
+    real = act / cv["y"].groupby(keys).sum()
+    return float((share - real).abs().mean() * 100)
 
 
 def main() -> None:
@@ -141,6 +174,7 @@ def main() -> None:
         evh = evaluate_cv(hist, series, [name], weights).set_index("model")
         cov = interval_coverage(rolled.cv, "Selected", LEVELS)
         picks = rolled.choices["model"].value_counts().to_dict()
+        naive_dep = dependence_error(rolled.cv, "Naive")
         rows.append(
             {
                 "variant": name,
@@ -152,6 +186,8 @@ def main() -> None:
                 "Selected wrel": ev.loc["Selected", "wrelMASE"],
                 "cov80": cov["coverage-80"],
                 "cov95": cov["coverage-95"],
+                "CN+US err / naive": dependence_error(rolled.cv, name) / naive_dep,
+                "Sel CN+US / naive": dependence_error(rolled.cv, "Selected") / naive_dep,
                 "picks": str(picks),
                 "seconds": sec,
             }

@@ -55,7 +55,8 @@ WEO_COLUMNS = (
 WORLD = "WLD"
 GDP, CPI = "ngdp_rpch", "pcpi_pch"
 MIN_ROWS = 500  # fewer training rows: the naive forecast
-BIAS_YEARS = 10  # target years whose WEO errors make the optimism feature
+BIAS_YEARS = 10
+TOTAL_ORIGINS = 5  # recent origins whose realised total growth corrects the WEO world demand  # target years whose WEO errors make the optimism feature
 GBM_PARAMS: dict = {
     "loss": "absolute_error",
     "learning_rate": 0.1,
@@ -259,13 +260,17 @@ class DemandModel:
         alias: Column name of the forecasts.
         window: Training origins ``T-window .. T-1``.
         weight: ``"mase"`` weighs each row by ``y[t] / mean|diff y|`` (the MASE scale of the
-            partner), ``"none"`` equally.
+            partner), ``"wmase"`` that times the partner's share of the total (the engine's
+            share-weighted selection score), ``"none"`` equally.
         shrink: Multiplies the predicted log growth (1 = as fitted).
         target: ``"growth"``: the series' log growth; ``"share"``: the change of its share of
             the total of all series, plus the total's growth (``total``).
         total: With ``target="share"``, the total's log growth: ``"flat"`` (none), ``"weo"``
-            (the WEO's World real growth plus US inflation, cumulated), ``"weo-bias"`` (that
-            minus the WEO's past optimism for the World).
+            (the WEO's World real growth plus US inflation, cumulated), ``"weo-real"`` (World
+            real growth only), ``"weo-bias"`` (World real growth plus US inflation
+            minus the WEO's past optimism for the World), ``"weo-learned"`` (that plus the
+            median gap between the total's realised growth and that forecast over the last
+            :data:`TOTAL_ORIGINS` origins with known outcomes).
         learner: ``"gbm"`` (median-loss gradient boosting) or ``"none"`` (share unchanged: only
             the total's growth).
         features: Feature subset (default: every column built).
@@ -291,15 +296,15 @@ class DemandModel:
         params: dict | None = None,
         seed: int = 0,
     ) -> None:
-        if weight not in ("mase", "none"):
-            raise ValueError(f"weight must be 'mase' or 'none', got {weight!r}")
+        if weight not in ("mase", "wmase", "none"):
+            raise ValueError(f"weight must be 'mase', 'wmase' or 'none', got {weight!r}")
         self.weo = _check_weo(weo)
         self.exog, self.static = exog, static
         self.asof, self.alias, self.window = asof, alias, window
         self.weight, self.shrink, self.features = weight, shrink, features
         for name, value, allowed in (
             ("target", target, ("growth", "share")),
-            ("total", total, ("flat", "weo", "weo-bias")),
+            ("total", total, ("flat", "weo", "weo-real", "weo-bias", "weo-learned")),
             ("learner", learner, ("gbm", "none")),
         ):
             if value not in allowed:
@@ -315,7 +320,7 @@ class DemandModel:
         return self._cache[key]
 
     def _columns(self, frame: pd.DataFrame) -> list[str]:
-        drop = {"unique_id", "origin", "y0", "tot0", "target"}
+        drop = {"unique_id", "origin", "y0", "tot0", "target", "tgrowth"}
         cols = [c for c in frame.columns if c not in drop]
         return [c for c in cols if c in self.features] if self.features else cols
 
@@ -332,10 +337,11 @@ class DemandModel:
             key = pd.MultiIndex.from_arrays([frame["unique_id"], frame["origin"] + frame["k"]])
             y1 = level.reindex(key).to_numpy()
             target = np.log(np.where(y1 > 0, y1, np.nan) / frame["y0"])
+            t1 = total.reindex(frame["origin"] + frame["k"]).to_numpy()
+            tgrowth = np.log(t1 / frame["tot0"].to_numpy())
             if self.target == "share":  # the change of the series' share of the total
-                t1 = total.reindex(frame["origin"] + frame["k"]).to_numpy()
-                target = target - np.log(t1 / frame["tot0"].to_numpy())
-            parts.append(frame.assign(target=target))
+                target = target - tgrowth
+            parts.append(frame.assign(target=target, tgrowth=tgrowth))
         if not parts:
             return pd.DataFrame()
         train = pd.concat(parts, ignore_index=True)
@@ -372,8 +378,10 @@ class DemandModel:
             return naive
         cols = self._columns(train)
         weight = None
-        if self.weight == "mase":
+        if self.weight != "none":
             weight = np.exp(-train["scale_rel"].to_numpy(dtype=float))
+            if self.weight == "wmase":  # times the series' share of the total, as wMASE
+                weight = weight * np.exp(train["share"].to_numpy(dtype=float))
             weight = np.clip(np.nan_to_num(weight, nan=1.0), None, np.nanquantile(weight, 0.99))
         pred = np.zeros(len(now))
         if self.learner == "gbm":
@@ -381,7 +389,7 @@ class DemandModel:
             with threadpool_limits(limits=1, user_api="openmp"):  # one core: small fits
                 model.fit(train[cols].to_numpy(dtype=float), train["target"].clip(-3, 3), weight)
                 pred = model.predict(now[cols].to_numpy(dtype=float)) * self.shrink
-        pred = pred + self._total_growth(now)
+        pred = pred + self._total_growth(now, train, origin)
         fc = pd.DataFrame(
             {
                 "unique_id": now["unique_id"].to_numpy(),
@@ -394,13 +402,22 @@ class DemandModel:
             drop=True
         )
 
-    def _total_growth(self, now: pd.DataFrame) -> np.ndarray:
+    def _total_growth(self, now: pd.DataFrame, train: pd.DataFrame, origin: int) -> np.ndarray:
         """The total's log growth added to a predicted share change (0 for growth targets)."""
         if self.target == "growth" or self.total == "flat":
             return np.zeros(len(now))
         growth = now["wnom_h"].to_numpy(dtype=float)
+        if self.total == "weo-real":
+            growth = now["wgdp_h"].to_numpy(dtype=float)
         if self.total == "weo-bias":
             growth = growth - np.nan_to_num(now["wbias_h"].to_numpy(dtype=float))
+        if self.total == "weo-learned":
+            # the total's past k-step growth minus the WEO world demand forecast of its time,
+            # over the last TOTAL_ORIGINS origins whose k-step outcome is known at the origin
+            first = train.drop_duplicates(["origin", "k"])
+            recent = first["origin"] >= origin - first["k"] - TOTAL_ORIGINS + 1
+            gap = (first["tgrowth"] - first["wnom_h"]).loc[recent].groupby(first["k"]).median()
+            growth = growth + np.nan_to_num(now["k"].map(gap).to_numpy(dtype=float))
         return np.nan_to_num(growth)
 
     def backtest(self, series: pd.DataFrame, origins: Sequence[int], h: int) -> pd.DataFrame:
