@@ -62,3 +62,4 @@ $(VENV)/.bench-installed: $(VENV)/.installed
 
 bench: $(VENV)/.bench-installed  ## accuracy/speed tables (benchmarks/, not tests)
 	$(BIN)/python benchmarks/backtest.py
+	$(BIN)/python benchmarks/split_rescore.py

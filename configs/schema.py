@@ -260,6 +260,12 @@ class ForecastConfig(_Strict):
     n_paths: int = Field(1000, ge=50, le=100_000, description="Joint sample paths.")
     seed: int = Field(0, ge=0, description="Seed of the sample paths.")
     n_jobs: int = Field(2, ge=1, le=64, description="Parallel workers over series.")
+    weo_as_of: Literal["fall_of_origin", "spring_after_origin"] = Field(
+        "fall_of_origin",
+        description="Newest WEO vintage a forecast at origin T may use: the fall WEO of T "
+        "(fall_of_origin) or the spring WEO of T+1 (spring_after_origin); "
+        "docs/information-set.md.",
+    )
     dependence_threshold: float = Field(
         0.35,
         gt=0,

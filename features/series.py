@@ -10,7 +10,7 @@ than one big one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +18,7 @@ import pandas as pd
 
 from features.panel import build_export_series
 
-__all__ = ["REST", "ForecastSeries", "split_series"]
+__all__ = ["REST", "ForecastSeries", "origin_histories", "split_series"]
 
 REST = "REST"
 
@@ -115,6 +115,63 @@ def split_series(panel: pd.DataFrame, *, min_years: int = 20) -> ForecastSeries:
         n_partners=n_last,
         last_year=last,
     )
+
+
+def origin_histories(
+    panel: pd.DataFrame, origins: Iterable[int], *, min_years: int, h: int
+) -> pd.DataFrame:
+    """The partner split and its series as known at each backtest origin, plus the actuals.
+
+    At origin ``T`` the split is :func:`split_series` of the panel cut at ``T``: a partner is
+    modelled on its own when its exports are positive in each of the ``min_years`` years to
+    ``T`` (all years from the panel's first when fewer), the others are summed as ``REST`` at
+    that origin. Nothing after ``T`` decides the split or enters a history. The actuals of
+    ``T+1..T+h`` (to the panel's last year) follow the same split: a modelled partner's
+    exports (0 in a year without any), and ``REST`` = the reporter's total minus the partners
+    modelled at ``T``. An origin where no partner qualifies is left out.
+
+    Args:
+        panel: Validated panel of ONE reporter (``reporter, partner, year, export_usd``).
+        origins: Backtest origins.
+        min_years: As in :func:`split_series`.
+        h: Horizon in years (how many actual years to attach).
+
+    Returns:
+        ``unique_id, cutoff, ds, y`` (:mod:`models.histories`): for each origin its history
+        rows (``ds <= cutoff``) and actual rows (``ds > cutoff``).
+    """
+    last = int(panel["year"].max())
+    wide = panel.pivot_table(index="year", columns="partner", values="export_usd", aggfunc="sum")
+    wide = wide.reindex(range(int(panel["year"].min()), last + 1)).fillna(0.0)
+    reporter = str(panel["reporter"].iloc[0])
+    frames = []
+    for origin in sorted({int(t) for t in origins}):
+        known = panel.loc[panel["year"] <= origin]
+        if known.empty or origin >= last:
+            continue
+        try:
+            fs = split_series(known, min_years=min_years)
+        except CoverageError:
+            continue
+        future = wide.loc[origin + 1 : min(origin + h, last)]
+        own = future[list(fs.partners)]
+        own.columns = [f"{reporter}|{p}" for p in own.columns]
+        actual = own.stack().rename("y")
+        parts = [fs.series, actual.rename_axis(["ds", "unique_id"]).reset_index()]
+        rest_id = f"{reporter}|{REST}"
+        if (fs.series["unique_id"] == rest_id).any():
+            rest = future.sum(axis=1) - own.sum(axis=1)
+            parts.append(
+                pd.DataFrame({"unique_id": rest_id, "ds": rest.index, "y": rest.to_numpy()})
+            )
+        frame = pd.concat(parts, ignore_index=True).assign(cutoff=origin)
+        frames.append(frame[["unique_id", "cutoff", "ds", "y"]])
+    if not frames:
+        return pd.DataFrame({"unique_id": [], "cutoff": [], "ds": [], "y": []}).astype(
+            {"unique_id": object, "cutoff": "int64", "ds": "int64", "y": "float64"}
+        )
+    out = pd.concat(frames, ignore_index=True).astype({"cutoff": "int64", "ds": "int64"})
+    return out.sort_values(["cutoff", "unique_id", "ds"], ignore_index=True)
 
 
 def _positive_tail(own: pd.DataFrame) -> pd.DataFrame:

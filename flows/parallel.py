@@ -27,6 +27,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect_dask import DaskTaskRunner
 
+from models.backtest import cross_validate_by_origin
 from models.engine import MODEL_CLASSES, EngineResult, engine_origins, finish_engine
 from models.forecasting import cross_validate, forecast_panel
 from models.timeseries import Naive
@@ -71,15 +72,30 @@ def chunk_series(
 
 @task(cache_policy=NO_CACHE, task_run_name="backtest_chunk-{index}")
 def backtest_chunk(
-    series: pd.DataFrame, index: int, *, h: int, models: Sequence[str], origins: Sequence[int]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+    series: pd.DataFrame,
+    index: int,
+    *,
+    h: int,
+    models: Sequence[str],
+    origins: Sequence[int],
+    history: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame | None, pd.DataFrame]:
     """Rolling backtest (``cross_validate``) and live forecast of every model for a chunk.
 
     The same calls as ``run_engine`` makes on all series at once; ``index`` only names the run.
-    The live forecast covers every candidate (the choice needs all series' backtests).
+    The live forecast covers every candidate (the choice needs all series' backtests). With
+    ``history`` (the chunk's per-origin histories) the backtest runs on them
+    (``cross_validate_by_origin``); None when the chunk has none.
     """
     instances = [MODEL_CLASSES[m]() for m in models]
-    cv = cross_validate(series, instances, h, origins=list(origins), fallback=Naive(), n_jobs=1)
+    if history is None:
+        cv = cross_validate(series, instances, h, origins=list(origins), fallback=Naive(), n_jobs=1)
+    elif history.empty or not set(history["cutoff"]) & set(origins):
+        cv = None
+    else:
+        cv = cross_validate_by_origin(
+            history, instances, h, origins=list(origins), fallback=Naive(), n_jobs=1
+        )
     fc = forecast_panel(series, [MODEL_CLASSES[m]() for m in models], h, fallback=Naive())
     return cv, fc
 
@@ -96,6 +112,7 @@ def run_engine_dask(
     weights: pd.Series | None = None,
     n_paths: int = 1000,
     seed: int = 0,
+    history: pd.DataFrame | None = None,
 ) -> EngineResult:
     """:func:`models.engine.run_engine` with the per-series work on a Dask cluster.
 
@@ -105,13 +122,23 @@ def run_engine_dask(
     origins, scored = engine_origins(series, models, scored_origins, history_origins)
     chunks = chunk_series(series, int(runner.get("n_workers", 2)))
     params = {"h": h, "models": list(models), "origins": origins}
+    histories: list[pd.DataFrame | None] = [None] * len(chunks)
+    if history is not None:  # each chunk gets its series' per-origin histories (and the
+        # series modelled only at past origins go with the last chunk)
+        owner = {uid: i for i, c in enumerate(chunks) for uid in c["unique_id"].unique()}
+        at = history["unique_id"].map(owner).fillna(len(chunks) - 1).to_numpy()
+        histories = [history.loc[at == i] for i in range(len(chunks))]
     with dask_task_runner(runner) as dask:
         futures = [
-            dask.submit(backtest_chunk, {"series": chunk, "index": i, **params})
+            dask.submit(
+                backtest_chunk, {"series": chunk, "index": i, "history": histories[i], **params}
+            )
             for i, chunk in enumerate(chunks)
         ]
         parts = [future.result() for future in futures]
-    cv = pd.concat([part[0] for part in parts], ignore_index=True)
+    cv = pd.concat([part[0] for part in parts if part[0] is not None], ignore_index=True)
+    if history is not None:
+        cv = cv.sort_values(["unique_id", "cutoff", "ds"], ignore_index=True)
     fc_all = pd.concat([part[1] for part in parts], ignore_index=True)
     # the chunks forecast every candidate (the choice is made centrally); same fits as one call
     return finish_engine(
@@ -125,4 +152,5 @@ def run_engine_dask(
         weights=weights,
         n_paths=n_paths,
         seed=seed,
+        history=history,
     )

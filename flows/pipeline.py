@@ -47,12 +47,19 @@ from threadpoolctl import threadpool_limits
 from configs import RunConfig, config_hash, load_config
 from features.concentration import concentration_from_paths, concentration_index
 from features.panel import build_trade_panel, series_to_panel
-from features.series import REST, ForecastSeries, check_dependence_modelled, split_series
+from features.series import (
+    REST,
+    ForecastSeries,
+    check_dependence_modelled,
+    origin_histories,
+    split_series,
+)
 from features.sources._common import SourceError
 from flows import report as report_files
 from flows import tracking
 from flows.io import PROJECT_ROOT, atomic_write, project_path, write_csv
 from flows.snapshot import Snapshot, build_snapshot, load_snapshot
+from models.backtest_table import engine_backtest_table
 from models.engine import EngineResult, run_engine
 from models.index_backtest import ALL, index_backtest, summarize_index_backtest
 from models.paths import path_quantiles
@@ -82,7 +89,7 @@ CODE_DIRS = ("configs", "features", "models", "flows", "reports")
 # reporter's from the all-reporter IMF DOTS panel (to 2020): EXPORT_TABLES, first match wins.
 SNAPSHOT_TABLES = [
     "kor_exports", "dots_exports", "kor_totals", "countries", "fta", "pairs", "indicators",
-    "income_groups",
+    "income_groups", "weo_vintages",
 ]  # fmt: skip
 EXPORT_TABLES = ("kor_exports", "dots_exports")
 
@@ -453,8 +460,13 @@ def forecast_partners(
     *,
     cache_key: str | None,
     runner: dict[str, Any] | None = None,
+    panel: pd.DataFrame | None = None,
 ) -> EngineResult:
     """Backtest the candidate models, choose, forecast with intervals, simulate joint paths.
+
+    With the reporter's ``panel`` the backtest's partner split is decided at each origin with
+    data to that origin (:func:`features.series.origin_histories`); the live forecast keeps
+    the split of the last year (``fs``).
 
     ``runner`` (the config's ``runner`` section) with ``kind: dask`` sends the per-partner
     backtests and forecasts to a Dask cluster in chunks (:mod:`flows.parallel`); the result
@@ -475,6 +487,11 @@ def forecast_partners(
         "n_paths": settings["n_paths"],
         "seed": settings["seed"],
     }
+    if panel is not None:
+        origins = [*args["history_origins"], *args["scored_origins"]]
+        args["history"] = origin_histories(
+            panel, origins, min_years=settings["min_years"], h=horizon
+        )
     with threadpool_limits(limits=1, user_api="blas"):
         if runner is not None and runner.get("kind") == "dask":
             from flows.parallel import run_engine_dask  # imports dask only when used
@@ -604,7 +621,8 @@ def backtest_index(
     ``Selected`` is the model chosen at each origin from past errors only, so this is the
     honest track record of the index forecast (:func:`models.index_backtest.index_backtest`).
     """
-    return index_backtest(engine.backtest, fs.series, "Selected", dependence_set)
+    history = fs.series if engine.history is None else engine.history
+    return index_backtest(engine.backtest, history, "Selected", dependence_set)
 
 
 @task(
@@ -621,6 +639,7 @@ def log_run(
     series: ForecastSeries | None = None,
     scenarios: list[ScenarioResult] | None = None,
     index_track: pd.DataFrame | None = None,
+    backtest_table: pd.DataFrame | None = None,
 ) -> tracking.RunRecord:
     """Record the run in MLflow: config, tags, index paths by year, forecasts, accuracy, plot.
 
@@ -645,10 +664,12 @@ def log_run(
             if series is None:
                 raise ValueError("log_run: an engine result needs the series it ran on")
             train = series.series
-            _log_model_runs(mlrun, engine, train)
+            _log_model_runs(mlrun, engine, train if engine.history is None else engine.history)
             _log_champion(mlrun, run, engine, train)
         if index_track is not None:
             _log_index_backtest(mlrun, index_track)
+        if backtest_table is not None:  # every backtest forecast: the accuracy can be rescored
+            mlrun.log_table(backtest_table, "backtest_forecasts.csv")
         for result in scenarios or []:
             _log_scenario(mlrun, result)
         figure = tracking.dependence_figure(
@@ -775,7 +796,7 @@ def _forecast_table(engine: EngineResult) -> pd.DataFrame:
 
 
 OUTPUT_FILES: tuple[str, ...] = tuple(
-    dict.fromkeys(("concentration.csv", *report_files.BUNDLE_FILES))
+    dict.fromkeys(("concentration.csv", *report_files.BUNDLE_FILES, "backtest_forecasts.csv"))
 )
 """Every data file a run may write into ``outputs/<reporter>/`` (besides ``run.json``)."""
 
@@ -818,7 +839,8 @@ def write_outputs(
 
     ``bundle`` (with an engine result) holds the report bundle's extra tables and metadata
     (``history``, ``opportunities``, ``index_backtest``, ``scenarios`` results, ``meta``); see
-    :mod:`flows.report`. ``report``: a report will be built into ``report/`` after this.
+    :mod:`flows.report`; its ``backtest_forecasts`` table is written as
+    ``backtest_forecasts.csv``. ``report``: a report will be built into ``report/`` after this.
 
     The folder holds one run's outputs: files of :data:`OUTPUT_FILES` that this run does not
     write (e.g. ``forecasts.csv`` after a run with ``forecast.enabled=false``), and the
@@ -840,6 +862,10 @@ def write_outputs(
             "interval_coverage_backtest": engine.coverage,
             "rolling_choices": {int(r.cutoff): r.model for r in engine.choices.itertuples()},
         }
+        if bundle is not None and bundle.get("backtest_forecasts") is not None:
+            path = folder / "backtest_forecasts.csv"
+            write_csv(bundle["backtest_forecasts"], path, float_format="%.10g")
+            files.append(path.name)
         if bundle is not None:
             scenarios = bundle["scenarios"]
             tables = {
@@ -993,6 +1019,7 @@ def forecast_exports(config: RunConfig) -> RunResult:
             settings,
             cache_key=run.cache_key,
             runner=config.runner.model_dump(mode="json"),
+            panel=panel,
         )
         concentration = forecast_concentration(
             concentration,
@@ -1019,8 +1046,22 @@ def forecast_exports(config: RunConfig) -> RunResult:
             "index_backtest": index_track,
             "scenarios": scenarios,
             "meta": _report_meta(config, run, snapshot, panel, engine),
+            "backtest_forecasts": engine_backtest_table(
+                engine,
+                snapshot["weo_vintages"],
+                levels=config.forecast.levels,
+                rule=config.forecast.weo_as_of,
+            ),
         }
-    record = log_run(concentration, run, engine, series, scenarios, index_track)
+    record = log_run(
+        concentration,
+        run,
+        engine,
+        series,
+        scenarios,
+        index_track,
+        None if bundle is None else bundle["backtest_forecasts"],
+    )
     report = bundle is not None and config.report.enabled
     folder = write_outputs(concentration, run, record, engine, bundle, report).path
     if report:

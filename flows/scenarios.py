@@ -21,7 +21,7 @@ from configs.schema import RunConfig, ScenarioConfig
 from features.build import build_features
 from features.concentration import concentration_index
 from features.panel import build_trade_panel
-from features.series import REST, ForecastSeries, split_series
+from features.series import REST, ForecastSeries, origin_histories, split_series
 from models import scenarios as sc
 from models.engine import EngineResult, run_engine
 
@@ -95,12 +95,14 @@ def baseline_at(
         series["unique_id"].unique(), fill_value=0.0
     )
     scored = range(f.backtest.start, min(f.backtest.end, origin - 1) + 1)
+    past = range(f.history_start, f.backtest.start)
     engine = run_engine(
         series,
         h=config.horizon,
         models=f.models,
         scored_origins=scored,
-        history_origins=range(f.history_start, f.backtest.start),
+        history_origins=past,
+        history=origin_histories(panel, [*past, *scored], min_years=f.min_years, h=config.horizon),
         levels=f.levels,
         weights=weights,
         n_paths=f.n_paths,

@@ -87,6 +87,11 @@ def _build_tables(
     from features.sources.kosis import load_kosis_exports
     from features.sources.wdi import load_wdi
     from features.sources.weo import load_weo, weo_wide
+    from features.sources.weo_vintages import (
+        load_weo_latest_vintage,
+        load_weo_vintages,
+        weo_vintages_table,
+    )
 
     tables: dict[str, tuple[pd.DataFrame, list[str], list[Loaded]]] = {}
 
@@ -160,6 +165,17 @@ def _build_tables(
     tables["income_groups"] = (_drop_row(income.frame), ["wb_class"], [income])
     tables["fta"] = (_drop_row(fta.frame), ["korea_fta"], [fta])
     log(f"    {dist.summary()}; {fta.summary()} ({time.perf_counter() - t:.1f}s)")
+
+    t = step("IMF WEO vintages (historical forecasts and October 2025)")
+    hist = load_weo_vintages(raw / "imf_weo_vintages" / "weo_historical_forecasts.parquet")
+    latest, outturns = load_weo_latest_vintage(raw / "imf_weo" / "weo_2025oct_values.csv")
+    vintages = weo_vintages_table(_drop_row(hist.frame), _drop_row(latest.frame), outturns)
+    tables["weo_vintages"] = (
+        vintages,
+        ["imf_weo_vintages", "imf_weo_latest_vintage"],
+        [hist, latest],
+    )
+    log(f"    {hist.summary()}; {latest.summary()} ({time.perf_counter() - t:.1f}s)")
     return tables
 
 

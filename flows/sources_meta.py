@@ -40,6 +40,25 @@ SOURCES: dict[str, dict[str, str]] = {
         "upstream_repository": "mitsuoxv/imf-weo (data/data_2510.rda)",
         "upstream_commit": "03b77af3bd6505ea93e5f3f7b342ccdb0a4c3433",
     },
+    "imf_weo_vintages": {
+        "raw_file": "imf_weo_vintages/weo_historical_forecasts.parquet",
+        "publisher": "International Monetary Fund, WEO Historical Forecasts Database "
+        "(WEOhistorical.xlsx, October 2024 edition)",
+        "license": "IMF Copyright and Usage (imf.org/external/terms.htm), attribution required",
+        "upstream_repository": "fredbec/uqimf (data/WEOforecasts_prefilter.parquet)",
+        "upstream_commit": "d10f9690a71b8921a6ca2def8118aa8b48a3a512 "
+        "(file last changed 8e18d30c7e2460f9c933a1a4769dc7e61e1d433f)",
+        "rows": "vintages S1990-F2024 (prediction; outturn = tv_1 for target years to 2023)",
+    },
+    "imf_weo_latest_vintage": {
+        "raw_file": "imf_weo/weo_2025oct_values.csv",
+        "publisher": "International Monetary Fund, World Economic Outlook database October 2025",
+        "license": "IMF Copyright and Usage (imf.org/external/terms.htm), attribution required",
+        "upstream_repository": "mitsuoxv/imf-weo (data/data_2510.rda)",
+        "upstream_commit": "03b77af3bd6505ea93e5f3f7b342ccdb0a4c3433",
+        "rows": "vintage F2025 (NGDP_RPCH, PCPIPCH for 2025-2030; G001 = WLD) and the outturn "
+        "of target year 2024 in every vintage (the October 2025 WEO's actual 2024 values)",
+    },
     "gapminder_wpp": {
         "raw_file": "gapminder_wpp/*.csv",
         "publisher": "UN DESA Population Division, World Population Prospects 2024, "

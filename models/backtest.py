@@ -17,10 +17,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from models.forecasting import forecast_panel
+from models.histories import values_at_cutoff
 from models.intervals import apply_conformal, fit_conformal, size_classes_at
 from models.metrics import score_cv
+from models.protocol import Forecaster
 
-__all__ = ["RollingResult", "interval_coverage", "rolling_select"]
+__all__ = ["RollingResult", "cross_validate_by_origin", "interval_coverage", "rolling_select"]
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ def _mean_scores(
 ) -> pd.Series:
     if not weighted:
         return scores.groupby("model", sort=False)[metric].mean()
-    level = train.rename(columns={"ds": "cutoff", "y": "_level"})[["unique_id", "cutoff", "_level"]]
+    level = values_at_cutoff(train).rename(columns={"y": "_level"})
     scored = scores.merge(level, on=["unique_id", "cutoff"], how="left")
     share = scored["_level"] / scored.groupby(["model", "cutoff"])["_level"].transform("sum")
     scored = scored.assign(_w=share.where(scored[metric].notna(), 0.0))
@@ -122,3 +125,50 @@ def interval_coverage(cv: pd.DataFrame, alias: str, levels: Sequence[float]) -> 
         hi = cv[f"{alias}-hi-{key}"].to_numpy(dtype=float)
         out[f"coverage-{key}"] = float(np.mean((lo <= y) & (y <= hi)))
     return out
+
+
+def cross_validate_by_origin(
+    histories: pd.DataFrame,
+    models: Sequence[Forecaster],
+    h: int,
+    *,
+    origins: Sequence[int] | None = None,
+    fallback: Forecaster | None = None,
+    n_jobs: int = 1,
+) -> pd.DataFrame:
+    """Rolling-origin backtest on histories as known at each origin.
+
+    At each cutoff ``T`` the models are fitted on the rows of cutoff ``T`` with ``ds <= T``
+    only (:mod:`models.histories`) and forecast ``h`` years; the rows with ``ds > T`` are the
+    actuals (years past the data's end are left out, as ``cross_validate`` shortens windows).
+    With one history per series this gives the same forecasts as ``cross_validate``.
+
+    Args:
+        histories: ``unique_id, cutoff, ds, y``.
+        models: Forecasters with unique aliases.
+        h: Horizon in years.
+        origins: Cutoffs to run (default: every cutoff of ``histories``); cutoffs absent from
+            ``histories`` are skipped.
+        fallback: Model run under the same alias when a model fails.
+        n_jobs: Worker processes over series.
+
+    Returns:
+        ``cross_validate``'s columns: ``unique_id, ds, cutoff, y, <alias>..., fallback``.
+    """
+    wanted = sorted(set(histories["cutoff"])) if origins is None else sorted(set(origins))
+    parts = []
+    for cutoff, frame in histories.groupby("cutoff", sort=True):
+        if int(cutoff) not in wanted:
+            continue
+        known = frame.loc[frame["ds"] <= cutoff, ["unique_id", "ds", "y"]]
+        actual = frame.loc[frame["ds"] > cutoff, ["unique_id", "ds", "y"]]
+        fc = forecast_panel(known, models, h, fallback=fallback, n_jobs=n_jobs)
+        fc = fc.merge(actual, on=["unique_id", "ds"], how="inner", validate="one_to_one")
+        parts.append(fc.assign(cutoff=int(cutoff)))
+    if not parts:
+        raise ValueError(f"cross_validate_by_origin: no histories for origins {wanted}")
+    cv = pd.concat(parts, ignore_index=True)
+    first = ["unique_id", "ds", "cutoff", "y"]
+    cv = cv[[*first, *[c for c in cv.columns if c not in first]]]
+    cv = cv.astype({"ds": "int64", "cutoff": "int64"})
+    return cv.sort_values(["unique_id", "cutoff", "ds"], ignore_index=True)

@@ -25,7 +25,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models.backtest import _mean_scores, interval_coverage, rolling_select
+from models.backtest import (
+    _mean_scores,
+    cross_validate_by_origin,
+    interval_coverage,
+    rolling_select,
+)
 from models.ensemble import add_ensemble
 from models.forecasting import cross_validate, forecast_panel
 from models.intervals import (
@@ -124,6 +129,10 @@ class EngineResult:
         paths: Sample paths ``unique_id, ds, path, y`` around the live forecast.
         backtest: The scored backtest rows (``Selected`` and every candidate).
         calibration: The conformal calibration of the live intervals (per size class).
+        history: The histories the backtest was scored on: the series, or one history per
+            origin (``unique_id, cutoff, ds, y``, :mod:`models.histories`) when the split of
+            the series was decided at each origin.
+        weights: The accuracy weight of each series (None when unweighted).
     """
 
     forecast: pd.DataFrame
@@ -134,6 +143,8 @@ class EngineResult:
     paths: pd.DataFrame
     backtest: pd.DataFrame
     calibration: ConformalCalibration
+    history: pd.DataFrame | None = None
+    weights: pd.Series | None = None
 
 
 def _error_bounds(cal: ConformalCalibration, labels: pd.Series) -> pd.DataFrame:
@@ -210,6 +221,7 @@ def run_engine(
     seed: int = 0,
     n_jobs: int = 1,
     panel_models: Sequence[PanelForecaster] = (),
+    history: pd.DataFrame | None = None,
 ) -> EngineResult:
     """Backtest, select, forecast with intervals and simulate joint paths.
 
@@ -227,6 +239,10 @@ def run_engine(
         n_jobs: Parallel workers over series.
         panel_models: Candidates fitted on all series at once (e.g. ``models.demand``): each
             backtests itself at the same origins; not part of the ``Ensemble``.
+        history: Optional histories as known at each origin (``unique_id, cutoff, ds, y``,
+            :func:`features.series.origin_histories`): the backtest of origin ``T`` runs on
+            them instead of on ``series`` (the live split), and is scored on them. ``series``
+            is then only the live forecast's input.
 
     Returns:
         The engine's outputs.
@@ -236,9 +252,14 @@ def run_engine(
     """
     origins, scored = engine_origins(series, models, scored_origins, history_origins)
     instances = [MODEL_CLASSES[m]() for m in models]
-    cv = cross_validate(series, instances, h, origins=origins, fallback=Naive(), n_jobs=n_jobs)
+    if history is None:
+        cv = cross_validate(series, instances, h, origins=origins, fallback=Naive(), n_jobs=n_jobs)
+    else:
+        cv = cross_validate_by_origin(
+            history, instances, h, origins=origins, fallback=Naive(), n_jobs=n_jobs
+        )
     panel = {p.alias: p for p in panel_models}
-    cv = add_panel_backtests(cv, series, list(panel.values()), origins, h)
+    cv = add_panel_backtests(cv, series, list(panel.values()), origins, h, history=history)
 
     def live_forecast(needed: list[str]) -> pd.DataFrame:
         own = [m for m in needed if m not in panel]
@@ -264,6 +285,7 @@ def run_engine(
         n_paths=n_paths,
         seed=seed,
         extra=list(panel),
+        history=history,
     )
 
 
@@ -273,15 +295,31 @@ def add_panel_backtests(
     panel_models: Sequence[PanelForecaster],
     origins: Sequence[int],
     h: int,
+    *,
+    history: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Join each panel model's backtest (its ``alias`` column) to ``cv``.
+
+    With per-origin ``history`` (``unique_id, cutoff, ds, y``) each origin's backtest runs on
+    the histories known at that origin, as the other candidates' do.
 
     Raises:
         ValueError: A panel model left a backtest row of ``cv`` without a forecast.
     """
     keys = ["unique_id", "ds", "cutoff"]
     for model in panel_models:
-        bt = model.backtest(series, list(origins), h)[[*keys, model.alias]]
+        if history is None:
+            bt = model.backtest(series, list(origins), h)
+        else:
+            bt = pd.concat(
+                [
+                    model.backtest(part.drop(columns="cutoff"), [int(cutoff)], h)
+                    for cutoff, part in history.groupby("cutoff")
+                    if int(cutoff) in set(origins)
+                ],
+                ignore_index=True,
+            )
+        bt = bt[[*keys, model.alias]]
         cv = cv.merge(bt, on=keys, how="left")
         missing = cv[model.alias].isna().to_numpy()
         if missing.any():
@@ -329,6 +367,7 @@ def finish_engine(
     n_paths: int,
     seed: int,
     extra: Sequence[str] = (),
+    history: pd.DataFrame | None = None,
 ) -> EngineResult:
     """Everything after the backtest: selection, accuracy, live forecast, intervals, paths.
 
@@ -347,10 +386,15 @@ def finish_engine(
         n_paths: Sample paths.
         seed: Path seed.
         extra: Further candidate columns of ``cv`` outside the ``Ensemble`` (panel models).
+        history: The per-origin histories ``cv`` ran on (scored on them), or None when it
+            ran on ``series``.
 
     Returns:
         The engine's outputs.
     """
+    train = series if history is None else history
+    if history is not None and weights is not None:  # a partner modelled only in the past
+        weights = weights.reindex(weights.index.union(cv["unique_id"].unique()), fill_value=0.0)
     candidates = list(models)
     cv = floor_at_zero(cv, [*candidates, *extra])
     if len(models) >= 2:
@@ -358,19 +402,19 @@ def finish_engine(
         candidates.append(ENSEMBLE)
     candidates += list(extra)
     scored = scorable_origins(cv, scored, h, levels)
-    rolled = rolling_select(cv, series, candidates, scored, levels=levels)
+    rolled = rolling_select(cv, train, candidates, scored, levels=levels)
     baseline = "Naive" if "Naive" in rolled.cv.columns else None
-    accuracy = evaluate_cv(rolled.cv, series, [*candidates, "Selected"], weights, baseline=baseline)
+    accuracy = evaluate_cv(rolled.cv, train, [*candidates, "Selected"], weights, baseline=baseline)
     coverage = interval_coverage(rolled.cv, "Selected", levels)
 
-    model = _pooled_choice(cv, series, candidates)
+    model = _pooled_choice(cv, train, candidates)
     needed = list(models) if model == ENSEMBLE else [model]
     fc = live_forecast(needed)
     if model == ENSEMBLE:
         fc = add_ensemble(fc, needed, alias=ENSEMBLE)
     # intervals per size class of the partner (Mondrian conformal): large partners get the
     # errors of large partners
-    cv_sizes = size_classes_at(cv, series)
+    cv_sizes = size_classes_at(cv, train)
     calibration = fit_conformal(cv, model, levels, groups=cv_sizes)
     fc = fc[["unique_id", "ds", model]]
     live_sizes = size_classes_at(fc, series)
@@ -400,4 +444,6 @@ def finish_engine(
         paths=paths,
         backtest=rolled.cv,
         calibration=calibration,
+        history=train,
+        weights=weights,
     )

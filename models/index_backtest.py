@@ -19,6 +19,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from models.histories import values_at_cutoff
+
 __all__ = [
     "ALL",
     "INDEX_BACKTEST_COLUMNS",
@@ -107,11 +109,12 @@ def index_backtest(
             "dep": partners.isin(dep).to_numpy(),
         }
     )
+    known = values_at_cutoff(series)  # one history per series, or one per origin
     at_cutoff = pd.DataFrame(
         {
-            "unique_id": series["unique_id"].astype(str),
-            "cutoff": series["ds"].astype("int64"),
-            "last": pd.to_numeric(series["y"], errors="coerce"),
+            "unique_id": known["unique_id"].astype(str),
+            "cutoff": known["cutoff"].astype("int64"),
+            "last": pd.to_numeric(known["y"], errors="coerce"),
         }
     ).drop_duplicates(["unique_id", "cutoff"], keep="last")
     rows = rows.merge(at_cutoff, on=["unique_id", "cutoff"], how="left")

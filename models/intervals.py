@@ -35,6 +35,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from models.histories import values_at_cutoff
+
 __all__ = [
     "SIZE_BOUNDS",
     "SIZE_LABELS",
@@ -116,16 +118,17 @@ def size_classes_at(
     Returns:
         One label per row of ``frame``.
     """
-    total = train.groupby("ds")["y"].transform("sum")
+    at = values_at_cutoff(train)  # one history per series, or one per origin
+    total = at.groupby("cutoff")["y"].transform("sum")
     share = pd.Series(
-        (train["y"] / total).to_numpy(), index=pd.MultiIndex.from_frame(train[["unique_id", "ds"]])
+        (at["y"] / total).to_numpy(), index=pd.MultiIndex.from_frame(at[["unique_id", "cutoff"]])
     )
     cutoff = (
         frame["cutoff"]
         if "cutoff" in frame.columns
         else pd.Series(int(train["ds"].max()), index=frame.index)
     )
-    keys = pd.MultiIndex.from_arrays([frame["unique_id"], cutoff.astype(train["ds"].dtype)])
+    keys = pd.MultiIndex.from_arrays([frame["unique_id"], cutoff.astype(at["cutoff"].dtype)])
     return size_classes(share.reindex(keys).to_numpy(), bounds)
 
 

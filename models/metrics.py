@@ -17,8 +17,18 @@ import numpy as np
 import pandas as pd
 
 from models.forecasting import check_series
+from models.histories import is_per_origin, known_at_cutoffs
 
-__all__ = ["evaluate_cv", "mase", "point_metrics", "rmsse", "score_cv", "smape"]
+__all__ = [
+    "cutoff_scales",
+    "evaluate_cv",
+    "evaluate_table",
+    "mase",
+    "point_metrics",
+    "rmsse",
+    "score_cv",
+    "smape",
+]
 
 _METRICS = ("MASE", "sMAPE", "RMSSE")
 
@@ -111,23 +121,44 @@ def point_metrics(y: object, yhat: object, y_train: object) -> dict[str, float]:
 
 
 def _cutoff_scales(cv: pd.DataFrame, train: pd.DataFrame) -> pd.DataFrame:
-    """MASE and RMSSE scales of the training window of every (unique_id, cutoff) in ``cv``."""
-    frame = check_series(train[["unique_id", "ds", "y"]])
-    histories = {
-        uid: (int(g["ds"].iat[0]), g["y"].to_numpy())
-        for uid, g in frame.groupby("unique_id", sort=False, observed=True)
-    }
+    """MASE and RMSSE scales of the training window of every (unique_id, cutoff) in ``cv``.
+
+    ``train`` is one history per series, or one per origin (:mod:`models.histories`).
+    """
+    per_origin = is_per_origin(train)
+    if per_origin:
+        histories = {k: (first, y.to_numpy()) for k, (first, y) in known_at_cutoffs(train).items()}
+    else:
+        frame = check_series(train[["unique_id", "ds", "y"]])
+        histories = {
+            uid: (int(g["ds"].iat[0]), g["y"].to_numpy())
+            for uid, g in frame.groupby("unique_id", sort=False, observed=True)
+        }
     rows = []
     for uid, cutoff in cv[["unique_id", "cutoff"]].drop_duplicates().itertuples(index=False):
-        if uid not in histories:
+        key = (uid, int(cutoff)) if per_origin else uid
+        if key not in histories:
             raise ValueError(f"train has no series unique_id={uid!r} (needed for cutoff {cutoff})")
-        first, y = histories[uid]
+        first, y = histories[key]
         n_train = int(cutoff) - first + 1
         if not 1 <= n_train <= y.size:
             raise ValueError(f"train for unique_id={uid!r} does not cover cutoff {cutoff}")
         window = y[:n_train]
         rows.append((uid, cutoff, _scale(window, 1), _scale(window, 2)))
     return pd.DataFrame(rows, columns=["unique_id", "cutoff", "scale1", "scale2"])
+
+
+def cutoff_scales(cv: pd.DataFrame, train: pd.DataFrame) -> pd.DataFrame:
+    """The MASE (``scale1``) and RMSSE (``scale2``) scale of every (unique_id, cutoff) unit.
+
+    Args:
+        cv: Backtest rows (``unique_id, cutoff``).
+        train: The histories the backtest ran on (one per series, or one per origin).
+
+    Returns:
+        ``unique_id, cutoff, scale1, scale2``.
+    """
+    return _cutoff_scales(cv, train)
 
 
 def score_cv(
@@ -260,3 +291,59 @@ def evaluate_cv(
     sort = ["model", "h"] if by_horizon else ["model"]
     result = result.sort_values(sort).reset_index(drop=True)
     return result.assign(model=result["model"].astype(str))
+
+
+def evaluate_table(
+    table: pd.DataFrame,
+    models: Sequence[str],
+    *,
+    baseline: str | None = "Naive",
+    unit: Sequence[str] = ("partner", "origin"),
+) -> pd.DataFrame:
+    """Accuracy per model from a published backtest table (``backtest_forecasts.csv``).
+
+    The same scores and aggregation as :func:`evaluate_cv`, from a table that carries each
+    unit's scales instead of the histories: ``actual``, a column per model, ``mase_scale``,
+    ``rmsse_scale`` and optionally ``weight`` (adds the weighted scores).
+
+    Args:
+        table: One row per (unit, target year).
+        models: Model columns to evaluate.
+        baseline: Column that ``relMASE`` is relative to; None for none.
+        unit: Columns naming a scored unit (a series at an origin).
+
+    Returns:
+        One row per model, the columns of :func:`evaluate_cv`.
+    """
+    keys = list(unit)
+    aliases = list(dict.fromkeys([*models, *([baseline] if baseline else [])]))
+    y = table["actual"].to_numpy(dtype=float)
+    parts = []
+    for alias in aliases:
+        yhat = table[alias].to_numpy(dtype=float)
+        err = y - yhat
+        rows = table[keys].assign(
+            abs_scaled=np.abs(err) / table["mase_scale"].to_numpy(dtype=float),
+            sq_scaled=err**2 / table["rmsse_scale"].to_numpy(dtype=float),
+            smape=_smape_terms(y, yhat),
+        )
+        u = rows.groupby(keys, sort=False, observed=True).mean()
+        parts.append(
+            pd.DataFrame(
+                {"MASE": u["abs_scaled"], "sMAPE": u["smape"], "RMSSE": np.sqrt(u["sq_scaled"])}
+            ).assign(model=alias)
+        )
+    scores = pd.concat(parts)
+    weighted = "weight" in table.columns
+    weight = table.groupby(keys, sort=False, observed=True)["weight"].first() if weighted else None
+    base = scores.loc[scores["model"] == baseline, "MASE"] if baseline else None
+    rows = []
+    for model in models:
+        group = scores.loc[scores["model"] == model]
+        b = base.reindex(group.index) if base is not None else pd.Series(np.nan, group.index)
+        w = weight.reindex(group.index) if weight is not None else None
+        rows.append({"model": model, **_aggregate(group, b, w)})
+    order = ["model", *_METRICS, "relMASE"]
+    if weighted:
+        order += [f"w{m}" for m in _METRICS] + ["wrelMASE"]
+    return pd.DataFrame(rows)[[*order, "n_units"]].astype({"n_units": int})

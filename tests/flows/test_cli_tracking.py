@@ -48,7 +48,7 @@ def test_runs_lists_the_latest_run_of_the_reporter(tmp_path):
     assert res.exit_code == 0, res.output
     assert "clitest-KOR" in res.output
     assert "FINISHED" in res.output
-    assert "cfdbe6d207db" in res.output  # data vintage
+    assert "8cea10c8f7a6" in res.output  # data vintage
     assert "38.0 % (2023)" in res.output
     conc = pd.read_csv(tmp_path / "KOR" / "concentration.csv").set_index("year")
     assert f"{100 * conc.loc[2028, 'dependence_share']:.1f} % (2028)" in res.output  # forecast

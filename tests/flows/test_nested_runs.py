@@ -7,6 +7,7 @@ from mlflow import MlflowClient
 from configs import load_config
 from flows import tracking
 from flows.pipeline import run_pipeline
+from models.metrics import evaluate_table
 from tests.flows.helpers import FAST
 
 
@@ -40,6 +41,21 @@ def test_one_nested_run_per_candidate_with_scores_per_horizon(tmp_path, mlflow_u
         client.get_metric_history(by_name["Naive"].info.run_id, "MASE"), key=lambda m: m.step
     )
     assert mase[-1].value > mase[0].value
+
+    # backtest_forecasts.csv: every backtest forecast, in the output folder and in MLflow; the
+    # published accuracy is recomputed from it with the product's metric functions
+    table = pd.read_csv(
+        tmp_path / "out" / "KOR" / "backtest_forecasts.csv", keep_default_na=False, na_values=[""]
+    )
+    assert "backtest_forecasts.csv" in {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert (table["weo_vintage"] == "F" + table["origin"].astype(str)).all()  # fall_of_origin
+    assert {"CHN", "USA", "REST"} <= set(table["partner"])
+    models = list(accuracy["model"])
+    again = evaluate_table(table, models).set_index("model")
+    for name in models:
+        for metric in ("relMASE", "wrelMASE", "MASE", "n_units"):
+            want = accuracy.set_index("model").loc[name, metric]
+            assert again.loc[name, metric] == pytest.approx(want, rel=1e-5)
 
 
 def test_nested_run_fails_alone_and_parent_ends_by_its_own_outcome(mlflow_uri):

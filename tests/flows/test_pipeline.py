@@ -65,6 +65,7 @@ def test_flow_logs_one_mlflow_run_with_tags_params_metrics_and_artifacts(tmp_pat
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert artifacts == {
         "concentration.csv", "dependence_share.png", "forecasts.csv", "backtest_accuracy.csv",
+        "backtest_forecasts.csv",
     }  # fmt: skip
     fc = client.get_metric_history(run.info.run_id, "dependence_share_forecast_p50")
     assert sorted(m.step for m in fc) == list(range(2024, 2029))
