@@ -9,18 +9,15 @@ among the default candidates (Naive, Drift, Theta, Ensemble) plus the variant, j
 engine judges (share-weighted MASE of earlier origins). The default candidates' backtest is
 cached under ``--cache`` (a research convenience; delete it after a code change).
 
-WEO vintages: the snapshot table ``weo_vintages`` when it exists, otherwise read from
-``$EXPORTCAST_RAW/imf_weo_vintages/weo_historical_forecasts.parquet`` into the same schema.
+WEO vintages: the snapshot table ``weo_vintages``.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from benchmarks.backtest import (
@@ -43,37 +40,11 @@ from models.metrics import evaluate_cv
 from models.timeseries import Naive
 
 ROOT = Path(__file__).resolve().parents[1]
-RAW = Path(os.environ.get("EXPORTCAST_RAW", "/work/shared/data/raw"))
-
-
-def raw_weo() -> pd.DataFrame:
-    """The raw WEO Historical Forecasts file in the ``weo_vintages`` schema (research only)."""
-    d = pd.read_parquet(RAW / "imf_weo_vintages" / "weo_historical_forecasts.parquet")
-    iso = d["ISOAlpha_3Code"].fillna("").astype(str)
-    d = d.assign(country=iso.where(iso != "", d["country"].map({"World": "WLD"})))
-    d = d.loc[d["country"].notna() & d["target"].isin(["ngdp_rpch", "pcpi_pch"])]
-    month = np.where(d["forecast_season"] == "S", 4, 10)
-    return pd.DataFrame(
-        {
-            "country": d["country"].to_numpy(),
-            "vintage": d["forecast_season"].astype(str) + d["forecast_year"].astype(str),
-            "vintage_year": d["forecast_year"].astype(int).to_numpy(),
-            "season": d["forecast_season"].to_numpy(),
-            "published": pd.to_datetime(
-                pd.DataFrame({"year": d["forecast_year"], "month": month, "day": 15})
-            ).to_numpy(),
-            "target": d["target"].to_numpy(),
-            "target_year": d["target_year"].astype(int).to_numpy(),
-            "prediction": d["prediction"].to_numpy(dtype=float),
-            "outturn": d["tv_1"].to_numpy(dtype=float),
-        }
-    )
 
 
 def load_weo() -> pd.DataFrame:
-    if (ROOT / "data" / "snapshot" / "weo_vintages.parquet").exists():
-        return load_snapshot(ROOT / "data" / "snapshot", ["weo_vintages"])["weo_vintages"]
-    return raw_weo()
+    """The snapshot table ``weo_vintages`` (IMF WEO Historical Forecasts + the latest WEO)."""
+    return load_snapshot(ROOT / "data" / "snapshot", ["weo_vintages"])["weo_vintages"]
 
 
 def load_exog(series: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -120,6 +91,8 @@ VARIANTS: dict[str, dict] = {
     "share-all x flat shrink0.5": {"target": "share", "shrink": 0.5},
     "naive-share x weo-real-total": {"target": "share", "total": "weo-real", "learner": "none"},
     "share-all x flat window10": {"target": "share", "window": 10},
+    "share-all x theta-total": {"target": "share", "total": "theta"},
+    "share-all x theta-total wmase": {"target": "share", "total": "theta", "weight": "wmase"},
     "share-all x flat wmase": {"target": "share", "weight": "wmase"},
     "share-all x weo-real-total wmase": {
         "target": "share",

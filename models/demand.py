@@ -1,9 +1,12 @@
 """Demand-driven pooled regression of partner export growth, direct for every horizon.
 
 At an origin ``T`` (trade data through ``T``) :class:`DemandModel` predicts, for every partner
-series and every step ``k = 1..h``, the log growth ``log(y[T+k] / y[T])`` with one regression
-pooled over partners and training origins ``t < T`` whose targets ``t + k <= T`` are observed.
-Features known at ``t``:
+series and every step ``k = 1..h``, with one median-loss gradient-boosting regression pooled over
+partners and training origins ``t < T`` whose targets ``t + k <= T`` are observed, either the
+log growth ``log(y[T+k] / y[T])`` (``target="growth"``) or, by default, the change of the
+series' share of the total of all series (``target="share"``), to which the total's forecast
+growth is added (``total``: flat, WEO World demand variants, or by default a Theta forecast of
+the total). Features known at ``t``:
 
 - the partner's real GDP growth outlook for ``t+1..t+k`` (cumulated, log) and its nowcast for
   ``t`` from the newest IMF WEO vintage published by the as-of date of ``t``, the same for the
@@ -16,7 +19,10 @@ Features known at ``t``:
   reporter's share of the partner's market and its trend, population growth, an agreement
   flag) and static ones (``static``: e.g. log distance), read only up to ``t``.
 
-The forecast is ``y[T] * exp(prediction)``. The information set is explicit: ``asof(T)`` is
+The forecast is ``y[T] * exp(prediction)``. Measured variants (docs/demand-models.md): every
+WEO-driven total over-forecast Korea's exports after 2008; the default (share model x Theta
+total) is the best unweighted row but worse than no change export-weighted, so it is not a
+default candidate of the engine. The information set is explicit: ``asof(T)`` is
 the as-of date of origin ``T`` (default :func:`asof_fall`: every vintage published in year
 ``T``, i.e. up to the fall WEO of ``T``); nothing after ``T`` in ``series``/``exog`` and no
 vintage or outturn published after ``asof(T)`` is read (``tests/models/test_demand.py``
@@ -39,6 +45,9 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
+
+from features.outlook import as_of_date
+from models.timeseries import Theta
 
 __all__ = ["WEO_COLUMNS", "DemandModel", "asof_fall", "weo_outlook"]
 
@@ -71,10 +80,11 @@ GBM_PARAMS: dict = {
 def asof_fall(origin: int) -> pd.Timestamp:
     """As-of date of origin ``T``: the end of year ``T`` (every WEO up to the fall one of ``T``).
 
-    Annual trade data for ``T`` are out early in ``T+1``, so a forecast from origin ``T`` is made
-    after the fall WEO of ``T`` and before the spring WEO of ``T+1``.
+    The project's default as-of rule (``features.outlook.as_of_date``, ``fall_of_origin``):
+    annual trade data for ``T`` are out early in ``T+1``; no credit for the spring WEO of ``T+1``.
+    Another rule is ``DemandModel(asof=lambda t: as_of_date(t, "spring_after_origin"))``.
     """
-    return pd.Timestamp(year=int(origin), month=12, day=31)
+    return as_of_date(origin, "fall_of_origin")
 
 
 def _check_weo(weo: pd.DataFrame) -> pd.DataFrame:
@@ -270,7 +280,8 @@ class DemandModel:
             real growth only), ``"weo-bias"`` (World real growth plus US inflation
             minus the WEO's past optimism for the World), ``"weo-learned"`` (that plus the
             median gap between the total's realised growth and that forecast over the last
-            :data:`TOTAL_ORIGINS` origins with known outcomes).
+            :data:`TOTAL_ORIGINS` origins with known outcomes), ``"theta"`` (a Theta forecast of
+            the total of all series, data to the origin only).
         learner: ``"gbm"`` (median-loss gradient boosting) or ``"none"`` (share unchanged: only
             the total's growth).
         features: Feature subset (default: every column built).
@@ -289,8 +300,8 @@ class DemandModel:
         window: int = 20,
         weight: str = "mase",
         shrink: float = 1.0,
-        target: str = "growth",
-        total: str = "flat",
+        target: str = "share",
+        total: str = "theta",
         learner: str = "gbm",
         features: Sequence[str] | None = None,
         params: dict | None = None,
@@ -304,7 +315,7 @@ class DemandModel:
         self.weight, self.shrink, self.features = weight, shrink, features
         for name, value, allowed in (
             ("target", target, ("growth", "share")),
-            ("total", total, ("flat", "weo", "weo-real", "weo-bias", "weo-learned")),
+            ("total", total, ("flat", "weo", "weo-real", "weo-bias", "weo-learned", "theta")),
             ("learner", learner, ("gbm", "none")),
         ):
             if value not in allowed:
@@ -390,6 +401,11 @@ class DemandModel:
                 model.fit(train[cols].to_numpy(dtype=float), train["target"].clip(-3, 3), weight)
                 pred = model.predict(now[cols].to_numpy(dtype=float)) * self.shrink
         pred = pred + self._total_growth(now, train, origin)
+        if self.target == "share" and self.total == "theta":
+            total = known.groupby("ds")["y"].sum().sort_index()
+            path = Theta().fit(total.to_numpy(dtype=float)).predict(h)["mean"]
+            ratio = np.log(np.maximum(path, 1e-9) / float(total.iloc[-1]))
+            pred = pred + ratio[now["k"].astype(int).to_numpy() - 1]
         fc = pd.DataFrame(
             {
                 "unique_id": now["unique_id"].to_numpy(),
@@ -404,7 +420,7 @@ class DemandModel:
 
     def _total_growth(self, now: pd.DataFrame, train: pd.DataFrame, origin: int) -> np.ndarray:
         """The total's log growth added to a predicted share change (0 for growth targets)."""
-        if self.target == "growth" or self.total == "flat":
+        if self.target == "growth" or self.total in ("flat", "theta"):
             return np.zeros(len(now))
         growth = now["wnom_h"].to_numpy(dtype=float)
         if self.total == "weo-real":
