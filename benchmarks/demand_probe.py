@@ -68,38 +68,37 @@ def baseline_cv(series: pd.DataFrame, cache: Path) -> pd.DataFrame:
 OWN = ["g1", "g2", "mg5", "mg10", "vol5", "dev5", "share", "share_d5", "tg1", "tg5", "scale_rel"]
 WEO = ["gdp_h", "cpi_h", "gdp_now", "gdp_bias", "gdp_h_adj", "wgdp_h", "rel_gdp_h", "uscpi_h"]
 EXO = ["mshare", "mshare_d5", "mg3", "pop_growth_pct", "fta", "log_dist"]
+GROWTH = {"target": "growth", "total": "flat"}
+FLAT = {"target": "share", "total": "flat"}
 VARIANTS: dict[str, dict] = {
-    "own": {"features": [*OWN, "k"]},
-    "own+weo": {"features": [*OWN, *WEO, "k"]},
-    "all": {},
-    "all-noweight": {"weight": "none"},
-    "all-shrink0.5": {"shrink": 0.5},
-    "weo-only": {"features": [*WEO, "k", "scale_rel"]},
+    # growth target (log growth of the series)
+    "own": {**GROWTH, "features": [*OWN, "k"]},
+    "own+weo": {**GROWTH, "features": [*OWN, *WEO, "k"]},
+    "all": GROWTH,
+    "all-noweight": {**GROWTH, "weight": "none"},
+    "all-shrink0.5": {**GROWTH, "shrink": 0.5},
+    "weo-only": {**GROWTH, "features": [*WEO, "k", "scale_rel"]},
+    # share target: the change of the series' share, times a forecast of the total
     "naive-share x weo-total": {"target": "share", "total": "weo", "learner": "none"},
+    "naive-share x weo-real-total": {"target": "share", "total": "weo-real", "learner": "none"},
     "naive-share x weo-bias-total": {"target": "share", "total": "weo-bias", "learner": "none"},
-    "share-all x flat": {"target": "share"},
     "naive-share x weo-learned-total": {
         "target": "share",
         "total": "weo-learned",
         "learner": "none",
     },
-    "share-all x weo-learned-total": {"target": "share", "total": "weo-learned"},
+    "share-all x flat": FLAT,
+    "share-all x flat wmase": {**FLAT, "weight": "wmase"},
+    "share-all x flat window10": {**FLAT, "window": 10},
+    "share-all x flat shrink0.5": {**FLAT, "shrink": 0.5},
     "share-weo x flat": {
-        "target": "share",
+        **FLAT,
         "features": [*WEO, "k", "scale_rel", "share", "share_d5", "mg5", "dev5"],
     },
-    "share-all x flat shrink0.5": {"target": "share", "shrink": 0.5},
-    "naive-share x weo-real-total": {"target": "share", "total": "weo-real", "learner": "none"},
-    "share-all x flat window10": {"target": "share", "window": 10},
-    "share-all x theta-total": {"target": "share", "total": "theta"},
-    "share-all x theta-total wmase": {"target": "share", "total": "theta", "weight": "wmase"},
-    "share-all x flat wmase": {"target": "share", "weight": "wmase"},
-    "share-all x weo-real-total wmase": {
-        "target": "share",
-        "total": "weo-real",
-        "weight": "wmase",
-    },
+    "share-noweo x flat": {**FLAT, "features": [*OWN, *EXO, "k"]},
     "share-all x weo-bias-total": {"target": "share", "total": "weo-bias"},
+    "share-all x weo-learned-total": {"target": "share", "total": "weo-learned"},
+    "share-all x theta-total (default)": {},
 }
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from models.demand import DemandModel, asof_fall, weo_outlook
-from models.engine import run_engine
+from models.engine import add_panel_backtests, run_engine
 from models.protocol import PanelForecaster
 
 PARTNERS = [f"P{i:02d}" for i in range(24)]
@@ -152,3 +152,35 @@ def test_engine_takes_the_demand_model_as_a_candidate(data):
     assert "Demand" in result.backtest.columns
     assert result.backtest["Demand"].notna().all()
     assert len(result.forecast) == len(PARTNERS) * 3
+
+
+def _cv_of(history: pd.DataFrame) -> pd.DataFrame:
+    # the backtest rows of per-origin histories: each origin's actuals after the cutoff
+    rows = history.loc[
+        (history["ds"] > history["cutoff"]) & (history["ds"] <= history["cutoff"] + 3)
+    ]
+    return rows[["unique_id", "ds", "cutoff", "y"]].reset_index(drop=True)
+
+
+def test_panel_backtest_runs_on_the_histories_known_at_each_origin(data):
+    weo, series, exog = data
+    # the partner P00 is not modelled on its own at origin 2006 (e.g. it faded then)
+    h2006 = series.loc[series["unique_id"] != "KOR|P00"].assign(cutoff=2006)
+    h2007 = series.assign(cutoff=2007)
+    history = pd.concat([h2006, h2007], ignore_index=True)
+    model = DemandModel(weo, exog, window=12, params=FAST)
+    cv = add_panel_backtests(_cv_of(history), series, [model], [2006, 2007], 3, history=history)
+    assert cv["Demand"].notna().all()
+    assert "KOR|P00" not in set(cv.loc[cv["cutoff"] == 2006, "unique_id"])
+    alone = model.backtest(h2006.drop(columns="cutoff"), [2006], 3)
+    got = cv.loc[cv["cutoff"] == 2006].sort_values(["unique_id", "ds"])["Demand"].to_numpy()
+    assert np.allclose(got, alone.sort_values(["unique_id", "ds"])["Demand"].to_numpy())
+
+
+def test_panel_backtest_names_a_row_left_without_forecast(data):
+    weo, series, exog = data
+    model = DemandModel(weo, exog, window=12, params=FAST)
+    cv = _cv_of(series.assign(cutoff=2007))
+    extra = cv.iloc[:1].assign(unique_id="KOR|XXX")
+    with pytest.raises(ValueError, match=r"'Demand'.*KOR\|XXX.*cutoff=2007"):
+        add_panel_backtests(pd.concat([cv, extra]), series, [model], [2007], 3)
