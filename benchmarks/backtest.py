@@ -18,6 +18,9 @@ partner's mean share of the series' total over the scored origins' last observed
 Prints one table: model x (wMASE, MASE, relMASE vs naive, wrelMASE, sMAPE, 80 %/95 % coverage,
 seconds), then the Selected intervals' coverage and width by the partner's size class at the
 origin (the Mondrian classes of ``models.intervals``: conditional coverage, not only overall).
+Two rows are the demand model (``models.demand.DemandModel()``, WEO vintages known at each
+origin; not a default candidate, untimed, ``--no-demand`` skips it) and "Selected with Demand",
+the rolling selection rerun with it as one more candidate (docs/demand-models.md).
 One row is a labelled oracle (``add_oracle_total``: the shares at the origin times the realised
 total), not a forecast. statsforecast (AutoETS, AutoTheta, AutoARIMA and their mean) runs on
 the same series and origins in the same process; install it with ``pip install -e '.[bench]'``.
@@ -34,6 +37,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from configs.schema import ForecastConfig
+from features.demand_inputs import demand_covariates
 from features.panel import build_export_series, build_trade_panel
 from flows.snapshot import load_snapshot
 from models.backtest import interval_coverage, rolling_select
@@ -132,11 +136,10 @@ def add_demand(scored: pd.DataFrame, series: pd.DataFrame, cv_all: pd.DataFrame)
     backtest and reruns the rolling selection with it as one more candidate: its own row and
     the ``Selected with Demand`` row (what the engine would publish with it), plus seconds.
     """
-    from benchmarks.demand_probe import load_exog, load_weo
-
     t0 = time.perf_counter()
-    exog, static = load_exog(series)
-    model = DemandModel(load_weo(), exog, static)
+    snap = load_snapshot(ROOT / "data" / "snapshot", ["weo_vintages", "indicators", "pairs", "fta"])
+    exog, static = demand_covariates(series, snap["indicators"], snap["pairs"], snap["fta"])
+    model = DemandModel(snap["weo_vintages"], exog, static)
     cv = add_panel_backtests(cv_all, series, [model], HISTORY + SCORED, H)
     cv = floor_at_zero(cv, [DEMAND])
     cands = [*DEFAULT_MODELS, "Ensemble", DEMAND]

@@ -19,8 +19,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
-
-from benchmarks.backtest import (
+from backtest import (  # this folder (run as a script)
     HISTORY,
     LEVELS,
     SCORED,
@@ -28,6 +27,7 @@ from benchmarks.backtest import (
     load_series,
     share_weights,
 )
+
 from configs.schema import ForecastConfig
 from features.demand_inputs import demand_covariates
 from flows.snapshot import load_snapshot
