@@ -60,6 +60,7 @@ from flows import tracking
 from flows.io import PROJECT_ROOT, atomic_write, project_path, write_csv
 from flows.snapshot import Snapshot, build_snapshot, load_snapshot
 from models.backtest_table import engine_backtest_table
+from models.demand import DEMAND_TABLES, demand_candidate
 from models.engine import EngineResult, run_engine
 from models.index_backtest import ALL, index_backtest, summarize_index_backtest
 from models.paths import path_quantiles
@@ -461,6 +462,7 @@ def forecast_partners(
     cache_key: str | None,
     runner: dict[str, Any] | None = None,
     panel: pd.DataFrame | None = None,
+    demand_tables: Mapping[str, pd.DataFrame] | None = None,
 ) -> EngineResult:
     """Backtest the candidate models, choose, forecast with intervals, simulate joint paths.
 
@@ -471,6 +473,9 @@ def forecast_partners(
     ``runner`` (the config's ``runner`` section) with ``kind: dask`` sends the per-partner
     backtests and forecasts to a Dask cluster in chunks (:mod:`flows.parallel`); the result
     is the same as with the default runner.
+
+    With ``settings["demand_model"]`` the demand model (:mod:`models.demand`) is one more
+    candidate, built from ``demand_tables`` (snapshot ``weo_vintages, indicators, pairs, fta``).
     """
     series = fs.series
     last = series.loc[series["ds"] == fs.last_year]
@@ -492,8 +497,12 @@ def forecast_partners(
         args["history"] = origin_histories(
             panel, origins, min_years=settings["min_years"], h=horizon
         )
+    if settings.get("demand_model"):
+        args["panel_models"] = [demand_candidate(series, demand_tables, settings["weo_as_of"])]
     with threadpool_limits(limits=1, user_api="blas"):
         if runner is not None and runner.get("kind") == "dask":
+            if args.get("panel_models"):
+                raise ValueError("forecast.demand_model runs only with the default runner")
             from flows.parallel import run_engine_dask  # imports dask only when used
 
             return run_engine_dask(series, runner=runner, **args)
@@ -1020,6 +1029,9 @@ def forecast_exports(config: RunConfig) -> RunResult:
             cache_key=run.cache_key,
             runner=config.runner.model_dump(mode="json"),
             panel=panel,
+            demand_tables=(
+                {k: snapshot[k] for k in DEMAND_TABLES} if config.forecast.demand_model else None
+            ),
         )
         concentration = forecast_concentration(
             concentration,

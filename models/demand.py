@@ -39,17 +39,26 @@ The model plugs into the engine as a *panel candidate* (``models.engine.run_engi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
+from features.demand_inputs import demand_covariates
 from features.outlook import as_of_date
 from models.timeseries import Theta
 
-__all__ = ["WEO_COLUMNS", "DemandModel", "asof_fall", "weo_outlook"]
+__all__ = [
+    "DEMAND_TABLES",
+    "WEO_COLUMNS",
+    "DemandModel",
+    "asof_fall",
+    "demand_candidate",
+    "weo_outlook",
+]
 
 WEO_COLUMNS = (
     "country",
@@ -61,6 +70,7 @@ WEO_COLUMNS = (
     "prediction",
     "outturn",
 )
+DEMAND_TABLES = ("weo_vintages", "indicators", "pairs", "fta")  # snapshot tables it reads
 WORLD = "WLD"
 GDP, CPI = "ngdp_rpch", "pcpi_pch"
 MIN_ROWS = 500  # fewer training rows: the naive forecast
@@ -104,8 +114,9 @@ def weo_outlook(weo: pd.DataFrame, origin: int, h: int, asof: pd.Timestamp) -> p
     """Per country, the WEO outlook known at ``asof`` for an origin ``T`` (columns below).
 
     ``gdp_now``/``cpi_now``: growth/inflation nowcast for ``T``; ``gdp_k``/``cpi_k``
-    (``k = 1..h``): cumulated log growth/inflation over ``T+1..T+k``, all from the newest vintage
-    published by ``asof``. ``gdp_bias``: mean forecast minus first-release outturn (points) of
+    (``k = 1..h``): cumulated log growth/inflation over ``T+1..T+k``, each year's from the newest
+    vintage published by ``asof`` that forecasts it (in a backtest the vintage of ``asof``; live,
+    years before the newest vintage's first come from the vintage before it). ``gdp_bias``: mean forecast minus first-release outturn (points) of
     the real-growth forecasts 1-5 years ahead for the last :data:`BIAS_YEARS` target years whose
     outturn was published (in the fall WEO after the target year) by ``asof``.
 
@@ -121,7 +132,13 @@ def weo_outlook(weo: pd.DataFrame, origin: int, h: int, asof: pd.Timestamp) -> p
     weo = weo.loc[weo["published"] <= asof]
     if weo.empty:
         return pd.DataFrame()
-    newest = weo.loc[weo["published"] == weo.groupby("country")["published"].transform("max")]
+    # per target year the newest published forecast: the newest vintage, except for years it
+    # no longer forecasts (a live vintage starting after the last trade year)
+    newest = (
+        weo.loc[weo["prediction"].notna()]
+        .sort_values("published", kind="stable")
+        .drop_duplicates(["country", "target", "target_year"], keep="last")
+    )
     out = {}
     for target, name in ((GDP, "gdp"), (CPI, "cpi")):
         part = newest.loc[newest["target"] == target]
@@ -454,3 +471,23 @@ class DemandModel:
         last = int(series["ds"].max())
         asof = self.weo["published"].max() if asof is None else asof
         return self.forecast_at(series, last, h, asof=asof)
+
+
+def demand_candidate(
+    series: pd.DataFrame, tables: Mapping[str, pd.DataFrame] | None, rule: str
+) -> DemandModel:
+    """The default :class:`DemandModel` for ``series`` from the snapshot ``tables``.
+
+    Args:
+        series: The engine's long frame (ids ``REPORTER|PARTNER``).
+        tables: Snapshot tables, at least :data:`DEMAND_TABLES`.
+        rule: The WEO as-of rule (``forecast.weo_as_of``, ``features.outlook.as_of_date``).
+
+    Raises:
+        ValueError: A needed table is missing.
+    """
+    missing = [t for t in DEMAND_TABLES if tables is None or t not in tables]
+    if missing:
+        raise ValueError(f"the demand model needs the snapshot table(s) {missing}")
+    exog, static = demand_covariates(series, tables["indicators"], tables["pairs"], tables["fta"])
+    return DemandModel(tables["weo_vintages"], exog, static, asof=partial(as_of_date, rule=rule))

@@ -184,3 +184,35 @@ def test_panel_backtest_names_a_row_left_without_forecast(data):
     extra = cv.iloc[:1].assign(unique_id="KOR|XXX")
     with pytest.raises(ValueError, match=r"'Demand'.*KOR\|XXX.*cutoff=2007"):
         add_panel_backtests(pd.concat([cv, extra]), series, [model], [2007], 3)
+
+
+def test_pipeline_adds_the_demand_candidate_when_configured(data):
+    from configs.schema import ForecastConfig
+    from features.series import ForecastSeries
+    from flows.pipeline import forecast_partners
+
+    weo, series, exog = data
+    partners = [u.split("|")[1] for u in series["unique_id"].unique()]
+    tables = {
+        "weo_vintages": weo,
+        "indicators": exog.assign(
+            country=exog["unique_id"].str.split("|").str[1], pop_growth_pct=1.0
+        ).rename(columns={"ds": "year", "market": "merch_imports_usd"}),
+        "pairs": pd.DataFrame({"reporter": "KOR", "partner": partners, "distance_km": 5000.0}),
+        "fta": pd.DataFrame(
+            {"reporter": ["KOR"], "partner": ["P01"], "in_force_date": [pd.Timestamp("2004-01-01")]}
+        ),
+    }
+    fs = ForecastSeries(series, tuple(partners), (), len(partners), int(series["ds"].max()))
+    settings = ForecastConfig(
+        backtest={"start": 2008, "end": 2009},
+        history_start=2003,
+        levels=(80,),
+        n_paths=50,
+        n_jobs=1,
+        demand_model=True,
+    ).model_dump(mode="json")
+    result = forecast_partners.fn(fs, 3, settings, cache_key=None, demand_tables=tables)
+    assert "Demand" in set(result.accuracy["model"])
+    with pytest.raises(ValueError, match="weo_vintages"):
+        forecast_partners.fn(fs, 3, settings, cache_key=None, demand_tables=None)
