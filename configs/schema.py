@@ -264,7 +264,7 @@ class ForecastConfig(_Strict):
         False,
         description="Add the demand model (models/demand.py: the WEO outlook known at each "
         "origin, a pooled share GBM x a Theta total) as a candidate. Not a default: on Korea "
-        "2008-2018 relMASE 0.977 but weighted 1.020, never selected (docs/demand-models.md).",
+        "2008-2018 relMASE 0.977 but weighted 1.013, never selected (docs/demand-models.md).",
     )
     weo_as_of: Literal["fall_of_origin", "spring_after_origin"] = Field(
         "fall_of_origin",
