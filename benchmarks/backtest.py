@@ -18,6 +18,9 @@ partner's mean share of the series' total over the scored origins' last observed
 Prints one table: model x (wMASE, MASE, relMASE vs naive, wrelMASE, sMAPE, 80 %/95 % coverage,
 seconds), then the Selected intervals' coverage and width by the partner's size class at the
 origin (the Mondrian classes of ``models.intervals``: conditional coverage, not only overall).
+Two rows are the demand model (``models.demand.DemandModel()``, WEO vintages known at each
+origin; not a default candidate, untimed, ``--no-demand`` skips it) and "Selected with Demand",
+the rolling selection rerun with it as one more candidate (docs/demand-models.md).
 One row is a labelled oracle (``add_oracle_total``: the shares at the origin times the realised
 total), not a forecast. statsforecast (AutoETS, AutoTheta, AutoARIMA and their mean) runs on
 the same series and origins in the same process; install it with ``pip install -e '.[bench]'``.
@@ -34,10 +37,12 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from configs.schema import ForecastConfig
+from features.demand_inputs import demand_covariates
 from features.panel import build_export_series, build_trade_panel
 from flows.snapshot import load_snapshot
 from models.backtest import interval_coverage, rolling_select
-from models.engine import MODEL_CLASSES, floor_at_zero
+from models.demand import DemandModel
+from models.engine import MODEL_CLASSES, add_panel_backtests, floor_at_zero
 from models.ensemble import add_ensemble
 from models.forecasting import cross_validate
 from models.intervals import SIZE_LABELS, size_classes_at
@@ -87,7 +92,7 @@ DEFAULT_MODELS = list(ForecastConfig().models)
 OTHER_MODELS = [m for m in MODEL_CLASSES if m not in DEFAULT_MODELS]
 
 
-def run_ours(series: pd.DataFrame, n_jobs: int) -> tuple[pd.DataFrame, dict, float]:
+def run_ours(series: pd.DataFrame, n_jobs: int) -> tuple[pd.DataFrame, dict, float, pd.DataFrame]:
     """The engine's default backtest (default candidates + Ensemble + rolling selection), timed."""
     models = [MODEL_CLASSES[name]() for name in DEFAULT_MODELS]
     t0 = time.perf_counter()
@@ -101,7 +106,7 @@ def run_ours(series: pd.DataFrame, n_jobs: int) -> tuple[pd.DataFrame, dict, flo
     seconds = time.perf_counter() - t0
     scored = rolled.cv
     choices = dict(zip(rolled.choices["cutoff"], rolled.choices["model"], strict=True))
-    return scored, choices, seconds
+    return scored, choices, seconds, cv
 
 
 def add_reference(
@@ -118,6 +123,32 @@ def add_reference(
         seconds[name] = time.perf_counter() - t0
         scored = scored.merge(cv[["unique_id", "ds", "cutoff", name]], how="left")
     return scored, seconds
+
+
+DEMAND = "Demand"
+WITH_DEMAND = "Selected with Demand"
+
+
+def add_demand(scored: pd.DataFrame, series: pd.DataFrame, cv_all: pd.DataFrame) -> tuple:
+    """The demand model (``models.demand``, not a default candidate) through the engine's hook.
+
+    Backtests it at every origin (history and scored), joins it to the default candidates'
+    backtest and reruns the rolling selection with it as one more candidate: its own row and
+    the ``Selected with Demand`` row (what the engine would publish with it), plus seconds.
+    """
+    t0 = time.perf_counter()
+    snap = load_snapshot(ROOT / "data" / "snapshot", ["weo_vintages", "indicators", "pairs", "fta"])
+    exog, static = demand_covariates(series, snap["indicators"], snap["pairs"], snap["fta"])
+    model = DemandModel(snap["weo_vintages"], exog, static)
+    cv = add_panel_backtests(cv_all, series, [model], HISTORY + SCORED, H)
+    cv = floor_at_zero(cv, [DEMAND])
+    cands = [*DEFAULT_MODELS, "Ensemble", DEMAND]
+    rolled = rolling_select(cv, series, cands, SCORED, levels=LEVELS, alias=WITH_DEMAND)
+    seconds = time.perf_counter() - t0
+    keys = ["unique_id", "ds", "cutoff"]
+    cols = [c for c in rolled.cv.columns if c == DEMAND or c.startswith(WITH_DEMAND)]
+    choices = dict(zip(rolled.choices["cutoff"], rolled.choices["model"], strict=True))
+    return scored.merge(rolled.cv[[*keys, *cols]], on=keys, how="left"), choices, seconds
 
 
 def run_statsforecast(series: pd.DataFrame, n_jobs: int) -> tuple[pd.DataFrame, dict[str, float]]:
@@ -180,6 +211,11 @@ def main() -> None:
         f"(of {OTHER_MODELS}; '' for none)",
     )
     parser.add_argument("--no-statsforecast", action="store_true")
+    parser.add_argument(
+        "--no-demand",
+        action="store_true",
+        help="skip the demand model rows (models/demand.py; needs the WEO vintages)",
+    )
     parser.add_argument("--n-jobs", type=int, default=2)
     args = parser.parse_args()
     reference = [m for m in args.reference.split(",") if m]
@@ -193,7 +229,7 @@ def main() -> None:
         f"{series['unique_id'].nunique()} partner series, origins {SCORED[0]}-{SCORED[-1]}, h={H}"
     )
     with threadpool_limits(limits=1, user_api="blas"):
-        ours, choices, our_seconds = run_ours(series, args.n_jobs)
+        ours, choices, our_seconds, cv_all = run_ours(series, args.n_jobs)
         print(
             f"our default backtest ({', '.join(DEFAULT_MODELS)}, Ensemble, selection; "
             f"{len(HISTORY) + len(SCORED)} origins): {our_seconds:.1f}s"
@@ -203,11 +239,22 @@ def main() -> None:
         for name, sec in ref_seconds.items():
             print(f"reference row {name} (not a default candidate, not timed above): {sec:.1f}s")
         aliases = [*DEFAULT_MODELS, *reference, "Ensemble", "Selected"]
+        if not args.no_demand:
+            ours, demand_choices, demand_seconds = add_demand(ours, series, cv_all)
+            print(
+                f"demand model (models/demand.py, not a default candidate, not timed above): "
+                f"{demand_seconds:.1f}s; rolling selection with it: {demand_choices}"
+            )
+            aliases += [DEMAND, WITH_DEMAND]
         ours = add_oracle_total(ours, series)
         table = evaluate_cv(ours, series, [*aliases, ORACLE], weights).set_index("model")
         cov = interval_coverage(ours, "Selected", LEVELS)
         table.loc["Selected", "cov80"] = cov["coverage-80"]
         table.loc["Selected", "cov95"] = cov["coverage-95"]
+        if not args.no_demand:
+            cov = interval_coverage(ours, WITH_DEMAND, LEVELS)
+            table.loc[WITH_DEMAND, "cov80"] = cov["coverage-80"]
+            table.loc[WITH_DEMAND, "cov95"] = cov["coverage-95"]
         table["seconds"] = np.nan
         table.loc["Selected", "seconds"] = our_seconds
         if not args.no_statsforecast:

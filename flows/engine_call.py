@@ -8,6 +8,7 @@ which origins, weights, levels, paths, the per-origin split, the fallback limit)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -34,6 +35,7 @@ def engine_args(
     horizon: int,
     *,
     panel: pd.DataFrame | None = None,
+    demand_tables: Mapping[str, pd.DataFrame] | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments of :func:`models.engine.run_engine` for these series and settings.
 
@@ -44,6 +46,8 @@ def engine_args(
         panel: The reporter's trade panel up to the origin; with it the backtest's partner
             split is decided at each backtest origin with data to that origin only
             (:func:`features.series.origin_histories`).
+        demand_tables: Snapshot tables of the demand model (``models.demand.DEMAND_TABLES``),
+            needed when ``settings["demand_model"]`` adds it as a candidate.
 
     Returns:
         Everything but the series and the worker count: scored origins are those of
@@ -68,6 +72,12 @@ def engine_args(
         args["history"] = origin_histories(
             panel, [*past, *scored], min_years=settings["min_years"], h=horizon
         )
+    if settings.get("demand_model"):
+        from models.demand import demand_candidate  # the GBM and its inputs: only when asked
+
+        if demand_tables is None:
+            raise ValueError("forecast.demand_model needs the snapshot's demand tables")
+        args["panel_models"] = [demand_candidate(fs.series, demand_tables, settings["weo_as_of"])]
     return args
 
 
@@ -78,6 +88,7 @@ def run_configured_engine(
     *,
     panel: pd.DataFrame | None = None,
     runner: dict[str, Any] | None = None,
+    demand_tables: Mapping[str, pd.DataFrame] | None = None,
 ) -> EngineResult:
     """Run the engine as the config says: here with ``forecast.n_jobs``, or on Dask.
 
@@ -85,9 +96,11 @@ def run_configured_engine(
     backtests and forecasts to a Dask cluster in chunks (:mod:`flows.parallel`); the result is
     the same as with the default runner. One BLAS thread per worker.
     """
-    args = engine_args(fs, settings, horizon, panel=panel)
+    args = engine_args(fs, settings, horizon, panel=panel, demand_tables=demand_tables)
     with threadpool_limits(limits=1, user_api="blas"):
         if runner is not None and runner.get("kind") == "dask":
+            if args.get("panel_models"):
+                raise ValueError("forecast.demand_model runs only with the default runner")
             from flows.parallel import run_engine_dask  # imports dask only when used
 
             return run_engine_dask(fs.series, runner=runner, **args)

@@ -62,6 +62,7 @@ from flows.io import PROJECT_ROOT, atomic_write, project_path, write_csv
 from flows.snapshot import Snapshot, build_snapshot, load_snapshot
 from flows.vintages import snapshot_folder, vintage_notes
 from models.backtest_table import engine_backtest_table
+from models.demand import DEMAND_TABLES
 from models.engine import EngineResult
 from models.index_backtest import ALL, index_backtest, summarize_index_backtest
 from models.paths import path_quantiles
@@ -544,6 +545,7 @@ def forecast_partners(
     cache_key: str | None,
     runner: dict[str, Any] | None = None,
     panel: pd.DataFrame | None = None,
+    demand_tables: Mapping[str, pd.DataFrame] | None = None,
 ) -> EngineResult:
     """Backtest the candidate models, choose, forecast with intervals, simulate joint paths.
 
@@ -554,8 +556,13 @@ def forecast_partners(
     ``runner`` (the config's ``runner`` section) with ``kind: dask`` sends the per-partner
     backtests and forecasts to a Dask cluster in chunks (:mod:`flows.parallel`); the result
     is the same as with the default runner.
+
+    With ``settings["demand_model"]`` the demand model (:mod:`models.demand`) is one more
+    candidate, built from ``demand_tables`` (snapshot ``weo_vintages, indicators, pairs, fta``).
     """
-    return run_configured_engine(fs, settings, horizon, panel=panel, runner=runner)
+    return run_configured_engine(
+        fs, settings, horizon, panel=panel, runner=runner, demand_tables=demand_tables
+    )
 
 
 @task(cache_policy=NO_CACHE, on_completion=_reports(_describe_forecast_conc))
@@ -1160,6 +1167,9 @@ def _forecast_stages(
             cache_key=run.cache_key,
             runner=config.runner.model_dump(mode="json"),
             panel=panel,
+            demand_tables=(
+                {k: snapshot[k] for k in DEMAND_TABLES} if config.forecast.demand_model else None
+            ),
         )
         concentration = forecast_concentration(
             concentration,

@@ -25,6 +25,7 @@ from features.series import REST, ForecastSeries, split_series
 from flows.engine_call import run_configured_engine
 from models import scenarios as sc
 from models import world_scenarios as ws
+from models.demand import DEMAND_TABLES
 from models.engine import EngineResult
 from models.world_scenarios import world_meta
 
@@ -93,7 +94,10 @@ def baseline_at(
         tables["kor_exports"], reporter=config.reporter, start=config.years.start, end=origin
     )
     fs = split_series(panel, min_years=f.min_years)
-    engine = run_configured_engine(fs, f.model_dump(mode="json"), config.horizon, panel=panel)
+    demand = {k: tables[k] for k in DEMAND_TABLES} if f.demand_model else None
+    engine = run_configured_engine(
+        fs, f.model_dump(mode="json"), config.horizon, panel=panel, demand_tables=demand
+    )
     return fs, engine
 
 

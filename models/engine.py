@@ -42,6 +42,7 @@ from models.intervals import (
 )
 from models.metrics import evaluate_cv, score_cv
 from models.paths import window_error_paths
+from models.protocol import PanelForecaster
 from models.timeseries import AutoARIMA, DampedETS, Drift, Naive, Theta
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "BacktestCoverageError",
     "EngineResult",
     "FallbackShareError",
+    "add_panel_backtests",
     "check_fallbacks",
     "engine_origins",
     "fallback_table",
@@ -294,6 +296,7 @@ def run_engine(
     seed: int = 0,
     n_jobs: int = 1,
     max_fallback_share: float = MAX_FALLBACK_SHARE,
+    panel_models: Sequence[PanelForecaster] = (),
     history: pd.DataFrame | None = None,
 ) -> EngineResult:
     """Backtest, select, forecast with intervals and simulate joint paths.
@@ -312,6 +315,8 @@ def run_engine(
         n_jobs: Parallel workers over series.
         max_fallback_share: Fail when the fallback replaced a model on a larger share of
             its fits (:func:`check_fallbacks`).
+        panel_models: Candidates fitted on all series at once (e.g. ``models.demand``): each
+            backtests itself at the same origins; not part of the ``Ensemble``.
         history: Optional histories as known at each origin (``unique_id, cutoff, ds, y``,
             :func:`features.series.origin_histories`): the backtest of origin ``T`` runs on
             them instead of on ``series`` (the live split), and is scored on them. ``series``
@@ -332,11 +337,20 @@ def run_engine(
         cv = cross_validate_by_origin(
             history, instances, h, origins=origins, fallback=Naive(), n_jobs=n_jobs
         )
+    panel = {p.alias: p for p in panel_models}
+    cv = add_panel_backtests(cv, series, list(panel.values()), origins, h, history=history)
 
     def live_forecast(needed: list[str]) -> pd.DataFrame:
-        return forecast_panel(
-            series, [MODEL_CLASSES[m]() for m in needed], h, fallback=Naive(), n_jobs=n_jobs
-        )
+        own = [m for m in needed if m not in panel]
+        fc = None
+        if own:
+            fc = forecast_panel(
+                series, [MODEL_CLASSES[m]() for m in own], h, fallback=Naive(), n_jobs=n_jobs
+            )
+        for name in [m for m in needed if m in panel]:
+            live = panel[name].forecast(series, h)[["unique_id", "ds", name]]
+            fc = live if fc is None else fc.merge(live, on=["unique_id", "ds"], how="left")
+        return fc
 
     return finish_engine(
         series,
@@ -350,8 +364,52 @@ def run_engine(
         n_paths=n_paths,
         seed=seed,
         max_fallback_share=max_fallback_share,
+        extra=list(panel),
         history=history,
     )
+
+
+def add_panel_backtests(
+    cv: pd.DataFrame,
+    series: pd.DataFrame,
+    panel_models: Sequence[PanelForecaster],
+    origins: Sequence[int],
+    h: int,
+    *,
+    history: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Join each panel model's backtest (its ``alias`` column) to ``cv``.
+
+    With per-origin ``history`` (``unique_id, cutoff, ds, y``) each origin's backtest runs on
+    the histories known at that origin, as the other candidates' do.
+
+    Raises:
+        ValueError: A panel model left a backtest row of ``cv`` without a forecast.
+    """
+    keys = ["unique_id", "ds", "cutoff"]
+    for model in panel_models:
+        if history is None:
+            bt = model.backtest(series, list(origins), h)
+        else:
+            bt = pd.concat(
+                [
+                    model.backtest(part.drop(columns="cutoff"), [int(cutoff)], h)
+                    for cutoff, part in history.groupby("cutoff")
+                    if int(cutoff) in set(origins)
+                ],
+                ignore_index=True,
+            )
+        bt = bt[[*keys, model.alias]]
+        cv = cv.merge(bt, on=keys, how="left")
+        missing = cv[model.alias].isna().to_numpy()
+        if missing.any():
+            row = cv.loc[missing].iloc[0]
+            raise ValueError(
+                f"panel model {model.alias!r} has no backtest forecast for "
+                f"unique_id={row['unique_id']!r}, cutoff={row['cutoff']}, ds={row['ds']} "
+                f"({int(missing.sum())} rows): it must forecast every series at every origin"
+            )
+    return cv
 
 
 def engine_origins(
@@ -389,6 +447,7 @@ def finish_engine(
     n_paths: int,
     seed: int,
     max_fallback_share: float = MAX_FALLBACK_SHARE,
+    extra: Sequence[str] = (),
     history: pd.DataFrame | None = None,
 ) -> EngineResult:
     """Everything after the backtest: selection, accuracy, live forecast, intervals, paths.
@@ -409,6 +468,7 @@ def finish_engine(
         seed: Path seed.
         max_fallback_share: Fail when the fallback replaced a model on a larger share of its
             fits (backtest or live forecast).
+        extra: Further candidate columns of ``cv`` outside the ``Ensemble`` (panel models).
         history: The per-origin histories ``cv`` ran on (scored on them), or None when it
             ran on ``series``.
 
@@ -423,10 +483,11 @@ def finish_engine(
     if history is not None and weights is not None:  # a partner modelled only in the past
         weights = weights.reindex(weights.index.union(cv["unique_id"].unique()), fill_value=0.0)
     candidates = list(models)
-    cv = floor_at_zero(cv, candidates)
+    cv = floor_at_zero(cv, [*candidates, *extra])
     if len(models) >= 2:
         cv = add_ensemble(cv, list(models), alias=ENSEMBLE)
         candidates.append(ENSEMBLE)
+    candidates += list(extra)
     scored = scorable_origins(cv, scored, h, levels)  # too short for the backtest: say so first
     check_fallbacks(cv_fallbacks, max_fallback_share)
     rolled = rolling_select(cv, train, candidates, scored, levels=levels)

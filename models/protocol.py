@@ -17,8 +17,9 @@ from __future__ import annotations
 from typing import Protocol, Self, runtime_checkable
 
 import numpy as np
+import pandas as pd
 
-__all__ = ["Forecaster", "NotFittedError"]
+__all__ = ["Forecaster", "NotFittedError", "PanelForecaster"]
 
 
 class NotFittedError(RuntimeError):
@@ -57,4 +58,26 @@ class Forecaster(Protocol):
             ``{"mean": array of length h}`` plus ``"lo-<level>"``/``"hi-<level>"`` arrays when
             ``level`` is given and the model has intervals.
         """
+        ...
+
+
+@runtime_checkable
+class PanelForecaster(Protocol):
+    """A candidate fitted on all series at once (pooled), with its own data bound at creation.
+
+    It must use, for an origin ``T``, only values of years ``<= T`` and exogenous data known
+    then; ``models.engine.run_engine`` takes such models as ``panel_models``.
+    """
+
+    alias: str
+
+    def backtest(self, series: pd.DataFrame, origins: list[int], h: int) -> pd.DataFrame:
+        """Rolling-origin forecasts ``unique_id, ds, cutoff, <alias>`` for every origin.
+
+        Every series with a value at an origin gets a forecast for each step ``1..h``.
+        """
+        ...
+
+    def forecast(self, series: pd.DataFrame, h: int) -> pd.DataFrame:
+        """Live forecasts ``unique_id, ds, <alias>`` for ``h`` years after the last ``ds``."""
         ...
