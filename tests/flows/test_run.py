@@ -22,8 +22,11 @@ def _run(tmp_path, *sets, fast=True):
 
 @pytest.mark.slow
 def test_default_run_writes_contract_golden_history_and_forecasts(tmp_path):
-    # the one test that runs the full default engine (about a minute)
-    result = _run(tmp_path, fast=False)
+    # the one test that runs the full default engine (about a minute), without the scenarios
+    # (the Cambodia one reruns the whole engine at its origin 2021) and the report: nothing
+    # here reads them. Both run inside a pipeline run in test_report_flow.py (FAST engine),
+    # the scenarios alone in test_scenarios.py, and everything together in `make run`.
+    result = _run(tmp_path, "scenarios=[]", "report.enabled=false", fast=False)
     out = pd.read_csv(tmp_path / "KOR" / "concentration.csv")
     for col in ["reporter", "year", "kind", "hhi", "hhi_norm", "n_effective", "share_CHN",
                 "share_USA", "dependence_share", "data_vintage"]:  # fmt: skip
