@@ -21,6 +21,7 @@ def _run(tmp_path, *sets, fast=True):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # 540 s (with the scenarios) on the 2-core machine under load 13
 def test_default_run_writes_contract_golden_history_and_forecasts(tmp_path):
     # the one test that runs the full default engine (about a minute), without the scenarios
     # (the Cambodia one reruns the whole engine at its origin 2021) and the report: nothing
