@@ -112,6 +112,7 @@ def _detected_tier(item) -> tuple[str, bool]:
     return "unit", False
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by these markers
 def pytest_collection_modifyitems(config, items) -> None:
     """Give each test one tier marker; the whole flow also gets the Prefect test server.
 
