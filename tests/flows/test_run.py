@@ -128,8 +128,6 @@ def test_cli_snapshot_check_reproduces_committed(raw):
     assert "reproduced exactly" in res.output
 
 
-@pytest.mark.integration  # the flow starts and stops at the data check
-@pytest.mark.usefixtures("prefect_harness")
 @pytest.mark.parametrize(
     ("sets", "words"),
     [
