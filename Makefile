@@ -44,12 +44,12 @@ test: install browser poppler  ## lint + the whole test suite (real data checks 
 	$(BIN)/ruff check .
 	EXPORTCAST_RAW=$(RAW) $(BIN)/python -m pytest
 
-# The unit and integration tiers: no whole flow, no browser page, nothing marked slow (about a
-# minute on 2 cores; the tiers are in docs/testing.md). Chromium still prints the test report's
-# PDF and poppler reads it.
+# The unit and integration tiers: no whole flow, no browser page, nothing marked slow, on two
+# pytest-xdist workers (one per core; a test file stays on one worker, so its fixtures are
+# built once). The tiers are in docs/testing.md. Chromium still prints the test report's PDF.
 test-fast: install browser poppler  ## lint + the fast tiers (unit, integration)
 	$(BIN)/ruff check .
-	EXPORTCAST_RAW=$(RAW) $(BIN)/python -m pytest -m "not e2e and not slow"
+	EXPORTCAST_RAW=$(RAW) $(BIN)/python -m pytest -m "not e2e and not slow" -n 2 --dist loadfile
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

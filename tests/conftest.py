@@ -45,7 +45,8 @@ WHOLE_FLOW = re.compile(
 WHOLE_SCENARIO = re.compile(r"\brun_scenario\(")
 # real services and processes short of the whole flow (Chromium printing a report's PDF too)
 SERVICES = re.compile(
-    r"\bsubprocess\.|\bPopen\(|\bsys\.executable\b|\b(?:build_report|write_pdf)\("
+    r"\bsubprocess\.|\bPopen\(|\bsys\.executable\b|\bmultiprocessing\.|\.Process\("
+    r"|\b(?:build_report|write_pdf)\("
 )
 BROWSER_FIXTURES = {"chromium_page"}
 SERVICE_FIXTURES = {"prefect_harness", "prefect_server", "mlflow_server", "raw"}
@@ -112,6 +113,7 @@ def _detected_tier(item) -> tuple[str, bool]:
     return "unit", False
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by these markers
 def pytest_collection_modifyitems(config, items) -> None:
     """Give each test one tier marker; the whole flow also gets the Prefect test server.
 

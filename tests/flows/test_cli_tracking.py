@@ -88,6 +88,7 @@ def test_ui_refuses_a_remote_tracking_server():
 
 
 @pytest.mark.integration
+@pytest.mark.slow  # starts a real mlflow server: 15-36 s on the loaded 2-core machine
 def test_ui_serves_the_store_on_localhost_and_stops_cleanly(tmp_path, mlflow_uri):
     port = free_port()
     log = tmp_path / "ui.log"

@@ -17,7 +17,7 @@ def _run(tmp_path, name, *sets):
     return result.output_dir
 
 
-def test_dask_runner_gives_the_default_runners_outputs(tmp_path, monkeypatch):
+def test_dask_runner_gives_the_default_runners_outputs(fast_run, tmp_path, monkeypatch):
     submitted = []
     real_submit = parallel.DaskTaskRunner.submit
 
@@ -26,7 +26,9 @@ def test_dask_runner_gives_the_default_runners_outputs(tmp_path, monkeypatch):
         return real_submit(self, task, parameters, *args, **kwargs)
 
     monkeypatch.setattr(parallel.DaskTaskRunner, "submit", submit)
-    default = _run(tmp_path, "default")
+    # the default runner's outputs: the session's FAST run (same config but for the runner; its
+    # cache key leaves the runner out, so the Dask run has the cache off to really compute)
+    default = fast_run.folder
     dask = _run(tmp_path, "dask", "runner.kind=dask", "runner.n_workers=2")
 
     # the work really went to a 2-worker cluster, in several chunks

@@ -126,6 +126,7 @@ def _log_concurrently(uri, barrier, label, level):
         run.log_table(frame, "history.csv")
 
 
+@pytest.mark.slow  # two processes import mlflow: 36-55 s on the loaded 2-core machine
 def test_two_processes_write_one_new_sqlite_store_concurrently(tmp_path):
     uri = f"sqlite:///{tmp_path / 'shared' / 'mlflow.db'}"
     ctx = multiprocessing.get_context("spawn")

@@ -199,6 +199,7 @@ def test_cross_validate_needs_exactly_one_of_n_windows_or_origins(panel) -> None
         cross_validate(panel, [Naive()], h=2, n_windows=2, origins=[2010])
 
 
+@pytest.mark.slow  # six models incl. AutoARIMA, twice: 14-54 s on the loaded 2-core machine
 def test_cross_validate_uses_no_data_after_the_cutoff() -> None:
     df = make_panel(n_series=5, n_years=25, seed=4)
     models = [Naive(), Drift(), Theta(), DampedETS(), AutoARIMA(), Theta(log=True)]
@@ -215,6 +216,7 @@ def test_cross_validate_uses_no_data_after_the_cutoff() -> None:
     assert not np.allclose(clean["y"], dirty["y"])  # the corruption did reach the frame
 
 
+@pytest.mark.slow  # starts joblib workers: 10-50 s on the loaded 2-core machine
 def test_parallel_results_equal_sequential() -> None:
     df = make_panel(n_series=6, n_years=22, seed=5)
     models = [Naive(), Drift(), Theta(), DampedETS()]

@@ -7,6 +7,7 @@ import dataclasses
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -235,7 +236,7 @@ def test_report_package_imports_no_orchestration_or_tracking():
         "print(sorted(m for m in sys.modules if m.startswith(('flows', 'prefect', 'mlflow'))))"
     )
     out = subprocess.run(
-        [str(Path(__file__).parents[2] / ".venv" / "bin" / "python"), "-c", code],
+        [sys.executable, "-c", code],  # the interpreter running the tests (.venv or not)
         capture_output=True,
         text=True,
         check=True,

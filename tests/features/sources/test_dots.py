@@ -1,5 +1,3 @@
-import time
-
 import pandas as pd
 import pytest
 
@@ -16,9 +14,8 @@ KOR_2019 = pd.DataFrame({"reporter": ["KOR"], "year": [2019], "total_usd": [542.
 
 @pytest.fixture(scope="module")
 def all_reporters(raw):
-    t0 = time.perf_counter()
-    loaded = load_dots_exports(raw / "imf_dots" / ALL_FILE)
-    return loaded, time.perf_counter() - t0
+    # how long this takes is a benchmark (benchmarks/dots_load.py), not an assert here
+    return load_dots_exports(raw / "imf_dots" / ALL_FILE)
 
 
 @pytest.mark.rawdata
@@ -67,9 +64,8 @@ def test_real_korea_values_are_in_usd_against_wdi_merchandise_exports(raw):
 
 @pytest.mark.rawdata
 def test_real_all_reporter_file_is_a_country_panel(all_reporters):
-    loaded, seconds = all_reporters
+    loaded = all_reporters
     f = loaded.frame
-    assert seconds < 15
     assert len(f) > 600_000
     assert list(f.columns) == COLUMNS
     assert set(f["reporter"]) <= known_iso3()
@@ -90,9 +86,7 @@ def test_real_all_reporter_file_is_a_country_panel(all_reporters):
 @pytest.mark.rawdata
 def test_real_files_agree_and_reporter_filter_works(raw):
     korea = load_dots_exports(raw / "imf_dots" / KOR_FILE)
-    t0 = time.perf_counter()
     subset = load_dots_exports(raw / "imf_dots" / ALL_FILE, reporters=["kor"])
-    assert time.perf_counter() - t0 < 15
     pd.testing.assert_frame_equal(subset.frame, korea.frame)
     assert subset.dropped == korea.dropped
 
