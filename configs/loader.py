@@ -8,14 +8,16 @@ import json
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import yaml
 from pydantic import ValidationError
 
 from configs.schema import RunConfig, ScenarioConfig
 from features.errors import ExportcastError
+
+if TYPE_CHECKING:  # pandas loads when a scenario is checked against the data, not at import
+    import pandas as pd
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -179,6 +181,8 @@ def scenario_path(path: str | Path) -> Path:
 @functools.cache
 def _data_facts(snapshot: Path, stamp: float) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     # stamp (the files' mtime) keeps the cache honest when a snapshot is rebuilt
+    import pandas as pd
+
     fta, exports = snapshot / "fta.parquet", snapshot / "kor_exports.parquet"
     if not (fta.is_file() and exports.is_file()):
         return None

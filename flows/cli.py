@@ -17,17 +17,39 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 from rich.table import Table
 
-from configs import ConfigError, RunConfig, load_config
 from features.errors import ExportcastError
 from flows.console import ConfigOpt, SetOpt, console, err_console, fail
-from flows.io import project_path
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from configs import RunConfig
     from flows.pipeline import RunResult
+
+# pandas, configs (pydantic) and flows.io (pyarrow) are imported by the commands that use them:
+# `exportcast --help` starts without them (issue 16). The names stay importable from here.
+_LAZY = {
+    "pd": ("pandas", None),
+    "ConfigError": ("configs", "ConfigError"),
+    "RunConfig": ("configs", "RunConfig"),
+    "load_config": ("configs", "load_config"),
+    "project_path": ("flows.io", "project_path"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The names this module imported eagerly before issue 16 (``flows.cli.load_config``...)."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    module, attr = _LAZY[name]
+    found = importlib.import_module(module)
+    return found if attr is None else getattr(found, attr)
+
 
 app = typer.Typer(
     help="exportcast: forecast exports by partner and the dependence on China/US.",
@@ -68,6 +90,8 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 def _load(config: Path | None, set_: list[str] | None, *, scenarios: bool = True) -> RunConfig:
     # scenarios=False: a command that does not run the job need not validate scenario files
+    from configs import ConfigError, load_config
+
     try:
         return load_config(config, set_ or [], scenarios=scenarios)
     except ConfigError as exc:
@@ -93,6 +117,8 @@ def _quiet_libraries(level: str, *, console_level: str | None = None) -> None:
 def _print_history(
     conc: pd.DataFrame, dependence_set: tuple[str, ...], rows: int, vintage: str
 ) -> None:
+    import pandas as pd
+
     history = conc[conc["kind"] == "history"].tail(rows)
     forecast = conc[conc["kind"] == "forecast"]
     table = Table(
@@ -203,7 +229,9 @@ def scenario(
     and bands of scenario minus baseline over the joint sample paths) and on the partner's
     exports; everything else (MLflow nested run, report) is as in `exportcast run`.
     """
-    from configs import load_scenario
+    import pandas as pd
+
+    from configs import ConfigError, load_scenario
 
     try:
         spec = load_scenario(file)
@@ -228,6 +256,8 @@ def scenario(
 def _print_scenario(
     name: str, indices: pd.DataFrame, partners: pd.DataFrame, levels: tuple[int, ...]
 ) -> None:
+    import pandas as pd
+
     lv = min(levels)
     idx = indices[indices["scenario"] == name]
     labels = {"dependence_share": ("dependence share", 100, "pp"), "hhi": ("HHI", 1e4, "pts"),
@@ -280,6 +310,7 @@ def report(
     """
     cfg = _load(config, set_, scenarios=False)
     _quiet_libraries("WARNING")
+    from flows.io import project_path
     from flows.report import report_from_run
     from flows.tracking import resolve_store
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from configs import ConfigError, RunConfig, load_config
 from features.errors import ExportcastError
 from flows.console import ConfigOpt, SetOpt, console, fail
+
+if TYPE_CHECKING:  # configs (pydantic) is imported when a command runs, not by --help
+    from configs import RunConfig
 
 __all__ = ["update", "vintages"]
 
@@ -18,6 +20,8 @@ _fail = fail
 
 
 def _load(config: Path | None, set_: list[str] | None) -> RunConfig:
+    from configs import ConfigError, load_config
+
     try:
         return load_config(config, set_ or [], scenarios=False)
     except ConfigError as exc:

@@ -7,10 +7,10 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
+if TYPE_CHECKING:  # pandas and pyarrow load on first use: the CLI imports project_path
+    import pandas as pd
 
 __all__ = [
     "PROJECT_ROOT",
@@ -81,6 +81,9 @@ def write_parquet(frame: pd.DataFrame, path: str | Path) -> Path:
     Same frame, same bytes: no index, no pandas schema metadata (it embeds the pandas version),
     zstd compression, one row group.
     """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
 
     def _write(p: Path) -> None:
@@ -99,6 +102,8 @@ def write_parquet(frame: pd.DataFrame, path: str | Path) -> Path:
 
 def read_parquet(path: str | Path) -> pd.DataFrame:
     """Read a Parquet file into pandas (strings as ``object``)."""
+    import pyarrow.parquet as pq
+
     return pq.read_table(path).to_pandas()
 
 

@@ -14,13 +14,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from features.errors import ExportcastError
-from features.sources._common import ROW, Loaded
 from flows.io import atomic_write, read_parquet, sha256_file, write_parquet
 from flows.sources_meta import SOURCES
+
+if TYPE_CHECKING:  # pandas and the adapters load on first use (`exportcast vintages` needs neither)
+    import pandas as pd
+
+    from features.sources._common import Loaded
 
 __all__ = [
     "MANIFEST_NAME",
@@ -58,6 +61,8 @@ class Snapshot:
 
 
 def _drop_row(frame: pd.DataFrame) -> pd.DataFrame:
+    from features.sources._common import ROW
+
     return frame.drop(columns=[ROW], errors="ignore").reset_index(drop=True)
 
 

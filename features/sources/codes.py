@@ -7,9 +7,10 @@ the sources use for real economies: ``XKX`` (Kosovo) and ``CHI`` (Channel Island
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
-import pandas as pd
-import pycountry
+if TYPE_CHECKING:  # pandas and pycountry load on first use: configs/schema.py imports this
+    import pandas as pd
 
 __all__ = [
     "DROPPED_LEGACY",
@@ -61,6 +62,8 @@ _EXTRA_KNOWN = frozenset({"XKX", "CHI"})
 @cache
 def known_iso3() -> frozenset[str]:
     """All codes the project accepts as a country: ISO 3166-1 alpha-3 plus XKX and CHI."""
+    import pycountry
+
     return frozenset(c.alpha_3 for c in pycountry.countries) | _EXTRA_KNOWN
 
 
@@ -83,6 +86,8 @@ def map_iso3(codes: pd.Series) -> tuple[pd.Series, pd.Series]:
         code was kept and otherwise says why it was not (``"missing code"``,
         ``"legacy code ANT"``, ``"unknown code XYZ"``).
     """
+    import pandas as pd
+
     raw = codes.astype("string").str.strip().str.upper()
     mapped = raw.replace(LEGACY_TO_ISO3)
     known = mapped.isin(known_iso3())

@@ -1,0 +1,76 @@
+"""Quick commands start without the heavy libraries (issue 16: `exportcast --help` <= 1.5 s).
+
+The timings are in ``benchmarks/cli_startup.py``; these tests pin the behaviour that makes them
+possible: importing the CLI, ``--help`` and ``vintages`` load no pandas, MLflow, Prefect,
+scikit-learn, statsmodels or matplotlib. Each check runs in a fresh interpreter, since this
+test session has imported all of them already.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.flows.helpers import subprocess_env
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = ("pandas", "mlflow", "prefect", "sklearn", "statsmodels", "matplotlib")
+# after the code under test: which heavy modules the interpreter holds
+REPORT = f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))"
+
+
+def _heavy_after(code: str) -> tuple[list[str], str]:
+    """The heavy modules loaded by running ``code`` in a new interpreter, and its output."""
+    script = f"import json, sys\ntry:\n    {code}\nexcept SystemExit:\n    pass\n{REPORT}"
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    *output, last = proc.stdout.splitlines()
+    return json.loads(last), "\n".join(output)
+
+
+def _command(*args: str) -> str:
+    return f"sys.argv = ['exportcast', *{list(args)!r}]; from flows.cli import app; app()"
+
+
+def test_importing_the_cli_loads_no_heavy_library():
+    heavy, _ = _heavy_after("import flows.cli")
+    assert heavy == []
+
+
+def test_help_and_vintages_load_no_heavy_library(tmp_path):
+    for args in (
+        ["--help"],
+        ["runs", "--help"],
+        ["vintages", "--set", f"data.vintages_dir={tmp_path}"],
+    ):
+        heavy, output = _heavy_after(_command(*args))
+        assert heavy == [], args
+        assert ("Usage" if "--help" in args else "(embedded)") in output, output
+
+
+def test_the_check_sees_a_heavy_import():
+    # the probe itself works: a command that needs pandas is reported
+    heavy, _ = _heavy_after("import flows.cli; import flows.cli as c; c.pd")
+    assert heavy == ["pandas"]
+
+
+def test_names_imported_lazily_are_still_importable_from_the_cli():
+    import pandas
+
+    from configs import ConfigError, RunConfig, load_config
+    from flows import cli
+    from flows.io import project_path
+
+    assert cli.ConfigError is ConfigError and cli.RunConfig is RunConfig
+    assert cli.load_config is load_config and cli.project_path is project_path
+    assert cli.pd is pandas
