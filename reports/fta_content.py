@@ -118,7 +118,7 @@ def track_record_sentences(rows: pd.DataFrame, reporter: str) -> list[str]:
 def _track_table(per: pd.DataFrame, names: dict[str, str]) -> Table:
     rows = []
     for _, r in per.iterrows():
-        kind = "" if r["kind"] == "first" else f" ({r['kind']})"
+        kind = {"first": "", "deepening": " (deepening)"}.get(r["kind"], " (first and deepening)")
         rows.append(
             [
                 f"{r['agreement']}{kind}",
@@ -176,7 +176,8 @@ def track_record_chart(per: pd.DataFrame) -> str:
     ax.plot(per["outcome_effect_pct"], y, "o", color=_BLUE, markersize=4, label="outcome effect")
     ax.set_yticks(y, labels=[_label(r) for _, r in per.iterrows()])
     ax.axvline(0, color=_GREY, linewidth=0.8)
-    ax.set_title("Ex ante FTA effect and outcome", loc="left", fontsize=10, color="#222222")
+    ax.set_title("Ex ante FTA effect and outcome, last year scored", loc="left", fontsize=10,
+                 color="#222222")  # fmt: skip
     ax.set_xlabel("% against the no-agreement forecast", fontsize=8, color=_GREY)
     ax.tick_params(labelsize=7, colors=_GREY)
     for side in ("top", "right"):
@@ -238,6 +239,7 @@ def _entries_text(items: list[dict[str, Any]], names: dict[str, str]) -> str:
 
 
 def _identification(meta: dict[str, Any], names: dict[str, str], reporter: str) -> list[str]:
+    """Which agreements identify the old and the new coefficients of one scenario's fits."""
     src = meta["effect_sources"]
     y0, y1 = src["partner_panel_years"]
     kor = src["korea_entries"]
@@ -249,7 +251,8 @@ def _identification(meta: dict[str, Any], names: dict[str, str], reporter: str) 
         for t, v in terms.items()
     }
     return [
-        f"Old model (partner-panel PPML, {reporter}'s exports {y0}{_DASH}{y1}, origin {y1}): "
+        f"Old model for {meta.get('title') or meta['name']} (partner-panel PPML, {reporter}'s "
+        f"exports {y0}{_DASH}{y1}): "
         f"the any-FTA coefficient is identified by {reporter}'s {len(kor['first'])} first FTAs "
         f"entering in those years ({_entries_text(kor['first'], names)}); the extra-agreement "
         f"coefficient by its {len(kor['deepening'])} deepenings of an FTA already in force "

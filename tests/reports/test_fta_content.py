@@ -110,7 +110,7 @@ def test_track_record_section_says_the_summary_numbers(fta_bundle_dir):
     better = s["median_abs_err_effect"] < s["median_abs_err_no_effect"]
     assert ("did better than" in text) is bool(better)
     table = section["table"]
-    assert [r[0] for r in table.rows] == ["KCFTA", "AKFTA (deepening/first)"]
+    assert [r[0] for r in table.rows] == ["KCFTA", "AKFTA (first and deepening)"]
     assert table.rows[0][1] == "Chile" and table.rows[1][1] == "5 partners"
     assert table.rows[0][2:4] == ["2004", "2006"]  # last outcome year scored: h = 3
     assert table.rows[0][4] == "\u22126.0 (\u22129.0 to \u22123.0)"
