@@ -161,7 +161,8 @@ def effect_sources(
         world_panel: The world gravity's panel (None: a partner-panel scenario).
 
     Returns:
-        ``changes`` (partner, agreement, year, basis, kind), ``korea_entries`` (Korea's first
+        ``changes`` (partner, agreement, action, year, basis, kind: ``first`` or ``deepening``
+        for an entry, None for an exit or a change that moves nothing), ``korea_entries`` (Korea's first
         FTAs and deepenings entering within the partner panel's years: they identify its any-FTA
         and extra-agreement coefficients), ``partner_panel_years`` and, with a world panel,
         ``world_years`` and ``world_pairs`` (directional pairs whose ``rta`` / ``deep`` switch
@@ -173,9 +174,10 @@ def effect_sources(
             {
                 "partner": c.partner,
                 "agreement": c.agreement,
+                "action": c.action,
                 "year": int(c.year),
                 "basis": b,
-                "kind": KIND_OF_BASIS.get(b),
+                "kind": KIND_OF_BASIS.get(b) if c.action == "enter" else None,
             }
             for c, b in zip(changes, bases, strict=True)
         ],

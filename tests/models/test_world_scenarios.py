@@ -96,6 +96,9 @@ def test_effect_sources_name_the_identifying_agreements():
     assert src["world_pairs"] == {"first": 1, "deepening": 1}
     world_deep = src["world_korea_entries"]["deepening"]
     assert [(e["agreement"], e["entry_year"]) for e in world_deep] == [("KVFTA", 2015)]
+    leave = sc.FtaChange("CHL", "KCFTA", "leave", 2026)
+    (c,) = effect_sources(fta, [leave], ["any_fta"], panel_years=(1995, 2021))["changes"]
+    assert (c["action"], c["kind"]) == ("leave", None)
     # no world panel (a partner-panel scenario): no world keys
     assert "world_pairs" not in effect_sources(fta, changes[:1], ["additional_agreement"],
                                                panel_years=(1995, 2021))  # fmt: skip
