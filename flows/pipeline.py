@@ -64,6 +64,7 @@ from flows.vintages import snapshot_folder, vintage_notes
 from models.backtest_table import engine_backtest_table
 from models.demand import DEMAND_TABLES
 from models.engine import EngineResult
+from models.fta_track_record import track_metrics
 from models.index_backtest import ALL, index_backtest, summarize_index_backtest
 from models.paths import path_quantiles
 from models.scenarios import ScenarioResult
@@ -724,6 +725,7 @@ def log_run(
     scenarios: list[ScenarioResult] | None = None,
     index_track: pd.DataFrame | None = None,
     backtest_table: pd.DataFrame | None = None,
+    fta_track: pd.DataFrame | None = None,
 ) -> tracking.RunRecord:
     """Record the results in the job's open MLflow run: index paths by year, forecasts, plot.
 
@@ -735,7 +737,8 @@ def log_run(
     ``series``, the partner series the engine ran on. ``index_track`` (the
     :func:`backtest_index` frame) adds the dependence share's backtest errors in percentage
     points: overall ``dependence_backtest_mae``, ``_mae_no_change`` and ``_bias``, and the
-    same with the suffix ``_by_h`` per horizon (step = years ahead).
+    same with the suffix ``_by_h`` per horizon (step = years ahead). ``fta_track`` (the FTA
+    track record) adds ``fta_track_*`` metrics and ``fta_track_record.csv``.
     """
     history = concentration[concentration["kind"] == "history"]
     shares = [f"share_{c}" for c in run.dependence_set]
@@ -756,6 +759,9 @@ def log_run(
         mlrun.log_table(backtest_table, "backtest_forecasts.csv")
         used = sorted(set(backtest_table["weo_vintage"]) - {""})
         mlrun.set_tags({"weo_vintages_backtest": ",".join(used)})
+    if fta_track is not None and not fta_track.empty:  # docs/fta-gravity.md
+        mlrun.log_metrics(track_metrics(fta_track))
+        mlrun.log_table(fta_track, "fta_track_record.csv")
     for result in scenarios or []:
         _log_scenario(mlrun, result)
     figure = tracking.dependence_figure(history, reporter=run.reporter, partners=run.dependence_set)
@@ -1220,6 +1226,7 @@ def _forecast_stages(
         scenarios,
         index_track,
         None if bundle is None else bundle["backtest_forecasts"],
+        None if bundle is None else bundle["fta_track_record"],
     )
     report = bundle is not None and config.report.enabled
     folder = write_outputs(concentration, run, record, engine, bundle, report).path

@@ -188,9 +188,9 @@ def run_scenario(
         years = range(origin + 1, origin + config.horizon + 1)
         agreements = sc.baseline_agreements(tables["fta"], origin=origin)
         design = sc.scenario_design(agreements, fta_changes, gdp_shocks, years=years)
-        coef, cov, delta, world = gravity.coef, gravity.cov, design.delta, None
+        coef, cov, delta, world, world_panel = gravity.coef, gravity.cov, design.delta, None, None
         if scenario.effects == "world_gravity":
-            world = ws.world_scenario_fit(tables, origin=origin)
+            world, world_panel = ws.world_scenario_fit(tables, origin=origin)
             coef, cov = world.coef, world.cov
             delta = ws.world_delta(design, fta_changes, gdp_shocks, years=years)
             log(
@@ -250,6 +250,10 @@ def run_scenario(
     meta["effects"] = scenario.effects
     if world is not None:
         meta.update(world_meta(world))
+    meta["effect_sources"] = ws.effect_sources(
+        tables["fta"], fta_changes, design.bases,
+        panel_years=(int(panel["year"].min()), origin), world_panel=world_panel,
+    )  # fmt: skip
     lv = levels[0]
     last = partners.loc[partners["year"] == partners["year"].max()]
     effects = [

@@ -31,7 +31,15 @@ from models.fta_effects import effect_path, entries, fit_world_gravity
 from models.structural_gravity import GravityFit
 from models.timeseries import Drift, Theta
 
-__all__ = ["COLUMNS", "baseline_forecast", "summarize", "track_record"]
+__all__ = [
+    "COLUMNS",
+    "agreement_outcomes",
+    "baseline_forecast",
+    "by_agreement",
+    "summarize",
+    "track_metrics",
+    "track_record",
+]
 
 COLUMNS = [
     "agreement", "partner", "kind", "entry_year", "origin", "fit_last_year", "year", "h",
@@ -168,8 +176,16 @@ def _scores(frame: pd.DataFrame) -> dict[str, float]:
     }
 
 
-def _by_agreement(rows: pd.DataFrame) -> pd.DataFrame:
-    """Agreement-level rows: exports summed over partners, effects weighted by baseline."""
+def by_agreement(rows: pd.DataFrame) -> pd.DataFrame:
+    """Agreement-level rows: exports summed over partners, effects weighted by baseline.
+
+    Args:
+        rows: Track record rows (:data:`COLUMNS`).
+
+    Returns:
+        One row per ``agreement, entry_year, year`` with the pooled ``effect_pct``, its bands,
+        ``outcome_effect_pct`` (summed actual against summed baseline) and the inside flags.
+    """
     w = rows["baseline"]
     tmp = rows.assign(
         w_eff=rows["effect_pct"] * w, w_lo=rows["effect_lo_80"] * w, w_hi=rows["effect_hi_80"] * w,
@@ -202,6 +218,79 @@ def summarize(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {"level": "partner-year", **_scores(rows)},
-            {"level": "agreement-year", **_scores(_by_agreement(rows))},
+            {"level": "agreement-year", **_scores(by_agreement(rows))},
         ]
     )
+
+
+_METRICS = {
+    "n": "n",
+    "mean_abs_err_effect": "mean_abs_error_pp",
+    "mean_abs_err_no_effect": "mean_abs_error_no_effect_pp",
+    "median_abs_err_effect": "median_abs_error_pp",
+    "median_abs_err_no_effect": "median_abs_error_no_effect_pp",
+    "share_inside_80": "inside_80_effect",
+    "share_inside_pred_80": "inside_80_predictive",
+}
+
+
+def track_metrics(rows: pd.DataFrame) -> dict[str, float]:
+    """:func:`summarize` as flat metrics (for MLflow).
+
+    Partner-year scores are ``fta_track_<name>``, agreement-year scores
+    ``fta_track_agreement_<name>``; names: ``n``, ``mean_abs_error_pp``,
+    ``mean_abs_error_no_effect_pp``, ``median_abs_error_pp``, ``median_abs_error_no_effect_pp``
+    (percentage points of the outcome effect), ``inside_80_effect`` and ``inside_80_predictive``
+    (shares, 0-1).
+
+    Args:
+        rows: Track record rows (:data:`COLUMNS`).
+
+    Returns:
+        Metric name -> value; empty when ``rows`` is empty.
+    """
+    out: dict[str, float] = {}
+    for _, r in summarize(rows).iterrows():
+        prefix = "fta_track_" if r["level"] == "partner-year" else "fta_track_agreement_"
+        out.update({prefix + name: float(r[key]) for key, name in _METRICS.items()})
+    return out
+
+
+def agreement_outcomes(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per agreement and entry year: the last outcome year scored, pooled over partners.
+
+    The effect, its 80 % bands and the outcome are those of :func:`by_agreement` in the last
+    year with an outcome (at most ``horizon`` years after the origin); ``years_inside_pred_80``
+    of ``years`` counts the scored years whose pooled outcome fell inside the predictive band.
+
+    Args:
+        rows: Track record rows (:data:`COLUMNS`).
+
+    Returns:
+        ``agreement, entry_year, kind, partners`` (sorted codes, ``;``-joined), ``year``, ``h``,
+        ``effect_pct, effect_lo_80, effect_hi_80, pred_lo_80, pred_hi_80,
+        outcome_effect_pct, inside_80, inside_pred_80, years, years_inside_pred_80``, sorted
+        by entry year and agreement.
+    """
+    cols = [
+        "agreement", "entry_year", "kind", "partners", "year", "h", "effect_pct",
+        "effect_lo_80", "effect_hi_80", "pred_lo_80", "pred_hi_80", "outcome_effect_pct",
+        "inside_80", "inside_pred_80", "years", "years_inside_pred_80",
+    ]  # fmt: skip
+    if rows.empty:
+        return pd.DataFrame(columns=cols)
+    pooled = by_agreement(rows)
+    keys = ["agreement", "entry_year"]
+    last = pooled.loc[pooled.groupby(keys)["year"].idxmax()]
+    counts = pooled.groupby(keys).agg(
+        years=("year", "size"), years_inside_pred_80=("inside_pred_80", "sum")
+    )
+    who = rows.groupby(keys).agg(
+        kind=("kind", lambda k: "/".join(sorted(set(map(str, k))))),
+        partners=("partner", lambda p: ";".join(sorted(set(map(str, p))))),
+        origin=("origin", "first"),
+    )
+    out = last.merge(counts.reset_index(), on=keys).merge(who.reset_index(), on=keys)
+    out["h"] = out["year"] - out["origin"]
+    out["years_inside_pred_80"] = out["years_inside_pred_80"].astype("int64")
+    return out[cols].sort_values(["entry_year", "agreement"], ignore_index=True)

@@ -20,11 +20,18 @@ from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
-from models.fta_effects import DEPTH, fit_world_gravity, phase_weights
+from models.fta_effects import DEPTH, entries, fit_world_gravity, phase_weights
 from models.scenarios import FtaChange, GdpShock, ScenarioDesign
 from models.structural_gravity import GravityFit
 
-__all__ = ["KIND_OF_BASIS", "WORLD_METHOD_NOTES", "world_delta", "world_meta", "world_scenario_fit"]
+__all__ = [
+    "KIND_OF_BASIS",
+    "WORLD_METHOD_NOTES",
+    "effect_sources",
+    "world_delta",
+    "world_meta",
+    "world_scenario_fit",
+]
 
 KIND_OF_BASIS = {"any_fta": "first", "additional_agreement": "deepening"}
 WORLD_METHOD_NOTES = [
@@ -109,9 +116,80 @@ def world_meta(fit: GravityFit) -> dict:
 
 def world_scenario_fit(
     tables: dict[str, pd.DataFrame], *, origin: int, top_n: int | None = 100
-) -> GravityFit:
-    """The world gravity (:data:`DEPTH`) fitted on DOTS years up to ``origin`` (or the last)."""
+) -> tuple[GravityFit, pd.DataFrame]:
+    """The world gravity (:data:`DEPTH`) fitted on DOTS years up to ``origin`` (or the last).
+
+    Returns:
+        The fit and the world panel it used (for :func:`effect_sources`).
+    """
     dots = tables["dots_exports"]
     last = min(int(origin), int(dots["year"].max()))
-    fit, _ = fit_world_gravity(dots, tables["rtas"], tables["fta"], last_year=last, top_n=top_n)
-    return fit
+    return fit_world_gravity(dots, tables["rtas"], tables["fta"], last_year=last, top_n=top_n)
+
+
+def _switching_pairs(panel: pd.DataFrame, column: str) -> int:
+    """Pairs whose ``column`` (0/1) changes within the panel: the ones that identify it."""
+    return int((panel.groupby("pair")[column].nunique() > 1).sum())
+
+
+def _korea_entries(fta: pd.DataFrame, since: int, until: int) -> dict[str, list[dict]]:
+    rows = entries(fta, since=since, until=until)
+    out: dict[str, list[dict]] = {"first": [], "deepening": []}
+    for (kind, agreement, year), g in rows.groupby(["kind", "agreement", "entry_year"]):
+        item = {"agreement": str(agreement), "entry_year": int(year)}
+        out[str(kind)].append({**item, "partners": sorted(map(str, g["partner"]))})
+    for items in out.values():
+        items.sort(key=lambda d: (d["entry_year"], d["agreement"]))
+    return out
+
+
+def effect_sources(
+    fta: pd.DataFrame,
+    changes: Sequence[FtaChange],
+    bases: Sequence[str],
+    *,
+    panel_years: tuple[int, int],
+    world_panel: pd.DataFrame | None = None,
+) -> dict:
+    """JSON-serialisable: what each change is priced as, and which agreements identify it.
+
+    Args:
+        fta: Korea's agreement table.
+        changes: The scenario's FTA changes.
+        bases: Their bases (:attr:`models.scenarios.ScenarioDesign.bases`).
+        panel_years: First and last year of the partner-panel PPML.
+        world_panel: The world gravity's panel (None: a partner-panel scenario).
+
+    Returns:
+        ``changes`` (partner, agreement, action, year, basis, kind: ``first`` or ``deepening``
+        for an entry, None for an exit or a change that moves nothing), ``korea_entries`` (Korea's first
+        FTAs and deepenings entering within the partner panel's years: they identify its any-FTA
+        and extra-agreement coefficients), ``partner_panel_years`` and, with a world panel,
+        ``world_years`` and ``world_pairs`` (directional pairs whose ``rta`` / ``deep`` switch
+        within the world panel's years: they identify ``rta`` / ``deep``).
+    """
+    first, last = (int(y) for y in panel_years)
+    out: dict = {
+        "changes": [
+            {
+                "partner": c.partner,
+                "agreement": c.agreement,
+                "action": c.action,
+                "year": int(c.year),
+                "basis": b,
+                "kind": KIND_OF_BASIS.get(b) if c.action == "enter" else None,
+            }
+            for c, b in zip(changes, bases, strict=True)
+        ],
+        "korea_entries": _korea_entries(fta, first + 1, last),
+        "partner_panel_years": [first, last],
+    }
+    if world_panel is not None:
+        years = sorted(int(y) for y in world_panel["year"].unique())
+        out["world_years"] = [years[0], years[-1]]
+        out["world_pairs"] = {
+            "first": _switching_pairs(world_panel, "rta"),
+            "deepening": _switching_pairs(world_panel, "deep"),
+        }
+        out["world_korea_entries"] = _korea_entries(fta, years[0] + 1, years[-1])
+    return out

@@ -22,7 +22,7 @@ from openpyxl.utils import get_column_letter
 from features.errors import ExportcastError
 from flows.io import atomic_write
 from models.opportunities import METHOD as OPPORTUNITIES_METHOD
-from reports import charts, content
+from reports import charts, content, fta_content
 from reports.bundle import ReportBundle, load_bundle
 
 __all__ = [
@@ -159,6 +159,8 @@ def _context(bundle: ReportBundle) -> dict[str, Any]:
         "scenarios": scenarios,
         # the same notes for every scenario of a run: once, in the appendix
         "scenario_methods": list(dict.fromkeys(s["method"] for s in scenarios if s["method"])),
+        "fta_effects": fta_content.effect_comparison(bundle),  # None: no world-priced scenario
+        "fta_track": fta_content.track_record_section(bundle),  # None: no fta_track_record.csv
         "accuracy_sentences": accuracy_sentences,
         "accuracy_table": accuracy_table,
         "index_backtest_sentences": index_sentences,

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from features.errors import ExportcastError
+from models.fta_track_record import COLUMNS as FTA_TRACK_COLUMNS
 from models.index_backtest import INDEX_BACKTEST_COLUMNS
 from models.opportunities import OPPORTUNITY_COLUMNS, OPTIONAL_OPPORTUNITY_COLUMNS
 
@@ -96,6 +97,7 @@ OPTIONAL_FILES: dict[str, list[str]] = {
         "actual",
     ],
     "index_backtest.csv": INDEX_BACKTEST_COLUMNS,
+    "fta_track_record.csv": FTA_TRACK_COLUMNS,  # runs with scenarios (docs/fta-gravity.md)
 }
 _FRAME_FIELDS = {
     "concentration.csv": "concentration",
@@ -106,6 +108,7 @@ _FRAME_FIELDS = {
     "scenario_partners.csv": "scenario_partners",
     "scenario_indices.csv": "scenario_indices",
     "index_backtest.csv": "index_backtest",
+    "fta_track_record.csv": "fta_track_record",
 }
 # Partner and country codes are text: "NA" (Namibia) must not become NaN.
 _TEXT = {"reporter": str, "partner": str, "model": str, "scenario": str, "index": str}
@@ -132,6 +135,9 @@ class ReportBundle:
         index_backtest: The dependence share computed from the backtest's partner forecasts
             per origin and target year, with the actual and the no-change share
             (:func:`models.index_backtest.index_backtest`; empty in older bundles).
+        fta_track_record: The ex ante track record of the FTA effect on the reporter's past
+            agreements (:func:`models.fta_track_record.track_record`; empty without scenarios
+            and in older bundles).
     """
 
     folder: Path
@@ -144,6 +150,7 @@ class ReportBundle:
     scenario_partners: pd.DataFrame = field(default_factory=pd.DataFrame)
     scenario_indices: pd.DataFrame = field(default_factory=pd.DataFrame)
     index_backtest: pd.DataFrame = field(default_factory=pd.DataFrame)
+    fta_track_record: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def levels(self) -> list[int]:

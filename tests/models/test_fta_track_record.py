@@ -9,7 +9,14 @@ import pytest
 from flows.io import PROJECT_ROOT
 from flows.snapshot import load_snapshot
 from models.fta_effects import effect_path, entries, fit_world_gravity, phase_weights
-from models.fta_track_record import COLUMNS, baseline_forecast, summarize, track_record
+from models.fta_track_record import (
+    COLUMNS,
+    agreement_outcomes,
+    baseline_forecast,
+    summarize,
+    track_metrics,
+    track_record,
+)
 
 ORIGIN = 2010
 
@@ -107,3 +114,81 @@ def test_track_record_rows_are_consistent(snap):
     summary = summarize(rows)
     assert list(summary["level"]) == ["partner-year", "agreement-year"]
     assert summary["n"].tolist() == [6, 6]
+
+
+def hand_rows() -> pd.DataFrame:
+    """Five partner-years of two agreements with answers worked out by hand.
+
+    Agreement A (first FTA, partners P1 and P2, entry 2010, origin 2009), years 2010 and 2011;
+    agreement B (deepening, P3, entry 2015), year 2015.
+    """
+    cols = ["agreement", "partner", "kind", "entry_year", "year", "effect_pct", "effect_lo_80",
+            "effect_hi_80", "pred_lo_80", "pred_hi_80", "baseline", "actual"]  # fmt: skip
+    data = [
+        ("A", "P1", "first", 2010, 2010, 10.0, 5.0, 15.0, -20.0, 40.0, 100.0, 120.0),
+        ("A", "P2", "first", 2010, 2010, 10.0, 5.0, 15.0, -20.0, 40.0, 100.0, 95.0),
+        ("A", "P1", "first", 2010, 2011, 10.0, 5.0, 15.0, -30.0, 50.0, 100.0, 112.0),
+        ("A", "P2", "first", 2010, 2011, 10.0, 5.0, 15.0, -30.0, 50.0, 300.0, 240.0),
+        ("B", "P3", "deepening", 2015, 2015, -5.0, -8.0, -2.0, -40.0, 30.0, 50.0, 100.0),
+    ]
+    rows = pd.DataFrame(data, columns=cols)
+    rows["origin"] = rows["entry_year"] - 1
+    rows["fit_last_year"] = rows["origin"]
+    rows["h"] = rows["year"] - rows["origin"]
+    rows["outcome_effect_pct"] = 100 * (rows["actual"] / rows["baseline"] - 1)
+    # outcomes 20, -5, 12, -20, 100: inside the effect band only the third
+    rows["inside_80"] = [False, False, True, False, False]
+    rows["inside_pred_80"] = [True, True, True, True, False]
+    return rows[COLUMNS]
+
+
+def test_summarize_on_a_hand_made_frame():
+    s = summarize(hand_rows()).set_index("level")
+    p = s.loc["partner-year"]
+    # |outcome - effect| = 10, 15, 2, 30, 105; |outcome| = 20, 5, 12, 20, 100
+    assert p["n"] == 5
+    assert p["mean_abs_err_effect"] == pytest.approx(32.4)
+    assert p["median_abs_err_effect"] == pytest.approx(15.0)
+    assert p["mean_abs_err_no_effect"] == pytest.approx(31.4)
+    assert p["median_abs_err_no_effect"] == pytest.approx(20.0)
+    assert p["share_inside_80"] == pytest.approx(0.2)
+    assert p["share_inside_pred_80"] == pytest.approx(0.8)
+    # pooled: A 2010 outcome 215/200 -> +7.5 %, A 2011 352/400 -> -12 %, B 2015 +100 %;
+    # effects 10, 10, -5; A 2011's predictive band -30..50 (baseline-weighted)
+    a = s.loc["agreement-year"]
+    assert a["n"] == 3
+    assert a["mean_abs_err_effect"] == pytest.approx((2.5 + 22 + 105) / 3)
+    assert a["median_abs_err_effect"] == pytest.approx(22.0)
+    assert a["mean_abs_err_no_effect"] == pytest.approx((7.5 + 12 + 100) / 3)
+    assert a["median_abs_err_no_effect"] == pytest.approx(12.0)
+    assert a["share_inside_80"] == pytest.approx(1 / 3)  # only A 2010 (7.5 in 5..15)
+    assert a["share_inside_pred_80"] == pytest.approx(2 / 3)
+
+
+def test_track_metrics_are_the_summary():
+    m = track_metrics(hand_rows())
+    assert m["fta_track_median_abs_error_pp"] == pytest.approx(15.0)
+    assert m["fta_track_median_abs_error_no_effect_pp"] == pytest.approx(20.0)
+    assert m["fta_track_mean_abs_error_pp"] == pytest.approx(32.4)
+    assert m["fta_track_inside_80_effect"] == pytest.approx(0.2)
+    assert m["fta_track_inside_80_predictive"] == pytest.approx(0.8)
+    assert m["fta_track_agreement_median_abs_error_pp"] == pytest.approx(22.0)
+    assert m["fta_track_agreement_inside_80_predictive"] == pytest.approx(2 / 3)
+    assert m["fta_track_n"] == 5 and m["fta_track_agreement_n"] == 3
+    assert track_metrics(pd.DataFrame(columns=COLUMNS)) == {}
+
+
+def test_agreement_outcomes_take_the_last_year_pooled():
+    per = agreement_outcomes(hand_rows()).set_index("agreement")
+    assert list(per.index) == ["A", "B"]
+    a, b = per.loc["A"], per.loc["B"]
+    assert (a["year"], a["h"], a["partners"], a["kind"]) == (2011, 2, "P1;P2", "first")
+    assert a["effect_pct"] == pytest.approx(10.0)
+    assert a["outcome_effect_pct"] == pytest.approx(-12.0)
+    assert (a["pred_lo_80"], a["pred_hi_80"]) == (pytest.approx(-30.0), pytest.approx(50.0))
+    assert not a["inside_80"] and a["inside_pred_80"]
+    assert (a["years"], a["years_inside_pred_80"]) == (2, 2)
+    assert (b["year"], b["h"], b["kind"], b["years"], b["years_inside_pred_80"]) == (
+        2015, 1, "deepening", 1, 0,
+    )  # fmt: skip
+    assert b["outcome_effect_pct"] == pytest.approx(100.0)

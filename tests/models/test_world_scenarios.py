@@ -6,10 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from flows.io import PROJECT_ROOT
+from flows.snapshot import load_snapshot
 from models import scenarios as sc
 from models.fta_effects import DEPTH
 from models.structural_gravity import GravityFit
-from models.world_scenarios import world_delta
+from models.world_scenarios import effect_sources, world_delta
 
 AGREEMENTS = pd.DataFrame(
     {"partner": ["KHM"], "agreement": ["AKFTA"], "first": [2007], "last": [9999]}
@@ -58,3 +60,45 @@ def test_exits_and_gdp_shocks_are_refused():
         _delta([sc.FtaChange("KHM", "AKFTA", "leave", 2024)])
     with pytest.raises(ValueError, match="GDP shock"):
         _delta([sc.FtaChange("ARE", None, "enter", 2023)], [sc.GdpShock("ARE", 2023, 2024, 1.0)])
+
+
+def test_effect_sources_name_the_identifying_agreements():
+    fta = load_snapshot(PROJECT_ROOT / "data" / "snapshot", ["fta"]).tables["fta"]
+    # a world panel: A>B signs a first agreement, C>D deepens, E>F never changes
+    panel = pd.DataFrame(
+        {
+            "pair": ["A>B", "A>B", "C>D", "C>D", "E>F", "E>F"],
+            "year": [2012, 2016] * 3,
+            "rta": [0, 1, 1, 1, 1, 1],
+            "deep": [0, 0, 0, 1, 0, 0],
+        }
+    )
+    changes = [
+        sc.FtaChange("KHM", "KKFTA", "enter", 2022),
+        sc.FtaChange("ARE", None, "enter", 2025),
+    ]
+    src = effect_sources(
+        fta, changes, ["additional_agreement", "any_fta"], panel_years=(1995, 2021),
+        world_panel=panel,
+    )  # fmt: skip
+    assert [(c["partner"], c["kind"]) for c in src["changes"]] == [
+        ("KHM", "deepening"),
+        ("ARE", "first"),
+    ]
+    deep = {
+        (e["agreement"], e["entry_year"]): e["partners"] for e in src["korea_entries"]["deepening"]
+    }
+    assert deep[("KVFTA", 2015)] == ["VNM"]
+    first = {e["agreement"] for e in src["korea_entries"]["first"]}
+    assert {"KCFTA", "KORUS", "KCNFTA"} <= first and "KKFTA" not in first  # KKFTA: 2022
+    assert src["partner_panel_years"] == [1995, 2021]
+    assert src["world_years"] == [2012, 2016]
+    assert src["world_pairs"] == {"first": 1, "deepening": 1}
+    world_deep = src["world_korea_entries"]["deepening"]
+    assert [(e["agreement"], e["entry_year"]) for e in world_deep] == [("KVFTA", 2015)]
+    leave = sc.FtaChange("CHL", "KCFTA", "leave", 2026)
+    (c,) = effect_sources(fta, [leave], ["any_fta"], panel_years=(1995, 2021))["changes"]
+    assert (c["action"], c["kind"]) == ("leave", None)
+    # no world panel (a partner-panel scenario): no world keys
+    assert "world_pairs" not in effect_sources(fta, changes[:1], ["additional_agreement"],
+                                               panel_years=(1995, 2021))  # fmt: skip
