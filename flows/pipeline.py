@@ -679,6 +679,7 @@ def find_opportunities(
     tables: dict[str, pd.DataFrame],
     dependence_set: tuple[str, ...],
     horizon: int,
+    exclude_open_registries: bool = True,
 ) -> pd.DataFrame:
     """Rank partners by how much their forecast growth lowers dependence and concentration."""
     from models.opportunities import opportunities
@@ -692,6 +693,7 @@ def find_opportunities(
         fta_status=tables["fta"],
         distances=tables["pairs"],
         indicators=tables["indicators"],
+        exclude_open_registries=exclude_open_registries,
     )
 
 
@@ -1191,7 +1193,12 @@ def _forecast_stages(
         bundle = {
             "history": report_files.history_table(panel),
             "opportunities": find_opportunities(
-                forecasts, panel, snapshot.tables, config.dependence_set, config.horizon
+                forecasts,
+                panel,
+                snapshot.tables,
+                config.dependence_set,
+                config.horizon,
+                config.report.exclude_open_registries,
             ),
             "index_backtest": index_track,
             "scenarios": scenarios,
