@@ -1011,7 +1011,8 @@ def opportunities_table(bundle: ReportBundle, n: int = 12) -> Table:
     if unranked:
         table = dataclasses.replace(
             table,
-            note=f"{table.note} {unranked} open ship registries are left out of the ranking "
+            note=f"{table.note} {unranked} open ship "
+            f"{'registry is' if unranked == 1 else 'registries are'} left out of the ranking "
             "(report.exclude_open_registries; see Fastest-growing markets).",
         )
     if len(opp) and (opp["fta_status"].astype(str) == UNKNOWN_FTA).all():
