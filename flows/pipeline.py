@@ -423,7 +423,9 @@ def _describe_track_record(rows: pd.DataFrame) -> str:
 
 
 def _describe_opportunities(table: pd.DataFrame) -> str:
-    return f"{len(table):,} partners ranked"
+    ranked = int(table["rank"].notna().sum())
+    apart = len(table) - ranked  # open ship registries (report.exclude_open_registries)
+    return f"{ranked:,} partners ranked" + (f", {apart} open registries apart" if apart else "")
 
 
 def _describe_report(html: Path) -> str:
