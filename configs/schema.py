@@ -318,6 +318,12 @@ class ReportConfig(_Strict):
     pdf: bool = Field(
         True, description="Print the PDF with headless Chromium (/usr/bin/chromium needed)."
     )
+    exclude_open_registries: bool = Field(
+        True,
+        description="Keep open ship registries (ITF flags of convenience, "
+        "features/open_registries.py) out of the growth and opportunity rankings; the report "
+        "shows them apart.",
+    )
 
 
 class RunnerConfig(_Strict):

@@ -424,7 +424,9 @@ def _describe_track_record(rows: pd.DataFrame) -> str:
 
 
 def _describe_opportunities(table: pd.DataFrame) -> str:
-    return f"{len(table):,} partners ranked"
+    ranked = int(table["rank"].notna().sum())
+    apart = len(table) - ranked  # open ship registries (report.exclude_open_registries)
+    return f"{ranked:,} partners ranked" + (f", {apart} open registries apart" if apart else "")
 
 
 def _describe_report(html: Path) -> str:
@@ -680,6 +682,7 @@ def find_opportunities(
     tables: dict[str, pd.DataFrame],
     dependence_set: tuple[str, ...],
     horizon: int,
+    exclude_open_registries: bool = True,
 ) -> pd.DataFrame:
     """Rank partners by how much their forecast growth lowers dependence and concentration."""
     from models.opportunities import opportunities
@@ -693,6 +696,7 @@ def find_opportunities(
         fta_status=tables["fta"],
         distances=tables["pairs"],
         indicators=tables["indicators"],
+        exclude_open_registries=exclude_open_registries,
     )
 
 
@@ -1197,7 +1201,12 @@ def _forecast_stages(
         bundle = {
             "history": report_files.history_table(panel),
             "opportunities": find_opportunities(
-                forecasts, panel, snapshot.tables, config.dependence_set, config.horizon
+                forecasts,
+                panel,
+                snapshot.tables,
+                config.dependence_set,
+                config.horizon,
+                config.report.exclude_open_registries,
             ),
             "index_backtest": index_track,
             "scenarios": scenarios,

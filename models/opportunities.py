@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from features.open_registries import is_open_registry
+
 __all__ = [
     "FTA_LABELS",
     "METHOD",
@@ -36,9 +38,10 @@ OPPORTUNITY_COLUMNS = [
     "distance_km",
     "income_group",
     "partner_gdp_growth_pct",
+    "open_registry",
 ]
 # Added after the first bundles were written: readers must not require them.
-OPTIONAL_OPPORTUNITY_COLUMNS = ("partner_gdp_growth_pct",)
+OPTIONAL_OPPORTUNITY_COLUMNS = ("partner_gdp_growth_pct", "open_registry")
 # Agreement states in the snapshot's fta table, mapped to the three labels the report uses.
 FTA_LABELS = {
     "in_force": "in force",
@@ -66,7 +69,11 @@ METHOD = (
     "Bank income group and its real GDP growth a year over the forecast years as projected by "
     "the IMF World Economic Outlook (demand that the export forecasts, which follow each "
     "partner's own history, do not use). The ranking follows the forecasts' means: it inherits their "
-    "uncertainty, and it measures arithmetic contribution, not the effect of any policy."
+    "uncertainty, and it measures arithmetic contribution, not the effect of any policy. "
+    "Open ship registries (flags of convenience on the ITF list, features/open_registries.py) "
+    "are flagged: exports to them can be mostly ships registered there, not demand in the "
+    "country, so by default (report.exclude_open_registries) they stay in the table without a "
+    "rank."
 )
 
 
@@ -177,6 +184,7 @@ def opportunities(
     fta_status: pd.DataFrame,
     distances: pd.DataFrame,
     indicators: pd.DataFrame | None = None,
+    exclude_open_registries: bool = True,
 ) -> pd.DataFrame:
     """Partners ranked by how much their forecast growth lowers dependence (see ``METHOD``).
 
@@ -195,10 +203,13 @@ def opportunities(
         indicators: Optional ``country, year, weo_gdp_growth_pct`` (IMF WEO real GDP growth,
             % a year, projections for future years): ``partner_gdp_growth_pct`` is its mean
             over the forecast years (NaN without it, or for a partner with no such year).
+        exclude_open_registries: Leave open ship registries (``open_registry`` True) out of
+            the ranking: they follow the ranked partners, in the same order, with no rank.
 
     Returns:
         One row per partner outside the dependence set and ``REST``, most negative
-        ``contribution_ddep`` first, with the columns of ``OPPORTUNITY_COLUMNS``. Shares and
+        ``contribution_ddep`` first, with the columns of ``OPPORTUNITY_COLUMNS`` (``rank`` is a
+        nullable integer, empty for excluded open registries). Shares and
         ``contribution_ddep`` are fractions; ``contribution_dhhi`` is in HHI points (0-10,000).
 
     Raises:
@@ -248,7 +259,11 @@ def opportunities(
         distance_km=table["partner"].map(dist).astype(float),
         income_group=table["partner"].map(names["income_group"]),
         partner_gdp_growth_pct=table["partner"].map(_gdp_growth(indicators, start, end)),
+        open_registry=table["partner"].map(is_open_registry).astype(bool),
     )
-    table = table.sort_values(["contribution_ddep", "partner"], kind="mergesort")
-    table = table.reset_index(drop=True).assign(rank=lambda t: np.arange(1, len(t) + 1))
-    return table[OPPORTUNITY_COLUMNS]
+    out = table.assign(excluded=table["open_registry"] & exclude_open_registries)
+    out = out.sort_values(["excluded", "contribution_ddep", "partner"], kind="mergesort")
+    out = out.reset_index(drop=True)
+    ranked = int((~out["excluded"]).sum())
+    rank = pd.array([*range(1, ranked + 1), *[pd.NA] * (len(out) - ranked)], dtype="Int64")
+    return out.assign(rank=rank)[OPPORTUNITY_COLUMNS]

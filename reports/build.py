@@ -155,6 +155,8 @@ def _context(bundle: ReportBundle) -> dict[str, Any]:
         "index_table": content.index_table(bundle),
         "top_table": top_table,
         "fast_table": content.fastest_growing(bundle),
+        "registry_table": content.open_registry_table(bundle),
+        "drivers": content.forecast_drivers(bundle, top),
         "opp_table": content.opportunities_table(bundle),
         "scenarios": scenarios,
         # the same notes for every scenario of a run: once, in the appendix

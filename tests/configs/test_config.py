@@ -79,3 +79,11 @@ def test_config_is_frozen_and_hash_tracks_content(tmp_path):
     assert config_hash(load_config(overrides=["horizon=5"])) == config_hash(cfg)
     assert config_hash(cfg) != config_hash(load_config(overrides=["horizon=3"]))
     assert isinstance(cfg, RunConfig)
+
+
+def test_open_registries_are_excluded_by_default_and_the_key_is_validated():
+    assert load_config().report.exclude_open_registries is True
+    off = load_config(overrides=["report.exclude_open_registries=false"])
+    assert off.report.exclude_open_registries is False
+    with pytest.raises(ConfigError, match="exclude_open_registries"):
+        load_config(overrides=["report.exclude_open_registries=sometimes"])

@@ -101,6 +101,39 @@ def test_opportunities_columns_ranking_and_exclusions():
     assert out.set_index("partner").loc["DEU", "contribution_ddep"] > 0  # shrinking raises D
 
 
+def test_open_registries_keep_their_row_but_no_rank_by_default():
+    # Marshall Islands grows fastest (ships registered there count as exports to it)
+    start = {"CHN": 100, "USA": 80, "VNM": 30, "MHL": 20, "DEU": 25, REST: 50}
+    end = {"CHN": 110, "USA": 85, "VNM": 60, "MHL": 90, "DEU": 20, REST: 60}
+    forecasts, history = _frames(start, end)
+    out = _run(forecasts, history)
+    assert list(out.columns) == OPPORTUNITY_COLUMNS
+    assert list(out["partner"]) == ["VNM", "DEU", "MHL"]  # the data keeps every partner
+    assert out["rank"].tolist()[:2] == [1, 2] and pd.isna(out["rank"].iloc[2])
+    assert out.set_index("partner")["open_registry"].to_dict() == {
+        "VNM": False,
+        "DEU": False,
+        "MHL": True,
+    }
+    ranked = opportunities(
+        forecasts,
+        history,
+        dependence_set=DEP,
+        horizon=5,
+        countries=COUNTRIES,
+        fta_status=FTA,
+        distances=DIST,
+        exclude_open_registries=False,
+    )
+    assert list(ranked["partner"]) == ["MHL", "VNM", "DEU"]  # most negative contribution first
+    assert ranked["rank"].tolist() == [1, 2, 3]
+    assert ranked["open_registry"].tolist() == [True, False, False]
+    # the same numbers either way: only the ranking changes
+    cols = ["partner", "contribution_ddep", "forecast_growth_pct"]
+    a = out[cols].sort_values("partner").reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, ranked[cols].sort_values("partner").reset_index(drop=True))
+
+
 def test_small_history_partners_count_in_rest():
     start = {"CHN": 100, "USA": 80, "VNM": 30, REST: 10}
     end = {"CHN": 100, "USA": 80, "VNM": 30, REST: 10}
