@@ -32,5 +32,6 @@ SetOpt = Annotated[
 
 def fail(message: str) -> NoReturn:
     """One ``error:`` line on stderr (the message printed as it is), exit code 2."""
-    err_console.print(Text("error:", style="bold red"), message, highlight=False)
+    # soft_wrap: no line breaks inserted into paths and keys (the terminal wraps, copy works)
+    err_console.print(Text("error:", style="bold red"), message, highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)

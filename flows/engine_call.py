@@ -73,10 +73,12 @@ def engine_args(
             panel, [*past, *scored], min_years=settings["min_years"], h=horizon
         )
     if settings.get("demand_model"):
-        from models.demand import demand_candidate  # the GBM and its inputs: only when asked
+        from models.demand import DEMAND_TABLES, demand_candidate  # only when asked
 
         if demand_tables is None:
-            raise ValueError("forecast.demand_model needs the snapshot's demand tables")
+            raise ValueError(
+                f"forecast.demand_model needs the snapshot tables {', '.join(DEMAND_TABLES)}"
+            )
         args["panel_models"] = [demand_candidate(fs.series, demand_tables, settings["weo_as_of"])]
     return args
 

@@ -774,8 +774,17 @@ def log_run(
 
 
 def run_title(run: RunInfo, last_year: int, model: str | None = None) -> str:
-    """The MLflow run name: ``<reporter> <last data year> · <vintage> [· <model>]``."""
-    parts = [f"{run.reporter} {last_year}", run.vintage[:12], *([model] if model else [])]
+    """The MLflow run name: ``<reporter> <last year> · data <vintage> · config <hash> [· <model>]``.
+
+    Runs of the same data and config share a name (they are the same computation); any other
+    difference shows in the name, e.g. ``KOR 2023 · data 530a1176 · config f9f022cc · Drift``.
+    """
+    parts = [
+        f"{run.reporter} {last_year}",
+        f"data {run.vintage[:8]}",
+        f"config {run.config_hash[:8]}",
+        *([model] if model else []),
+    ]
     return " · ".join(parts)
 
 

@@ -75,6 +75,7 @@ def test_ui_lists_both_runs_and_compares_their_dependence_share(
     assert {r.info.experiment_id for r in runs.values()} == {experiment.experiment_id}
     names = {run_id: run.info.run_name for run_id, run in runs.items()}
     assert all(names.values()), names
+    assert len(set(names.values())) == 2, names  # the config hash in the name tells them apart
     shares = {run_id: run.data.metrics["dependence_share"] for run_id, run in runs.items()}
     assert len({round(v, 3) for v in shares.values()}) == 2, shares  # JPN adds to the share
 

@@ -48,7 +48,9 @@ def test_run_ends_after_outputs_are_written_and_is_named(tmp_path):
     written = (tmp_path / "out" / "KOR" / "run.json").stat().st_mtime * 1000
     assert run.info.end_time >= written
     model = json.loads((tmp_path / "out" / "KOR" / "run.json").read_text())["selected_model"]
-    assert run.info.run_name == f"KOR 2023 · {result.vintage} · {model}"
+    assert run.info.run_name == (
+        f"KOR 2023 · data {result.vintage[:8]} · config {result.config_hash[:8]} · {model}"
+    )
     assert run.data.tags["last_year"] == "2023"
     assert "fallback_fits_Drift" in run.data.metrics
 
