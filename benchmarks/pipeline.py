@@ -33,7 +33,8 @@ from pathlib import Path
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGE = re.compile(r"^  (?P<name>\S.*?)\s{2,}.*?(?P<cached>\(cached\))?\s+\[(?P<s>\d+\.\d) s\]$")
+# "  <stage name padded to 22> <what it made>[  (cached)]  [12.3 s]"
+STAGE = re.compile(r"^  (?P<name>\S.{21}) .*?(?P<cached>\(cached\))?\s+\[(?P<s>\d+\.\d) s\]$")
 
 
 def _tree_rss(proc: psutil.Process) -> int:
