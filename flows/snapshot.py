@@ -204,6 +204,20 @@ def _merge_indicators(
     return out.sort_values(["country", "year"], ignore_index=True)
 
 
+def table_entry(frame: pd.DataFrame, path: Path, sources: list, dropped: dict[str, int]) -> dict:
+    """The MANIFEST entry of one written table (also used by ``exportcast update``)."""
+    return {
+        "file": path.name,
+        "rows": len(frame),
+        "columns": list(frame.columns),
+        "years": _years(frame),
+        "sha256": sha256_file(path),
+        "bytes": path.stat().st_size,
+        "sources": sources,
+        "dropped_rows": dropped,
+    }
+
+
 def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
     keys = [
         c for c in ("reporter", "partner", "country", "agreement", "year") if c in frame.columns
@@ -243,16 +257,7 @@ def build_snapshot(raw: str | Path, out: str | Path, *, log: Callable[[str], Non
         for item in loaded:
             for k, v in item.dropped.items():
                 dropped[f"{Path(item.path).name}: {k}"] = int(v)
-        entries[name] = {
-            "file": path.name,
-            "rows": len(frame),
-            "columns": list(frame.columns),
-            "years": _years(frame),
-            "sha256": sha256_file(path),
-            "bytes": path.stat().st_size,
-            "sources": [SOURCES[k] for k in source_keys],
-            "dropped_rows": dropped,
-        }
+        entries[name] = table_entry(frame, path, [SOURCES[k] for k in source_keys], dropped)
     manifest = {
         "schema_version": SCHEMA_VERSION,
         "description": "exportcast embedded snapshot, derived from the upstream files by "

@@ -34,8 +34,8 @@ from flows.snapshot import (
     SnapshotError,
     _canonical,
     _vintage,
-    _years,
     load_snapshot,
+    table_entry,
 )
 from flows.vintages import (
     RELEASE_NAME,
@@ -232,16 +232,12 @@ def _write_vintage(
             frame = _canonical(changed[name].reset_index(drop=True))
             path = write_parquet(frame, staging / f"{name}.parquet")
             extra = [s for s in sources.get(name, []) if s not in (old or {}).get("sources", [])]
-            entries[name] = {
-                "file": path.name,
-                "rows": len(frame),
-                "columns": list(frame.columns),
-                "years": _years(frame),
-                "sha256": sha256_file(path),
-                "bytes": path.stat().st_size,
-                "sources": [*(old or {}).get("sources", []), *extra],
-                "dropped_rows": (old or {}).get("dropped_rows", {}),
-            }
+            entries[name] = table_entry(
+                frame,
+                path,
+                [*(old or {}).get("sources", []), *extra],
+                (old or {}).get("dropped_rows", {}),
+            )
         else:
             shutil.copy2(base_dir / old["file"], staging / old["file"])
             entries[name] = old

@@ -49,6 +49,7 @@ from threadpoolctl import threadpool_limits
 
 from features.demand_inputs import demand_covariates
 from features.outlook import as_of_date
+from features.sources.weo_vintages import VINTAGE_COLUMNS
 from models.timeseries import Theta
 
 __all__ = [
@@ -60,16 +61,8 @@ __all__ = [
     "weo_outlook",
 ]
 
-WEO_COLUMNS = (
-    "country",
-    "vintage_year",
-    "season",
-    "published",
-    "target",
-    "target_year",
-    "prediction",
-    "outturn",
-)
+# the weo_vintages snapshot columns the model reads (the table's schema: VINTAGE_COLUMNS)
+WEO_COLUMNS = tuple(c for c in VINTAGE_COLUMNS if c != "vintage")
 DEMAND_TABLES = ("weo_vintages", "indicators", "pairs", "fta")  # snapshot tables it reads
 WORLD = "WLD"
 GDP, CPI = "ngdp_rpch", "pcpi_pch"
