@@ -1084,6 +1084,14 @@ def make_report(folder: Path, run: RunInfo, record: tracking.RunRecord, pdf: boo
     return outcome.html
 
 
+def live_weo_vintage(tables: Mapping[str, pd.DataFrame]) -> str | None:
+    """The newest WEO vintage in the snapshot (None without the ``weo_vintages`` table)."""
+    from features.outlook import vintage_at
+
+    table = tables.get("weo_vintages")
+    return None if table is None or table.empty else vintage_at(table)
+
+
 def display_name(name: str) -> str:
     """ISO's inverted names read naturally: 'Korea, Republic of' -> 'Republic of Korea'."""
     head, sep, tail = name.partition(", ")
@@ -1114,6 +1122,9 @@ def _report_meta(
         "sources": report_files.sources_from_manifest(snapshot.manifest),
         "partner_names": {str(k): display_name(str(v)) for k, v in countries.items()},
         "backtest_period": [int(cutoffs.min()), int(cutoffs.max())],
+        # the newest WEO vintage in the data: the live forecasts' outlook (the demand model, the
+        # opportunities' partner GDP growth); the backtest's are per origin in backtest_forecasts
+        "weo_vintage_live": live_weo_vintage(snapshot.tables),
         "data_update": vintage_notes(snapshot_folder(config.data)),  # docs/data-updates.md
     }
 
@@ -1235,6 +1246,9 @@ def _forecast_stages(
                 else None
             ),
         }
+    live_weo = live_weo_vintage(snapshot.tables)
+    if live_weo is not None:
+        mlrun.set_tags({"weo_vintage_live": live_weo})
     record = log_run(
         mlrun,
         concentration,

@@ -18,6 +18,7 @@ import reports.build as report_build
 from configs import load_config
 from flows.cli import app
 from flows.pipeline import run_pipeline
+from flows.snapshot import load_snapshot
 from tests.flows.helpers import FAST, FAST_ARGS, subprocess_env
 
 runner = CliRunner()
@@ -52,6 +53,9 @@ def test_run_ends_after_outputs_are_written_and_is_named(tmp_path):
         f"KOR 2023 · data {result.vintage[:8]} · config {result.config_hash[:8]} · {model}"
     )
     assert run.data.tags["last_year"] == "2023"
+    # the live outlook's WEO vintage: the newest published one in the snapshot
+    weo = load_snapshot(ROOT / "data" / "snapshot", ["weo_vintages"])["weo_vintages"]
+    assert run.data.tags["weo_vintage_live"] == weo.loc[weo["published"].idxmax(), "vintage"]
     assert "fallback_fits_Drift" in run.data.metrics
 
 
