@@ -40,9 +40,11 @@ poppler:
 run: install browser  ## the main job on the embedded snapshot (Korea)
 	$(BIN)/exportcast run
 
+# The whole suite on two pytest-xdist workers (--dist loadfile: a test file stays on one worker):
+# 13 min in one process, about 8 with two (docs/testing.md).
 test: install browser poppler  ## lint + the whole test suite (real data checks run when $(RAW) exists)
 	$(BIN)/ruff check .
-	EXPORTCAST_RAW=$(RAW) $(BIN)/python -m pytest
+	EXPORTCAST_RAW=$(RAW) $(BIN)/python -m pytest -n 2 --dist loadfile
 
 # The unit and integration tiers: no whole flow, no browser page, nothing marked slow, on two
 # pytest-xdist workers (one per core; a test file stays on one worker, so its fixtures are
