@@ -22,7 +22,7 @@ from openpyxl.utils import get_column_letter
 from features.errors import ExportcastError
 from flows.io import atomic_write
 from models.opportunities import METHOD as OPPORTUNITIES_METHOD
-from reports import charts, content, fta_content
+from reports import charts, content, fta_content, outlook
 from reports.bundle import ReportBundle, load_bundle
 
 __all__ = [
@@ -168,6 +168,7 @@ def _context(bundle: ReportBundle) -> dict[str, Any]:
         "index_backtest_sentences": index_sentences,
         "index_backtest_table": index_table,
         "opportunities_method": OPPORTUNITIES_METHOD,
+        "forecast_methods": outlook.forecast_method(meta),
         "sources": content.sources_table(bundle),
         "config": content.config_text(bundle),
     }

@@ -27,6 +27,7 @@ import pandas as pd
 
 __all__ = [
     "driver_sentence",
+    "forecast_method",
     "growth_vs_noise",
     "model_text",
     "none_stands_out_sentence",
@@ -211,3 +212,51 @@ def driver_sentence(r: Mapping[str, float | str | int]) -> str:
             f"in {t0 + 1}\u2013{t1} ({use})."
         )
     return " ".join(out)
+
+
+_AS_OF_TEXT = {
+    "fall_of_origin": "the fall (October) WEO of the origin year",
+    "spring_after_origin": "the spring (April) WEO of the year after the origin",
+}
+
+
+def forecast_method(meta: Mapping[str, object]) -> list[str]:
+    """The appendix's method notes on the partner forecasts and their information set.
+
+    Computed from the bundle's ``report.json`` (config, backtest period, selected model, live
+    WEO vintage); keys an older bundle lacks are left out of the text.
+    """
+    config = meta.get("config") or {}
+    forecast = config.get("forecast", {}) if isinstance(config, Mapping) else {}
+    models = ", ".join(str(m) for m in forecast.get("models", [])) or "the configured models"
+    first, last = (meta.get("backtest_period") or [None, None])[:2]
+    when = f"at every origin {first}\u2013{last}" if first is not None else "at every origin"
+    notes = [
+        f"Candidates: {models}, and their equal-weight mean (Ensemble) when there are two or "
+        f"more. A rolling-origin backtest scores them {when}: the model used at an origin is "
+        "chosen, and its conformal intervals calibrated, from errors on years up to that origin "
+        "only; the live forecast uses the same rule over the whole backtest "
+        f"(this run: {meta.get('selected_model', 'see the accuracy section')}).",
+        "Information set: a forecast made at origin T uses trade data up to T only, and the "
+        "partners modelled on their own are chosen with data up to T (the others are summed "
+        "as one series at T).",
+    ]
+    rule = str(forecast.get("weo_as_of", "fall_of_origin"))
+    live = meta.get("weo_vintage_live")
+    weo = (
+        f"IMF World Economic Outlook forecasts enter only as published: at origin T the newest "
+        f"vintage up to {_AS_OF_TEXT.get(rule, rule)}"
+    )
+    weo += f"; the live outlook uses {live}." if live else "."
+    if forecast.get("demand_model"):
+        weo += (
+            " The demand model (a pooled regression of each partner's share on that outlook, "
+            "momentum and market share, times a forecast of total exports) is one of the "
+            "candidates."
+        )
+    else:
+        weo += (
+            " The default candidates are time-series models and use no WEO data; the outlook "
+            "feeds the partner GDP growth column of the opportunities."
+        )
+    return [*notes, weo]

@@ -415,3 +415,21 @@ def test_opportunities_drop_the_agreement_column_for_a_reporter_without_fta_data
     assert [row[-3] for row in table.rows] == [row[-3] for row in full.rows]  # distance
     assert "trade agreements are not in the data" in table.note
     assert all(table.columns[i] != "Partner" for i in table.numeric)
+
+
+def test_method_notes_describe_the_information_set(bundle_dir):
+    from reports.bundle import load_bundle
+    from reports.outlook import forecast_method
+
+    meta = dict(load_bundle(bundle_dir).meta)
+    notes = " ".join(forecast_method(meta))
+    assert "trade data up to T only" in notes
+    assert "the fall (October) WEO of the origin year" in notes
+    assert "use no WEO data" in notes
+    meta["weo_vintage_live"] = "F2025"
+    meta["config"] = {**meta["config"], "forecast": {**meta["config"]["forecast"],
+                      "weo_as_of": "spring_after_origin", "demand_model": True}}  # fmt: skip
+    notes = " ".join(forecast_method(meta))
+    assert "the live outlook uses F2025" in notes
+    assert "spring (April) WEO of the year after the origin" in notes
+    assert "The demand model" in notes
