@@ -17,6 +17,7 @@ from features.sources._common import (
     SourceError,
     check_finite_nonnegative,
     check_unique,
+    check_unit_ratio,
     count_by,
     raise_on_unknown,
     read_table,
@@ -120,15 +121,13 @@ def _check_units(exports: pd.DataFrame, totals: pd.DataFrame, path: str | Path) 
     lo, hi = _TOTAL_RATIO_BAND
     bad = ratio[(ratio < lo) | (ratio > hi)]
     if len(bad):
-        y, r = int(bad.index[0]), float(bad.iloc[0])
-        hint = ""
-        if 5e-4 < r < 2e-3:
-            hint = " (about 1/1000: are the partner values in thousands of USD?)"
-        elif 500 < r < 2000:
-            hint = " (about 1000x: is total_export in thousands of USD?)"
-        raise SourceError(
+        check_unit_ratio(
+            float(bad.iloc[0]),
+            _TOTAL_RATIO_BAND,
             path,
-            f"partner exports in {y} sum to {r:.4g} x total_export; expected "
-            f"{lo}-{hi}: both must be in USD units{hint}",
+            what=f"partner exports in {int(bad.index[0])} / total_export",
+            small=": both must be in USD units (about 1/1000: are the partner values in "
+            "thousands of USD?)",
+            large=": both must be in USD units (about 1000x: is total_export in thousands of USD?)",
             column="export",
         )
