@@ -68,7 +68,7 @@ def update(
         list[str] | None,
         typer.Option(
             "--fetch",
-            help="Also fetch a source over the network: imts, comtrade, kosis, wdi (repeatable). "
+            help="Also fetch a source over the network: imts, comtrade, kosis, wdi, weo (repeatable). "
             "Keys come from COMTRADE_API_KEY / KOSIS_API_KEY.",
         ),
     ] = None,

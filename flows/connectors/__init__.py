@@ -29,6 +29,8 @@ from features.sources.api import (
 )
 from features.sources.inbox import Release
 from features.sources.wdi import WDI_INDICATORS
+from features.sources.weo import DEFAULT_CONCEPTS
+from features.sources.weo_api import parse_weo_xml
 from flows.connectors.http import DEFAULT_POLICY, ConnectorError, HttpPolicy, Response, get
 from flows.update import Fetched
 
@@ -48,6 +50,7 @@ BASE_URLS = {
     "comtrade": "https://comtradeapi.un.org",
     "kosis": "https://kosis.kr/openapi",
     "wdi": "https://api.worldbank.org/v2",
+    "weo": "https://api.imf.org/external/sdmx/3.0",
 }
 KEY_VARS = {"comtrade": "COMTRADE_API_KEY", "kosis": "KOSIS_API_KEY"}
 
@@ -201,11 +204,34 @@ def fetch_wdi(reporter: str, years: tuple[int, int], ctx: FetchContext) -> list[
     return out
 
 
+def fetch_weo(reporter: str, years: tuple[int, int], ctx: FetchContext) -> Fetched:
+    """The latest IMF WEO (dataflow ``IMF.RES/WEO``, version ``+`` = latest), all countries.
+
+    The six concepts the features use (:data:`features.sources.weo.DEFAULT_CONCEPTS`) from
+    ``years[0]`` on (the outlook's projections run past ``years[1]``). ``OBS_VALUE`` is in the
+    series unit; SCALE is never applied. ``reporter`` is not needed: features use every
+    partner's outlook.
+    """
+    url = f"{base_url('weo')}/data/dataflow/IMF.RES/WEO/+/*.{'+'.join(DEFAULT_CONCEPTS)}.A"
+    params = {
+        "c[TIME_PERIOD]": f"ge:{years[0]}",
+        "dimensionAtObservation": "TIME_PERIOD",
+        "attributes": "dsd",
+        "measures": "all",
+    }
+    r = _get("weo", url, ctx, params=params, headers={"Accept": "application/xml"})
+    weo = parse_weo_xml(r.body, f"weo: GET {r.url}")
+    item = _fetched("weo", r, None, "xml")
+    item.meta["vintage"] = weo.vintage
+    return Fetched(release=None, meta=item.meta, body=item.body, weo=weo)
+
+
 CONNECTORS: dict[str, Callable[[str, tuple[int, int], FetchContext], Fetched | list[Fetched]]] = {
     "imts": fetch_imts,
     "comtrade": fetch_comtrade,
     "kosis": fetch_kosis,
     "wdi": fetch_wdi,
+    "weo": fetch_weo,
 }
 
 
