@@ -215,7 +215,7 @@ def merge_indicator(
     v = values.dropna(subset=["value"]).set_index(key)["value"].astype("float64")
     added = v.index.difference(t.index)
     if len(added):
-        t = pd.concat([t, pd.DataFrame(index=added, columns=t.columns)])
+        t = t.reindex(t.index.append(added))  # new country-years, other columns empty
         t = t.astype(table.drop(columns=key).dtypes.to_dict())
     old = t.loc[v.index, column].astype("float64")
     revised = int((old.notna() & ~np.isclose(old.fillna(0), v, rtol=1e-9)).sum())
