@@ -171,6 +171,10 @@ def _merge_all(
                 f"{years[0]}-{years[-1]} (last year before: {last}); {result.new_keys} new, "
                 f"{result.revised} revised"
             )
+            if release.dropped:
+                lines.append(
+                    f"  {label}: " + "; ".join(f"{k}: {v}" for k, v in release.dropped.items())
+                )
             for r in result.rest.loc[result.rest["provisional"]].itertuples():
                 if r.reporter == reporter and r.year in years:
                     lines.append(

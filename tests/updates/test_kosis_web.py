@@ -81,6 +81,14 @@ def test_no_figure_is_unknown_and_no_unit_assumes_thousands(tmp_path):
     assert rel.dropped == {"unit not stated: 천달러 (thousand USD) assumed": 1}
 
 
+def test_the_unit_assumption_is_printed_by_the_update(data_cfg, tmp_path):
+    text = CP949_TEXT.replace("수출액 (천달러)", "수출액")
+    (data_cfg.inbox_dir / "kosis.csv").write_bytes(text.encode("cp949"))
+    out = run_update(data_cfg, log=lambda _: None)
+    assert out.status == "new", out.message
+    assert "  kosis.csv: unit not stated: 천달러 (thousand USD) assumed: 1" in out.lines
+
+
 def test_korean_names_cover_korea_s_main_partners():
     names = korean_names()
     for ko, iso in [("중국", "CHN"), ("미국", "USA"), ("베트남", "VNM"), ("일본", "JPN"),
