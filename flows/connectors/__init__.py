@@ -214,7 +214,7 @@ def fetch_weo(reporter: str, years: tuple[int, int], ctx: FetchContext) -> Fetch
     """
     url = f"{base_url('weo')}/data/dataflow/IMF.RES/WEO/+/*.{'+'.join(DEFAULT_CONCEPTS)}.A"
     params = {
-        "c[TIME_PERIOD]": f"ge:{years[0]}",
+        "c[TIME_PERIOD]": f"ge:{years[0]}-01-01",
         "dimensionAtObservation": "TIME_PERIOD",
         "attributes": "dsd",
         "measures": "all",

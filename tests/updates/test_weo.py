@@ -266,3 +266,11 @@ def test_weo_update_through_the_cli_leaks_no_key(server, tmp_path, caplog):
     for path in written:
         assert KEY.encode() not in path.read_bytes(), path
     assert KEY not in ok.output and KEY not in caplog.text
+
+
+def test_the_request_asks_from_the_first_year_on(server):
+    server.route(WEO_PATH, OK)
+    _fetch()
+    query = server.requests[0]["query"]
+    assert "ge%3A2024-01-01" in query or "ge:2024-01-01" in query
+    assert "le" not in query.split("TIME_PERIOD", 1)[1].split("&", 1)[0]  # projections kept
