@@ -179,16 +179,14 @@ def _series_rows(
     actual = _attr(s, "LATEST_ACTUAL_ANNUAL_DATA") or last.get((country, indicator))
     last_year = None if actual is None else _year(actual, country, name, i, "LATEST_ACTUAL")
     rows = []
-    for obs in s:
-        if _local(obs.tag) != "Obs":
-            continue
-        if "OBS_VALUE" not in obs.attrib and _attr(obs, "OBS_VALUE") is None:
-            raise SourceError(
-                name, f"series {i} ({country} {indicator}): an Obs without OBS_VALUE "
-                f"(attributes {sorted(obs.attrib)}); expected OBS_VALUE (renamed?)",
-                column="OBS_VALUE",
-            )  # fmt: skip
-        text = obs.get("OBS_VALUE", _attr(obs, "OBS_VALUE"))
+    obs_all = [o for o in s if _local(o.tag) == "Obs"]
+    if obs_all and all(_attr(o, "OBS_VALUE") is None for o in obs_all):
+        raise SourceError(
+            name, f"series {i} ({country} {indicator}): no Obs has OBS_VALUE (attributes "
+            f"{sorted(obs_all[0].attrib)}); expected OBS_VALUE (renamed?)", column="OBS_VALUE",
+        )  # fmt: skip
+    for obs in obs_all:
+        text = _attr(obs, "OBS_VALUE")  # an Obs without it is a missing value
         year = _year(obs.get("TIME_PERIOD"), f"{country} {indicator}", name, i, "TIME_PERIOD")
         try:
             value = float(text) if text not in (None, "", "NaN", "NA") else None
@@ -236,7 +234,8 @@ def parse_weo_xml(body: bytes, name: str, concepts: Iterable[str] = DEFAULT_CONC
 
     Raises:
         SourceError: Truncated or malformed XML, no series, a missing key or
-            ``PUBLICATION_DATE``, an ``Obs`` without ``OBS_VALUE`` (renamed field), a unit other
+            ``PUBLICATION_DATE``, a series whose ``Obs`` all lack ``OBS_VALUE`` (renamed field;
+            one ``Obs`` without it is a missing value), a unit other
             than the concept's, text where a number belongs, a negative amount, a growth rate at
             or below -100 %, a duplicate, an unknown country code, or a requested concept absent.
     """

@@ -78,6 +78,14 @@ def test_recorded_weo_obs_value_is_in_the_unit_and_scale_is_never_applied():
     assert rel.publication_date == "2025-10-14"
 
 
+def test_one_obs_without_obs_value_is_a_missing_value():
+    body = WEO_S2026.read_bytes().replace(b"OBS_VALUE=", b"OBS_VAL=", 1)
+    rel = parse_weo_xml(body, "weo")
+    full = parse_weo_xml(WEO_S2026.read_bytes(), "weo")
+    assert len(rel.values) == len(full.values) - 1
+    assert rel.dropped == {"IMF group": 48, "no value": 1}
+
+
 def test_constructed_s2026_world_kept_groups_dropped_kosovo_mapped():
     body = WEO_S2026.read_bytes()
     rel = parse_weo_xml(body, "weo")
@@ -94,8 +102,8 @@ def test_constructed_s2026_world_kept_groups_dropped_kosovo_mapped():
 @pytest.mark.parametrize(
     ("change", "column", "words"),
     [
-        (lambda b: b.replace(b"OBS_VALUE=", b"OBS_VAL=", 3), "OBS_VALUE",
-         "an Obs without OBS_VALUE"),
+        (lambda b: b.replace(b"OBS_VALUE=", b"OBS_VAL="), "OBS_VALUE",
+         "no Obs has OBS_VALUE"),
         (lambda b: b.replace(b"<Value>USD</Value>", b"<Value>XDC</Value>", 1), "UNIT",
          "UNIT 'XDC'; expected 'USD'"),
         (lambda b: b.replace(b'id="PUBLICATION_DATE"', b'id="PUB_DATE"'), "PUBLICATION_DATE",
@@ -151,7 +159,7 @@ def test_timeout_429_and_5xx_are_retried(server):
     ("body", "expected"),
     [
         (WEO_S2026.read_bytes()[:5000], "truncated or malformed XML"),
-        (WEO_S2026.read_bytes().replace(b"OBS_VALUE=", b"OBS_VAL="), "an Obs without OBS_VALUE"),
+        (WEO_S2026.read_bytes().replace(b"OBS_VALUE=", b"OBS_VAL="), "no Obs has OBS_VALUE"),
     ],
 )
 def test_truncated_or_renamed_fails_naming_source_and_request(server, body, expected):
