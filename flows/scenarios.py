@@ -262,7 +262,8 @@ def run_scenario(
         for _, r in last.head(3).iterrows()
     ]
     more = f" and {len(last) - 3} more partners" if len(last) > 3 else ""
-    from reports.content import outcome_check  # the report's wording; loads the report stack
+    # the report's wording; loads the report stack
+    from reports.sections_scenarios import outcome_check
 
     outcome = outcome_check(partners, {}, lv, prefix="", caveat=False)
     if outcome:  # an ex ante scenario whose first years are known

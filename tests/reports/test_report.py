@@ -16,7 +16,9 @@ import pytest
 from models.index_backtest import summarize_index_backtest
 from reports import build_report, load_bundle
 from reports.build import SHEETS, render_html
-from reports.content import index_backtest_section, scenario_sections, summary_sentences
+from reports.content import summary_sentences
+from reports.sections_index import index_backtest_section
+from reports.sections_scenarios import scenario_sections
 from tests.reports.conftest import ARTIFACTS, write_bundle
 
 EVIL = "<script>alert(1)</script> & Viet"
@@ -382,7 +384,7 @@ def test_bundle_of_an_older_run_without_index_backtest_builds(tmp_path, snapshot
 def test_opportunities_show_partner_gdp_growth_and_old_bundles_without_it_load(
     tmp_path, bundle_dir
 ):
-    from reports.content import opportunities_table
+    from reports.sections_partners import opportunities_table
 
     bundle = load_bundle(bundle_dir)
     table = opportunities_table(bundle)
@@ -401,7 +403,7 @@ def test_opportunities_show_partner_gdp_growth_and_old_bundles_without_it_load(
 
 
 def test_opportunities_drop_the_agreement_column_for_a_reporter_without_fta_data(bundle_dir):
-    from reports.content import opportunities_table
+    from reports.sections_partners import opportunities_table
 
     bundle = load_bundle(bundle_dir)
     full = opportunities_table(bundle)

@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 
 from reports import load_bundle
-from reports.content import fmt_pct, outcome_check, scenario_sections, summary_sentences
+from reports.content import summary_sentences
+from reports.formatting import fmt_pct
+from reports.sections_scenarios import outcome_check, scenario_sections
 
 UAE = "Korea\u2013UAE CEPA enters into force"
 POINT = ["baseline_point", "scenario_point", "diff_point"]
