@@ -23,6 +23,7 @@ from features.concentration import concentration_index
 from features.panel import build_trade_panel
 from features.series import REST, ForecastSeries, split_series
 from flows.engine_call import run_configured_engine
+from models import scenario_effects, scenario_gravity
 from models import scenarios as sc
 from models import world_scenarios as ws
 from models.demand import DEMAND_TABLES
@@ -118,7 +119,7 @@ def _actual_indices(
         exports, reporter=reporter, start=start, end=int(exports["year"].max())
     )
     idx = concentration_index(full, dependence_set=dependence_set)
-    return full, idx[["year", *sc.INDEX_NAMES]]
+    return full, idx[["year", *scenario_effects.INDEX_NAMES]]
 
 
 def run_scenario(
@@ -173,7 +174,7 @@ def run_scenario(
             tables, config.reporter, config.years.start, dependence_set
         )
         panel = full.loc[full["year"] <= origin]
-        gravity = sc.fit_scenario_gravity(
+        gravity = scenario_gravity.fit_scenario_gravity(
             panel, tables["indicators"], tables["pairs"], tables["fta"], origin=origin
         )
         summary = gravity.summary()
@@ -186,7 +187,7 @@ def run_scenario(
             + f"; {gravity.n_obs:,} partner-years"
         )
         years = range(origin + 1, origin + config.horizon + 1)
-        agreements = sc.baseline_agreements(tables["fta"], origin=origin)
+        agreements = scenario_gravity.baseline_agreements(tables["fta"], origin=origin)
         design = sc.scenario_design(agreements, fta_changes, gdp_shocks, years=years)
         coef, cov, delta, world, world_panel = gravity.coef, gravity.cov, design.delta, None, None
         if scenario.effects == "world_gravity":
@@ -213,12 +214,12 @@ def run_scenario(
             horizon=config.horizon,
             demand="known",
         )
-        regression = sc.regression_effects(features, design, origin=origin)
+        regression = scenario_effects.regression_effects(features, design, origin=origin)
         log("  regression cross-check GBM and ridge on feature rows known at the origin")
         forecast = engine.forecast
         if "model" in forecast.columns:
             forecast = forecast.loc[forecast["model"] == engine.model]
-        partners = sc.partner_effects(
+        partners = scenario_effects.partner_effects(
             forecast,
             engine.paths,
             multipliers,
@@ -228,7 +229,7 @@ def run_scenario(
             full.loc[full["partner"].isin(affected)],
             levels=levels,
         )
-        indices = sc.index_effects(
+        indices = scenario_effects.index_effects(
             engine.paths,
             scenario_paths,
             actual_idx,
@@ -281,7 +282,7 @@ def _meta(
     fta_changes: list[sc.FtaChange],
     gdp_shocks: list[sc.GdpShock],
     design: sc.ScenarioDesign,
-    gravity: sc.ScenarioGravity,
+    gravity: scenario_gravity.ScenarioGravity,
     summary: dict[str, dict[str, float]],
     engine: EngineResult,
     tables: dict[str, pd.DataFrame],
