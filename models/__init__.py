@@ -13,8 +13,9 @@ The building blocks live in ``models.forecasting`` (``forecast_panel``, ``cross_
 """
 
 from models.auto import cross_validate, default_models, forecast
-from models.forecasting import check_series, forecast_panel
+from models.forecasting import forecast_panel
 from models.protocol import Forecaster, NotFittedError
+from models.series_checks import check_series
 from models.timeseries import AutoARIMA, DampedETS, Drift, Naive, Theta
 
 __all__ = [

@@ -33,7 +33,8 @@ from models.backtest import (
     rolling_select,
 )
 from models.ensemble import add_ensemble
-from models.forecasting import cross_validate, fallback_counts, forecast_panel
+from models.fallbacks import fallback_counts
+from models.forecasting import cross_validate, forecast_panel
 from models.intervals import (
     ConformalCalibration,
     apply_conformal,

@@ -5,7 +5,8 @@ import pytest
 
 from models import engine as engine_module
 from models.engine import FallbackShareError, run_engine
-from models.forecasting import cross_validate, fallback_counts
+from models.fallbacks import fallback_counts
+from models.forecasting import cross_validate
 from models.timeseries import Drift, Naive
 from tests.conftest import make_panel
 

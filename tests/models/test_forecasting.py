@@ -8,12 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.forecasting import (
-    check_series,
-    cross_validate,
-    fallback_pairs,
-    forecast_panel,
-)
+from models.fallbacks import fallback_pairs
+from models.forecasting import cross_validate, forecast_panel
+from models.series_checks import check_series
 from models.timeseries import AutoARIMA, DampedETS, Drift, Naive, Theta
 from tests.conftest import make_panel
 
