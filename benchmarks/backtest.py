@@ -41,11 +41,13 @@ from features.demand_inputs import demand_covariates
 from features.panel import build_export_series, build_trade_panel
 from flows.snapshot import load_snapshot
 from models.backtest import interval_coverage, rolling_select
+from models.backtest_stage import add_panel_backtests
 from models.demand import DemandModel
-from models.engine import MODEL_CLASSES, add_panel_backtests, floor_at_zero
+from models.engine import MODEL_CLASSES
 from models.ensemble import add_ensemble
 from models.forecasting import cross_validate
 from models.intervals import SIZE_LABELS, size_classes_at
+from models.live_forecast import floor_at_zero
 from models.metrics import evaluate_cv
 from models.timeseries import Naive
 

@@ -33,9 +33,10 @@ from features.demand_inputs import demand_covariates
 from flows.snapshot import load_snapshot
 from models.backtest import interval_coverage, rolling_select
 from models.demand import DemandModel
-from models.engine import MODEL_CLASSES, floor_at_zero
+from models.engine import MODEL_CLASSES
 from models.ensemble import add_ensemble
 from models.forecasting import cross_validate
+from models.live_forecast import floor_at_zero
 from models.metrics import evaluate_cv
 from models.timeseries import Naive
 

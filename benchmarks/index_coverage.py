@@ -85,10 +85,11 @@ from features.panel import build_trade_panel, series_to_panel
 from features.series import REST, split_series
 from flows.snapshot import load_snapshot
 from models.backtest import rolling_select
-from models.engine import MODEL_CLASSES, floor_at_zero, path_clip_bounds
+from models.engine import MODEL_CLASSES
 from models.ensemble import add_ensemble
 from models.forecasting import cross_validate
 from models.intervals import size_classes_at
+from models.live_forecast import floor_at_zero, path_clip_bounds
 from models.paths import path_quantiles, window_error_paths
 from models.timeseries import Naive
 

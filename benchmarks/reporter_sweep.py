@@ -35,7 +35,7 @@ from configs import load_config  # noqa: E402
 from features.series import CoverageError, check_dependence_modelled  # noqa: E402
 from flows import pipeline  # noqa: E402
 from flows.snapshot import load_snapshot  # noqa: E402
-from models.engine import BacktestCoverageError  # noqa: E402
+from models.backtest_stage import BacktestCoverageError  # noqa: E402
 
 _TABLES: dict[str, pd.DataFrame] = {}
 # the clear errors a user gets, by the check that raised them

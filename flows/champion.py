@@ -26,10 +26,11 @@ from typing import TYPE_CHECKING, Any
 import mlflow.pyfunc
 import pandas as pd
 
-from models.engine import ENSEMBLE, MODEL_CLASSES, EngineResult, floor_live_forecast
+from models.engine import ENSEMBLE, MODEL_CLASSES, EngineResult
 from models.ensemble import add_ensemble
 from models.forecasting import forecast_panel
 from models.intervals import SIZE_BOUNDS, ConformalCalibration, apply_conformal, size_classes_at
+from models.live_forecast import floor_live_forecast
 from models.metrics import evaluate_cv
 from models.timeseries import Naive
 

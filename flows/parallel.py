@@ -28,13 +28,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect_dask import DaskTaskRunner
 
 from models.backtest import cross_validate_by_origin
-from models.engine import (
-    MAX_FALLBACK_SHARE,
-    MODEL_CLASSES,
-    EngineResult,
-    engine_origins,
-    finish_engine,
-)
+from models.engine import MODEL_CLASSES, EngineResult, engine_origins, finish_engine
+from models.fallbacks import MAX_FALLBACK_SHARE
 from models.forecasting import cross_validate, forecast_panel
 from models.timeseries import Naive
 

@@ -1,7 +1,8 @@
 """The fallback record of a forecast or backtest: which fits the fallback model replaced.
 
 Read from the ``fallback`` column written by :mod:`models.forecasting` (the aliases replaced
-for a series and cutoff, comma-separated, or ``""``).
+for a series and cutoff, comma-separated, or ``""``), and the limit on how often the fallback
+may stand in for a model before the run fails (:class:`FallbackShareError`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,16 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-__all__ = ["fallback_counts", "fallback_pairs"]
+from features.errors import ExportcastError
+
+__all__ = [
+    "MAX_FALLBACK_SHARE",
+    "FallbackShareError",
+    "check_fallbacks",
+    "fallback_counts",
+    "fallback_pairs",
+    "fallback_table",
+]
 
 
 def fallback_pairs(frame: pd.DataFrame) -> pd.DataFrame:
@@ -45,3 +55,56 @@ def fallback_counts(frame: pd.DataFrame, aliases: Sequence[str]) -> pd.DataFrame
     rows = [{"model": a, "replaced": int(replaced.get(a, 0)), "fits": fits} for a in aliases]
     out = pd.DataFrame(rows, columns=["model", "replaced", "fits"])
     return out.assign(share=out["replaced"] / out["fits"].where(out["fits"] > 0))
+
+
+class FallbackShareError(ExportcastError, ValueError):
+    """A model failed on more fits than ``max_fallback_share`` allows (names model and share)."""
+
+
+# Default of forecast.max_fallback_share: Korea's default backtest replaces 1.1 % of Theta's
+# fits (short early series), so 5 % leaves room for other reporters and catches a broken model.
+MAX_FALLBACK_SHARE = 0.05
+
+
+def check_fallbacks(counts: pd.DataFrame, max_share: float) -> None:
+    """Fail when any model was replaced by the fallback on more than ``max_share`` of its fits.
+
+    Args:
+        counts: ``stage, model, replaced, fits, share`` (:func:`fallback_table`).
+        max_share: Largest tolerated share (0-1).
+
+    Raises:
+        FallbackShareError: Naming each model over the limit, its stage, count and share.
+    """
+    over = counts[counts["share"] > max_share]
+    if over.empty:
+        return
+    worst = "; ".join(
+        f"{r.model} in the {r.stage} ({r.replaced} of {r.fits} fits, {r.share:.1%})"
+        for r in over.itertuples()
+    )
+    raise FallbackShareError(
+        f"the fallback model (Naive) replaced {worst}: more than "
+        f"forecast.max_fallback_share = {max_share:.0%}; expected a model that fits these "
+        "series (drop it from forecast.models) or a larger forecast.max_fallback_share"
+    )
+
+
+def fallback_table(
+    backtest: pd.DataFrame, live: pd.DataFrame, models: Sequence[str]
+) -> pd.DataFrame:
+    """Fallback counts of the backtest and the live forecast: ``stage, model, replaced, fits, share``."""
+    parts = []
+    for stage, frame, names in (
+        ("backtest", backtest, list(models)),
+        ("live forecast", live, None),
+    ):
+        if "fallback" not in frame.columns:
+            continue
+        if names is None:
+            names = [m for m in models if m in frame.columns]
+        parts.append(fallback_counts(frame, names).assign(stage=stage))
+    if not parts:
+        return pd.DataFrame(columns=["stage", "model", "replaced", "fits", "share"])
+    out = pd.concat(parts, ignore_index=True)
+    return out[["stage", "model", "replaced", "fits", "share"]]

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from models.backtest_stage import add_panel_backtests
 from models.demand import DemandModel, asof_fall, weo_outlook
-from models.engine import add_panel_backtests, run_engine
+from models.engine import run_engine
 from models.protocol import PanelForecaster
 
 PARTNERS = [f"P{i:02d}" for i in range(24)]

@@ -119,7 +119,7 @@ def test_backtest_and_live_forecast_are_floored_at_zero_like_published_exports()
 
 
 def test_origins_without_past_errors_at_every_step_are_not_scored():
-    from models.engine import BacktestCoverageError, scorable_origins
+    from models.backtest_stage import BacktestCoverageError, scorable_origins
 
     # 30 series of 2000-2029: at origin S every step 1..3 needs 19 past errors (95 % bound)
     series = make_panel(n_series=30, n_years=30, seed=3)

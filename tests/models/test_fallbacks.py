@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from models import engine as engine_module
-from models.engine import FallbackShareError, run_engine
-from models.fallbacks import fallback_counts
+from models.engine import run_engine
+from models.fallbacks import FallbackShareError, fallback_counts
 from models.forecasting import cross_validate
 from models.timeseries import Drift, Naive
 from tests.conftest import make_panel
