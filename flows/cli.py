@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from configs import RunConfig
-    from flows.pipeline import RunResult
+    from flows.run_info import RunResult
 
 # pandas, configs (pydantic) and flows.io (pyarrow) are imported by the commands that use them:
 # `exportcast --help` starts without them (issue 16). The names stay importable from here.

@@ -19,7 +19,8 @@ from prefect.logging import get_run_logger
 
 from configs import RunConfig
 from features.changes import headline_move
-from flows.pipeline import RunResult, _stop_workers_of_deployed_run, forecast_exports
+from flows.pipeline import _stop_workers_of_deployed_run, forecast_exports
+from flows.run_info import RunResult
 
 __all__ = ["record_update", "update_data", "update_then_forecast"]
 
