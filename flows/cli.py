@@ -312,7 +312,7 @@ def report(
     _quiet_libraries("WARNING")
     from flows.io import project_path
     from flows.report import report_from_run
-    from flows.tracking import resolve_store
+    from flows.tracking_store import resolve_store
 
     log = lambda m: console.print(m, highlight=False, soft_wrap=True)  # noqa: E731
     try:
@@ -342,7 +342,8 @@ def runs(
     """List recent MLflow runs of the reporter's experiment (newest first)."""
     cfg = _load(config, set_, scenarios=False)
     _quiet_libraries("WARNING")
-    from flows.tracking import TrackingError, recent_runs, resolve_store
+    from flows.tracking_runs import recent_runs
+    from flows.tracking_store import TrackingError, resolve_store
 
     experiment = cfg.tracking.experiment.format(reporter=cfg.reporter)
     try:
@@ -409,7 +410,8 @@ def ui(
     sqlite:///<project>/mlruns/mlflow.db.
     """
     cfg = _load(config, set_, scenarios=False)
-    from flows.tracking import TrackingError, resolve_store, run_ui_server
+    from flows.tracking_store import TrackingError, resolve_store
+    from flows.tracking_ui import run_ui_server
 
     try:
         store = resolve_store(cfg.tracking.uri, cfg.tracking.artifacts)

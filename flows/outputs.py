@@ -17,7 +17,7 @@ from prefect.cache_policies import NO_CACHE
 from configs import RunConfig
 from features.panel import series_to_panel
 from flows import report as report_files
-from flows import tracking
+from flows import tracking_store
 from flows.cache_keys import is_transient
 from flows.io import atomic_write, write_csv
 from flows.progress import describe_folder, describe_report, report_stage, stage_log
@@ -81,7 +81,7 @@ def remove_stale(paths: list[Path]) -> list[Path]:
 def write_outputs(
     concentration: pd.DataFrame,
     run: RunInfo,
-    record: tracking.RunRecord,
+    record: tracking_store.RunRecord,
     engine: EngineResult | None,
     bundle: dict[str, Any] | None = None,
     report: bool = False,
@@ -166,7 +166,7 @@ def write_outputs(
     cache_policy=NO_CACHE,
     on_completion=report_stage(describe_report),
 )
-def make_report(folder: Path, run: RunInfo, record: tracking.RunRecord, pdf: bool) -> Path:
+def make_report(folder: Path, run: RunInfo, record: tracking_store.RunRecord, pdf: bool) -> Path:
     """Build the HTML/PDF/XLSX report from the bundle; attach bundle and report to the run.
 
     Report files of the reporter that this run did not write (an earlier run's PDF when

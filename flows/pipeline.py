@@ -45,7 +45,7 @@ from features.concentration import concentration_index
 from features.panel import build_trade_panel
 from features.series import ForecastSeries, check_dependence_modelled, split_series
 from features.sources._common import SourceError
-from flows import cache_keys, tracking
+from flows import cache_keys, tracking, tracking_store
 from flows import report as report_files
 from flows.cache_keys import cache_key, cache_key_of, code_version, data_logic_key, is_transient
 from flows.engine_call import run_configured_engine
@@ -130,7 +130,7 @@ def describe_run(config: RunConfig, vintage: str) -> RunInfo:
         flow_run_id=flow_run.get_id(),
         flow_run_name=flow_run.get_name(),
         config=config.model_dump(mode="json"),
-        store=tracking.resolve_store(config.tracking.uri, config.tracking.artifacts),
+        store=tracking_store.resolve_store(config.tracking.uri, config.tracking.artifacts),
         experiment=config.tracking.experiment.format(reporter=config.reporter),
         output_dir=Path(config.output.dir) / config.reporter,
     )

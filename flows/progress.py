@@ -16,7 +16,7 @@ import pandas as pd
 from prefect.logging import get_run_logger
 
 from features.series import ForecastSeries
-from flows import tracking
+from flows import tracking_store
 from flows.run_info import OutputFolder
 from flows.snapshot import Snapshot
 from models.engine import EngineResult
@@ -114,7 +114,7 @@ def describe_concentration(conc: pd.DataFrame) -> str:
     )
 
 
-def describe_record(record: tracking.RunRecord) -> str:
+def describe_record(record: tracking_store.RunRecord) -> str:
     """Progress text of the MLflow run record."""
     return f"MLflow run {record.run_id} in {record.experiment} ({record.uri})"
 

@@ -6,11 +6,12 @@ from typing import Any
 
 import pandas as pd
 
-from flows import tracking
+from flows import tracking_store
 
 __all__ = ["OutputFolder", "RunInfo", "RunResult"]
 
 
+@dataclass(frozen=True)
 class OutputFolder:
     """What :func:`write_outputs` left in the output folder.
 
@@ -54,7 +55,7 @@ class RunInfo:
     flow_run_id: str | None
     flow_run_name: str | None
     config: dict[str, Any]
-    store: tracking.Store
+    store: tracking_store.Store
     experiment: str
     output_dir: Path
 

@@ -6,7 +6,8 @@ candidate model and per scenario, the registered champion forecaster and the plo
 """
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from prefect import task
@@ -14,7 +15,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
 from features.series import ForecastSeries
-from flows import tracking
+from flows import tracking, tracking_store
 from flows.cache_keys import is_transient
 from flows.outputs import forecast_table
 from flows.progress import describe_record, report_stage, stage_line
@@ -23,6 +24,9 @@ from models.engine import EngineResult
 from models.fta_track_record import track_metrics
 from models.index_backtest import ALL, summarize_index_backtest
 from models.scenarios import ScenarioResult
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 # Logged to MLflow with step = year (plus share_<ISO3> of each dependence-set partner).
 INDEX_METRICS = ["hhi", "hhi_norm", "n_effective", "cr1", "cr3", "cr5", "theil", "n_partners"]
@@ -45,7 +49,7 @@ def log_run(
     index_track: pd.DataFrame | None = None,
     backtest_table: pd.DataFrame | None = None,
     fta_track: pd.DataFrame | None = None,
-) -> tracking.RunRecord:
+) -> tracking_store.RunRecord:
     """Record the results in the job's open MLflow run: index paths by year, forecasts, plot.
 
     The run itself (opened by :func:`open_run`, with the config as parameters and the run's
@@ -83,7 +87,7 @@ def log_run(
         mlrun.log_table(fta_track, "fta_track_record.csv")
     for result in scenarios or []:
         _log_scenario(mlrun, result)
-    figure = tracking.dependence_figure(history, reporter=run.reporter, partners=run.dependence_set)
+    figure = dependence_figure(history, reporter=run.reporter, partners=run.dependence_set)
     mlrun.log_figure(figure, "dependence_share.png")
     return mlrun.record
 
@@ -235,3 +239,39 @@ def _log_champion(
     except Exception as exc:
         get_run_logger().warning("could not register %s: %s", name, exc)
         mlrun.set_tags({"champion_error": f"{type(exc).__name__}: {exc}"})
+
+
+def dependence_figure(
+    frame: pd.DataFrame, *, reporter: str, partners: Sequence[str], title: str | None = None
+) -> "Figure":
+    """A line chart of the dependence share and each partner's share by year (in %).
+
+    Args:
+        frame: Concentration rows with ``year``, ``share_<ISO3>`` and ``dependence_share``.
+        reporter: ISO3 of the reporter (for the title).
+        partners: The dependence set, in order.
+        title: Overrides the default title.
+
+    Returns:
+        A matplotlib figure (Agg canvas; no pyplot state).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 4.5), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    years = frame["year"].astype(int)
+    if len(partners) > 1:
+        label = " + ".join(partners)
+        ax.plot(years, 100 * frame["dependence_share"], lw=2.5, color="black", label=label)
+    for code in partners:
+        ax.plot(years, 100 * frame[f"share_{code}"], lw=1.5, label=code)
+    ax.set_ylabel("share of exports (%)")
+    ax.set_xlabel("year")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False)
+    ax.set_title(title or f"{reporter}: export dependence on {', '.join(partners)}")
+    fig.tight_layout()
+    return fig

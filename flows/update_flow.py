@@ -80,15 +80,15 @@ def record_update(config: RunConfig, result: RunResult, update: dict[str, Any]) 
     """
     from mlflow import MlflowClient
 
-    from flows import tracking
+    from flows import tracking_runs, tracking_store
     from flows.update import CHANGES_NAME
     from flows.vintages import resolve_vintage
 
     if result.mlflow_run_id is None:
         return {}
-    store = tracking.resolve_store(config.tracking.uri, config.tracking.artifacts)
+    store = tracking_store.resolve_store(config.tracking.uri, config.tracking.artifacts)
     experiment = config.tracking.experiment.format(reporter=config.reporter)
-    runs = tracking.recent_runs(store, experiment, limit=3)
+    runs = tracking_runs.recent_runs(store, experiment, limit=3)
     this = next((r for r in runs if r["run_id"] == result.mlflow_run_id), None)
     prev = next((r for r in runs if r["start"] < (this or runs[0])["start"]), None)
     tags = {"data_update": str(update.get("status"))}
@@ -110,7 +110,7 @@ def record_update(config: RunConfig, result: RunResult, update: dict[str, Any]) 
         _, folder = resolve_vintage(result.vintage, data.vintages_dir, data.snapshot_dir)
         if (folder / CHANGES_NAME).is_file():
             target = folder / CHANGES_NAME
-            tracking.log_artifacts(store, result.mlflow_run_id, {"what_changed": [target]})
+            tracking_runs.log_artifacts(store, result.mlflow_run_id, {"what_changed": [target]})
             artifact = f"what_changed/{CHANGES_NAME}"
     return {"tags": tags, "metrics": metrics, "artifact": artifact}
 
