@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from configs.schema import RunConfig, ScenarioConfig
+from configs.schema import RunConfig
+from configs.schema_scenario import ScenarioConfig
 from features.build import build_features
 from features.concentration import concentration_index
 from features.panel import build_trade_panel
