@@ -13,7 +13,7 @@ __all__ = ["OutputFolder", "RunInfo", "RunResult"]
 
 @dataclass(frozen=True)
 class OutputFolder:
-    """What :func:`write_outputs` left in the output folder.
+    """What :func:`flows.outputs.write_outputs` left in the output folder.
 
     Attributes:
         path: The folder (``outputs/<reporter>``).

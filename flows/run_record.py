@@ -58,7 +58,7 @@ def log_run(
     (backtest scores overall and per horizon step) and registers the chosen forecaster as the
     pyfunc model ``exportcast-<reporter>-forecaster`` with alias ``champion``; both need
     ``series``, the partner series the engine ran on. ``index_track`` (the
-    :func:`backtest_index` frame) adds the dependence share's backtest errors in percentage
+    :func:`flows.forecast_tasks.backtest_index` frame) adds the dependence share's backtest errors in percentage
     points: overall ``dependence_backtest_mae``, ``_mae_no_change`` and ``_bias``, and the
     same with the suffix ``_by_h`` per horizon (step = years ahead). ``fta_track`` (the FTA
     track record) adds ``fta_track_*`` metrics and ``fta_track_record.csv``.
