@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from configs.schema import ForecastConfig
+from configs.schema_forecast import ForecastConfig
 from features.demand_inputs import demand_covariates
 from features.panel import build_export_series, build_trade_panel
 from flows.snapshot import load_snapshot

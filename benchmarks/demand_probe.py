@@ -28,7 +28,7 @@ from backtest import (  # this folder (run as a script)
     share_weights,
 )
 
-from configs.schema import ForecastConfig
+from configs.schema_forecast import ForecastConfig
 from features.demand_inputs import demand_covariates
 from flows.snapshot import load_snapshot
 from models.backtest import interval_coverage, rolling_select

@@ -79,7 +79,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from configs.schema import ForecastConfig
+from configs.schema_forecast import ForecastConfig
 from features.concentration import concentration_from_paths, concentration_index
 from features.panel import build_trade_panel, series_to_panel
 from features.series import REST, split_series

@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from configs.schema import ForecastConfig
+from configs.schema_forecast import ForecastConfig
 from features.panel import build_trade_panel
 from features.series import origin_histories, split_series
 from flows.snapshot import load_snapshot

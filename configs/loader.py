@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from pydantic import ValidationError
 
-from configs.schema import RunConfig, ScenarioConfig
+from configs.schema import RunConfig
+from configs.schema_scenario import ScenarioConfig
 from features.errors import ExportcastError
 
 if TYPE_CHECKING:  # pandas loads when a scenario is checked against the data, not at import

@@ -1,6 +1,6 @@
 """The champion forecaster as an MLflow pyfunc model, and per-horizon backtest scores.
 
-Besides :mod:`flows.tracking`, this is the one module that imports mlflow: it defines the
+Besides ``flows/tracking*.py``, this is the one module that imports mlflow: it defines the
 ``PythonModel`` subclass that MLflow pickles (by reference) into the registered model
 ``exportcast-<reporter>-forecaster`` (alias ``champion``). Loading the model therefore needs
 ``flows.champion`` and ``models`` importable: the project installed in the loading

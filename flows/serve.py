@@ -32,7 +32,8 @@ from prefect.types.entrypoint import EntrypointType
 
 from configs import RunConfig, config_hash
 from features.errors import ExportcastError
-from flows.pipeline import code_version, prefect_settings
+from flows.cache_keys import code_version
+from flows.pipeline import prefect_settings
 from flows.update_flow import update_then_forecast
 
 __all__ = [

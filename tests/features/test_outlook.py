@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from configs.schema import ForecastConfig
+from configs.schema_forecast import ForecastConfig
 from features.outlook import (
     AS_OF_RULES,
     DEFAULT_AS_OF,

@@ -19,7 +19,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from flows import pipeline
+from flows import cache_keys, pipeline
 from tests.flows.helpers import FAST, FAST_ARGS, free_port, subprocess_env, wait_for_http
 
 
@@ -33,7 +33,7 @@ def mlflow_uri(tmp_path_factory) -> str:
 def isolated_stores(tmp_path_factory, mlflow_uri):
     """Keep tests out of the project's mlruns/ and .exportcast-cache/."""
     cache_root = tmp_path_factory.mktemp("cache-root")
-    real_cache_dir = pipeline.cache_dir
+    real_cache_dir = cache_keys.cache_dir
 
     def cache_dir(config):
         path = Path(config.cache.dir)
@@ -42,7 +42,7 @@ def isolated_stores(tmp_path_factory, mlflow_uri):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLFLOW_TRACKING_URI", mlflow_uri)
         mp.setenv("MLFLOW_LOGGING_LEVEL", "WARNING")
-        mp.setattr(pipeline, "cache_dir", cache_dir)
+        mp.setattr(cache_keys, "cache_dir", cache_dir)
         yield
 
 

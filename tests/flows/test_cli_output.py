@@ -5,7 +5,7 @@ from datetime import datetime
 from rich.console import Console
 
 from flows import cli
-from flows.cli import runs_table
+from flows.cli_tracking import runs_table
 
 
 def _runs(n=3):

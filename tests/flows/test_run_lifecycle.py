@@ -13,6 +13,7 @@ import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
+import flows.outputs as outputs
 import flows.pipeline as pipeline
 import reports.build as report_build
 from configs import load_config
@@ -63,7 +64,7 @@ def test_a_failure_while_writing_outputs_marks_the_run_failed(tmp_path, monkeypa
     def broken(frame, path, **kwargs):
         raise PermissionError(f"cannot write {path}")  # permanent: not retried
 
-    monkeypatch.setattr(pipeline, "write_csv", broken)
+    monkeypatch.setattr(outputs, "write_csv", broken)
     with pytest.raises(PermissionError):
         run_pipeline(_config(tmp_path), log=lambda _: None)
     _, runs = _top_runs()

@@ -6,15 +6,10 @@ import pytest
 from mlflow import MlflowClient
 
 from flows.io import PROJECT_ROOT
-from flows.tracking import (
-    REDACTED,
-    TrackingError,
-    flatten_params,
-    recent_runs,
-    resolve_store,
-    server_command,
-    tracked_run,
-)
+from flows.tracking import tracked_run
+from flows.tracking_runs import recent_runs
+from flows.tracking_store import REDACTED, TrackingError, flatten_params, resolve_store
+from flows.tracking_ui import server_command
 
 
 def _history(n_years=5, level=0.3):

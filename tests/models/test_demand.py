@@ -188,7 +188,7 @@ def test_panel_backtest_names_a_row_left_without_forecast(data):
 
 
 def test_pipeline_adds_the_demand_candidate_when_configured(data):
-    from configs.schema import ForecastConfig
+    from configs.schema_forecast import ForecastConfig
     from features.series import ForecastSeries
     from flows.pipeline import forecast_partners
 
