@@ -31,12 +31,12 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from configs import load_config  # noqa: E402
-from features.series import CoverageError, check_dependence_modelled  # noqa: E402
-from flows import forecast_tasks, pipeline  # noqa: E402
-from flows.outputs import forecast_table  # noqa: E402
-from flows.snapshot import load_snapshot  # noqa: E402
-from models.backtest_stage import BacktestCoverageError  # noqa: E402
+from exportcast.configs import load_config  # noqa: E402
+from exportcast.features.series import CoverageError, check_dependence_modelled  # noqa: E402
+from exportcast.flows import forecast_tasks, pipeline  # noqa: E402
+from exportcast.flows.outputs import forecast_table  # noqa: E402
+from exportcast.flows.snapshot import load_snapshot  # noqa: E402
+from exportcast.models.backtest_stage import BacktestCoverageError  # noqa: E402
 
 _TABLES: dict[str, pd.DataFrame] = {}
 # the clear errors a user gets, by the check that raised them

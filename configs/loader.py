@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from pydantic import ValidationError
 
-from configs.schema import RunConfig
-from configs.schema_scenario import ScenarioConfig
-from features.errors import ExportcastError
+from exportcast.configs.schema import RunConfig
+from exportcast.configs.schema_scenario import ScenarioConfig
+from exportcast.features.errors import ExportcastError
 
 if TYPE_CHECKING:  # pandas loads when a scenario is checked against the data, not at import
     import pandas as pd
@@ -148,7 +148,7 @@ def load_config(
 
 def _check_vintage(config: RunConfig, origin: str) -> None:
     """A pinned data.vintage must be the embedded snapshot or in the vintage store."""
-    from flows.vintages import VintageError, resolve_vintage
+    from exportcast.flows.vintages import VintageError, resolve_vintage
 
     data = config.data
     try:

@@ -20,9 +20,9 @@ from pydantic import (
     model_validator,
 )
 
-from configs.schema_base import ISO3, StrictModel
-from configs.schema_forecast import ForecastConfig
-from configs.schema_sections import (
+from exportcast.configs.schema_base import ISO3, StrictModel
+from exportcast.configs.schema_forecast import ForecastConfig
+from exportcast.configs.schema_sections import (
     CacheConfig,
     DataConfig,
     OutputConfig,

@@ -10,7 +10,7 @@ from pydantic import (
     ConfigDict,
 )
 
-from features.sources.codes import known_iso3
+from exportcast.features.sources.codes import known_iso3
 
 __all__ = ["ISO3", "StrictModel"]
 

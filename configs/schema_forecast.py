@@ -10,7 +10,7 @@ from pydantic import (
     model_validator,
 )
 
-from configs.schema_base import StrictModel
+from exportcast.configs.schema_base import StrictModel
 
 __all__ = ["ForecastConfig", "ModelName", "OriginRange"]
 

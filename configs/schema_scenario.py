@@ -11,7 +11,7 @@ from pydantic import (
     model_validator,
 )
 
-from configs.schema_base import ISO3, StrictModel
+from exportcast.configs.schema_base import ISO3, StrictModel
 
 __all__ = ["ScenarioChanges", "ScenarioConfig", "ScenarioFtaChange", "ScenarioGdpShock"]
 

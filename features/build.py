@@ -46,7 +46,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from features.fta import fta_by_year
+from exportcast.features.fta import fta_by_year
 
 __all__ = [
     "DEMAND_SOURCES",

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.sources._common import ROW, SourceError
-from features.sources.codes import known_iso3
+from exportcast.features.sources._common import ROW, SourceError
+from exportcast.features.sources.codes import known_iso3
 
 __all__ = [
     "PANEL_COLUMNS",

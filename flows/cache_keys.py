@@ -17,8 +17,8 @@ from typing import Any
 
 from prefect.context import TaskRunContext
 
-from configs import RunConfig
-from flows.io import PROJECT_ROOT
+from exportcast.configs import RunConfig
+from exportcast.flows.io import PROJECT_ROOT
 
 __all__ = [
     "CODE_DIRS",
@@ -98,7 +98,7 @@ def scenario_digest(config: RunConfig) -> str:
     The config holds scenario file *paths*; editing a file (another FTA year, another
     partner) must change the results' key, wherever the file lives.
     """
-    from configs.loader import scenario_path
+    from exportcast.configs.loader import scenario_path
 
     h = hashlib.sha256()
     for name in config.scenarios:

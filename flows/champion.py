@@ -26,16 +26,16 @@ from typing import TYPE_CHECKING, Any
 import mlflow.pyfunc
 import pandas as pd
 
-from models.engine import ENSEMBLE, MODEL_CLASSES, EngineResult
-from models.ensemble import add_ensemble
-from models.forecasting import forecast_panel
-from models.intervals import SIZE_BOUNDS, ConformalCalibration, apply_conformal, size_classes_at
-from models.live_forecast import floor_live_forecast
-from models.metrics import evaluate_cv
-from models.timeseries import Naive
+from exportcast.models.engine import ENSEMBLE, MODEL_CLASSES, EngineResult
+from exportcast.models.ensemble import add_ensemble
+from exportcast.models.forecasting import forecast_panel
+from exportcast.models.intervals import SIZE_BOUNDS, ConformalCalibration, apply_conformal, size_classes_at
+from exportcast.models.live_forecast import floor_live_forecast
+from exportcast.models.metrics import evaluate_cv
+from exportcast.models.timeseries import Naive
 
 if TYPE_CHECKING:
-    from flows.tracking import TrackedRun
+    from exportcast.flows.tracking import TrackedRun
 
 __all__ = [
     "OUTPUT_COLUMNS",

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from features.errors import ExportcastError
-from flows.console import (
+from exportcast.features.errors import ExportcastError
+from exportcast.flows.console import (
     ConfigOpt,
     SetOpt,
     console,
@@ -33,8 +33,8 @@ from flows.console import (
 if TYPE_CHECKING:
     import pandas as pd
 
-    from configs import RunConfig
-    from flows.run_info import RunResult
+    from exportcast.configs import RunConfig
+    from exportcast.flows.run_info import RunResult
 
 # pandas, configs (pydantic) and flows.io (pyarrow) are imported by the commands that use them:
 # `exportcast --help` starts without them (issue 16). The names stay importable from here.
@@ -43,7 +43,7 @@ _LAZY = {
     "ConfigError": ("configs", "ConfigError"),
     "RunConfig": ("configs", "RunConfig"),
     "load_config": ("configs", "load_config"),
-    "project_path": ("flows.io", "project_path"),
+    "project_path": ("exportcast.flows.io", "project_path"),
 }
 
 
@@ -173,7 +173,7 @@ def _run(cfg: RunConfig, *, quiet: bool, verbose: bool) -> RunResult:
     quiet_libraries("INFO" if verbose else "WARNING", console_level=None if verbose else "CRITICAL")
     import httpx
 
-    from flows.pipeline import run_pipeline
+    from exportcast.flows.pipeline import run_pipeline
 
     log = (
         (lambda _: None) if quiet else (lambda m: console.print(m, highlight=False, soft_wrap=True))
@@ -210,7 +210,7 @@ def scenario(
     """
     import pandas as pd
 
-    from configs import ConfigError, load_scenario
+    from exportcast.configs import ConfigError, load_scenario
 
     try:
         spec = load_scenario(file)
@@ -267,7 +267,7 @@ def _print_scenario(
     console.print(table)
 
 
-from flows.cli_tracking import report, runs, ui  # noqa: E402 (the MLflow store's commands)
+from exportcast.flows.cli_tracking import report, runs, ui  # noqa: E402 (the MLflow store's commands)
 
 app.command()(report)
 app.command()(runs)
@@ -289,7 +289,7 @@ def serve(
     """
     cfg = load_run_config(config, set_)
     quiet_libraries("WARNING" if quiet else "INFO")
-    from flows.serve import ServeError, serve_forecasts
+    from exportcast.flows.serve import ServeError, serve_forecasts
 
     log = (
         (lambda _: None) if quiet else (lambda m: console.print(m, highlight=False, soft_wrap=True))
@@ -314,7 +314,7 @@ def snapshot(
     ] = False,
 ) -> None:
     """Build the embedded data snapshot from the upstream raw files (deterministic)."""
-    from flows.snapshot import build_snapshot, compare_snapshots, read_manifest
+    from exportcast.flows.snapshot import build_snapshot, compare_snapshots, read_manifest
 
     log = lambda m: console.print(m, highlight=False)  # noqa: E731
     try:
@@ -334,7 +334,7 @@ def snapshot(
         _fail(str(exc))
 
 
-from flows.data_commands import update, vintages  # noqa: E402 (new data, docs/data-updates.md)
+from exportcast.flows.data_commands import update, vintages  # noqa: E402 (new data, docs/data-updates.md)
 
 app.command()(update)
 app.command()(vintages)

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from features.errors import ExportcastError
-from flows.console import ConfigOpt, SetOpt, console, fail, load_run_config, quiet_libraries
+from exportcast.features.errors import ExportcastError
+from exportcast.flows.console import ConfigOpt, SetOpt, console, fail, load_run_config, quiet_libraries
 
 __all__ = ["report", "runs", "runs_table", "ui"]
 
@@ -35,9 +35,9 @@ def report(
     """
     cfg = load_run_config(config, set_, scenarios=False)
     quiet_libraries("WARNING")
-    from flows.io import project_path
-    from flows.report import report_from_run
-    from flows.tracking_store import resolve_store
+    from exportcast.flows.io import project_path
+    from exportcast.flows.report import report_from_run
+    from exportcast.flows.tracking_store import resolve_store
 
     log = lambda m: console.print(m, highlight=False, soft_wrap=True)  # noqa: E731
     try:
@@ -66,8 +66,8 @@ def runs(
     """List recent MLflow runs of the reporter's experiment (newest first)."""
     cfg = load_run_config(config, set_, scenarios=False)
     quiet_libraries("WARNING")
-    from flows.tracking_runs import recent_runs
-    from flows.tracking_store import TrackingError, resolve_store
+    from exportcast.flows.tracking_runs import recent_runs
+    from exportcast.flows.tracking_store import TrackingError, resolve_store
 
     experiment = cfg.tracking.experiment.format(reporter=cfg.reporter)
     try:
@@ -133,8 +133,8 @@ def ui(
     sqlite:///<project>/mlruns/mlflow.db.
     """
     cfg = load_run_config(config, set_, scenarios=False)
-    from flows.tracking_store import TrackingError, resolve_store
-    from flows.tracking_ui import run_ui_server
+    from exportcast.flows.tracking_store import TrackingError, resolve_store
+    from exportcast.flows.tracking_ui import run_ui_server
 
     try:
         store = resolve_store(cfg.tracking.uri, cfg.tracking.artifacts)

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.text import Text
 
 if TYPE_CHECKING:  # configs (pydantic) is imported when a command runs, not by --help
-    from configs import RunConfig
+    from exportcast.configs import RunConfig
 
 __all__ = [
     "ConfigOpt",
@@ -59,7 +59,7 @@ def load_run_config(
 
     ``scenarios=False``: a command that does not run the job need not validate scenario files.
     """
-    from configs import ConfigError, load_config
+    from exportcast.configs import ConfigError, load_config
 
     try:
         return load_config(config, set_ or [], scenarios=scenarios)

@@ -10,12 +10,12 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from threadpoolctl import threadpool_limits
 
-from configs import RunConfig
-from features.concentration import concentration_from_paths
-from features.panel import series_to_panel
-from features.series import REST, ForecastSeries
-from flows.cache_keys import cache_key_of
-from flows.progress import (
+from exportcast.configs import RunConfig
+from exportcast.features.concentration import concentration_from_paths
+from exportcast.features.panel import series_to_panel
+from exportcast.features.series import REST, ForecastSeries
+from exportcast.flows.cache_keys import cache_key_of
+from exportcast.flows.progress import (
     describe_forecast_conc,
     describe_index_backtest,
     describe_opportunities,
@@ -24,10 +24,10 @@ from flows.progress import (
     report_stage,
     stage_log,
 )
-from models.engine import EngineResult
-from models.index_backtest import index_backtest
-from models.paths import path_quantiles
-from models.scenarios import ScenarioResult
+from exportcast.models.engine import EngineResult
+from exportcast.models.index_backtest import index_backtest
+from exportcast.models.paths import path_quantiles
+from exportcast.models.scenarios import ScenarioResult
 
 
 @task(cache_policy=NO_CACHE, on_completion=report_stage(describe_forecast_conc))
@@ -102,8 +102,8 @@ def run_scenarios(
     A scenario whose origin is the run's last year reuses the run's engine result; an ex-ante
     scenario (earlier origin) runs the engine again on the data up to its origin.
     """
-    from configs import load_scenario
-    from flows.scenarios import run_scenario
+    from exportcast.configs import load_scenario
+    from exportcast.flows.scenarios import run_scenario
 
     log = stage_log()
     results = []
@@ -125,7 +125,7 @@ def run_scenarios(
 )
 def fta_track_record(tables: dict[str, pd.DataFrame], *, cache_key: str | None) -> pd.DataFrame:
     """The ex ante track record of Korea's agreements (docs/fta-gravity.md; about 70 s cold)."""
-    from models.fta_track_record import track_record
+    from exportcast.models.fta_track_record import track_record
 
     log = stage_log()
     with threadpool_limits(limits=1, user_api="blas"):
@@ -147,7 +147,7 @@ def find_opportunities(
     exclude_open_registries: bool = True,
 ) -> pd.DataFrame:
     """Rank partners by how much their forecast growth lowers dependence and concentration."""
-    from models.opportunities import opportunities
+    from exportcast.models.opportunities import opportunities
 
     return opportunities(
         forecasts,

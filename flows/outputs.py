@@ -14,17 +14,17 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from configs import RunConfig
-from features.panel import series_to_panel
-from flows import report as report_files
-from flows import tracking_store
-from flows.cache_keys import is_transient
-from flows.io import atomic_write, write_csv
-from flows.progress import describe_folder, describe_report, report_stage, stage_log
-from flows.run_info import OutputFolder, RunInfo
-from flows.snapshot import Snapshot
-from flows.vintages import snapshot_folder, vintage_notes
-from models.engine import EngineResult
+from exportcast.configs import RunConfig
+from exportcast.features.panel import series_to_panel
+from exportcast.flows import report as report_files
+from exportcast.flows import tracking_store
+from exportcast.flows.cache_keys import is_transient
+from exportcast.flows.io import atomic_write, write_csv
+from exportcast.flows.progress import describe_folder, describe_report, report_stage, stage_log
+from exportcast.flows.run_info import OutputFolder, RunInfo
+from exportcast.flows.snapshot import Snapshot
+from exportcast.flows.vintages import snapshot_folder, vintage_notes
+from exportcast.models.engine import EngineResult
 
 
 def fallback_records(engine: EngineResult) -> list[dict[str, Any]]:
@@ -192,7 +192,7 @@ def make_report(folder: Path, run: RunInfo, record: tracking_store.RunRecord, pd
 
 def live_weo_vintage(tables: Mapping[str, pd.DataFrame]) -> str | None:
     """The newest WEO vintage in the snapshot (None without the ``weo_vintages`` table)."""
-    from features.outlook import vintage_at
+    from exportcast.features.outlook import vintage_at
 
     table = tables.get("weo_vintages")
     return None if table is None or table.empty else vintage_at(table)

@@ -40,25 +40,25 @@ from prefect.settings import (
     temporary_settings,
 )
 
-from configs import RunConfig, config_hash, load_config
-from features.concentration import concentration_index
-from features.panel import build_trade_panel
-from features.series import ForecastSeries, check_dependence_modelled, split_series
-from features.sources._common import SourceError
-from flows import cache_keys, tracking, tracking_store
-from flows import report as report_files
-from flows.cache_keys import cache_key, cache_key_of, code_version, data_logic_key, is_transient
-from flows.engine_call import run_configured_engine
-from flows.forecast_tasks import (
+from exportcast.configs import RunConfig, config_hash, load_config
+from exportcast.features.concentration import concentration_index
+from exportcast.features.panel import build_trade_panel
+from exportcast.features.series import ForecastSeries, check_dependence_modelled, split_series
+from exportcast.features.sources._common import SourceError
+from exportcast.flows import cache_keys, tracking, tracking_store
+from exportcast.flows import report as report_files
+from exportcast.flows.cache_keys import cache_key, cache_key_of, code_version, data_logic_key, is_transient
+from exportcast.flows.engine_call import run_configured_engine
+from exportcast.flows.forecast_tasks import (
     backtest_index,
     find_opportunities,
     forecast_concentration,
     fta_track_record,
     run_scenarios,
 )
-from flows.io import project_path
-from flows.outputs import bundle_meta, forecast_table, live_weo_vintage, make_report, write_outputs
-from flows.progress import (
+from exportcast.flows.io import project_path
+from exportcast.flows.outputs import bundle_meta, forecast_table, live_weo_vintage, make_report, write_outputs
+from exportcast.flows.progress import (
     PROGRESS,
     Progress,
     describe_concentration,
@@ -69,14 +69,14 @@ from flows.progress import (
     report_stage,
     restart_clock,
 )
-from flows.run_info import RunInfo, RunResult
-from flows.run_record import log_run, open_run
-from flows.snapshot import Snapshot, build_snapshot, load_snapshot
-from flows.vintages import snapshot_folder
-from models.backtest_table import engine_backtest_table
-from models.demand import DEMAND_TABLES
-from models.engine import EngineResult
-from models.scenarios import ScenarioResult
+from exportcast.flows.run_info import RunInfo, RunResult
+from exportcast.flows.run_record import log_run, open_run
+from exportcast.flows.snapshot import Snapshot, build_snapshot, load_snapshot
+from exportcast.flows.vintages import snapshot_folder
+from exportcast.models.backtest_table import engine_backtest_table
+from exportcast.models.demand import DEMAND_TABLES
+from exportcast.models.engine import EngineResult
+from exportcast.models.scenarios import ScenarioResult
 
 __all__ = [
     "forecast_exports",

@@ -15,13 +15,13 @@ from typing import Any
 import pandas as pd
 from prefect.logging import get_run_logger
 
-from features.series import ForecastSeries
-from flows import tracking_store
-from flows.run_info import OutputFolder
-from flows.snapshot import Snapshot
-from models.engine import EngineResult
-from models.index_backtest import ALL, summarize_index_backtest
-from models.scenarios import ScenarioResult
+from exportcast.features.series import ForecastSeries
+from exportcast.flows import tracking_store
+from exportcast.flows.run_info import OutputFolder
+from exportcast.flows.snapshot import Snapshot
+from exportcast.models.engine import EngineResult
+from exportcast.models.index_backtest import ALL, summarize_index_backtest
+from exportcast.models.scenarios import ScenarioResult
 
 
 @dataclass

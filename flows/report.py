@@ -22,10 +22,10 @@ from typing import Any
 
 import pandas as pd
 
-from flows import tracking_runs, tracking_store
-from flows.io import atomic_write, write_csv
-from flows.scenarios import index_columns, partner_columns
-from reports.bundle import check_reporter_code
+from exportcast.flows import tracking_runs, tracking_store
+from exportcast.flows.io import atomic_write, write_csv
+from exportcast.flows.scenarios import index_columns, partner_columns
+from exportcast.reports.bundle import check_reporter_code
 
 __all__ = [
     "BUNDLE_FILES",
@@ -147,7 +147,7 @@ def build_and_log_report(
         log_bundle: Also log the bundle files under ``report_data/``.
         log: Progress printer.
     """
-    from reports import build_report
+    from exportcast.reports import build_report
 
     files = build_report(bundle, out_dir, pdf=pdf)
     made = [files.html, files.xlsx] + ([files.pdf] if files.pdf is not None else [])

@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from flows import tracking_store
+from exportcast.flows import tracking_store
 
 __all__ = ["OutputFolder", "RunInfo", "RunResult"]
 

@@ -14,16 +14,16 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
-from features.series import ForecastSeries
-from flows import tracking, tracking_store
-from flows.cache_keys import is_transient
-from flows.outputs import forecast_table
-from flows.progress import describe_record, report_stage, stage_line
-from flows.run_info import RunInfo
-from models.engine import EngineResult
-from models.fta_track_record import track_metrics
-from models.index_backtest import ALL, summarize_index_backtest
-from models.scenarios import ScenarioResult
+from exportcast.features.series import ForecastSeries
+from exportcast.flows import tracking, tracking_store
+from exportcast.flows.cache_keys import is_transient
+from exportcast.flows.outputs import forecast_table
+from exportcast.flows.progress import describe_record, report_stage, stage_line
+from exportcast.flows.run_info import RunInfo
+from exportcast.models.engine import EngineResult
+from exportcast.models.fta_track_record import track_metrics
+from exportcast.models.index_backtest import ALL, summarize_index_backtest
+from exportcast.models.scenarios import ScenarioResult
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -180,7 +180,7 @@ def _log_index_backtest(mlrun: tracking.TrackedRun, frame: pd.DataFrame) -> None
 def _log_model_runs(mlrun: tracking.TrackedRun, engine: EngineResult, train: pd.DataFrame) -> None:
     # One nested run per candidate (and Selected): scores per horizon step (step = h) and
     # overall (overall_<metric>, as in backtest_accuracy.csv).
-    from flows import champion  # imports mlflow: only when a run is recorded
+    from exportcast.flows import champion  # imports mlflow: only when a run is recorded
 
     acc = engine.accuracy.set_index("model")
     by_h = champion.horizon_scores(engine.backtest, train, list(acc.index))
@@ -223,7 +223,7 @@ def _log_champion(
     mlrun: tracking.TrackedRun, run: RunInfo, engine: EngineResult, train: pd.DataFrame
 ) -> None:
     # Registration is an extra: a failure is reported (tag, warning), the run still finishes.
-    from flows import champion
+    from exportcast.flows import champion
 
     name = f"exportcast-{run.reporter}-forecaster"
     try:

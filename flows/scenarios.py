@@ -17,19 +17,19 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from configs.schema import RunConfig
-from configs.schema_scenario import ScenarioConfig
-from features.build import build_features
-from features.concentration import concentration_index
-from features.panel import build_trade_panel
-from features.series import REST, ForecastSeries, split_series
-from flows.engine_call import run_configured_engine
-from models import scenario_effects, scenario_gravity
-from models import scenarios as sc
-from models import world_scenarios as ws
-from models.demand import DEMAND_TABLES
-from models.engine import EngineResult
-from models.world_scenarios import world_meta
+from exportcast.configs.schema import RunConfig
+from exportcast.configs.schema_scenario import ScenarioConfig
+from exportcast.features.build import build_features
+from exportcast.features.concentration import concentration_index
+from exportcast.features.panel import build_trade_panel
+from exportcast.features.series import REST, ForecastSeries, split_series
+from exportcast.flows.engine_call import run_configured_engine
+from exportcast.models import scenario_effects, scenario_gravity
+from exportcast.models import scenarios as sc
+from exportcast.models import world_scenarios as ws
+from exportcast.models.demand import DEMAND_TABLES
+from exportcast.models.engine import EngineResult
+from exportcast.models.world_scenarios import world_meta
 
 __all__ = ["PARTNER_COLUMNS", "baseline_at", "index_columns", "partner_columns", "run_scenario"]
 
@@ -338,7 +338,7 @@ def _log_effects(
     ]
     more = f" and {len(last) - 3} more partners" if len(last) > 3 else ""
     # the report's wording; loads the report stack
-    from reports.sections_scenarios import outcome_check
+    from exportcast.reports.sections_scenarios import outcome_check
 
     outcome = outcome_check(partners, {}, lv, prefix="", caveat=False)
     if outcome:  # an ex ante scenario whose first years are known

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from features.errors import ExportcastError
-from flows.io import atomic_write, read_parquet, sha256_file, write_parquet
-from flows.sources_meta import SOURCES
+from exportcast.features.errors import ExportcastError
+from exportcast.flows.io import atomic_write, read_parquet, sha256_file, write_parquet
+from exportcast.flows.sources_meta import SOURCES
 
 if TYPE_CHECKING:  # pandas and the adapters load on first use (`exportcast vintages` needs neither)
     import pandas as pd
 
-    from features.sources._common import Loaded
+    from exportcast.features.sources._common import Loaded
 
     # table name -> (frame, source folders, what was loaded)
     _Tables = dict[str, tuple[pd.DataFrame, list[str], list[Loaded]]]
@@ -64,7 +64,7 @@ class Snapshot:
 
 
 def _drop_row(frame: pd.DataFrame) -> pd.DataFrame:
-    from features.sources._common import ROW
+    from exportcast.features.sources._common import ROW
 
     return frame.drop(columns=[ROW], errors="ignore").reset_index(drop=True)
 
@@ -94,7 +94,7 @@ def _step(log: Callable[[str], None], name: str) -> float:
 
 def _read_kosis(raw: Path, tables: _Tables, log: Callable[[str], None]) -> Loaded:
     """Korea's exports by partner and totals (KOSIS)."""
-    from features.sources.kosis import load_kosis_exports
+    from exportcast.features.sources.kosis import load_kosis_exports
 
     t = _step(log, "KOSIS exports by partner")
     kor, kor_totals = load_kosis_exports(
@@ -108,8 +108,8 @@ def _read_kosis(raw: Path, tables: _Tables, log: Callable[[str], None]) -> Loade
 
 def _read_dots(raw: Path, tables: _Tables, log: Callable[[str], None]) -> tuple[Loaded, Loaded]:
     """WDI (its merchandise exports check the DOTS totals) and the all-reporter IMF DOTS panel."""
-    from features.sources.dots import load_dots_exports
-    from features.sources.wdi import load_wdi
+    from exportcast.features.sources.dots import load_dots_exports
+    from exportcast.features.sources.wdi import load_wdi
 
     t = _step(log, "WDI indicators")
     wdi = load_wdi(raw / "wdi", start=INDICATOR_YEARS[0], end=INDICATOR_YEARS[1])
@@ -131,8 +131,8 @@ def _read_dots(raw: Path, tables: _Tables, log: Callable[[str], None]) -> tuple[
 
 def _read_indicators(raw: Path, tables: _Tables, wdi: Loaded, log: Callable[[str], None]) -> None:
     """Partner indicators: WDI, IMF WEO, Gapminder and UN WPP merged."""
-    from features.sources.demography import load_gapminder, load_wpp_population
-    from features.sources.weo import load_weo, weo_wide
+    from exportcast.features.sources.demography import load_gapminder, load_wpp_population
+    from exportcast.features.sources.weo import load_weo, weo_wide
 
     t = _step(log, "IMF WEO Oct-2025 and UN WPP 2024")
     weo = load_weo(
@@ -160,15 +160,15 @@ def _read_geography(
     raw: Path, tables: _Tables, kor: Loaded, dots: Loaded, log: Callable[[str], None]
 ) -> None:
     """Distances (CEPII, gaps filled from coordinates), countries, income groups, Korea's FTAs."""
-    from features.sources.cepii import (
+    from exportcast.features.sources.cepii import (
         combine_points,
         fill_missing_pairs,
         load_cepii_distances,
         load_cepii_geo,
     )
-    from features.sources.countries import load_countries, load_income_history
-    from features.sources.demography import load_gapminder_geo
-    from features.sources.fta import load_korea_fta
+    from exportcast.features.sources.countries import load_countries, load_income_history
+    from exportcast.features.sources.demography import load_gapminder_geo
+    from exportcast.features.sources.fta import load_korea_fta
 
     t = _step(log, "CEPII GeoDist, countries, income groups, Korea FTAs")
     dist = load_cepii_distances(raw / "cepii_geodist" / "dist_cepii.csv")
@@ -195,7 +195,7 @@ def _read_geography(
 
 def _read_weo_vintages(raw: Path, tables: _Tables, log: Callable[[str], None]) -> None:
     """Every WEO vintage's forecasts (historical vintages and the October 2025 one)."""
-    from features.sources.weo_vintages import (
+    from exportcast.features.sources.weo_vintages import (
         load_weo_latest_vintage,
         load_weo_vintages,
         weo_vintages_table,
@@ -215,7 +215,7 @@ def _read_weo_vintages(raw: Path, tables: _Tables, log: Callable[[str], None]) -
 
 def _read_rtas(raw: Path, tables: _Tables, log: Callable[[str], None]) -> None:
     """The WTO RTA database (agreement pairs)."""
-    from features.sources.wto_rta import load_wto_rtas
+    from exportcast.features.sources.wto_rta import load_wto_rtas
 
     t = _step(log, "WTO RTA database (agreement pairs)")
     rtas = load_wto_rtas(raw / "wto_rta" / "all_rtas.csv")

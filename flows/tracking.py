@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from flows.tracking_store import (
+from exportcast.flows.tracking_store import (
     MAX_TAG_CHARS,
     RunRecord,
     Store,

@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flows.tracking_store import Store, TrackingError, mlflow_client, store_lock
+from exportcast.flows.tracking_store import Store, TrackingError, mlflow_client, store_lock
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from features.errors import ExportcastError
-from flows.io import PROJECT_ROOT
+from exportcast.features.errors import ExportcastError
+from exportcast.flows.io import PROJECT_ROOT
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from typing import Any
 
-from flows.tracking_store import Store, TrackingError
+from exportcast.flows.tracking_store import Store, TrackingError
 
 __all__ = ["run_ui_server", "server_command"]
 

@@ -17,10 +17,10 @@ import pandas as pd
 from prefect import flow
 from prefect.logging import get_run_logger
 
-from configs import RunConfig
-from features.changes import headline_move
-from flows.pipeline import _stop_workers_of_deployed_run, forecast_exports
-from flows.run_info import RunResult
+from exportcast.configs import RunConfig
+from exportcast.features.changes import headline_move
+from exportcast.flows.pipeline import _stop_workers_of_deployed_run, forecast_exports
+from exportcast.flows.run_info import RunResult
 
 __all__ = ["record_update", "update_data", "update_then_forecast"]
 
@@ -33,12 +33,12 @@ def update_data(config: RunConfig, fetch: list[str] | None = None) -> dict[str, 
         ``status`` ("new", "no new data", "nothing to do", "failed"), ``active``,
         ``previous``, ``message`` and the summary ``lines``.
     """
-    from flows.update import country_names, run_update
+    from exportcast.flows.update import country_names, run_update
 
     logger = get_run_logger()
     fetched: list = []
     if fetch:
-        from flows.connectors import ConnectorError, fetch_sources
+        from exportcast.flows.connectors import ConnectorError, fetch_sources
 
         try:
             fetched = fetch_sources(
@@ -80,9 +80,9 @@ def record_update(config: RunConfig, result: RunResult, update: dict[str, Any]) 
     """
     from mlflow import MlflowClient
 
-    from flows import tracking_runs, tracking_store
-    from flows.update import CHANGES_NAME
-    from flows.vintages import resolve_vintage
+    from exportcast.flows import tracking_runs, tracking_store
+    from exportcast.flows.update import CHANGES_NAME
+    from exportcast.flows.vintages import resolve_vintage
 
     if result.mlflow_run_id is None:
         return {}

@@ -26,8 +26,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from flows.io import PROJECT_ROOT, atomic_write, project_path
-from flows.snapshot import MANIFEST_NAME, SnapshotError, read_manifest
+from exportcast.flows.io import PROJECT_ROOT, atomic_write, project_path
+from exportcast.flows.snapshot import MANIFEST_NAME, SnapshotError, read_manifest
 
 __all__ = [
     "ACTIVE_NAME",

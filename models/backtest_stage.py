@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from features.errors import ExportcastError
-from models.protocol import PanelForecaster
+from exportcast.features.errors import ExportcastError
+from exportcast.models.protocol import PanelForecaster
 
 __all__ = ["BacktestCoverageError", "add_panel_backtests", "scorable_origins"]
 

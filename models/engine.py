@@ -23,23 +23,23 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from models.backtest import (
+from exportcast.models.backtest import (
     _mean_scores,
     cross_validate_by_origin,
     interval_coverage,
     rolling_select,
 )
-from models.backtest_stage import add_panel_backtests, scorable_origins
-from models.ensemble import add_ensemble
-from models.fallbacks import MAX_FALLBACK_SHARE, check_fallbacks, fallback_table
-from models.forecasting import cross_validate, forecast_panel
-from models.intervals import (
+from exportcast.models.backtest_stage import add_panel_backtests, scorable_origins
+from exportcast.models.ensemble import add_ensemble
+from exportcast.models.fallbacks import MAX_FALLBACK_SHARE, check_fallbacks, fallback_table
+from exportcast.models.forecasting import cross_validate, forecast_panel
+from exportcast.models.intervals import (
     ConformalCalibration,
 )
-from models.live_forecast import conformal_live_forecast, floor_at_zero, sample_paths
-from models.metrics import evaluate_cv, score_cv
-from models.protocol import PanelForecaster
-from models.timeseries import AutoARIMA, DampedETS, Drift, Naive, Theta
+from exportcast.models.live_forecast import conformal_live_forecast, floor_at_zero, sample_paths
+from exportcast.models.metrics import evaluate_cv, score_cv
+from exportcast.models.protocol import PanelForecaster
+from exportcast.models.timeseries import AutoARIMA, DampedETS, Drift, Naive, Theta
 
 __all__ = ["MODEL_CLASSES", "EngineResult", "engine_origins", "finish_engine", "run_engine"]
 

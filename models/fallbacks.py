@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from features.errors import ExportcastError
+from exportcast.features.errors import ExportcastError
 
 __all__ = [
     "MAX_FALLBACK_SHARE",

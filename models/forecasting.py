@@ -31,9 +31,9 @@ import pandas as pd
 from joblib import Parallel, delayed, effective_n_jobs
 from threadpoolctl import ThreadpoolController
 
-from models.fallbacks import fallback_pairs
-from models.protocol import Forecaster
-from models.series_checks import (
+from exportcast.models.fallbacks import fallback_pairs
+from exportcast.models.protocol import Forecaster
+from exportcast.models.series_checks import (
     SERIES_KEYS,
     check_levels,
     check_models,

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from models.histories import values_at_cutoff
+from exportcast.models.histories import values_at_cutoff
 
 __all__ = [
     "ALL",

@@ -12,13 +12,13 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from models.intervals import (
+from exportcast.models.intervals import (
     ConformalCalibration,
     apply_conformal,
     fit_conformal,
     size_classes_at,
 )
-from models.paths import window_error_paths
+from exportcast.models.paths import window_error_paths
 
 __all__ = [
     "PATH_CLIP_LEVEL",

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from features.open_registries import is_open_registry
+from exportcast.features.open_registries import is_open_registry
 
 __all__ = [
     "FTA_LABELS",

@@ -13,11 +13,11 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from features.concentration import concentration_from_paths
-from features.panel import series_to_panel
-from models.paths import path_quantiles
-from models.regression import DirectRegressor
-from models.scenarios import ScenarioDesign
+from exportcast.features.concentration import concentration_from_paths
+from exportcast.features.panel import series_to_panel
+from exportcast.models.paths import path_quantiles
+from exportcast.models.regression import DirectRegressor
+from exportcast.models.scenarios import ScenarioDesign
 
 __all__ = ["INDEX_NAMES", "index_effects", "partner_effects", "regression_effects"]
 

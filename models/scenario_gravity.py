@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from features.build import build_gravity_frame
-from features.fta import PSA_TYPE
-from features.sources.fta import IN_FORCE_STATUSES
-from models.gravity import PPMLResult, fit_ppml
+from exportcast.features.build import build_gravity_frame
+from exportcast.features.fta import PSA_TYPE
+from exportcast.features.sources.fta import IN_FORCE_STATUSES
+from exportcast.models.gravity import PPMLResult, fit_ppml
 
 __all__ = [
     "OPEN_END",

@@ -43,7 +43,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from models.scenario_gravity import OPEN_END, REGRESSORS, agreement_status
+from exportcast.models.scenario_gravity import OPEN_END, REGRESSORS, agreement_status
 
 __all__ = [
     "FtaChange",

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.protocol import Forecaster
+from exportcast.models.protocol import Forecaster
 
 __all__ = [
     "RESERVED_COLUMNS",

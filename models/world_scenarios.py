@@ -20,9 +20,9 @@ from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
-from models.fta_effects import DEPTH, entries, fit_world_gravity, phase_weights
-from models.scenarios import FtaChange, GdpShock, ScenarioDesign
-from models.structural_gravity import GravityFit
+from exportcast.models.fta_effects import DEPTH, entries, fit_world_gravity, phase_weights
+from exportcast.models.scenarios import FtaChange, GdpShock, ScenarioDesign
+from exportcast.models.structural_gravity import GravityFit
 
 __all__ = [
     "KIND_OF_BASIS",

@@ -19,10 +19,10 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from openpyxl.utils import get_column_letter
 
-from features.errors import ExportcastError
-from flows.io import atomic_write
-from models.opportunities import METHOD as OPPORTUNITIES_METHOD
-from reports import (
+from exportcast.features.errors import ExportcastError
+from exportcast.flows.io import atomic_write
+from exportcast.models.opportunities import METHOD as OPPORTUNITIES_METHOD
+from exportcast.reports import (
     charts,
     content,
     formatting,
@@ -32,7 +32,7 @@ from reports import (
     sections_partners,
     sections_scenarios,
 )
-from reports.bundle import ReportBundle, load_bundle
+from exportcast.reports.bundle import ReportBundle, load_bundle
 
 __all__ = [
     "BROWSER_ARGS",

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from reports.bundle import ReportBundle
-from reports.formatting import (
+from exportcast.reports.bundle import ReportBundle
+from exportcast.reports.formatting import (
     DASH,
     Table,
     concentration_row,
@@ -34,8 +34,8 @@ from reports.formatting import (
     report_years,
     usd_bn,
 )
-from reports.sections_index import index_summary
-from reports.sections_scenarios import scenario_headline
+from exportcast.reports.sections_index import index_summary
+from exportcast.reports.sections_scenarios import scenario_headline
 
 __all__ = [
     "accuracy_section",

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pycountry
 
-from reports.bundle import ReportBundle
+from exportcast.reports.bundle import ReportBundle
 
 __all__ = [
     "DASH",

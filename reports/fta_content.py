@@ -25,10 +25,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy import stats
 
-from models.fta_track_record import agreement_outcomes, summarize
-from reports.bundle import ReportBundle
-from reports.charts import png_data_uri
-from reports.formatting import Table, partner_names
+from exportcast.models.fta_track_record import agreement_outcomes, summarize
+from exportcast.reports.bundle import ReportBundle
+from exportcast.reports.charts import png_data_uri
+from exportcast.reports.formatting import Table, partner_names
 
 __all__ = ["effect_comparison", "track_record_chart", "track_record_section"]
 

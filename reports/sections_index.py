@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models.index_backtest import ALL, summarize_index_backtest
-from reports.bundle import ReportBundle
-from reports.formatting import (
+from exportcast.models.index_backtest import ALL, summarize_index_backtest
+from exportcast.reports.bundle import ReportBundle
+from exportcast.reports.formatting import (
     DASH,
     Table,
     dependence_label,

@@ -8,11 +8,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from features.open_registries import SOURCE as OPEN_REGISTRY_SOURCE
-from features.open_registries import is_open_registry
-from models.opportunities import UNKNOWN_FTA
-from reports.bundle import ReportBundle
-from reports.formatting import (
+from exportcast.features.open_registries import SOURCE as OPEN_REGISTRY_SOURCE
+from exportcast.features.open_registries import is_open_registry
+from exportcast.models.opportunities import UNKNOWN_FTA
+from exportcast.reports.bundle import ReportBundle
+from exportcast.reports.formatting import (
     REST,
     REST_NAME,
     Table,
@@ -28,7 +28,7 @@ from reports.formatting import (
     usd_bn_range,
     without_column,
 )
-from reports.outlook import (
+from exportcast.reports.outlook import (
     driver_sentence,
     growth_vs_noise,
     none_stands_out_sentence,

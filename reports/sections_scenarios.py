@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reports.bundle import ReportBundle
-from reports.formatting import (
+from exportcast.reports.bundle import ReportBundle
+from exportcast.reports.formatting import (
     Table,
     dependence_label,
     digits_for,

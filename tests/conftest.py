@@ -190,7 +190,7 @@ def chromium_page(tmp_path):
     (console errors), ``requests`` (every URL requested) and ``blocked`` (requests to anything
     but 127.0.0.1, which are aborted: tests never leave the machine).
     """
-    from reports.build import BROWSER_ARGS, CHROMIUM
+    from exportcast.reports.build import BROWSER_ARGS, CHROMIUM
 
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (apt-get install chromium)")

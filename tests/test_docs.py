@@ -4,8 +4,8 @@ import importlib.util
 import re
 from pathlib import Path
 
-from configs.schema import RunConfig
-from configs.schema_scenario import ScenarioConfig
+from exportcast.configs.schema import RunConfig
+from exportcast.configs.schema_scenario import ScenarioConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"

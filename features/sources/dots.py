@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.sources._common import (
+from exportcast.features.sources._common import (
     ROW,
     Loaded,
     SourceError,
@@ -28,7 +28,7 @@ from features.sources._common import (
     read_table,
     to_number,
 )
-from features.sources.codes import known_iso3, map_iso3
+from exportcast.features.sources.codes import known_iso3, map_iso3
 
 __all__ = ["SOURCE", "TYPES", "UNIT_FACTOR", "load_dots_exports"]
 

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.sources._common import (
+from exportcast.features.sources._common import (
     Loaded,
     check_unique,
     raise_first,
     raise_on_unknown,
     read_table,
 )
-from features.sources.codes import map_iso3
+from exportcast.features.sources.codes import map_iso3
 
 __all__ = ["DATE_COLUMNS", "IN_FORCE_STATUSES", "REPORTER", "STATUSES", "load_korea_fta"]
 

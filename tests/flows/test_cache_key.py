@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from configs import load_config
-from flows import cache_keys
-from flows.cache_keys import cache_key, scenario_digest
+from exportcast.configs import load_config
+from exportcast.flows import cache_keys
+from exportcast.flows.cache_keys import cache_key, scenario_digest
 
 ROOT = Path(__file__).resolve().parents[2]
 UAE = ROOT / "configs" / "scenarios" / "uae_cepa.yaml"

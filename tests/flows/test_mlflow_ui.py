@@ -16,9 +16,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from mlflow import MlflowClient
 
-from configs import RunConfig, load_config
-from flows import tracking_store
-from flows.pipeline import run_pipeline
+from exportcast.configs import RunConfig, load_config
+from exportcast.flows import tracking_store
+from exportcast.flows.pipeline import run_pipeline
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"

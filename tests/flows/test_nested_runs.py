@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from flows import tracking, tracking_store
-from models.metrics import evaluate_table
+from exportcast.flows import tracking, tracking_store
+from exportcast.models.metrics import evaluate_table
 
 
 def test_one_nested_run_per_candidate_with_scores_per_horizon(fast_run, mlflow_uri):

@@ -7,16 +7,16 @@ from mlflow import MlflowClient
 from prefect import flow
 from prefect.states import Failed
 
-from configs import load_config
-from flows import cache_keys, pipeline
-from flows.cache_keys import cache_key, code_version
-from flows.pipeline import (
+from exportcast.configs import load_config
+from exportcast.flows import cache_keys, pipeline
+from exportcast.flows.cache_keys import cache_key, code_version
+from exportcast.flows.pipeline import (
     build_panel,
     compute_concentration,
     load_data,
     run_pipeline,
 )
-from flows.snapshot import Snapshot
+from exportcast.flows.snapshot import Snapshot
 from tests.flows.helpers import FAST
 
 

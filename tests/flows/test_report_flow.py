@@ -9,12 +9,12 @@ import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from configs import load_config
-from flows.cli import app
-from flows.io import PROJECT_ROOT
-from flows.pipeline import run_pipeline
-from flows.report import BUNDLE_FILES
-from models.index_backtest import INDEX_BACKTEST_COLUMNS, summarize_index_backtest
+from exportcast.configs import load_config
+from exportcast.flows.cli import app
+from exportcast.flows.io import PROJECT_ROOT
+from exportcast.flows.pipeline import run_pipeline
+from exportcast.flows.report import BUNDLE_FILES
+from exportcast.models.index_backtest import INDEX_BACKTEST_COLUMNS, summarize_index_backtest
 from tests.flows.helpers import FAST
 
 runner = CliRunner()

@@ -3,8 +3,8 @@ import shutil
 
 import pytest
 
-from flows.io import PROJECT_ROOT
-from flows.snapshot import (
+from exportcast.flows.io import PROJECT_ROOT
+from exportcast.flows.snapshot import (
     MANIFEST_NAME,
     SnapshotError,
     build_snapshot,

@@ -5,11 +5,11 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from flows.io import PROJECT_ROOT
-from flows.tracking import tracked_run
-from flows.tracking_runs import recent_runs
-from flows.tracking_store import REDACTED, TrackingError, flatten_params, resolve_store
-from flows.tracking_ui import server_command
+from exportcast.flows.io import PROJECT_ROOT
+from exportcast.flows.tracking import tracked_run
+from exportcast.flows.tracking_runs import recent_runs
+from exportcast.flows.tracking_store import REDACTED, TrackingError, flatten_params, resolve_store
+from exportcast.flows.tracking_ui import server_command
 
 
 def _history(n_years=5, level=0.3):

@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 from mlflow import MlflowClient
 
-from configs import load_config
-from flows.io import PROJECT_ROOT
-from flows.snapshot import read_manifest
-from flows.update_flow import update_then_forecast
+from exportcast.configs import load_config
+from exportcast.flows.io import PROJECT_ROOT
+from exportcast.flows.snapshot import read_manifest
+from exportcast.flows.update_flow import update_then_forecast
 from tests.flows.helpers import FAST
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.fallbacks import fallback_pairs
-from models.forecasting import cross_validate, forecast_panel
-from models.series_checks import check_series
-from models.timeseries import AutoARIMA, DampedETS, Drift, Naive, Theta
+from exportcast.models.fallbacks import fallback_pairs
+from exportcast.models.forecasting import cross_validate, forecast_panel
+from exportcast.models.series_checks import check_series
+from exportcast.models.timeseries import AutoARIMA, DampedETS, Drift, Naive, Theta
 from tests.conftest import make_panel
 
 

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flows.io import PROJECT_ROOT
-from flows.snapshot import load_snapshot
-from models.fta_effects import effect_path, entries, fit_world_gravity, phase_weights
-from models.fta_track_record import (
+from exportcast.flows.io import PROJECT_ROOT
+from exportcast.flows.snapshot import load_snapshot
+from exportcast.models.fta_effects import effect_path, entries, fit_world_gravity, phase_weights
+from exportcast.models.fta_track_record import (
     COLUMNS,
     agreement_outcomes,
     baseline_forecast,

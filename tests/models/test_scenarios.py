@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.concentration import concentration_from_paths
-from features.panel import build_trade_panel, series_to_panel
-from flows.snapshot import load_snapshot
-from models import scenario_effects, scenario_gravity
-from models import scenarios as sc
+from exportcast.features.concentration import concentration_from_paths
+from exportcast.features.panel import build_trade_panel, series_to_panel
+from exportcast.flows.snapshot import load_snapshot
+from exportcast.models import scenario_effects, scenario_gravity
+from exportcast.models import scenarios as sc
 
 ROOT = Path(__file__).resolve().parents[2]
 ORIGIN = 2021

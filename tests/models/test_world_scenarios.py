@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flows.io import PROJECT_ROOT
-from flows.snapshot import load_snapshot
-from models import scenarios as sc
-from models.fta_effects import DEPTH
-from models.structural_gravity import GravityFit
-from models.world_scenarios import effect_sources, world_delta
+from exportcast.flows.io import PROJECT_ROOT
+from exportcast.flows.snapshot import load_snapshot
+from exportcast.models import scenarios as sc
+from exportcast.models.fta_effects import DEPTH
+from exportcast.models.structural_gravity import GravityFit
+from exportcast.models.world_scenarios import effect_sources, world_delta
 
 AGREEMENTS = pd.DataFrame(
     {"partner": ["KHM"], "agreement": ["AKFTA"], "first": [2007], "last": [9999]}

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reports import load_bundle
-from reports.build import render_html
-from reports.outlook import growth_vs_noise, none_stands_out_sentence, total_growth_pct
-from reports.sections_partners import (
+from exportcast.reports import load_bundle
+from exportcast.reports.build import render_html
+from exportcast.reports.outlook import growth_vs_noise, none_stands_out_sentence, total_growth_pct
+from exportcast.reports.sections_partners import (
     fastest_growing,
     fastest_growing_frame,
     forecast_drivers,

@@ -8,10 +8,10 @@ import dataclasses
 import pandas as pd
 import pytest
 
-from reports import load_bundle
-from reports.content import summary_sentences
-from reports.formatting import fmt_pct
-from reports.sections_scenarios import outcome_check, scenario_sections
+from exportcast.reports import load_bundle
+from exportcast.reports.content import summary_sentences
+from exportcast.reports.formatting import fmt_pct
+from exportcast.reports.sections_scenarios import outcome_check, scenario_sections
 
 UAE = "Korea\u2013UAE CEPA enters into force"
 POINT = ["baseline_point", "scenario_point", "diff_point"]

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from flows.io import PROJECT_ROOT
+from exportcast.flows.io import PROJECT_ROOT
 
 SNAPSHOT = PROJECT_ROOT / "data" / "snapshot"
 FIXTURES = PROJECT_ROOT / "tests" / "data" / "fixtures" / "api"

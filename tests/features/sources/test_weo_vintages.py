@@ -2,16 +2,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.sources._common import SourceError
-from features.sources.weo_vintages import (
+from exportcast.features.sources._common import SourceError
+from exportcast.features.sources.weo_vintages import (
     VINTAGE_COLUMNS,
     load_weo_latest_vintage,
     load_weo_vintages,
     published_date,
     weo_vintages_table,
 )
-from flows.io import PROJECT_ROOT
-from flows.snapshot import load_snapshot
+from exportcast.flows.io import PROJECT_ROOT
+from exportcast.flows.snapshot import load_snapshot
 
 
 def _frame(loaded):
