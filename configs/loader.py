@@ -7,6 +7,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +23,6 @@ if TYPE_CHECKING:  # pandas loads when a scenario is checked against the data, n
 
 __all__ = [
     "DEFAULT_CONFIG",
-    "PROJECT_ROOT",
     "ConfigError",
     "config_hash",
     "load_config",
@@ -30,8 +30,8 @@ __all__ = [
     "scenario_path",
 ]
 
-DEFAULT_CONFIG = Path(__file__).with_name("default.yaml")
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# the packaged default (package data of exportcast.configs, in a checkout or an installed wheel)
+DEFAULT_CONFIG = Path(str(resources.files("exportcast.configs") / "default.yaml"))
 # "<dotted key>: message" lines of a validator that checks several keys at once
 _KEYED_LINE = re.compile(r"^([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)*): (.*)$")
 
@@ -174,9 +174,14 @@ def _check_scenario_reporter(config: RunConfig, origin: str) -> None:
 
 
 def scenario_path(path: str | Path) -> Path:
-    """A scenario file's path: relative paths resolve against the project root."""
-    path = Path(path).expanduser()
-    return path if path.is_absolute() else PROJECT_ROOT / path
+    """A scenario file's path: relative paths resolve against the project directory.
+
+    A relative ``configs/scenarios/...`` path the project does not have names the scenario
+    file shipped with exportcast (:func:`exportcast.flows.io.project_path`).
+    """
+    from exportcast.flows.io import project_path
+
+    return project_path(path)
 
 
 @functools.cache

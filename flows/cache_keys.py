@@ -18,7 +18,7 @@ from typing import Any
 from prefect.context import TaskRunContext
 
 from exportcast.configs import RunConfig
-from exportcast.flows.io import PROJECT_ROOT
+from exportcast.flows.io import CODE_ROOT, project_root
 
 __all__ = [
     "CODE_DIRS",
@@ -42,7 +42,7 @@ CODE_DIRS = ("configs", "features", "models", "flows", "reports")
 def _git(*args: str) -> str | None:
     try:
         proc = subprocess.run(
-            ["git", "-C", str(PROJECT_ROOT), *args],
+            ["git", "-C", str(CODE_ROOT), *args],
             capture_output=True,
             text=True,
             timeout=10,
@@ -58,7 +58,7 @@ def _code_files(folders: tuple[str, ...] = CODE_DIRS) -> list[Path]:
     # templates and styles change results too (bytecode caches and editor droppings do not)
     files = []
     for folder in folders:
-        for path in (PROJECT_ROOT / folder).rglob("*"):
+        for path in (CODE_ROOT / folder).rglob("*"):
             if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
                 files.append(path)
     return sorted(files)
@@ -68,7 +68,7 @@ def source_hash(folders: tuple[str, ...] = CODE_DIRS) -> str:
     """sha256 (8 hex digits) of every file of ``folders``, names and contents."""
     h = hashlib.sha256()
     for path in _code_files(folders):
-        h.update(path.relative_to(PROJECT_ROOT).as_posix().encode() + b"\0")
+        h.update(path.relative_to(CODE_ROOT).as_posix().encode() + b"\0")
         h.update(path.read_bytes() + b"\0")
     return h.hexdigest()[:8]
 
@@ -81,7 +81,7 @@ def code_version() -> str:
     """
     top = _git("rev-parse", "--show-toplevel")
     commit = _git("rev-parse", "--short=12", "HEAD")
-    if top is None or commit is None or Path(top).resolve() != PROJECT_ROOT:
+    if top is None or commit is None or Path(top).resolve() != CODE_ROOT:
         try:
             version = metadata.version("exportcast")
         except metadata.PackageNotFoundError:
@@ -134,7 +134,7 @@ def data_logic_key(vintage: str) -> str:
 def cache_dir(config: RunConfig) -> Path:
     """The result cache folder (relative ``cache.dir`` resolves against the project)."""
     path = Path(config.cache.dir).expanduser()
-    return path if path.is_absolute() else PROJECT_ROOT / path
+    return path if path.is_absolute() else project_root() / path
 
 
 def cache_key_of(context: TaskRunContext, parameters: dict[str, Any]) -> str | None:

@@ -29,7 +29,12 @@ import pandas as pd
 from exportcast.models.engine import ENSEMBLE, MODEL_CLASSES, EngineResult
 from exportcast.models.ensemble import add_ensemble
 from exportcast.models.forecasting import forecast_panel
-from exportcast.models.intervals import SIZE_BOUNDS, ConformalCalibration, apply_conformal, size_classes_at
+from exportcast.models.intervals import (
+    SIZE_BOUNDS,
+    ConformalCalibration,
+    apply_conformal,
+    size_classes_at,
+)
 from exportcast.models.live_forecast import floor_live_forecast
 from exportcast.models.metrics import evaluate_cv
 from exportcast.models.timeseries import Naive

@@ -40,9 +40,9 @@ if TYPE_CHECKING:
 # `exportcast --help` starts without them (issue 16). The names stay importable from here.
 _LAZY = {
     "pd": ("pandas", None),
-    "ConfigError": ("configs", "ConfigError"),
-    "RunConfig": ("configs", "RunConfig"),
-    "load_config": ("configs", "load_config"),
+    "ConfigError": ("exportcast.configs", "ConfigError"),
+    "RunConfig": ("exportcast.configs", "RunConfig"),
+    "load_config": ("exportcast.configs", "load_config"),
     "project_path": ("exportcast.flows.io", "project_path"),
 }
 

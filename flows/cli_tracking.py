@@ -9,7 +9,14 @@ import typer
 from rich.table import Table
 
 from exportcast.features.errors import ExportcastError
-from exportcast.flows.console import ConfigOpt, SetOpt, console, fail, load_run_config, quiet_libraries
+from exportcast.flows.console import (
+    ConfigOpt,
+    SetOpt,
+    console,
+    fail,
+    load_run_config,
+    quiet_libraries,
+)
 
 __all__ = ["report", "runs", "runs_table", "ui"]
 

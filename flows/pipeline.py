@@ -47,7 +47,13 @@ from exportcast.features.series import ForecastSeries, check_dependence_modelled
 from exportcast.features.sources._common import SourceError
 from exportcast.flows import cache_keys, tracking, tracking_store
 from exportcast.flows import report as report_files
-from exportcast.flows.cache_keys import cache_key, cache_key_of, code_version, data_logic_key, is_transient
+from exportcast.flows.cache_keys import (
+    cache_key,
+    cache_key_of,
+    code_version,
+    data_logic_key,
+    is_transient,
+)
 from exportcast.flows.engine_call import run_configured_engine
 from exportcast.flows.forecast_tasks import (
     backtest_index,
@@ -57,7 +63,13 @@ from exportcast.flows.forecast_tasks import (
     run_scenarios,
 )
 from exportcast.flows.io import project_path
-from exportcast.flows.outputs import bundle_meta, forecast_table, live_weo_vintage, make_report, write_outputs
+from exportcast.flows.outputs import (
+    bundle_meta,
+    forecast_table,
+    live_weo_vintage,
+    make_report,
+    write_outputs,
+)
 from exportcast.flows.progress import (
     PROGRESS,
     Progress,

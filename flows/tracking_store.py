@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from exportcast.features.errors import ExportcastError
-from exportcast.flows.io import PROJECT_ROOT
+from exportcast.flows.io import project_root
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -45,7 +45,7 @@ __all__ = [
     "strip_userinfo",
 ]
 
-DEFAULT_DB = PROJECT_ROOT / "mlruns" / "mlflow.db"
+DEFAULT_DB = Path("mlruns") / "mlflow.db"  # under the project directory (project_root)
 REDACTED = "[redacted]"
 # Names of settings that hold credentials: *_key, *token*, *password*, *secret*, ...
 _SECRET_NAME = re.compile(
@@ -109,7 +109,7 @@ def resolve_store(uri: str | None = None, artifacts: str | Path | None = None) -
     Raises:
         TrackingError: The URI is a plain folder or ``file:`` store, or an in-memory SQLite.
     """
-    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{DEFAULT_DB}"
+    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root() / DEFAULT_DB}"
     scheme = urlsplit(uri).scheme
     if scheme in ("", "file") or (len(scheme) == 1 and uri[1:3] == ":\\"):
         raise TrackingError(
@@ -127,7 +127,7 @@ def resolve_store(uri: str | None = None, artifacts: str | Path | None = None) -
 
 def _project_path(path: str | Path) -> Path:
     path = Path(path).expanduser()
-    return (path if path.is_absolute() else PROJECT_ROOT / path).resolve()
+    return (path if path.is_absolute() else project_root() / path).resolve()
 
 
 def strip_userinfo(text: str) -> str:

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,7 @@ BROWSER_ARGS = [
 ]
 CHROMIUM_ARGS = [*BROWSER_ARGS, "--no-pdf-header-footer"]  # for printing the PDF
 PDF_TIMEOUT_S = 180
-TEMPLATES = Path(__file__).resolve().parent / "templates"
+TEMPLATES = Path(str(resources.files("exportcast.reports") / "templates"))
 # Sheet name -> bundle attribute (Summary and Sources are built from report.json).
 SHEETS = {
     "Indices": "concentration",

@@ -29,7 +29,13 @@ from exportcast.features.sources.api import (
 )
 from exportcast.features.sources.inbox import Release
 from exportcast.features.sources.wdi import WDI_INDICATORS
-from exportcast.flows.connectors.http import DEFAULT_POLICY, ConnectorError, HttpPolicy, Response, get
+from exportcast.flows.connectors.http import (
+    DEFAULT_POLICY,
+    ConnectorError,
+    HttpPolicy,
+    Response,
+    get,
+)
 from exportcast.flows.update import Fetched
 
 __all__ = [

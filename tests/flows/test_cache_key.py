@@ -55,7 +55,7 @@ def test_source_hash_covers_yaml_and_templates(tmp_path, monkeypatch):
     }.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(text)
-    monkeypatch.setattr(cache_keys, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr(cache_keys, "CODE_ROOT", tmp_path)
     base = cache_keys.source_hash()
     (tmp_path / "configs/default.yaml").write_text("horizon: 3\n")
     after_yaml = cache_keys.source_hash()
@@ -72,7 +72,7 @@ def test_data_logic_key_follows_features_and_models_only(tmp_path, monkeypatch):
     for rel in ("features/a.py", "models/b.py", "flows/c.py", "configs/d.yaml"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("X = 1\n")
-    monkeypatch.setattr(cache_keys, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr(cache_keys, "CODE_ROOT", tmp_path)
     key = cache_keys.data_logic_key("v1")
     (tmp_path / "flows/c.py").write_text("X = 2\n")
     (tmp_path / "configs/d.yaml").write_text("X: 2\n")

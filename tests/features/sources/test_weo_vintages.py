@@ -10,7 +10,7 @@ from exportcast.features.sources.weo_vintages import (
     published_date,
     weo_vintages_table,
 )
-from exportcast.flows.io import PROJECT_ROOT
+from exportcast.flows.io import CODE_ROOT
 from exportcast.flows.snapshot import load_snapshot
 
 
@@ -156,7 +156,7 @@ def test_real_file_matches_the_documented_checks(raw):
 
 
 def test_committed_snapshot_table_has_the_agreed_schema():
-    t = load_snapshot(PROJECT_ROOT / "data" / "snapshot", ["weo_vintages"])["weo_vintages"]
+    t = load_snapshot(CODE_ROOT / "data" / "snapshot", ["weo_vintages"])["weo_vintages"]
     assert list(t.columns) == VINTAGE_COLUMNS
     assert t.dtypes.astype(str).tolist() == [
         "object", "object", "int64", "object", "datetime64[ns]", "object", "int64", "float64",
