@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.sources._common import SourceError, check_unit_ratio
+from exportcast.features.sources._common import SourceError, check_unit_ratio
 
 __all__ = [
     "REST_COLUMNS",

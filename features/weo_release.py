@@ -27,11 +27,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.release import merge_indicator
-from features.sources._common import check_unit_ratio
-from features.sources.weo import WEO_COLUMNS
-from features.sources.weo_api import WORLD, WeoRelease
-from features.sources.weo_vintages import VINTAGE_COLUMNS, published_date
+from exportcast.features.release import merge_indicator
+from exportcast.features.sources._common import check_unit_ratio
+from exportcast.features.sources.weo import WEO_COLUMNS
+from exportcast.features.sources.weo_api import WORLD, WeoRelease
+from exportcast.features.sources.weo_vintages import VINTAGE_COLUMNS, published_date
 
 __all__ = [
     "VINTAGE_TARGETS",

@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.panel import validate_trade_panel
-from features.sources._common import (
+from exportcast.features.panel import validate_trade_panel
+from exportcast.features.sources._common import (
     ROW,
     SourceError,
     check_finite_nonnegative,
@@ -38,7 +38,7 @@ from features.sources._common import (
     read_table,
     to_number,
 )
-from features.sources.codes import known_iso3
+from exportcast.features.sources.codes import known_iso3
 
 __all__ = [
     "FORMATS",
@@ -98,7 +98,7 @@ def detect_format(path: str | Path) -> str:
     Raises:
         SourceError: The header matches none of :data:`FORMATS`.
     """
-    from features.sources.kosis_web import looks_like_kosis_web
+    from exportcast.features.sources.kosis_web import looks_like_kosis_web
 
     path = Path(path)
     if path.suffix.lower() not in (".csv", ".gz"):
@@ -298,7 +298,7 @@ def parse_inbox_file(path: str | Path, names: Mapping[str, str]) -> Release:
     """
     kind = detect_format(path)
     if kind == "kosis_web":
-        from features.sources.kosis_web import parse_kosis_web_csv
+        from exportcast.features.sources.kosis_web import parse_kosis_web_csv
 
         return parse_kosis_web_csv(path)
     if kind == "long":

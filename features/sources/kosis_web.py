@@ -43,8 +43,8 @@ from pathlib import Path
 import pandas as pd
 import pycountry
 
-from features.sources._common import ROW, SourceError, check_finite_nonnegative
-from features.sources.inbox import Release, split_totals
+from exportcast.features.sources._common import ROW, SourceError, check_finite_nonnegative
+from exportcast.features.sources.inbox import Release, split_totals
 
 __all__ = [
     "ENCODINGS",

@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from features.sources._common import SourceError, count_by
-from features.sources.codes import map_iso3
-from features.sources.weo import DEFAULT_CONCEPTS, is_imf_group
+from exportcast.features.sources._common import SourceError, count_by
+from exportcast.features.sources.codes import map_iso3
+from exportcast.features.sources.weo import DEFAULT_CONCEPTS, is_imf_group
 
 __all__ = [
     "WEO_UNITS",

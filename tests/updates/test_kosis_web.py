@@ -12,12 +12,12 @@ import shutil
 
 import pytest
 
-from features.sources._common import SourceError
-from features.sources.inbox import detect_format, parse_inbox_file
-from features.sources.kosis_web import korean_names, parse_kosis_web_csv
-from flows.snapshot import load_snapshot
-from flows.update import run_update
-from flows.vintages import active_id, resolve_vintage
+from exportcast.features.sources._common import SourceError
+from exportcast.features.sources.inbox import detect_format, parse_inbox_file
+from exportcast.features.sources.kosis_web import korean_names, parse_kosis_web_csv
+from exportcast.flows.snapshot import load_snapshot
+from exportcast.flows.update import run_update
+from exportcast.flows.vintages import active_id, resolve_vintage
 from tests.updates.conftest import FIXTURES
 
 ROWS = FIXTURES / "kosis" / "web_download_DT_1R11006_FRM101_2024_time_in_rows_cp949_constructed.csv"

@@ -17,17 +17,17 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from features.outlook import outlook_at, vintage_at
-from features.sources._common import SourceError
-from features.sources.weo_api import parse_weo_xml
-from features.weo_release import merge_weo_vintage
-from flows.cli import app
-from flows.connectors import ConnectorError, fetch_sources
-from flows.pipeline import live_weo_vintage
-from flows.snapshot import load_snapshot
-from flows.update import run_update
-from flows.vintages import active_id, resolve_vintage
-from models.demand import weo_outlook
+from exportcast.features.outlook import outlook_at, vintage_at
+from exportcast.features.sources._common import SourceError
+from exportcast.features.sources.weo_api import parse_weo_xml
+from exportcast.features.weo_release import merge_weo_vintage
+from exportcast.flows.cli import app
+from exportcast.flows.connectors import ConnectorError, fetch_sources
+from exportcast.flows.outputs import live_weo_vintage
+from exportcast.flows.snapshot import load_snapshot
+from exportcast.flows.update import run_update
+from exportcast.flows.vintages import active_id, resolve_vintage
+from exportcast.models.demand import weo_outlook
 from tests.updates.conftest import FIXTURES, SNAPSHOT
 from tests.updates.server import ReplayServer
 from tests.updates.test_connectors import FAST, KEY

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from features.sources._common import SourceError, check_unit_ratio
+from exportcast.features.sources._common import SourceError, check_unit_ratio
 
 KW = {"what": "ratio of x", "small": ": SMALL", "large": ": LARGE", "column": "v"}
 
