@@ -56,7 +56,7 @@ from features.series import (
 )
 from features.sources._common import SourceError
 from flows import report as report_files
-from flows import tracking
+from flows import run_history, tracking
 from flows.engine_call import run_configured_engine
 from flows.io import PROJECT_ROOT, atomic_write, project_path, write_csv
 from flows.snapshot import Snapshot, build_snapshot, load_snapshot
@@ -1021,6 +1021,7 @@ def write_outputs(
                 **report_files.scenario_tables(scenarios, run.config["forecast"]["levels"]),
                 **({} if bundle.get("fta_track_record") is None
                    else {"fta_track_record": bundle["fta_track_record"]}),
+                **(bundle["run_history"].tables if "run_history" in bundle else {}),
             }  # fmt: skip
             report_meta = {
                 **bundle["meta"],
@@ -1246,6 +1247,13 @@ def _forecast_stages(
                 else None
             ),
         }
+    if bundle is not None:  # the previous run, the track record (docs/data-updates.md)
+        current = run_history.Current(mlrun.run_id, config.reporter, run.vintage,
+                                      run.config_hash, Path(exports_file).stem, panel,
+                                      concentration)  # fmt: skip
+        bundle["run_history"] = run_history.collect(config, current)
+        bundle["meta"]["run_history"] = bundle["run_history"].meta
+        _stage_line("earlier runs", run_history.describe(bundle["run_history"]))
     live_weo = live_weo_vintage(snapshot.tables)
     if live_weo is not None:
         mlrun.set_tags({"weo_vintage_live": live_weo})
@@ -1260,6 +1268,8 @@ def _forecast_stages(
         None if bundle is None else bundle["backtest_forecasts"],
         None if bundle is None else bundle["fta_track_record"],
     )
+    if bundle is not None:
+        run_history.log_history(mlrun, bundle["run_history"])
     report = bundle is not None and config.report.enabled
     folder = write_outputs(concentration, run, record, engine, bundle, report).path
     if report:

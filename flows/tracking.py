@@ -54,6 +54,7 @@ __all__ = [
     "TrackedRun",
     "TrackingError",
     "dependence_figure",
+    "download_file",
     "download_folder",
     "flatten_params",
     "latest_run_with",
@@ -583,6 +584,25 @@ def download_folder(store: Store, run_id: str, folder: str, dest: Path) -> Path:
             "or runs without forecasts, cannot be re-reported)"
         )
     return Path(client.download_artifacts(run_id, folder, str(dest)))
+
+
+def download_file(store: Store, run_id: str, path: str, dest: Path) -> Path:
+    """Download one artifact file of a run (e.g. ``forecasts.csv``) into the folder ``dest``.
+
+    Raises:
+        TrackingError: Unknown run, no such artifact, or the store failed to hand it over.
+    """
+    from mlflow.exceptions import MlflowException
+
+    client = _client(store)
+    folder, _, name = path.rpartition("/")
+    try:
+        listed = {Path(f.path).name for f in client.list_artifacts(run_id, folder or None)}
+        if name not in listed:
+            raise TrackingError(f"MLflow run {run_id} has no artifact {path}")
+        return Path(client.download_artifacts(run_id, path, str(dest)))
+    except (MlflowException, OSError) as exc:
+        raise TrackingError(f"MLflow run {run_id}: cannot read artifact {path}: {exc}") from exc
 
 
 def recent_runs(store: Store, experiment: str, limit: int = 10) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ from openpyxl.utils import get_column_letter
 from features.errors import ExportcastError
 from flows.io import atomic_write
 from models.opportunities import METHOD as OPPORTUNITIES_METHOD
-from reports import charts, content, fta_content, outlook
+from reports import charts, content, fta_content, outlook, run_history
 from reports.bundle import ReportBundle, load_bundle
 
 __all__ = [
@@ -163,6 +163,9 @@ def _context(bundle: ReportBundle) -> dict[str, Any]:
         "scenario_methods": list(dict.fromkeys(s["method"] for s in scenarios if s["method"])),
         "fta_effects": fta_content.effect_comparison(bundle),  # None: no world-priced scenario
         "fta_track": fta_content.track_record_section(bundle),  # None: no fta_track_record.csv
+        # None: a bundle from before flows/run_history.py (docs/data-updates.md)
+        "what_changed": run_history.what_changed_section(bundle),
+        "vintage_track": run_history.track_section(bundle),
         "accuracy_sentences": accuracy_sentences,
         "accuracy_table": accuracy_table,
         "index_backtest_sentences": index_sentences,
