@@ -600,7 +600,9 @@ def download_file(store: Store, run_id: str, path: str, dest: Path) -> Path:
         listed = {Path(f.path).name for f in client.list_artifacts(run_id, folder or None)}
         if name not in listed:
             raise TrackingError(f"MLflow run {run_id} has no artifact {path}")
-        return Path(client.download_artifacts(run_id, path, str(dest)))
+        with _restored_env("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"):  # no bars in a cron log
+            os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+            return Path(client.download_artifacts(run_id, path, str(dest)))
     except (MlflowException, OSError) as exc:
         raise TrackingError(f"MLflow run {run_id}: cannot read artifact {path}: {exc}") from exc
 

@@ -16,13 +16,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["MEASURES", "REST", "TRACK_COLUMNS", "score_run", "track_metrics"]
+__all__ = ["MEASURES", "MIN_SHARE", "REST", "TRACK_COLUMNS", "score_run", "track_metrics"]
 
 REST = "REST"  # the forecast series of the partners too small to model (features.series)
+MIN_SHARE = 0.005  # partners in the MAPE: at least 0.5 % of exports in the run's last data year
 MEASURES = ("total_usd", "dependence_share", "partner_mape")
 """``total_usd``: errors in % of the actual; ``dependence_share``: values are fractions,
 errors in percentage points; ``partner_mape``: ``error``/``no_change_error`` are the mean
-absolute % errors over ``n_partners`` modelled partners (``forecast``/``actual`` empty)."""
+absolute % errors over the ``n_partners`` modelled partners with at least :data:`MIN_SHARE` of
+exports in the run's last data year (``forecast``/``actual`` empty)."""
 TRACK_COLUMNS = [
     "run_id", "run_date", "data_vintage", "last_year", "year", "measure", "forecast", "actual",
     "error", "no_change", "no_change_error", "n_partners", "no_change_data",
@@ -112,9 +114,13 @@ def score_run(
 
 
 def _common(forecast: pd.Series, actual: pd.Series, seen: pd.Series) -> pd.Index:
-    """Partners with a forecast, a positive actual and a value in the run's last data year."""
+    """The partners of the MAPE: forecast, positive actual, :data:`MIN_SHARE` of exports then.
+
+    Tiny partners' percentage errors would swamp the mean.
+    """
     idx = forecast.index.intersection(actual.index).intersection(seen.index)
-    ok = (actual.reindex(idx) > 0) & forecast.reindex(idx).notna() & seen.reindex(idx).notna()
+    share = seen.reindex(idx) / seen.sum() if seen.sum() > 0 else seen.reindex(idx) * np.nan
+    ok = (actual.reindex(idx) > 0) & forecast.reindex(idx).notna() & (share >= MIN_SHARE)
     return idx[ok.to_numpy()]
 
 

@@ -59,6 +59,19 @@ def test_scores_only_years_after_the_run_with_data_now(earlier):
     assert mape["n_partners"] == 3
 
 
+def test_partner_error_leaves_out_partners_below_half_a_percent(earlier):
+    forecasts, conc, seen = earlier
+    tiny = _p([("TUV", 2021, 0.5)])  # 0.27 % of the run's 2021 exports
+    fc = pd.concat([forecasts, _p([("TUV", 2022, 5.0)], "mean")], ignore_index=True)
+    actual = _p([("CHN", 2022, 100.0), ("USA", 2022, 60.0), ("VNM", 2022, 30.0),
+                 ("TUV", 2022, 0.5)])  # fmt: skip
+    seen2 = pd.concat([seen, tiny], ignore_index=True)
+    out = score_run(RUN, fc, conc, seen2, actual, _c([(2022, "history", 0.6)]))
+    mape = out.set_index("measure").loc["partner_mape"]
+    assert mape["n_partners"] == 3  # TUV's +900 % is not in the mean
+    assert mape["error"] == pytest.approx((10 + 100 * 5 / 60 + 0) / 3)
+
+
 def test_no_scored_year_gives_an_empty_table(earlier):
     forecasts, conc, seen = earlier
     actual = _p([("CHN", 2021, 100.0)])
