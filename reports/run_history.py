@@ -133,8 +133,9 @@ def what_changed_section(bundle: ReportBundle) -> dict[str, Any] | None:
         pct, usd = meta["revision_pct"], meta["revision_usd"]
         added = int((changes["kind"] == "new").sum())
         removed = int((changes["kind"] == "removed").sum())
+        count = f"{len(revisions)} partner-year(s)" if len(revisions) else "No partner-year"
         out.append(
-            f"{len(revisions)} partner-year(s) revised by more than {_num(pct, 0)} % and more "
+            f"{count} revised by more than {_num(pct, 0)} % and more "
             f"than USD {_num(usd / 1e6, 0)} m"
             + (
                 f"; {added} partner-year(s) added and {removed} gone in years both runs had"
@@ -192,7 +193,7 @@ def track_section(bundle: ReportBundle) -> dict[str, Any] | None:
         f"{_num(mean_abs('total_usd', 'error'))} % on average (no change: "
         f"{_num(mean_abs('total_usd', 'no_change_error'))} %), the {dep} share by "
         f"{_num(mean_abs('dependence_share', 'error'))} points (no change: "
-        f"{_num(mean_abs('dependence_share', 'no_change_error'))}), partners by "
+        f"{_num(mean_abs('dependence_share', 'no_change_error'))} points), partners by "
         f"{_num(mean_abs('partner_mape', 'error'))} % (MAPE; no change: "
         f"{_num(mean_abs('partner_mape', 'no_change_error'))} %)."
     ]

@@ -40,7 +40,13 @@ def _truncated_vintage(store, last: int) -> str:
 def _broken_run(client: MlflowClient, tmp_path) -> str:
     """An older FINISHED run of a vintage no store holds, whose forecasts.csv is not a table."""
     exp = client.get_experiment_by_name("runhistory-KOR")
-    exp_id = exp.experiment_id if exp else client.create_experiment("runhistory-KOR")
+    exp_id = (
+        exp.experiment_id
+        if exp
+        else client.create_experiment(
+            "runhistory-KOR", artifact_location=str(tmp_path / "artifacts")
+        )
+    )
     run = client.create_run(exp_id, tags={"data_vintage": "0123456789ab", "config_hash": "x",
                                           "last_year": "2020"})  # fmt: skip
     client.log_param(run.info.run_id, "horizon", "5")
