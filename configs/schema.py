@@ -329,7 +329,7 @@ class ReportConfig(_Strict):
         "revised by more than this many % (and more than revision_usd).",
     )  # fmt: skip
     revision_usd: float = Field(
-        50e6, ge=0, description="... and by more than this many USD (docs/data-updates.md)."
+        50e6, ge=0, description="A revision must also exceed this many USD (docs/data-updates.md)."
     )
 
 
