@@ -106,10 +106,13 @@ def what_changed_section(bundle: ReportBundle) -> dict[str, Any] | None:
     prev = meta.get("previous")
     if prev is None:
         same = int(meta.get("n_same") or 0)
-        tail = (f" ({same} earlier run(s) on this data vintage and config give the same numbers)"
-                if same else "")  # fmt: skip
-        line = (f"This is the first run on record for {name}: MLflow has no earlier finished run "
-                f"with forecasts on another data vintage or config{tail}.")  # fmt: skip
+        if same:
+            line = (f"No earlier run on another data vintage or config is on record for {name}: "
+                    f"the {same} earlier run(s) had this run's data vintage and config, so there "
+                    "is nothing to compare.")  # fmt: skip
+        else:
+            line = (f"This is the first run on record for {name}: MLflow has no earlier "
+                    "finished run with forecasts.")  # fmt: skip
         return {"sentences": [line], "table": None}
     out = [
         f"Compared with the previous run {prev['run_id']} of {prev['run_date']} (data vintage "

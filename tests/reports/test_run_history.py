@@ -42,12 +42,13 @@ def test_first_run_on_record_and_empty_track_record_are_one_line_each(tmp_path, 
     bundle = _bundle(tmp_path, bundle_dir, FIRST)
     changed, track = what_changed_section(bundle), track_section(bundle)
     assert changed["table"] is None and len(changed["sentences"]) == 1
-    assert "first run on record for Korea" in changed["sentences"][0]
-    assert "2 earlier run(s) on this data vintage and config" in changed["sentences"][0]
+    assert "the 2 earlier run(s) had this run's data vintage and config" in changed["sentences"][0]
+    first = _bundle(tmp_path / "first", bundle_dir, {**FIRST, "n_same": 0})
+    assert "first run on record for Korea" in what_changed_section(first)["sentences"][0]
     assert track["table"] is None and len(track["sentences"]) == 1
     assert "track record across vintages is empty" in track["sentences"][0]
     html = render_html(bundle)
-    assert "What changed since the last run" in html and "first run on record" in html
+    assert "What changed since the last run" in html and "nothing to compare" in html
 
 
 def test_previous_run_changes_headline_and_track_table(tmp_path, bundle_dir, snapshot_tables):
