@@ -50,6 +50,7 @@ CHANGES_FILE = "changes_since_last_run.csv"
 TRACK_FILE = "vintage_track.csv"
 MAX_RUNS = 200  # newest top-level runs read from the experiment
 _TEXT = {"reporter": str, "partner": str, "kind": str, "data_vintage": str}
+_NUMERIC = ("year", "mean", "export_usd", "dependence_share")
 
 
 @dataclass(frozen=True)
@@ -122,10 +123,16 @@ def read_run_csv(
         raise tracking.TrackingError(
             f"MLflow run {run_id}: {path} has no column {missing[0]!r}; expected {required}"
         )
-    try:
-        frame = frame.astype({c: "int64" for c in ("year",) if c in required})
-    except (ValueError, TypeError) as exc:
-        raise tracking.TrackingError(f"MLflow run {run_id}: {path}: column 'year': {exc}") from exc
+    for column in (c for c in required if c in _NUMERIC):
+        values = pd.to_numeric(frame[column], errors="coerce")
+        bad = values.isna() & frame[column].notna()
+        if bad.any() or (column == "year" and values.isna().any()):
+            row = int(bad.idxmax() if bad.any() else values.isna().idxmax()) + 2
+            raise tracking.TrackingError(
+                f"MLflow run {run_id}: {path}, row {row}, column {column!r}: expected a number, "
+                f"found {frame[column].iloc[row - 2]!r}"
+            )
+        frame[column] = values.astype("int64") if column == "year" else values
     return frame
 
 
@@ -249,9 +256,11 @@ def _track(
             seen, source = cur.panel, "revised"
             notes.append(f"run {run['run_id']}: its own data are gone; no change uses today's "
                          f"data for {run['last_year']}")  # fmt: skip
-        fc = fc.loc[fc["year"] > after]
-        frames.append(score_run({**run, "last_year": run["last_year"]}, fc, conc, seen, cur.panel,
-                                cur.concentration, no_change_data=source))  # fmt: skip
+        try:
+            frames.append(score_run(run, fc.loc[fc["year"] > after], conc, seen, cur.panel,
+                                    cur.concentration, no_change_data=source))  # fmt: skip
+        except (ValueError, TypeError, KeyError) as exc:
+            notes.append(f"skipped run {run['run_id']}: its artifacts do not fit together: {exc}")
     frames = [f for f in frames if not f.empty]
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=TRACK_COLUMNS)
     return table, notes, considered
