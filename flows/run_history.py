@@ -305,7 +305,9 @@ def describe(history: RunHistory) -> str:
     if meta.get("error"):
         return f"could not read earlier runs ({meta['error']})"
     prev = meta.get("previous")
-    head = "first run on record" if prev is None else (
+    same = int(meta.get("n_same") or 0)
+    none = f"no previous run ({same} on this vintage and config)" if same else "first run on record"
+    head = none if prev is None else (
         f"previous run {prev['run_id'][:8]} (data {str(prev['data_vintage'])[:8]}), "
         f"{int((history.changes['kind'] == 'revision').sum())} revision(s)"
     )  # fmt: skip
