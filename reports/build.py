@@ -64,6 +64,8 @@ SHEETS = {
     "Scenario indices": "scenario_indices",
     "Backtest accuracy": "accuracy",
     "Index backtest": "index_backtest",
+    "Changes since last run": "changes_since_last_run",  # docs/data-updates.md
+    "Vintage track record": "vintage_track",
 }
 
 
