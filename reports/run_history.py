@@ -17,7 +17,7 @@ from reports.content import Table, fmt_pct, partner_names
 
 __all__ = ["MAX_REVISION_ROWS", "track_section", "what_changed_section"]
 
-MAX_REVISION_ROWS = 15  # largest revisions shown; the CSV has them all
+MAX_REVISION_ROWS = 10  # largest revisions shown; the CSV has them all
 _MINUS = "\u2212"
 
 
