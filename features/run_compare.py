@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from features.changes import REVISION_ABS_USD, REVISION_REL, headline_move, what_changed
+from exportcast.features.changes import REVISION_ABS_USD, REVISION_REL, headline_move, what_changed
 
 __all__ = ["RUN_FIELDS", "changes_since", "headline_comparison", "pick_previous"]
 

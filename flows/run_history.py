@@ -2,7 +2,7 @@
 
 Called once per run with forecasts (:func:`collect`, from ``flows.pipeline``), while the run
 is open. It reads the reporter's earlier **top-level** runs from the tracking store
-(:func:`flows.tracking.recent_runs`) and their artifacts (``forecasts.csv``,
+(:func:`flows.tracking_runs.recent_runs`) and their artifacts (``forecasts.csv``,
 ``concentration.csv``, ``report_data/history.csv``), and returns what the report and MLflow
 get (docs/data-updates.md):
 
@@ -27,12 +27,13 @@ from typing import Any
 
 import pandas as pd
 
-from configs import RunConfig
-from features.changes import CHANGE_COLUMNS
-from features.errors import ExportcastError
-from features.run_compare import changes_since, headline_comparison, pick_previous
-from flows import tracking
-from models.vintage_track import TRACK_COLUMNS, score_run, track_metrics
+from exportcast.configs import RunConfig
+from exportcast.features.changes import CHANGE_COLUMNS
+from exportcast.features.errors import ExportcastError
+from exportcast.features.run_compare import changes_since, headline_comparison, pick_previous
+from exportcast.flows import tracking_runs, tracking_store
+from exportcast.flows.tracking import TrackedRun
+from exportcast.models.vintage_track import TRACK_COLUMNS, score_run, track_metrics
 
 __all__ = [
     "CHANGES_FILE",
@@ -83,9 +84,9 @@ class Current:
     concentration: pd.DataFrame
 
 
-def _records(store: tracking.Store, experiment: str) -> list[dict[str, Any]]:
+def _records(store: tracking_store.Store, experiment: str) -> list[dict[str, Any]]:
     out = []
-    for r in tracking.recent_runs(store, experiment, limit=MAX_RUNS):
+    for r in tracking_runs.recent_runs(store, experiment, limit=MAX_RUNS):
         last = r.get("last_year")
         out.append(
             {
@@ -103,7 +104,7 @@ def _records(store: tracking.Store, experiment: str) -> list[dict[str, Any]]:
 
 
 def read_run_csv(
-    store: tracking.Store, run_id: str, path: str, required: list[str], tmp: Path
+    store: tracking_store.Store, run_id: str, path: str, required: list[str], tmp: Path
 ) -> pd.DataFrame:
     """An artifact CSV of a run, checked for its columns.
 
@@ -111,16 +112,18 @@ def read_run_csv(
         TrackingError: Missing, unreadable or malformed (the message names the run and file).
     """
     dest = Path(tempfile.mkdtemp(dir=tmp))
-    local = tracking.download_file(store, run_id, path, dest)
+    local = tracking_runs.download_file(store, run_id, path, dest)
     try:
         header = pd.read_csv(local, nrows=0).columns
         dtype = {c: t for c, t in _TEXT.items() if c in header}
         frame = pd.read_csv(local, dtype=dtype, keep_default_na=False, na_values=[""])
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise tracking.TrackingError(f"MLflow run {run_id}: {path} is not a CSV: {exc}") from exc
+        raise tracking_store.TrackingError(
+            f"MLflow run {run_id}: {path} is not a CSV: {exc}"
+        ) from exc
     missing = [c for c in required if c not in frame.columns]
     if missing:
-        raise tracking.TrackingError(
+        raise tracking_store.TrackingError(
             f"MLflow run {run_id}: {path} has no column {missing[0]!r}; expected {required}"
         )
     for column in (c for c in required if c in _NUMERIC):
@@ -128,7 +131,7 @@ def read_run_csv(
         bad = values.isna() & frame[column].notna()
         if bad.any() or (column == "year" and values.isna().any()):
             row = int(bad.idxmax() if bad.any() else values.isna().idxmax()) + 2
-            raise tracking.TrackingError(
+            raise tracking_store.TrackingError(
                 f"MLflow run {run_id}: {path}, row {row}, column {column!r}: expected a number, "
                 f"found {frame[column].iloc[row - 2]!r}"
             )
@@ -138,8 +141,8 @@ def read_run_csv(
 
 def _vintage_last_year(config: RunConfig, vintage: str, table: str) -> int | None:
     """The last year of ``table`` in a vintage's MANIFEST (None when the vintage is gone)."""
-    from flows.snapshot import read_manifest
-    from flows.vintages import resolve_vintage
+    from exportcast.flows.snapshot import read_manifest
+    from exportcast.flows.vintages import resolve_vintage
 
     try:
         _, folder = resolve_vintage(vintage, config.data.vintages_dir, config.data.snapshot_dir)
@@ -150,7 +153,7 @@ def _vintage_last_year(config: RunConfig, vintage: str, table: str) -> int | Non
 
 
 def _seen(
-    config: RunConfig, store: tracking.Store, run: Mapping[str, Any], cur: Current, tmp: Path
+    config: RunConfig, store: tracking_store.Store, run: Mapping[str, Any], cur: Current, tmp: Path
 ) -> pd.DataFrame:
     """The partner data an earlier run used.
 
@@ -163,22 +166,28 @@ def _seen(
     cols = ["reporter", "partner", "year", "export_usd"]
     try:
         return read_run_csv(store, run["run_id"], "report_data/history.csv", cols, tmp)
-    except tracking.TrackingError as first:
-        from flows.snapshot import load_snapshot
-        from flows.vintages import resolve_vintage
+    except tracking_store.TrackingError as first:
+        from exportcast.flows.snapshot import load_snapshot
+        from exportcast.flows.vintages import resolve_vintage
 
         try:
             data = config.data
             _, folder = resolve_vintage(run["data_vintage"], data.vintages_dir, data.snapshot_dir)
             frame = load_snapshot(folder, [cur.table])[cur.table]
         except ExportcastError as exc:
-            raise tracking.TrackingError(f"{first}; and its vintage is unreadable: {exc}") from exc
+            raise tracking_store.TrackingError(
+                f"{first}; and its vintage is unreadable: {exc}"
+            ) from exc
         rows = frame.loc[(frame["reporter"] == cur.reporter) & (frame["year"] <= run["last_year"])]
         return rows[cols].reset_index(drop=True)
 
 
 def _previous(
-    config: RunConfig, store: tracking.Store, records: list[dict[str, Any]], cur: Current, tmp: Path
+    config: RunConfig,
+    store: tracking_store.Store,
+    records: list[dict[str, Any]],
+    cur: Current,
+    tmp: Path,
 ) -> tuple[dict[str, Any], pd.DataFrame, dict[str, float], dict[str, str]]:
     """What changed since the previous run: meta, the change table, metrics and tags."""
     started = next((r["start_ms"] for r in records if r["run_id"] == cur.run_id), 2**62)
@@ -201,14 +210,14 @@ def _previous(
         meta["headline"] = move
         metrics = {"headline_previous": move["previous_share"],
                    "headline_change_pp": move["change_pp"]}  # fmt: skip
-    except tracking.TrackingError as exc:
+    except tracking_store.TrackingError as exc:
         meta["notes"].append(f"headline not compared: {exc}")
     changes = empty
     try:
         seen = _seen(config, store, prev, cur, tmp)
         changes = changes_since(seen, cur.panel, rel=config.report.revision_pct / 100,
                                 abs_usd=config.report.revision_usd)  # fmt: skip
-    except (tracking.TrackingError, ValueError) as exc:
+    except (tracking_store.TrackingError, ValueError) as exc:
         meta["notes"].append(f"data not compared: {exc}")
         meta["changes_compared"] = False
     else:
@@ -217,7 +226,11 @@ def _previous(
 
 
 def _track(
-    config: RunConfig, store: tracking.Store, records: list[dict[str, Any]], cur: Current, tmp: Path
+    config: RunConfig,
+    store: tracking_store.Store,
+    records: list[dict[str, Any]],
+    cur: Current,
+    tmp: Path,
 ) -> tuple[pd.DataFrame, list[str], int]:
     """Score every earlier run whose forecast years now have data (newest run first)."""
     started = next((r["start_ms"] for r in records if r["run_id"] == cur.run_id), 2**62)
@@ -247,12 +260,12 @@ def _track(
             )
             conc = read_run_csv(store, run["run_id"], "concentration.csv",
                                 ["year", "kind", "dependence_share"], tmp)  # fmt: skip
-        except tracking.TrackingError as exc:
+        except tracking_store.TrackingError as exc:
             notes.append(f"skipped run {run['run_id']}: {exc}")
             continue
         try:
             seen, source = _seen(config, store, run, cur, tmp), "run"
-        except tracking.TrackingError:
+        except tracking_store.TrackingError:
             seen, source = cur.panel, "revised"
             notes.append(f"run {run['run_id']}: its own data are gone; no change uses today's "
                          f"data for {run['last_year']}")  # fmt: skip
@@ -272,7 +285,7 @@ def collect(config: RunConfig, cur: Current) -> RunHistory:
     Never raises for a store or artifact problem: the report then says what could not be
     read (``meta["error"]`` or the notes).
     """
-    store = tracking.resolve_store(config.tracking.uri, config.tracking.artifacts)
+    store = tracking_store.resolve_store(config.tracking.uri, config.tracking.artifacts)
     experiment = config.tracking.experiment.format(reporter=config.reporter)
     empty_track = pd.DataFrame(columns=TRACK_COLUMNS)
     try:
@@ -288,7 +301,7 @@ def collect(config: RunConfig, cur: Current) -> RunHistory:
     return RunHistory(meta, changes, track, {**metrics, **track_metrics(track)}, tags)
 
 
-def log_history(mlrun: tracking.TrackedRun, history: RunHistory) -> None:
+def log_history(mlrun: TrackedRun, history: RunHistory) -> None:
     """Record it in the run: tags, metrics and the two tables as artifacts."""
     if history.tags:
         mlrun.set_tags(history.tags)

@@ -15,12 +15,12 @@ from typing import Any
 
 import pandas as pd
 
-from features.changes import CHANGE_COLUMNS
-from features.errors import ExportcastError
-from models.fta_track_record import COLUMNS as FTA_TRACK_COLUMNS
-from models.index_backtest import INDEX_BACKTEST_COLUMNS
-from models.opportunities import OPPORTUNITY_COLUMNS, OPTIONAL_OPPORTUNITY_COLUMNS
-from models.vintage_track import TRACK_COLUMNS
+from exportcast.features.changes import CHANGE_COLUMNS
+from exportcast.features.errors import ExportcastError
+from exportcast.models.fta_track_record import COLUMNS as FTA_TRACK_COLUMNS
+from exportcast.models.index_backtest import INDEX_BACKTEST_COLUMNS
+from exportcast.models.opportunities import OPPORTUNITY_COLUMNS, OPTIONAL_OPPORTUNITY_COLUMNS
+from exportcast.models.vintage_track import TRACK_COLUMNS
 
 __all__ = [
     "BUNDLE_FILES",

@@ -12,8 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from reports.bundle import ReportBundle
-from reports.content import Table, fmt_pct, partner_names
+from exportcast.reports.bundle import ReportBundle
+from exportcast.reports.formatting import Table, fmt_pct, partner_names
 
 __all__ = ["MAX_REVISION_ROWS", "track_section", "what_changed_section"]
 

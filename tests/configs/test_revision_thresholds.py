@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from configs import load_config
-from configs.loader import ConfigError
+from exportcast.configs import load_config
+from exportcast.configs.loader import ConfigError
 
 
 def test_defaults_are_five_percent_and_fifty_million():

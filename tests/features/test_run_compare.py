@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from features.run_compare import changes_since, headline_comparison, pick_previous
+from exportcast.features.run_compare import changes_since, headline_comparison, pick_previous
 
 
 def _run(run_id, start, vintage="v1", config="c1", status="FINISHED", forecast=True):

@@ -16,15 +16,15 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from configs import load_config
-from flows.io import PROJECT_ROOT
-from flows.pipeline import run_pipeline
-from flows.snapshot import load_snapshot
-from flows.update import _write_vintage
-from flows.vintages import publish, staging_dir
+from exportcast.configs import load_config
+from exportcast.flows.io import CODE_ROOT
+from exportcast.flows.pipeline import run_pipeline
+from exportcast.flows.snapshot import load_snapshot
+from exportcast.flows.update import _write_vintage
+from exportcast.flows.vintages import publish, staging_dir
 from tests.flows.helpers import FAST
 
-SNAPSHOT = PROJECT_ROOT / "data" / "snapshot"
+SNAPSHOT = CODE_ROOT / "data" / "snapshot"
 EXPERIMENT = "runhistory-{reporter}"
 
 

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from configs import load_config
-from flows import tracking
-from flows.run_history import Current, collect, read_run_csv
+from exportcast.configs import load_config
+from exportcast.flows import tracking_store
+from exportcast.flows.run_history import Current, collect, read_run_csv
 
 
 @pytest.fixture
@@ -42,18 +42,20 @@ GOOD_CONC = "year,kind,dependence_share\n2020,history,0.4\n2021,forecast,0.41\n"
 
 def test_read_run_csv_names_run_file_row_and_column(store, tmp_path):
     uri, client, exp = store
-    s = tracking.resolve_store(uri)
+    s = tracking_store.resolve_store(uri)
     bad_mean = GOOD_FC.replace("8e10", "lots")
     rid = _run(client, exp, {"forecasts.csv": bad_mean}, tmp_path)
     cols = ["partner", "year", "mean"]
     with pytest.raises(
-        tracking.TrackingError, match=rf"{rid}: forecasts.csv, row 3, column 'mean'"
+        tracking_store.TrackingError, match=rf"{rid}: forecasts.csv, row 3, column 'mean'"
     ):
         read_run_csv(s, rid, "forecasts.csv", cols, tmp_path)
-    with pytest.raises(tracking.TrackingError, match=rf"{rid} has no artifact concentration.csv"):
+    with pytest.raises(
+        tracking_store.TrackingError, match=rf"{rid} has no artifact concentration.csv"
+    ):
         read_run_csv(s, rid, "concentration.csv", ["year"], tmp_path)
     rid2 = _run(client, exp, {"forecasts.csv": "partner;year\nCHN;2021\n"}, tmp_path)
-    with pytest.raises(tracking.TrackingError, match=rf"{rid2}: forecasts.csv has no column"):
+    with pytest.raises(tracking_store.TrackingError, match=rf"{rid2}: forecasts.csv has no column"):
         read_run_csv(s, rid2, "forecasts.csv", cols, tmp_path)
     rid3 = _run(client, exp, {"forecasts.csv": GOOD_FC}, tmp_path)
     frame = read_run_csv(s, rid3, "forecasts.csv", cols, tmp_path)

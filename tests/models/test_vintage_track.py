@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.vintage_track import TRACK_COLUMNS, score_run, track_metrics
+from exportcast.models.vintage_track import TRACK_COLUMNS, score_run, track_metrics
 
 RUN = {"run_id": "r1", "run_date": "2026-01-01 06:00", "data_vintage": "aaa", "last_year": 2021}
 

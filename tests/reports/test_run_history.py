@@ -8,11 +8,11 @@ import shutil
 import pandas as pd
 import pytest
 
-from features.run_compare import changes_since
-from models.vintage_track import score_run
-from reports.build import render_html
-from reports.bundle import load_bundle
-from reports.run_history import track_section, what_changed_section
+from exportcast.features.run_compare import changes_since
+from exportcast.models.vintage_track import score_run
+from exportcast.reports.build import render_html
+from exportcast.reports.bundle import load_bundle
+from exportcast.reports.run_history import track_section, what_changed_section
 
 FIRST = {"previous": None, "n_same": 2, "notes": [], "track_notes": [], "track_runs": 0,
          "revision_pct": 5.0, "revision_usd": 50e6}  # fmt: skip

@@ -10,8 +10,8 @@ from types import SimpleNamespace
 
 from mlflow import MlflowClient
 
-from configs import load_config
-from flows.update_flow import record_update
+from exportcast.configs import load_config
+from exportcast.flows.update_flow import record_update
 
 
 def test_update_status_is_recorded_and_the_run_comparison_left_alone(tmp_path):
