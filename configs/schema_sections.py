@@ -203,6 +203,13 @@ class ReportConfig(StrictModel):
         "features/open_registries.py) out of the growth and opportunity rankings; the report "
         "shows them apart.",
     )
+    revision_pct: float = Field(
+        5.0, gt=0, le=100, description="'What changed since the last run' lists a partner-year "
+        "revised by more than this many % (and more than revision_usd).",
+    )  # fmt: skip
+    revision_usd: float = Field(
+        50e6, ge=0, description="A revision must also exceed this many USD (docs/data-updates.md)."
+    )
 
 
 class RunnerConfig(StrictModel):

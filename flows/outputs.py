@@ -127,6 +127,7 @@ def write_outputs(
                 **report_files.scenario_tables(scenarios, run.config["forecast"]["levels"]),
                 **({} if bundle.get("fta_track_record") is None
                    else {"fta_track_record": bundle["fta_track_record"]}),
+                **(bundle["run_history"].tables if "run_history" in bundle else {}),
             }  # fmt: skip
             report_meta = {
                 **bundle["meta"],

@@ -45,7 +45,7 @@ from exportcast.features.concentration import concentration_index
 from exportcast.features.panel import build_trade_panel
 from exportcast.features.series import ForecastSeries, check_dependence_modelled, split_series
 from exportcast.features.sources._common import SourceError
-from exportcast.flows import cache_keys, tracking, tracking_store
+from exportcast.flows import cache_keys, run_history, tracking, tracking_store
 from exportcast.flows import report as report_files
 from exportcast.flows.cache_keys import (
     cache_key,
@@ -80,6 +80,7 @@ from exportcast.flows.progress import (
     describe_snapshot,
     report_stage,
     restart_clock,
+    stage_line,
 )
 from exportcast.flows.run_info import RunInfo, RunResult
 from exportcast.flows.run_record import log_run, open_run
@@ -297,6 +298,13 @@ def _forecast_stages(
                 config, snapshot.tables, series, engine, cache_key=run.cache_key
             )
         bundle = _report_bundle(config, snapshot, run, panel, engine, index_track, scenarios)
+    if bundle is not None:  # the previous run, the track record (docs/data-updates.md)
+        current = run_history.Current(mlrun.run_id, config.reporter, run.vintage,
+                                      run.config_hash, Path(exports_file).stem, panel,
+                                      concentration)  # fmt: skip
+        bundle["run_history"] = run_history.collect(config, current)
+        bundle["meta"]["run_history"] = bundle["run_history"].meta
+        stage_line("earlier runs", run_history.describe(bundle["run_history"]))
     live_weo = live_weo_vintage(snapshot.tables)
     if live_weo is not None:
         mlrun.set_tags({"weo_vintage_live": live_weo})
@@ -311,6 +319,8 @@ def _forecast_stages(
         None if bundle is None else bundle["backtest_forecasts"],
         None if bundle is None else bundle["fta_track_record"],
     )
+    if bundle is not None:
+        run_history.log_history(mlrun, bundle["run_history"])
     report = bundle is not None and config.report.enabled
     folder = write_outputs(concentration, run, record, engine, bundle, report).path
     if report:

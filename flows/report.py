@@ -51,6 +51,8 @@ BUNDLE_FILES = (
     "scenario_partners.csv",
     "scenario_indices.csv",
     "fta_track_record.csv",
+    "changes_since_last_run.csv",  # flows/run_history.py (docs/data-updates.md)
+    "vintage_track.csv",
 )
 HISTORY_YEARS = 15  # years of partner history shipped with the bundle
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -12,7 +13,9 @@ from exportcast.flows.tracking_store import Store, TrackingError, mlflow_client,
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-__all__ = ["download_folder", "latest_run_with", "log_artifacts", "recent_runs"]
+__all__ = ["download_file", "download_folder", "latest_run_with", "log_artifacts", "recent_runs"]
+
+_BARS = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 
 
 def log_artifacts(store: Store, run_id: str, folders: Mapping[str, Sequence[Path]]) -> None:
@@ -81,6 +84,32 @@ def download_folder(store: Store, run_id: str, folder: str, dest: Path) -> Path:
             "or runs without forecasts, cannot be re-reported)"
         )
     return Path(client.download_artifacts(run_id, folder, str(dest)))
+
+
+def download_file(store: Store, run_id: str, path: str, dest: Path) -> Path:
+    """Download one artifact file of a run (e.g. ``forecasts.csv``) into the folder ``dest``.
+
+    Raises:
+        TrackingError: Unknown run, no such artifact, or the store failed to hand it over.
+    """
+    from mlflow.exceptions import MlflowException
+
+    client = mlflow_client(store)
+    folder, _, name = path.rpartition("/")
+    before = os.environ.get(_BARS)
+    try:
+        listed = {Path(f.path).name for f in client.list_artifacts(run_id, folder or None)}
+        if name not in listed:
+            raise TrackingError(f"MLflow run {run_id} has no artifact {path}")
+        os.environ[_BARS] = "false"  # no progress bars in a cron log
+        return Path(client.download_artifacts(run_id, path, str(dest)))
+    except (MlflowException, OSError) as exc:
+        raise TrackingError(f"MLflow run {run_id}: cannot read artifact {path}: {exc}") from exc
+    finally:
+        if before is None:
+            os.environ.pop(_BARS, None)
+        else:
+            os.environ[_BARS] = before
 
 
 def recent_runs(store: Store, experiment: str, limit: int = 10) -> list[dict[str, Any]]:

@@ -13,12 +13,10 @@ config, code) is unchanged and its heavy stages are reused.
 # flow's parameters in the runner's subprocess (see flows/pipeline.py).
 from typing import Any
 
-import pandas as pd
 from prefect import flow
 from prefect.logging import get_run_logger
 
 from exportcast.configs import RunConfig
-from exportcast.features.changes import headline_move
 from exportcast.flows.pipeline import _stop_workers_of_deployed_run, forecast_exports
 from exportcast.flows.run_info import RunResult
 
@@ -61,22 +59,18 @@ def update_data(config: RunConfig, fetch: list[str] | None = None) -> dict[str, 
     }
 
 
-def _last_forecast(run: dict[str, Any]) -> pd.DataFrame:
-    return pd.DataFrame({"kind": ["forecast"], "year": [run["forecast_year"]],
-                         "dependence_share": [run["dependence_forecast"]]})  # fmt: skip
-
-
 def record_update(config: RunConfig, result: RunResult, update: dict[str, Any]) -> dict[str, Any]:
-    """Attach the update to the run's MLflow record: what changed and how the headline moved.
+    """Attach the update to the run's MLflow record.
 
-    Tags ``data_update`` (the update's status) and ``previous_data_vintage`` (of the previous
-    run); with a new vintage the artifact ``what_changed.csv`` (``features/changes.py``, kept
-    in the vintage as ``changes.csv``); with forecasts in both runs the metrics
-    ``headline_previous`` and ``headline_change_pp`` (China + US share in the last forecast
-    year, previous run vs this one).
+    The tag ``data_update`` (the update's status) and, with a new vintage, the artifact
+    ``what_changed/changes.csv`` (what the vintage changed against the one it was made from,
+    ``features/changes.py``; kept in the vintage as ``changes.csv``). The run itself already
+    carries the comparison with the previous run (tags ``previous_run_id``,
+    ``previous_data_vintage``, metrics ``headline_previous``, ``headline_change_pp``, artifact
+    ``changes_since_last_run.csv``: ``flows/run_history.py``), so it is not repeated here.
 
     Returns:
-        What was recorded (``tags``, ``metrics``, ``artifact``).
+        What was recorded (``tags``, ``artifact``).
     """
     from mlflow import MlflowClient
 
@@ -87,23 +81,10 @@ def record_update(config: RunConfig, result: RunResult, update: dict[str, Any]) 
     if result.mlflow_run_id is None:
         return {}
     store = tracking_store.resolve_store(config.tracking.uri, config.tracking.artifacts)
-    experiment = config.tracking.experiment.format(reporter=config.reporter)
-    runs = tracking_runs.recent_runs(store, experiment, limit=3)
-    this = next((r for r in runs if r["run_id"] == result.mlflow_run_id), None)
-    prev = next((r for r in runs if r["start"] < (this or runs[0])["start"]), None)
     tags = {"data_update": str(update.get("status"))}
-    metrics: dict[str, float] = {}
-    if prev is not None:
-        tags["previous_data_vintage"] = str(prev["data_vintage"])
-        if this and prev["dependence_forecast"] is not None and this["dependence_forecast"]:
-            move = headline_move(_last_forecast(prev), _last_forecast(this))
-            metrics["headline_previous"] = move["previous_share"]
-            metrics["headline_change_pp"] = move["change_pp"]
     client = MlflowClient(tracking_uri=store.uri)
     for key, value in tags.items():
         client.set_tag(result.mlflow_run_id, key, value)
-    for key, value in metrics.items():
-        client.log_metric(result.mlflow_run_id, key, value)
     artifact = None
     if update.get("status") == "new":
         data = config.data
@@ -112,7 +93,7 @@ def record_update(config: RunConfig, result: RunResult, update: dict[str, Any]) 
             target = folder / CHANGES_NAME
             tracking_runs.log_artifacts(store, result.mlflow_run_id, {"what_changed": [target]})
             artifact = f"what_changed/{CHANGES_NAME}"
-    return {"tags": tags, "metrics": metrics, "artifact": artifact}
+    return {"tags": tags, "artifact": artifact}
 
 
 @flow(

@@ -29,6 +29,7 @@ from exportcast.reports import (
     formatting,
     fta_content,
     outlook,
+    run_history,
     sections_index,
     sections_partners,
     sections_scenarios,
@@ -74,6 +75,8 @@ SHEETS = {
     "Scenario indices": "scenario_indices",
     "Backtest accuracy": "accuracy",
     "Index backtest": "index_backtest",
+    "Changes since last run": "changes_since_last_run",  # docs/data-updates.md
+    "Vintage track record": "vintage_track",
 }
 
 
@@ -173,6 +176,9 @@ def _context(bundle: ReportBundle) -> dict[str, Any]:
         "scenario_methods": list(dict.fromkeys(s["method"] for s in scenarios if s["method"])),
         "fta_effects": fta_content.effect_comparison(bundle),  # None: no world-priced scenario
         "fta_track": fta_content.track_record_section(bundle),  # None: no fta_track_record.csv
+        # None: a bundle from before flows/run_history.py (docs/data-updates.md)
+        "what_changed": run_history.what_changed_section(bundle),
+        "vintage_track": run_history.track_section(bundle),
         "accuracy_sentences": accuracy_sentences,
         "accuracy_table": accuracy_table,
         "index_backtest_sentences": index_sentences,

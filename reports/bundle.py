@@ -15,10 +15,12 @@ from typing import Any
 
 import pandas as pd
 
+from exportcast.features.changes import CHANGE_COLUMNS
 from exportcast.features.errors import ExportcastError
 from exportcast.models.fta_track_record import COLUMNS as FTA_TRACK_COLUMNS
 from exportcast.models.index_backtest import INDEX_BACKTEST_COLUMNS
 from exportcast.models.opportunities import OPPORTUNITY_COLUMNS, OPTIONAL_OPPORTUNITY_COLUMNS
+from exportcast.models.vintage_track import TRACK_COLUMNS
 
 __all__ = [
     "BUNDLE_FILES",
@@ -98,6 +100,9 @@ OPTIONAL_FILES: dict[str, list[str]] = {
     ],
     "index_backtest.csv": INDEX_BACKTEST_COLUMNS,
     "fta_track_record.csv": FTA_TRACK_COLUMNS,  # runs with scenarios (docs/fta-gravity.md)
+    # earlier runs (flows/run_history.py; docs/data-updates.md)
+    "changes_since_last_run.csv": CHANGE_COLUMNS,
+    "vintage_track.csv": TRACK_COLUMNS,
 }
 _FRAME_FIELDS = {
     "concentration.csv": "concentration",
@@ -109,9 +114,12 @@ _FRAME_FIELDS = {
     "scenario_indices.csv": "scenario_indices",
     "index_backtest.csv": "index_backtest",
     "fta_track_record.csv": "fta_track_record",
+    "changes_since_last_run.csv": "changes_since_last_run",
+    "vintage_track.csv": "vintage_track",
 }
 # Partner and country codes are text: "NA" (Namibia) must not become NaN.
-_TEXT = {"reporter": str, "partner": str, "model": str, "scenario": str, "index": str}
+_TEXT = {"reporter": str, "partner": str, "model": str, "scenario": str, "index": str,
+         "run_id": str, "data_vintage": str}  # fmt: skip
 
 
 class BundleError(ExportcastError, ValueError):
@@ -138,6 +146,10 @@ class ReportBundle:
         fta_track_record: The ex ante track record of the FTA effect on the reporter's past
             agreements (:func:`models.fta_track_record.track_record`; empty without scenarios
             and in older bundles).
+        changes_since_last_run: New years and revisions since the previous run
+            (:func:`features.run_compare.changes_since`; empty without one).
+        vintage_track: Earlier runs' forecasts against what happened
+            (:func:`models.vintage_track.score_run`; empty when none can be scored yet).
     """
 
     folder: Path
@@ -151,6 +163,8 @@ class ReportBundle:
     scenario_indices: pd.DataFrame = field(default_factory=pd.DataFrame)
     index_backtest: pd.DataFrame = field(default_factory=pd.DataFrame)
     fta_track_record: pd.DataFrame = field(default_factory=pd.DataFrame)
+    changes_since_last_run: pd.DataFrame = field(default_factory=pd.DataFrame)
+    vintage_track: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def levels(self) -> list[int]:
