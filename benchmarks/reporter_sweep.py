@@ -35,6 +35,7 @@ from configs import load_config  # noqa: E402
 from features.series import CoverageError, check_dependence_modelled  # noqa: E402
 from flows import pipeline  # noqa: E402
 from flows.snapshot import load_snapshot  # noqa: E402
+from flows.years import resolve_run_years  # noqa: E402
 from models.engine import BacktestCoverageError  # noqa: E402
 
 _TABLES: dict[str, pd.DataFrame] = {}
@@ -60,6 +61,7 @@ def one(reporter: str) -> dict:
     try:
         # the flow's own task functions (.fn: without Prefect), in the flow's order
         exports, name = pipeline.reporter_exports(_TABLES, reporter)
+        cfg, _ = resolve_run_years(cfg, exports, vintage="embedded", name=name)
         panel = pipeline.build_panel.fn(
             exports, reporter, cfg.years.start, cfg.years.end, cache_key=None, name=name
         )

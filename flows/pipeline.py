@@ -61,6 +61,7 @@ from flows.engine_call import run_configured_engine
 from flows.io import PROJECT_ROOT, atomic_write, project_path, write_csv
 from flows.snapshot import Snapshot, build_snapshot, load_snapshot
 from flows.vintages import snapshot_folder, vintage_notes
+from flows.years import resolve_run_years, years_params
 from models.backtest_table import engine_backtest_table
 from models.demand import DEMAND_TABLES
 from models.engine import EngineResult
@@ -145,6 +146,7 @@ class RunInfo:
     store: tracking.Store
     experiment: str
     output_dir: Path
+    years_end: dict[str, Any] | None = None  # configured and resolved years.end (flows/years.py)
 
     @property
     def tags(self) -> dict[str, str | None]:
@@ -464,8 +466,15 @@ def load_data(source: str, snapshot_dir: Path, raw_dir: Path | None) -> Snapshot
     return load_snapshot(folder, SNAPSHOT_TABLES)
 
 
-def describe_run(config: RunConfig, vintage: str) -> RunInfo:
-    """Who this run is: hashes, code version, cache key, Prefect ids and tracking target."""
+def describe_run(
+    config: RunConfig, vintage: str, years_end: dict[str, Any] | None = None
+) -> RunInfo:
+    """Who this run is: hashes, code version, cache key, Prefect ids and tracking target.
+
+    ``config`` has its ``years.end`` resolved (:func:`flows.years.resolve_run_years`), so the
+    hashes and the cache key cover the year the run really ends in; ``years_end`` records what
+    was configured.
+    """
     return RunInfo(
         reporter=config.reporter,
         dependence_set=config.dependence_set,
@@ -479,6 +488,7 @@ def describe_run(config: RunConfig, vintage: str) -> RunInfo:
         store=tracking.resolve_store(config.tracking.uri, config.tracking.artifacts),
         experiment=config.tracking.experiment.format(reporter=config.reporter),
         output_dir=Path(config.output.dir) / config.reporter,
+        years_end=years_end,
     )
 
 
@@ -802,7 +812,7 @@ def open_run(run: RunInfo, last_year: int) -> Iterator[tracking.TrackedRun]:
         run.experiment,
         run_name=run_title(run, last_year),
         tags=tags,
-        params=run.config,
+        params={**run.config, **years_params(run.years_end)},
     ) as mlrun:
         _stage_line("open MLflow run", f"{mlrun.run_id} ({run.store.display})")
         yield mlrun
@@ -1045,6 +1055,7 @@ def write_outputs(
         "prefect_flow_run_id": run.flow_run_id,
         "mlflow_run_id": record.run_id,
         "config": run.config,
+        "years_end": run.years_end,
         "files": files,
         **meta,
     }
@@ -1155,10 +1166,11 @@ def forecast_exports(config: RunConfig) -> RunResult:
     """
     _restart_clock()  # stage seconds count from the flow's start (not Prefect's server start)
     snapshot = load_data(config.data.source, snapshot_folder(config.data), config.data.raw_dir)
-    run = describe_run(config, snapshot.vintage)
     exports, exports_file = reporter_exports(snapshot.tables, config.reporter)
-    last_year = min(config.years.end, int(exports["year"].max()))
-    with open_run(run, last_year) as mlrun:
+    # years.end follows the data (flows/years.py): the rest of the run sees the resolved year
+    config, years = resolve_run_years(config, exports, vintage=snapshot.vintage, name=exports_file)
+    run = describe_run(config, snapshot.vintage, years.as_dict())
+    with open_run(run, config.years.end) as mlrun:
         return _forecast_stages(config, snapshot, run, exports, exports_file, mlrun)
 
 
