@@ -48,6 +48,13 @@ from threadpoolctl import threadpool_limits
 from configs import RunConfig, config_hash, load_config
 from features.concentration import concentration_from_paths, concentration_index
 from features.panel import build_trade_panel, series_to_panel
+from features.provisional import (
+    listed_partner_counts,
+    provisional_of_run,
+    provisional_rest,
+    with_remainder_rows,
+    with_rest_remainder,
+)
 from features.series import (
     REST,
     ForecastSeries,
@@ -59,7 +66,7 @@ from flows import report as report_files
 from flows import tracking
 from flows.engine_call import run_configured_engine
 from flows.io import PROJECT_ROOT, atomic_write, project_path, write_csv
-from flows.snapshot import Snapshot, build_snapshot, load_snapshot
+from flows.snapshot import Snapshot, build_snapshot, load_snapshot, read_manifest
 from flows.vintages import snapshot_folder, vintage_notes
 from flows.years import resolve_run_years, years_params
 from models.backtest_table import engine_backtest_table
@@ -97,6 +104,7 @@ SNAPSHOT_TABLES = [
     "income_groups", "weo_vintages", "rtas",
 ]  # fmt: skip
 EXPORT_TABLES = ("kor_exports", "dots_exports")
+OPTIONAL_TABLES = ("release_rest",)  # only in vintages made by `exportcast update`
 
 
 @dataclass(frozen=True)
@@ -147,6 +155,7 @@ class RunInfo:
     experiment: str
     output_dir: Path
     years_end: dict[str, Any] | None = None  # configured and resolved years.end (flows/years.py)
+    provisional: tuple[dict[str, Any], ...] = ()  # partial releases (features/provisional.py)
 
     @property
     def tags(self) -> dict[str, str | None]:
@@ -158,6 +167,8 @@ class RunInfo:
             "code_version": self.code_version,
             "prefect_flow_run_id": self.flow_run_id,
             "prefect_flow_run_name": self.flow_run_name,
+            "provisional_years": ",".join(f"{p['reporter']} {p['year']}" for p in self.provisional)
+            or None,
         }
 
 
@@ -463,11 +474,15 @@ def load_data(source: str, snapshot_dir: Path, raw_dir: Path | None) -> Snapshot
     if source == "raw":
         assert raw_dir is not None  # guaranteed by the schema
         build_snapshot(raw_dir, folder, log=lambda _: None)
-    return load_snapshot(folder, SNAPSHOT_TABLES)
+    optional = [t for t in OPTIONAL_TABLES if t in read_manifest(folder)["tables"]]
+    return load_snapshot(folder, [*SNAPSHOT_TABLES, *optional])
 
 
 def describe_run(
-    config: RunConfig, vintage: str, years_end: dict[str, Any] | None = None
+    config: RunConfig,
+    vintage: str,
+    years_end: dict[str, Any] | None = None,
+    provisional: list[dict[str, Any]] | None = None,
 ) -> RunInfo:
     """Who this run is: hashes, code version, cache key, Prefect ids and tracking target.
 
@@ -489,6 +504,7 @@ def describe_run(
         experiment=config.tracking.experiment.format(reporter=config.reporter),
         output_dir=Path(config.output.dir) / config.reporter,
         years_end=years_end,
+        provisional=tuple(provisional or ()),
     )
 
 
@@ -1056,6 +1072,7 @@ def write_outputs(
         "mlflow_run_id": record.run_id,
         "config": run.config,
         "years_end": run.years_end,
+        "provisional": list(run.provisional),
         "files": files,
         **meta,
     }
@@ -1137,6 +1154,8 @@ def _report_meta(
         # opportunities' partner GDP growth); the backtest's are per origin in backtest_forecasts
         "weo_vintage_live": live_weo_vintage(snapshot.tables),
         "data_update": vintage_notes(snapshot_folder(config.data)),  # docs/data-updates.md
+        "provisional": list(run.provisional),  # partial releases: reports/provisional.py
+        "years_end": run.years_end,
     }
 
 
@@ -1169,9 +1188,13 @@ def forecast_exports(config: RunConfig) -> RunResult:
     exports, exports_file = reporter_exports(snapshot.tables, config.reporter)
     # years.end follows the data (flows/years.py): the rest of the run sees the resolved year
     config, years = resolve_run_years(config, exports, vintage=snapshot.vintage, name=exports_file)
-    run = describe_run(config, snapshot.vintage, years.as_dict())
+    prov, records = provisional_of_run(
+        snapshot.tables.get("release_rest"), exports, config.reporter, config.years.start,
+        config.years.end,
+    )  # fmt: skip
+    run = describe_run(config, snapshot.vintage, years.as_dict(), records)
     with open_run(run, config.years.end) as mlrun:
-        return _forecast_stages(config, snapshot, run, exports, exports_file, mlrun)
+        return _forecast_stages(config, snapshot, run, exports, exports_file, mlrun, prov)
 
 
 def _forecast_stages(
@@ -1181,8 +1204,14 @@ def _forecast_stages(
     exports: pd.DataFrame,
     exports_file: str,
     mlrun: tracking.TrackedRun,
+    prov: pd.DataFrame | None = None,
 ) -> RunResult:
-    """The job's stages inside its open MLflow run: panel to report."""
+    """The job's stages inside its open MLflow run: panel to report.
+
+    ``prov``: the run's partial-release years (features/provisional.py): their remainder is
+    in the history indices' shares and in the ``REST`` series; they are never scored.
+    """
+    prov = provisional_rest(None, config.reporter, 0, 0) if prov is None else prov
     panel = build_panel(
         exports,
         config.reporter,
@@ -1191,10 +1220,14 @@ def _forecast_stages(
         cache_key=run.cache_key,
         name=exports_file,
     )
-    concentration = compute_concentration(panel, config.dependence_set, cache_key=run.cache_key)
+    concentration = compute_concentration(
+        with_remainder_rows(panel, prov), config.dependence_set, cache_key=run.cache_key
+    )
+    concentration = listed_partner_counts(concentration, prov)
     engine = series = None
     if config.forecast.enabled:
         series = build_series(panel, config.forecast.min_years, cache_key=run.cache_key)
+        series = with_rest_remainder(series, prov)
         check_dependence_modelled(
             series,
             config.dependence_set,

@@ -30,6 +30,7 @@ from reports.outlook import (
     rule_sentence,
     total_growth_pct,
 )
+from reports.provisional import provisional_sentences
 
 __all__ = [
     "MIN_SHARE_FAST",
@@ -637,6 +638,7 @@ def summary_sentences(bundle: ReportBundle) -> list[str]:
     out += _index_summary(bundle, dep)
     out += _accuracy_sentences(bundle)
     out += data_update_sentences(bundle)
+    out += provisional_sentences(bundle.meta, partner_names(bundle))  # reports/provisional.py
     return out
 
 
