@@ -124,7 +124,7 @@ def test_the_report_names_the_provisional_partner_years(partial):
     assert "largest in 2023: Firstland, " in text and f"and {n - 8} more" in text
     assert f"({100 * rec['rest_share']:.1f} %)" in text
     assert "2024 is not scored in the backtest." in text
-    assert provisional_sentences({}, {}) == [] and provisional_sentences(
-        {"provisional": []}, {}
-    ) == []
+    assert (
+        provisional_sentences({}, {}) == [] and provisional_sentences({"provisional": []}, {}) == []
+    )
     assert np.isfinite(rec["rest_share"])
