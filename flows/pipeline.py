@@ -1192,6 +1192,7 @@ def forecast_exports(config: RunConfig) -> RunResult:
         snapshot.tables.get("release_rest"), exports, config.reporter, config.years.start,
         config.years.end,
     )  # fmt: skip
+    _stage_log()(years.describe(config.years.start))
     run = describe_run(config, snapshot.vintage, years.as_dict(), records)
     with open_run(run, config.years.end) as mlrun:
         return _forecast_stages(config, snapshot, run, exports, exports_file, mlrun, prov)

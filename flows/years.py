@@ -53,6 +53,13 @@ class ResolvedYears:
     data_last_year: int
     vintage: str
 
+    def describe(self, start: int) -> str:
+        """One progress line, e.g. ``years 1990-2024 (years.end: latest; data to 2024 ...)``."""
+        return (
+            f"  years {start}-{self.resolved} (years.end: {self.configured}; data to "
+            f"{self.data_last_year} in vintage {self.vintage})"
+        )
+
     def as_dict(self) -> dict[str, Any]:
         """For ``run.json`` (``years_end``) and the report meta."""
         return {
