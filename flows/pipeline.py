@@ -1268,7 +1268,7 @@ def _forecast_stages(
             "history": report_files.history_table(panel),
             "opportunities": find_opportunities(
                 forecasts,
-                panel,
+                with_remainder_rows(panel, prov),  # current shares of the published total
                 snapshot.tables,
                 config.dependence_set,
                 config.horizon,

@@ -128,3 +128,21 @@ def test_the_report_names_the_provisional_partner_years(partial):
         provisional_sentences({}, {}) == [] and provisional_sentences({"provisional": []}, {}) == []
     )
     assert np.isfinite(rec["rest_share"])
+
+
+def test_opportunities_start_from_the_published_total(partial):
+    from models.opportunities import opportunities
+
+    fs = with_rest_remainder(split_series(partial["panel"], min_years=20), partial["prov"])
+    last = fs.series.loc[fs.series["ds"] == 2024]
+    fc = pd.concat([last.assign(ds=y) for y in range(2025, 2030)], ignore_index=True)
+    fc = fc.assign(partner=fc["unique_id"].str.split("|").str[1], year=fc["ds"], mean=fc["y"])
+    tables = {t: pd.read_parquet(SNAPSHOT / f"{t}.parquet") for t in ("countries", "fta", "pairs")}
+    table = opportunities(
+        fc[["partner", "year", "mean"]], with_remainder_rows(partial["panel"], partial["prov"]),
+        dependence_set=("CHN", "USA"), horizon=5, countries=tables["countries"],
+        fta_status=tables["fta"], distances=tables["pairs"],
+    )  # fmt: skip
+    vnm = table.set_index("partner").loc["VNM", "current_share"]
+    top = partial["top"].set_index("partner")["export_usd"]
+    assert vnm == pytest.approx(top["VNM"] / partial["total"], rel=1e-9)
