@@ -29,7 +29,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from features.series import REST, ForecastSeries
+from exportcast.features.series import REST, ForecastSeries
 
 __all__ = [
     "REMAINDER",

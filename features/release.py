@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.sources._common import SourceError
+from exportcast.features.sources._common import SourceError, check_unit_ratio
 
 __all__ = [
     "REST_COLUMNS",
@@ -76,17 +76,14 @@ def check_release_units(rows: pd.DataFrame, table: pd.DataFrame, name: str) -> N
     if len(same) < 3:
         return
     ratio = float(np.median(same["export_usd"] / same["export_usd_old"]))
-    if _UNIT_BAND[0] <= ratio <= _UNIT_BAND[1]:
-        return
-    hint = ""
-    if 3e-4 < ratio < 3e-3:
-        hint = ": the values look like thousands of USD; expected USD units"
-    elif 300 < ratio < 3000:
-        hint = ": the values look 1000x too large (USD declared as thousands?)"
-    raise SourceError(
+    check_unit_ratio(
+        ratio,
+        _UNIT_BAND,
         name,
-        f"median ratio of {len(same)} values to the same partners' values in the active "
-        f"vintage is {ratio:.3g}; expected {_UNIT_BAND[0]}-{_UNIT_BAND[1]}{hint}",
+        what=f"median ratio of {len(same)} values to the same partners' values in the active "
+        "vintage",
+        small=": the values look like thousands of USD; expected USD units",
+        large=": the values look 1000x too large (USD declared as thousands?)",
         column="export_usd",
     )
 
@@ -218,7 +215,7 @@ def merge_indicator(
     v = values.dropna(subset=["value"]).set_index(key)["value"].astype("float64")
     added = v.index.difference(t.index)
     if len(added):
-        t = pd.concat([t, pd.DataFrame(index=added, columns=t.columns)])
+        t = t.reindex(t.index.append(added))  # new country-years, other columns empty
         t = t.astype(table.drop(columns=key).dtypes.to_dict())
     old = t.loc[v.index, column].astype("float64")
     revised = int((old.notna() & ~np.isclose(old.fillna(0), v, rtol=1e-9)).sum())

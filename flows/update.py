@@ -23,13 +23,15 @@ from typing import Any
 
 import pandas as pd
 
-from features.changes import REVISION_ABS_USD, REVISION_REL, what_changed
-from features.panel import build_trade_panel
-from features.release import merge_indicator, merge_release
-from features.sources._common import SourceError
-from features.sources.inbox import Release, parse_inbox_file
-from flows.io import atomic_write, project_path, sha256_file, write_csv, write_parquet
-from flows.snapshot import (
+from exportcast.features.changes import REVISION_ABS_USD, REVISION_REL, what_changed
+from exportcast.features.panel import build_trade_panel
+from exportcast.features.release import merge_indicator, merge_release
+from exportcast.features.sources._common import SourceError
+from exportcast.features.sources.inbox import Release, parse_inbox_file
+from exportcast.features.sources.weo_api import WeoRelease
+from exportcast.features.weo_release import merge_weo_indicators, merge_weo_vintage
+from exportcast.flows.io import atomic_write, project_path, sha256_file, write_csv, write_parquet
+from exportcast.flows.snapshot import (
     MANIFEST_NAME,
     SnapshotError,
     _canonical,
@@ -37,7 +39,7 @@ from flows.snapshot import (
     load_snapshot,
     table_entry,
 )
-from flows.vintages import (
+from exportcast.flows.vintages import (
     RELEASE_NAME,
     VintageError,
     activate,
@@ -64,12 +66,14 @@ class Fetched:
             ``sha256`` and ``file`` (the name the body is kept under).
         body: The raw response body.
         indicators: Values of one ``indicators`` column (World Bank fetches).
+        weo: A WEO vintage for ``indicators`` (``weo_*``) and ``weo_vintages`` (IMF WEO).
     """
 
     release: Release | None
     meta: dict[str, Any]
     body: bytes
     indicators: pd.DataFrame | None = None  # ``country, year, value`` of ``meta["column"]``
+    weo: WeoRelease | None = None  # an IMF WEO vintage (``--fetch weo``)
 
 
 @dataclass(frozen=True)
@@ -167,6 +171,10 @@ def _merge_all(
                 f"{years[0]}-{years[-1]} (last year before: {last}); {result.new_keys} new, "
                 f"{result.revised} revised"
             )
+            if release.dropped:
+                lines.append(
+                    f"  {label}: " + "; ".join(f"{k}: {v}" for k, v in release.dropped.items())
+                )
             for r in result.rest.loc[result.rest["provisional"]].itertuples():
                 if r.reporter == reporter and r.year in years:
                     lines.append(
@@ -204,6 +212,38 @@ def _merge_indicators(
                  "upstream_repository": "exportcast update --fetch wdi", "url": item.meta["url"],
                  "upstream_commit": item.meta["sha256"]}  # fmt: skip
         sources.setdefault("indicators", []).append(entry)
+
+
+def _merge_weo(
+    snap: Any,
+    tables: dict[str, pd.DataFrame],
+    sources: dict[str, list[dict]],
+    lines: list[str],
+    fetched: Sequence[Fetched],
+) -> None:
+    from exportcast.features.outlook import vintage_at
+
+    for item in fetched:
+        if item.weo is None:
+            continue
+        rel = item.weo
+        table = tables.get("indicators", snap["indicators"])
+        tables["indicators"], added, revised = merge_weo_indicators(table, rel)
+        vintages = tables.get("weo_vintages", snap["weo_vintages"])
+        tables["weo_vintages"], n, replaced = merge_weo_vintage(vintages, rel)
+        lines.append(
+            f"weo {rel.vintage} (published {rel.publication_date}): indicators weo_*: {added} "
+            f"new country-years, {revised} revised values; weo_vintages: {rel.vintage} "
+            f"{'replaced' if replaced else 'added'} ({n} rows); the live outlook reads "
+            f"{vintage_at(tables['weo_vintages'])}"
+        )
+        entry = {"publisher": "International Monetary Fund, World Economic Outlook "
+                 f"{rel.vintage} (SDMX API, IMF.RES/WEO)", "license": "IMF terms of use",
+                 "raw_file": item.meta["file"], "url": item.meta["url"],
+                 "upstream_repository": "exportcast update --fetch weo",
+                 "upstream_commit": item.meta["sha256"]}  # fmt: skip
+        for name in ("indicators", "weo_vintages"):
+            sources.setdefault(name, []).append(entry)
 
 
 def _check_panels(tables: dict[str, pd.DataFrame], releases: Sequence[Release]) -> None:
@@ -374,6 +414,7 @@ def _run_update(data: Any, fetched: Sequence[Fetched], log: Callable[[str], None
         releases += [(item.release, item.meta) for item in fetched if item.release is not None]
         tables, sources, lines, unknown = _merge_all(snap, releases)
         _merge_indicators(snap, tables, sources, lines, fetched)
+        _merge_weo(snap, tables, sources, lines, fetched)
         _check_panels(tables, [r for r, _ in releases])
         staging = staging_dir(data.vintages_dir)
         manifest = _write_vintage(snap, tables, sources, staging, base_folder)

@@ -14,21 +14,26 @@ config hash, MLflow params, report) sees one number; the configured value is kep
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from configs.loader import ConfigError
-from configs.schema import RunConfig
+from exportcast.configs.loader import ConfigError
+from exportcast.configs.schema import RunConfig
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from exportcast.flows.run_info import RunInfo
+    from exportcast.flows.snapshot import Snapshot
 
 __all__ = [
     "LATEST",
     "ResolvedYears",
     "last_year_in_folder",
     "resolve_last_year",
+    "resolve_run",
     "resolve_run_years",
     "years_params",
 ]
@@ -139,7 +144,7 @@ def last_year_in_folder(folder: str | Path, reporter: str) -> int | None:
     ``dots_exports`` (only its rows). Used before the data are loaded: the scenarios' default
     origin at config load and the hint of ``exportcast update``.
     """
-    from flows.snapshot import MANIFEST_NAME, read_manifest
+    from exportcast.flows.snapshot import MANIFEST_NAME, read_manifest
 
     folder = Path(folder)
     if not (folder / MANIFEST_NAME).is_file():
@@ -167,3 +172,36 @@ def years_params(years_end: dict[str, Any] | None) -> dict[str, str]:
     if not years_end:
         return {}
     return {"years.end_configured": str(years_end["configured"])}
+
+
+def resolve_run(
+    config: RunConfig,
+    snapshot: Snapshot,
+    exports: pd.DataFrame,
+    name: str,
+    describe: Callable[..., RunInfo],
+) -> tuple[RunConfig, RunInfo, pd.DataFrame]:
+    """The pipeline's hook: resolve ``years.end``, find partial releases, describe the run.
+
+    Args:
+        config: The run's config (``years.end`` may be ``latest``).
+        snapshot: The loaded vintage (``release_rest`` when an update made it).
+        exports: The reporter's exports by partner in the vintage.
+        name: The table they come from.
+        describe: :func:`flows.pipeline.describe_run`.
+
+    Returns:
+        The config with the resolved ``years.end``, the run's identity (with ``years_end`` and
+        ``provisional``) and the provisional ``release_rest`` rows of its years
+        (:mod:`features.provisional`; empty without a partial release).
+    """
+    from exportcast.features.provisional import provisional_of_run
+    from exportcast.flows.progress import stage_log
+
+    config, years = resolve_run_years(config, exports, vintage=snapshot.vintage, name=name)
+    start, end = config.years.start, config.years.end
+    rest = snapshot.tables.get("release_rest")
+    prov, records = provisional_of_run(rest, exports, config.reporter, start, end)
+    stage_log()(years.describe(start))
+    run = describe(config, snapshot.vintage, years_end=years.as_dict(), provisional=tuple(records))
+    return config, run, prov

@@ -15,13 +15,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.errors import ExportcastError
+from exportcast.features.errors import ExportcastError
 
 __all__ = [
     "Loaded",
     "SourceError",
     "check_finite_nonnegative",
     "check_unique",
+    "check_unit_ratio",
     "raise_first",
     "raise_on_unknown",
     "read_table",
@@ -217,6 +218,45 @@ def check_unique(df: pd.DataFrame, keys: list[str], path: str | Path) -> None:
             f"duplicate key {key}; expected one row per {keys} (rows {rows})",
             row=int(df[ROW].iloc[i]) if ROW in df.columns else None,
         )
+
+
+# A ratio within these bounds of 1/1000 or 1000 means thousands and units got mixed up.
+THOUSANDS_BAND = ((3e-4, 3e-3), (300.0, 3000.0))
+
+
+def check_unit_ratio(
+    ratio: float,
+    band: tuple[float, float],
+    path: str | Path,
+    *,
+    what: str,
+    small: str,
+    large: str,
+    column: str | None = None,
+) -> None:
+    """Raise when a ratio of two amounts that should agree lies outside ``band``.
+
+    The one unit check of the adapters and of ``exportcast update`` (``features/release.py``,
+    ``features/sources/kosis.py``): a ratio near 1/1000 or 1000 gets a thousands-vs-units hint.
+
+    Args:
+        ratio: The measured ratio (e.g. new values / old values, partner sum / total).
+        band: Accepted ``(low, high)``.
+        path: File or request named in the error.
+        what: What the ratio is, completed by ``" is <ratio>"`` in the message.
+        small: Hint when the ratio is about 1/1000.
+        large: Hint when the ratio is about 1000.
+        column: The column to blame.
+
+    Raises:
+        SourceError: ``ratio`` outside ``band``, with the hint when one applies.
+    """
+    lo, hi = band
+    if lo <= ratio <= hi:
+        return
+    (s_lo, s_hi), (l_lo, l_hi) = THOUSANDS_BAND
+    hint = small if s_lo < ratio < s_hi else large if l_lo < ratio < l_hi else ""
+    raise SourceError(path, f"{what} is {ratio:.4g}; expected {lo:g}-{hi:g}{hint}", column=column)
 
 
 def count_by(values: Iterable[str]) -> dict[str, int]:

@@ -13,6 +13,8 @@ Three formats (docs/data-updates.md), told apart by their header:
   primaryValue``; values in USD). Only ``flowCode`` ``X`` (exports) is read; partner ``W00``
   is the total; ``S19`` (Other Asia, n.e.s.) is Taiwan; other n.e.s. areas are dropped and
   counted.
+- **kosis_web**: a KOSIS *web* download of the same table with Korean headers (``국가별``,
+  ``시점``, ``수출액 (천달러)``), UTF-8 (BOM or not) or CP949: ``features/sources/kosis_web.py``.
 
 Every parser returns a :class:`Release`: partner rows and totals, both in USD.
 """
@@ -26,8 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.panel import validate_trade_panel
-from features.sources._common import (
+from exportcast.features.panel import validate_trade_panel
+from exportcast.features.sources._common import (
     ROW,
     SourceError,
     check_finite_nonnegative,
@@ -36,7 +38,7 @@ from features.sources._common import (
     read_table,
     to_number,
 )
-from features.sources.codes import known_iso3
+from exportcast.features.sources.codes import known_iso3
 
 __all__ = [
     "FORMATS",
@@ -96,9 +98,13 @@ def detect_format(path: str | Path) -> str:
     Raises:
         SourceError: The header matches none of :data:`FORMATS`.
     """
+    from exportcast.features.sources.kosis_web import looks_like_kosis_web
+
     path = Path(path)
     if path.suffix.lower() not in (".csv", ".gz"):
         raise SourceError(path, "expected a .csv file (long, KOSIS or Comtrade format)")
+    if looks_like_kosis_web(path):
+        return "kosis_web"
     cols = _header(path)
     for kind, required in FORMATS.items():
         if all(c in cols for c in required):
@@ -109,7 +115,8 @@ def detect_format(path: str | Path) -> str:
         path,
         f"unknown inbox format: header {cols}; closest is the {best} format, which lacks "
         f"column(s) {missing}; expected one of "
-        + "; ".join(f"{k}: {', '.join(v)}" for k, v in FORMATS.items()),
+        + "; ".join(f"{k}: {', '.join(v)}" for k, v in FORMATS.items())
+        + "; or a KOSIS web download with Korean headers (국가별, 시점, 수출액)",
     )
 
 
@@ -290,6 +297,10 @@ def parse_inbox_file(path: str | Path, names: Mapping[str, str]) -> Release:
         SourceError: Unknown format or bad content (file, row, column, expectation).
     """
     kind = detect_format(path)
+    if kind == "kosis_web":
+        from exportcast.features.sources.kosis_web import parse_kosis_web_csv
+
+        return parse_kosis_web_csv(path)
     if kind == "long":
         return parse_long(path)
     if kind == "kosis":

@@ -11,18 +11,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.sources._common import (
+from exportcast.features.sources._common import (
     ROW,
     Loaded,
     SourceError,
     check_finite_nonnegative,
     check_unique,
+    check_unit_ratio,
     count_by,
     raise_on_unknown,
     read_table,
     to_number,
 )
-from features.sources.codes import map_iso3
+from exportcast.features.sources.codes import map_iso3
 
 __all__ = ["REPORTER", "load_kosis_exports"]
 
@@ -120,15 +121,13 @@ def _check_units(exports: pd.DataFrame, totals: pd.DataFrame, path: str | Path) 
     lo, hi = _TOTAL_RATIO_BAND
     bad = ratio[(ratio < lo) | (ratio > hi)]
     if len(bad):
-        y, r = int(bad.index[0]), float(bad.iloc[0])
-        hint = ""
-        if 5e-4 < r < 2e-3:
-            hint = " (about 1/1000: are the partner values in thousands of USD?)"
-        elif 500 < r < 2000:
-            hint = " (about 1000x: is total_export in thousands of USD?)"
-        raise SourceError(
+        check_unit_ratio(
+            float(bad.iloc[0]),
+            _TOTAL_RATIO_BAND,
             path,
-            f"partner exports in {y} sum to {r:.4g} x total_export; expected "
-            f"{lo}-{hi}: both must be in USD units{hint}",
+            what=f"partner exports in {int(bad.index[0])} / total_export",
+            small=": both must be in USD units (about 1/1000: are the partner values in "
+            "thousands of USD?)",
+            large=": both must be in USD units (about 1000x: is total_export in thousands of USD?)",
             column="export",
         )

@@ -20,17 +20,25 @@ from datetime import UTC, datetime
 import pandas as pd
 import pycountry
 
-from features.sources._common import SourceError
-from features.sources.api import (
+from exportcast.features.sources._common import SourceError
+from exportcast.features.sources.api import (
     parse_comtrade_json,
     parse_imts_xml,
     parse_kosis_json,
     parse_wdi_json,
 )
-from features.sources.inbox import Release
-from features.sources.wdi import WDI_INDICATORS
-from flows.connectors.http import DEFAULT_POLICY, ConnectorError, HttpPolicy, Response, get
-from flows.update import Fetched
+from exportcast.features.sources.inbox import Release
+from exportcast.features.sources.wdi import WDI_INDICATORS
+from exportcast.features.sources.weo import DEFAULT_CONCEPTS
+from exportcast.features.sources.weo_api import parse_weo_xml
+from exportcast.flows.connectors.http import (
+    DEFAULT_POLICY,
+    ConnectorError,
+    HttpPolicy,
+    Response,
+    get,
+)
+from exportcast.flows.update import Fetched
 
 __all__ = [
     "BASE_URLS",
@@ -48,6 +56,7 @@ BASE_URLS = {
     "comtrade": "https://comtradeapi.un.org",
     "kosis": "https://kosis.kr/openapi",
     "wdi": "https://api.worldbank.org/v2",
+    "weo": "https://api.imf.org/external/sdmx/3.0",
 }
 KEY_VARS = {"comtrade": "COMTRADE_API_KEY", "kosis": "KOSIS_API_KEY"}
 
@@ -201,11 +210,34 @@ def fetch_wdi(reporter: str, years: tuple[int, int], ctx: FetchContext) -> list[
     return out
 
 
+def fetch_weo(reporter: str, years: tuple[int, int], ctx: FetchContext) -> Fetched:
+    """The latest IMF WEO (dataflow ``IMF.RES/WEO``, version ``+`` = latest), all countries.
+
+    The six concepts the features use (:data:`features.sources.weo.DEFAULT_CONCEPTS`) from
+    ``years[0]`` on (the outlook's projections run past ``years[1]``). ``OBS_VALUE`` is in the
+    series unit; SCALE is never applied. ``reporter`` is not needed: features use every
+    partner's outlook.
+    """
+    url = f"{base_url('weo')}/data/dataflow/IMF.RES/WEO/+/*.{'+'.join(DEFAULT_CONCEPTS)}.A"
+    params = {
+        "c[TIME_PERIOD]": f"ge:{years[0]}-01-01",
+        "dimensionAtObservation": "TIME_PERIOD",
+        "attributes": "dsd",
+        "measures": "all",
+    }
+    r = _get("weo", url, ctx, params=params, headers={"Accept": "application/xml"})
+    weo = parse_weo_xml(r.body, f"weo: GET {r.url}")
+    item = _fetched("weo", r, None, "xml")
+    item.meta["vintage"] = weo.vintage
+    return Fetched(release=None, meta=item.meta, body=item.body, weo=weo)
+
+
 CONNECTORS: dict[str, Callable[[str, tuple[int, int], FetchContext], Fetched | list[Fetched]]] = {
     "imts": fetch_imts,
     "comtrade": fetch_comtrade,
     "kosis": fetch_kosis,
     "wdi": fetch_wdi,
+    "weo": fetch_weo,
 }
 
 

@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from configs.loader import ConfigError, load_config, load_scenario
-from configs.schema import ScenarioConfig
-from flows.years import last_year_in_folder
+from exportcast.configs.loader import ConfigError, load_config, load_scenario
+from exportcast.configs.schema_scenario import ScenarioConfig
+from exportcast.flows.years import last_year_in_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((ROOT / "configs" / "scenarios").glob("*.yaml"))

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.concentration import concentration_index
-from features.panel import build_trade_panel
-from features.provisional import (
+from exportcast.features.concentration import concentration_index
+from exportcast.features.panel import build_trade_panel
+from exportcast.features.provisional import (
     REMAINDER,
     drop_provisional_actuals,
     listed_partner_counts,
@@ -20,12 +20,12 @@ from features.provisional import (
     with_remainder_rows,
     with_rest_remainder,
 )
-from features.release import merge_release
-from features.series import origin_histories, split_series
-from flows.io import PROJECT_ROOT
-from reports.provisional import provisional_sentences
+from exportcast.features.release import merge_release
+from exportcast.features.series import origin_histories, split_series
+from exportcast.flows.io import CODE_ROOT
+from exportcast.reports.provisional import provisional_sentences
 
-SNAPSHOT = PROJECT_ROOT / "data" / "snapshot"
+SNAPSHOT = CODE_ROOT / "data" / "snapshot"
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +131,7 @@ def test_the_report_names_the_provisional_partner_years(partial):
 
 
 def test_opportunities_start_from_the_published_total(partial):
-    from models.opportunities import opportunities
+    from exportcast.models.opportunities import opportunities
 
     fs = with_rest_remainder(split_series(partial["panel"], min_years=20), partial["prov"])
     last = fs.series.loc[fs.series["ds"] == 2024]

@@ -32,7 +32,7 @@ import pytest
 from tests.flows.helpers import FAST_ARGS, subprocess_env
 
 ROOT = Path(__file__).resolve().parents[2]
-CLI = [sys.executable, "-m", "flows.cli"]
+CLI = [sys.executable, "-m", "exportcast.flows.cli"]
 RELEASE = "kor_2024_top40_synthetic_test_release.csv"
 
 pytestmark = pytest.mark.e2e

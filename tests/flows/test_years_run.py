@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from flows.cli import app
+from exportcast.flows.cli import app
 from tests.flows.helpers import FAST_ARGS
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from reports.bundle import load_bundle
-from reports.content import summary_sentences
+from exportcast.reports.bundle import load_bundle
+from exportcast.reports.content import summary_sentences
 
 # a record as features.provisional.provisional_records makes it (numbers of a test bundle)
 RECORD = {

@@ -5,9 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from configs import ConfigError, config_hash, load_config
-from flows.update import run_update
-from flows.years import last_year_in_folder, resolve_last_year, resolve_run_years, years_params
+from exportcast.configs import ConfigError, config_hash, load_config
+from exportcast.flows.update import run_update
+from exportcast.flows.years import (
+    last_year_in_folder,
+    resolve_last_year,
+    resolve_run_years,
+    years_params,
+)
 from tests.updates.conftest import SNAPSHOT, long_file
 
 
