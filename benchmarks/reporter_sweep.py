@@ -36,6 +36,7 @@ from exportcast.features.series import CoverageError, check_dependence_modelled 
 from exportcast.flows import forecast_tasks, pipeline  # noqa: E402
 from exportcast.flows.outputs import forecast_table  # noqa: E402
 from exportcast.flows.snapshot import load_snapshot  # noqa: E402
+from exportcast.flows.years import resolve_run_years  # noqa: E402
 from exportcast.models.backtest_stage import BacktestCoverageError  # noqa: E402
 
 _TABLES: dict[str, pd.DataFrame] = {}
@@ -61,6 +62,7 @@ def one(reporter: str) -> dict:
     try:
         # the flow's own task functions (.fn: without Prefect), in the flow's order
         exports, name = pipeline.reporter_exports(_TABLES, reporter)
+        cfg, _ = resolve_run_years(cfg, exports, vintage="embedded", name=name)
         panel = pipeline.build_panel.fn(
             exports, reporter, cfg.years.start, cfg.years.end, cache_key=None, name=name
         )

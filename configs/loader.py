@@ -133,17 +133,33 @@ def load_config(
         return config
     if config.scenarios:
         _check_scenario_reporter(config, origin)
+    folder, default_origin = _scenario_data(config) if config.scenarios else (None, None)
     for i, item in enumerate(config.scenarios):
         scenario = scenario_path(item)
         if not scenario.is_file():
             raise ConfigError(f"{origin}: key 'scenarios.{i}': scenario file {scenario} not found")
         load_scenario(
             scenario,
-            snapshot_dir=config.data.snapshot_dir,
+            snapshot_dir=folder,
             min_years=config.forecast.min_years,
-            default_origin=config.years.end,
+            default_origin=default_origin,
         )
     return config
+
+
+def _scenario_data(config: RunConfig) -> tuple[Path, int | None]:
+    """The data folder scenarios are checked against (the run's vintage) and their origin.
+
+    The default origin is the run's ``years.end``; ``latest`` is the reporter's last year in
+    that vintage (flows/years.py), None when there is no snapshot yet (data-free checks).
+    """
+    from exportcast.flows.vintages import snapshot_folder
+    from exportcast.flows.years import LATEST, last_year_in_folder
+
+    folder = snapshot_folder(config.data)
+    if config.years.end != LATEST:
+        return folder, int(config.years.end)
+    return folder, last_year_in_folder(folder, config.reporter)
 
 
 def _check_vintage(config: RunConfig, origin: str) -> None:

@@ -12,6 +12,7 @@ ISO3 codes). This module holds the top-level :class:`RunConfig`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import (
     Field,
@@ -39,11 +40,24 @@ class YearRange(StrictModel):
     """The historical years the run uses (inclusive)."""
 
     start: int = Field(1990, ge=1950, le=2100, description="First historical year.")
-    end: int = Field(2023, ge=1950, le=2100, description="Last historical year.")
+    end: int | Literal["latest"] = Field(
+        "latest",
+        description="Last historical year; 'latest': the last year of the reporter's exports "
+        "in the data vintage the run reads (flows/years.py). A year after it is an error.",
+    )
+
+    @field_validator("end", mode="before")
+    @classmethod
+    def _year_or_latest(cls, value: object) -> int | str:
+        if value == "latest":
+            return value
+        if isinstance(value, int) and not isinstance(value, bool) and 1950 <= value <= 2100:
+            return value
+        raise ValueError(f"expected a year from 1950 to 2100 or 'latest', got {value!r}")
 
     @model_validator(mode="after")
     def _ordered(self) -> YearRange:
-        if self.end <= self.start:
+        if isinstance(self.end, int) and self.end <= self.start:
             raise ValueError(f"end ({self.end}) must be after start ({self.start})")
         return self
 

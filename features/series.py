@@ -35,6 +35,8 @@ class ForecastSeries:
             largest first (empty when REST has no member with exports that year).
         n_partners: Partners with positive exports in the last year (modelled + REST members).
         last_year: The last historical year.
+        provisional_years: Years of a partial release whose unassigned remainder is in
+            ``REST`` (:mod:`features.provisional`); never scored in the backtest.
     """
 
     series: pd.DataFrame
@@ -42,6 +44,7 @@ class ForecastSeries:
     rest_shares: tuple[float, ...]
     n_partners: int
     last_year: int
+    provisional_years: tuple[int, ...] = ()
 
     @property
     def rest_hhi(self) -> float:

@@ -110,15 +110,19 @@ def update(
 
 
 def _years_hint(cfg: RunConfig, vintage: str) -> None:
-    """Say when the new vintage has years after the config's years.end (runs would skip them)."""
-    from exportcast.flows.snapshot import read_manifest
+    """Say from which year runs will forecast now (years.end follows the data unless pinned)."""
     from exportcast.flows.vintages import resolve_vintage
+    from exportcast.flows.years import LATEST, last_year_in_folder
 
     _, folder = resolve_vintage(vintage, cfg.data.vintages_dir, cfg.data.snapshot_dir)
-    table = "kor_exports" if cfg.reporter == "KOR" else "dots_exports"
-    years = read_manifest(folder)["tables"][table].get("years")
-    if years and years[1] > cfg.years.end:
+    last = last_year_in_folder(folder, cfg.reporter)
+    if last is None:
+        return
+    if cfg.years.end == LATEST:
+        _say(f"runs now forecast {cfg.reporter} from {last} (years.end: latest)")
+    elif last > cfg.years.end:
         _say(
-            f"the new vintage has {table} to {years[1]}; runs use years to years.end = "
-            f"{cfg.years.end}: run with --set years.end={years[1]} to forecast from {years[1]}"
+            f"the new vintage has {cfg.reporter}'s exports to {last}; runs use years to "
+            f"years.end = {cfg.years.end}: run with --set years.end=latest (or {last}) to "
+            f"forecast from {last}"
         )

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from exportcast.features.provisional import drop_provisional_actuals
 from exportcast.features.series import ForecastSeries, origin_histories
 from exportcast.models.engine import EngineResult, run_engine
 
@@ -69,9 +70,11 @@ def engine_args(
         "max_fallback_share": settings["max_fallback_share"],
     }
     if panel is not None:
-        args["history"] = origin_histories(
+        history = origin_histories(
             panel, [*past, *scored], min_years=settings["min_years"], h=horizon
         )
+        # a partial release's year is never scored (features/provisional.py)
+        args["history"] = drop_provisional_actuals(history, fs.provisional_years)
     if settings.get("demand_model"):
         from exportcast.models.demand import DEMAND_TABLES, demand_candidate  # only when asked
 

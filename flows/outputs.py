@@ -152,6 +152,7 @@ def write_outputs(
         "prefect_flow_run_id": run.flow_run_id,
         "mlflow_run_id": record.run_id,
         "config": run.config,
+        **run.data_meta,  # years.end configured/resolved, partial releases (flows/years.py)
         "files": files,
         **meta,
     }
@@ -234,4 +235,5 @@ def bundle_meta(
         # opportunities' partner GDP growth); the backtest's are per origin in backtest_forecasts
         "weo_vintage_live": live_weo_vintage(snapshot.tables),
         "data_update": vintage_notes(snapshot_folder(config.data)),  # docs/data-updates.md
+        **run.data_meta,  # partial releases: reports/provisional.py
     }

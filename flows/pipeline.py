@@ -43,6 +43,11 @@ from prefect.settings import (
 from exportcast.configs import RunConfig, config_hash, load_config
 from exportcast.features.concentration import concentration_index
 from exportcast.features.panel import build_trade_panel
+from exportcast.features.provisional import (
+    listed_partner_counts,
+    with_remainder_rows,
+    with_rest_remainder,
+)
 from exportcast.features.series import ForecastSeries, check_dependence_modelled, split_series
 from exportcast.features.sources._common import SourceError
 from exportcast.flows import cache_keys, run_history, tracking, tracking_store
@@ -80,12 +85,12 @@ from exportcast.flows.progress import (
     describe_snapshot,
     report_stage,
     restart_clock,
-    stage_line,
 )
 from exportcast.flows.run_info import RunInfo, RunResult
 from exportcast.flows.run_record import log_run, open_run
-from exportcast.flows.snapshot import Snapshot, build_snapshot, load_snapshot
+from exportcast.flows.snapshot import Snapshot, build_snapshot, load_snapshot, read_manifest
 from exportcast.flows.vintages import snapshot_folder
+from exportcast.flows.years import resolve_run
 from exportcast.models.backtest_table import engine_backtest_table
 from exportcast.models.demand import DEMAND_TABLES
 from exportcast.models.engine import EngineResult
@@ -110,6 +115,7 @@ SNAPSHOT_TABLES = [
     "income_groups", "weo_vintages", "rtas",
 ]  # fmt: skip
 EXPORT_TABLES = ("kor_exports", "dots_exports")
+OPTIONAL_TABLES = ("release_rest",)  # only in vintages made by `exportcast update`
 
 
 # --- tasks -----------------------------------------------------------------------------------
@@ -128,11 +134,17 @@ def load_data(source: str, snapshot_dir: Path, raw_dir: Path | None) -> Snapshot
     if source == "raw":
         assert raw_dir is not None  # guaranteed by the schema
         build_snapshot(raw_dir, folder, log=lambda _: None)
-    return load_snapshot(folder, SNAPSHOT_TABLES)
+    optional = [t for t in OPTIONAL_TABLES if t in read_manifest(folder)["tables"]]
+    return load_snapshot(folder, [*SNAPSHOT_TABLES, *optional])
 
 
-def describe_run(config: RunConfig, vintage: str) -> RunInfo:
-    """Who this run is: hashes, code version, cache key, Prefect ids and tracking target."""
+def describe_run(config: RunConfig, vintage: str, **extra: Any) -> RunInfo:
+    """Who this run is: hashes, code version, cache key, Prefect ids and tracking target.
+
+    ``config`` has its ``years.end`` resolved (:func:`flows.years.resolve_run_years`), so the
+    hashes and the cache key cover the year the run ends in; ``extra``: ``years_end`` (what was
+    configured) and ``provisional`` (partial releases) of :class:`RunInfo`.
+    """
     return RunInfo(
         reporter=config.reporter,
         dependence_set=config.dependence_set,
@@ -146,6 +158,7 @@ def describe_run(config: RunConfig, vintage: str) -> RunInfo:
         store=tracking_store.resolve_store(config.tracking.uri, config.tracking.artifacts),
         experiment=config.tracking.experiment.format(reporter=config.reporter),
         output_dir=Path(config.output.dir) / config.reporter,
+        **extra,
     )
 
 
@@ -261,11 +274,11 @@ def forecast_exports(config: RunConfig) -> RunResult:
     """
     restart_clock()  # stage seconds count from the flow's start (not Prefect's server start)
     snapshot = load_data(config.data.source, snapshot_folder(config.data), config.data.raw_dir)
-    run = describe_run(config, snapshot.vintage)
     exports, exports_file = reporter_exports(snapshot.tables, config.reporter)
-    last_year = min(config.years.end, int(exports["year"].max()))
-    with open_run(run, last_year) as mlrun:
-        return _forecast_stages(config, snapshot, run, exports, exports_file, mlrun)
+    # years.end follows the data and partial releases are marked (flows/years.py)
+    config, run, prov = resolve_run(config, snapshot, exports, exports_file, describe_run)
+    with open_run(run, config.years.end) as mlrun:
+        return _forecast_stages(config, snapshot, run, exports, exports_file, mlrun, prov)
 
 
 def _forecast_stages(
@@ -275,8 +288,12 @@ def _forecast_stages(
     exports: pd.DataFrame,
     exports_file: str,
     mlrun: tracking.TrackedRun,
+    prov: pd.DataFrame,
 ) -> RunResult:
-    """The job's stages inside its open MLflow run: panel to report."""
+    """The job's stages inside its open MLflow run: panel to report.
+
+    ``prov``: the run's partial-release years (features/provisional.py).
+    """
     panel = build_panel(
         exports,
         config.reporter,
@@ -285,10 +302,15 @@ def _forecast_stages(
         cache_key=run.cache_key,
         name=exports_file,
     )
-    concentration = compute_concentration(panel, config.dependence_set, cache_key=run.cache_key)
+    concentration = listed_partner_counts(
+        compute_concentration(
+            with_remainder_rows(panel, prov), config.dependence_set, cache_key=run.cache_key
+        ),
+        prov,
+    )  # shares of the published total in a partial release's year
     engine = series = None
     if config.forecast.enabled:
-        series, engine, concentration = _forecast(config, snapshot, run, panel, concentration)
+        series, engine, concentration = _forecast(config, snapshot, run, panel, concentration, prov)
     scenarios: list[ScenarioResult] = []
     bundle = index_track = None
     if engine is not None:
@@ -297,14 +319,10 @@ def _forecast_stages(
             scenarios = run_scenarios(
                 config, snapshot.tables, series, engine, cache_key=run.cache_key
             )
-        bundle = _report_bundle(config, snapshot, run, panel, engine, index_track, scenarios)
+        bundle = _report_bundle(config, snapshot, run, panel, engine, index_track, scenarios, prov)
     if bundle is not None:  # the previous run, the track record (docs/data-updates.md)
-        current = run_history.Current(mlrun.run_id, config.reporter, run.vintage,
-                                      run.config_hash, Path(exports_file).stem, panel,
-                                      concentration)  # fmt: skip
-        bundle["run_history"] = run_history.collect(config, current)
-        bundle["meta"]["run_history"] = bundle["run_history"].meta
-        stage_line("earlier runs", run_history.describe(bundle["run_history"]))
+        run_history.attach(bundle, config, mlrun.run_id, run, Path(exports_file).stem, panel,
+                           concentration)  # fmt: skip
     live_weo = live_weo_vintage(snapshot.tables)
     if live_weo is not None:
         mlrun.set_tags({"weo_vintage_live": live_weo})
@@ -336,9 +354,11 @@ def _forecast(
     run: RunInfo,
     panel: pd.DataFrame,
     concentration: pd.DataFrame,
+    prov: pd.DataFrame,
 ) -> tuple[ForecastSeries, EngineResult, pd.DataFrame]:
     """Partner series, the engine's partner forecasts, and the history plus index forecasts."""
     series = build_series(panel, config.forecast.min_years, cache_key=run.cache_key)
+    series = with_rest_remainder(series, prov)  # a partial release's remainder in REST
     check_dependence_modelled(
         series,
         config.dependence_set,
@@ -376,13 +396,14 @@ def _report_bundle(
     engine: EngineResult,
     index_track: pd.DataFrame,
     scenarios: list[ScenarioResult],
+    prov: pd.DataFrame,
 ) -> dict[str, Any]:
     """The report bundle's tables and metadata (:func:`flows.outputs.write_outputs`)."""
     return {
         "history": report_files.history_table(panel),
         "opportunities": find_opportunities(
             forecast_table(engine),
-            panel,
+            with_remainder_rows(panel, prov),  # current shares of the published total
             snapshot.tables,
             config.dependence_set,
             config.horizon,

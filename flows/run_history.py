@@ -41,6 +41,7 @@ __all__ = [
     "TRACK_FILE",
     "Current",
     "RunHistory",
+    "attach",
     "collect",
     "describe",
     "log_history",
@@ -330,3 +331,25 @@ def describe(history: RunHistory) -> str:
         f"{head}; track record: {meta.get('track_runs', 0)} earlier run(s), {years} year(s) "
         f"scored{f', {skipped} note(s)' if skipped else ''}"
     )
+
+
+def attach(
+    bundle: dict[str, Any],
+    config: RunConfig,
+    run_id: str,
+    run: Any,
+    exports_table: str,
+    panel: pd.DataFrame,
+    concentration: pd.DataFrame,
+) -> None:
+    """Add the previous run and the track record to the report bundle, with a progress line.
+
+    ``run`` is the pipeline's run info (its ``vintage`` and ``config_hash``).
+    """
+    from exportcast.flows.progress import stage_line
+
+    current = Current(run_id, config.reporter, run.vintage, run.config_hash, exports_table,
+                      panel, concentration)  # fmt: skip
+    bundle["run_history"] = collect(config, current)
+    bundle["meta"]["run_history"] = bundle["run_history"].meta
+    stage_line("earlier runs", describe(bundle["run_history"]))

@@ -58,6 +58,13 @@ class RunInfo:
     store: tracking_store.Store
     experiment: str
     output_dir: Path
+    years_end: dict[str, Any] | None = None  # configured and resolved years.end (flows/years.py)
+    provisional: tuple[dict[str, Any], ...] = ()  # partial releases (features/provisional.py)
+
+    @property
+    def data_meta(self) -> dict[str, Any]:
+        """``years_end`` and ``provisional`` for run.json and the report bundle's meta."""
+        return {"years_end": self.years_end, "provisional": list(self.provisional)}
 
     @property
     def tags(self) -> dict[str, str | None]:
@@ -69,4 +76,6 @@ class RunInfo:
             "code_version": self.code_version,
             "prefect_flow_run_id": self.flow_run_id,
             "prefect_flow_run_name": self.flow_run_name,
+            "provisional_years": ",".join(f"{p['reporter']} {p['year']}" for p in self.provisional)
+            or None,
         }

@@ -20,6 +20,7 @@ from exportcast.flows.cache_keys import is_transient
 from exportcast.flows.outputs import forecast_table
 from exportcast.flows.progress import describe_record, report_stage, stage_line
 from exportcast.flows.run_info import RunInfo
+from exportcast.flows.years import years_params
 from exportcast.models.engine import EngineResult
 from exportcast.models.fta_track_record import track_metrics
 from exportcast.models.index_backtest import ALL, summarize_index_backtest
@@ -121,7 +122,7 @@ def open_run(run: RunInfo, last_year: int) -> Iterator[tracking.TrackedRun]:
         run.experiment,
         run_name=run_title(run, last_year),
         tags=tags,
-        params=run.config,
+        params={**run.config, **years_params(run.years_end)},
     ) as mlrun:
         stage_line("open MLflow run", f"{mlrun.run_id} ({run.store.display})")
         yield mlrun

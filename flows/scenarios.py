@@ -22,6 +22,11 @@ from exportcast.configs.schema_scenario import ScenarioConfig
 from exportcast.features.build import build_features
 from exportcast.features.concentration import concentration_index
 from exportcast.features.panel import build_trade_panel
+from exportcast.features.provisional import (
+    provisional_rest,
+    with_remainder_rows,
+    with_rest_remainder,
+)
 from exportcast.features.series import REST, ForecastSeries, split_series
 from exportcast.flows.engine_call import run_configured_engine
 from exportcast.models import scenario_effects, scenario_gravity
@@ -96,6 +101,9 @@ def baseline_at(
         tables["kor_exports"], reporter=config.reporter, start=config.years.start, end=origin
     )
     fs = split_series(panel, min_years=f.min_years)
+    # a partial release's remainder in REST, as in the pipeline (features/provisional.py)
+    prov = provisional_rest(tables.get("release_rest"), config.reporter, config.years.start, origin)
+    fs = with_rest_remainder(fs, prov)
     demand = {k: tables[k] for k in DEMAND_TABLES} if f.demand_model else None
     engine = run_configured_engine(
         fs, f.model_dump(mode="json"), config.horizon, panel=panel, demand_tables=demand
@@ -119,7 +127,9 @@ def _actual_indices(
     full = build_trade_panel(
         exports, reporter=reporter, start=start, end=int(exports["year"].max())
     )
-    idx = concentration_index(full, dependence_set=dependence_set)
+    prov = provisional_rest(tables.get("release_rest"), reporter, start, int(full["year"].max()))
+    # shares of the published total in a partial release's year (features/provisional.py)
+    idx = concentration_index(with_remainder_rows(full, prov), dependence_set=dependence_set)
     return full, idx[["year", *scenario_effects.INDEX_NAMES]]
 
 

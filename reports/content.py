@@ -34,6 +34,7 @@ from exportcast.reports.formatting import (
     report_years,
     usd_bn,
 )
+from exportcast.reports.provisional import provisional_sentences
 from exportcast.reports.sections_index import index_summary
 from exportcast.reports.sections_scenarios import scenario_headline
 
@@ -147,6 +148,7 @@ def summary_sentences(bundle: ReportBundle) -> list[str]:
     out += index_summary(bundle, dep)
     out += _accuracy_sentences(bundle)
     out += data_update_sentences(bundle)
+    out += provisional_sentences(bundle.meta, partner_names(bundle))  # reports/provisional.py
     return out
 
 

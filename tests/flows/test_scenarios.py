@@ -13,6 +13,7 @@ from exportcast.features.panel import series_to_panel
 from exportcast.features.series import REST
 from exportcast.flows.scenarios import baseline_at, index_columns, partner_columns, run_scenario
 from exportcast.flows.snapshot import load_snapshot
+from exportcast.flows.years import resolve_run_years
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = ["forecast.models=[Naive,Drift]", "forecast.n_paths=100", "forecast.n_jobs=1"]
@@ -24,8 +25,10 @@ def tables():
 
 
 @pytest.fixture(scope="module")
-def config():
-    return load_config(overrides=FAST)
+def config(tables):
+    # years.end resolved as the pipeline does (latest -> 2023 on the snapshot)
+    kor = tables["kor_exports"]
+    return resolve_run_years(load_config(overrides=FAST), kor, vintage="v", name="kor_exports")[0]
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ def test_update_then_forecast_runs_on_the_new_vintage_then_says_no_new_data(tmp_
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     cfg = load_config(overrides=[
-        *FAST, "forecast.enabled=false", "years.end=2024",
+        *FAST, "forecast.enabled=false",  # years.end: latest follows the new vintage
         f"output.dir={tmp_path / 'out'}", f"data.vintages_dir={tmp_path / 'v'}",
         f"data.inbox_dir={inbox}", f"data.quarantine_dir={tmp_path / 'q'}",
     ])  # fmt: skip

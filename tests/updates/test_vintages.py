@@ -70,4 +70,16 @@ def test_update_command_says_how_to_use_the_new_year(data_cfg, kor_2023):
     )
     assert result.exit_code == 0, result.output
     assert f"is active (was {EMBEDDED})" in result.output
-    assert "run with --set years.end=2024" in result.output
+    assert "runs now forecast KOR from 2024 (years.end: latest)" in result.output
+
+
+def test_update_command_with_a_fixed_years_end_says_how_to_use_the_new_year(data_cfg, kor_2023):
+    long_file(data_cfg.inbox_dir / "a.csv", kor_2023.assign(year=2024))
+    sets = [
+        f"data.{k}={getattr(data_cfg, k)}" for k in ("vintages_dir", "inbox_dir", "quarantine_dir")
+    ] + ["years.end=2023"]
+    result = CliRunner().invoke(
+        app, ["update", *[a for s in sets for a in ("--set", s)]], env={"COLUMNS": "200"}
+    )
+    assert result.exit_code == 0, result.output
+    assert "run with --set years.end=latest (or 2024) to forecast from 2024" in result.output
