@@ -4,7 +4,7 @@ Run: ``.venv/bin/python benchmarks/reporter_sweep.py [--reporters JPN,NZL] [--n-
 (about 45 minutes for all 209 reporters on 2 cores).
 
 Each reporter goes through the same functions as ``exportcast run --set reporter=R --set
-scenarios=[]`` (for China and the US: ``--set dependence_set=[USA]`` / ``[CHN]``): the exports table of :func:`flows.pipeline.reporter_exports`, the panel, the
+scenarios=[]`` (for China and the US: ``--set dependence_set=[USA]`` / ``[CHN]``): the exports table of :func:`flows.years.reporter_exports`, the panel, the
 concentration history, the partner series, the dependence-set check, the engine (default
 models and origins, 200 paths instead of 1,000), the index forecast, the index backtest and the
 opportunities, without Prefect, MLflow or the report (the flow tests cover those). It prints
@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from exportcast.configs import load_config  # noqa: E402
 from exportcast.features.series import CoverageError, check_dependence_modelled  # noqa: E402
-from exportcast.flows import forecast_tasks, pipeline  # noqa: E402
+from exportcast.flows import forecast_tasks, pipeline, years  # noqa: E402
 from exportcast.flows.outputs import forecast_table  # noqa: E402
 from exportcast.flows.snapshot import load_snapshot  # noqa: E402
 from exportcast.flows.years import resolve_run_years  # noqa: E402
@@ -61,7 +61,7 @@ def one(reporter: str) -> dict:
     row: dict = {"reporter": reporter}
     try:
         # the flow's own task functions (.fn: without Prefect), in the flow's order
-        exports, name = pipeline.reporter_exports(_TABLES, reporter)
+        exports, name = years.reporter_exports(_TABLES, reporter)
         cfg, _ = resolve_run_years(cfg, exports, vintage="embedded", name=name)
         panel = pipeline.build_panel.fn(
             exports, reporter, cfg.years.start, cfg.years.end, cache_key=None, name=name
@@ -112,7 +112,7 @@ def main() -> None:
     parser.add_argument("--n-jobs", type=int, default=2)
     args = parser.parse_args()
     _init()
-    every = sorted(set().union(*(set(_TABLES[t]["reporter"]) for t in pipeline.EXPORT_TABLES)))
+    every = sorted(set().union(*(set(_TABLES[t]["reporter"]) for t in years.EXPORT_TABLES)))
     reporters = args.reporters.split(",") if args.reporters else every
     t0 = time.perf_counter()
     rows = []

@@ -119,29 +119,7 @@ def write_outputs(
             write_csv(bundle["backtest_forecasts"], path, float_format="%.10g")
             files.append(path.name)
         if bundle is not None:
-            scenarios = bundle["scenarios"]
-            tables = {
-                "history": bundle["history"],
-                "opportunities": bundle["opportunities"],
-                "index_backtest": bundle["index_backtest"],
-                **report_files.scenario_tables(scenarios, run.config["forecast"]["levels"]),
-                **({} if bundle.get("fta_track_record") is None
-                   else {"fta_track_record": bundle["fta_track_record"]}),
-                **(bundle["run_history"].tables if "run_history" in bundle else {}),
-            }  # fmt: skip
-            report_meta = {
-                **bundle["meta"],
-                "mlflow_run_id": record.run_id,
-                "prefect_flow_run_id": run.flow_run_id,
-                "selected_model": engine.model,
-                "interval_coverage_backtest": {
-                    k.rsplit("-", 1)[-1]: v for k, v in engine.coverage.items()
-                },
-                "fallbacks": fallback_records(engine),
-                "scenarios": [r.meta for r in scenarios],
-            }
-            written = report_files.write_bundle(folder, meta=report_meta, tables=tables)
-            files += [p.name for p in written]
+            files += _write_bundle(folder, run, record, engine, bundle)
     stale = [folder / name for name in OUTPUT_FILES if name not in files]
     removed = remove_stale(stale + ([] if report else report_files_of(folder, run.reporter)))
     meta = {
@@ -237,3 +215,34 @@ def bundle_meta(
         "data_update": vintage_notes(snapshot_folder(config.data)),  # docs/data-updates.md
         **run.data_meta,  # partial releases: reports/provisional.py
     }
+
+
+def _write_bundle(
+    folder: Path,
+    run: RunInfo,
+    record: tracking_store.RunRecord,
+    engine: EngineResult,
+    bundle: dict[str, Any],
+) -> list[str]:
+    """Write the report bundle (``report_data/`` tables and metadata); return the file names."""
+    scenarios = bundle["scenarios"]
+    tables = {
+        "history": bundle["history"],
+        "opportunities": bundle["opportunities"],
+        "index_backtest": bundle["index_backtest"],
+        **report_files.scenario_tables(scenarios, run.config["forecast"]["levels"]),
+        **({} if bundle.get("fta_track_record") is None
+           else {"fta_track_record": bundle["fta_track_record"]}),
+        **(bundle["run_history"].tables if "run_history" in bundle else {}),
+    }  # fmt: skip
+    report_meta = {
+        **bundle["meta"],
+        "mlflow_run_id": record.run_id,
+        "prefect_flow_run_id": run.flow_run_id,
+        "selected_model": engine.model,
+        "interval_coverage_backtest": {k.rsplit("-", 1)[-1]: v for k, v in engine.coverage.items()},
+        "fallbacks": fallback_records(engine),
+        "scenarios": [r.meta for r in scenarios],
+    }
+    written = report_files.write_bundle(folder, meta=report_meta, tables=tables)
+    return [p.name for p in written]

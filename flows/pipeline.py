@@ -49,7 +49,6 @@ from exportcast.features.provisional import (
     with_rest_remainder,
 )
 from exportcast.features.series import ForecastSeries, check_dependence_modelled, split_series
-from exportcast.features.sources._common import SourceError
 from exportcast.flows import cache_keys, run_history, tracking, tracking_store
 from exportcast.flows import report as report_files
 from exportcast.flows.cache_keys import (
@@ -90,7 +89,7 @@ from exportcast.flows.run_info import RunInfo, RunResult
 from exportcast.flows.run_record import log_run, open_run
 from exportcast.flows.snapshot import Snapshot, build_snapshot, load_snapshot, read_manifest
 from exportcast.flows.vintages import snapshot_folder
-from exportcast.flows.years import resolve_run
+from exportcast.flows.years import reporter_exports, resolve_run
 from exportcast.models.backtest_table import engine_backtest_table
 from exportcast.models.demand import DEMAND_TABLES
 from exportcast.models.engine import EngineResult
@@ -99,7 +98,6 @@ from exportcast.models.scenarios import ScenarioResult
 __all__ = [
     "forecast_exports",
     "prefect_settings",
-    "reporter_exports",
     "run_pipeline",
     "stop_worker_processes",
 ]
@@ -109,12 +107,11 @@ CONCENTRATION_COLUMNS = [
     "n_partners",
 ]  # fmt: skip
 # Snapshot tables a run reads. Exports by partner: Korea's from KOSIS (to 2023), any other
-# reporter's from the all-reporter IMF DOTS panel (to 2020): EXPORT_TABLES, first match wins.
+# reporter's from the all-reporter IMF DOTS panel (to 2020): flows.years.EXPORT_TABLES, first match wins.
 SNAPSHOT_TABLES = [
     "kor_exports", "dots_exports", "kor_totals", "countries", "fta", "pairs", "indicators",
     "income_groups", "weo_vintages", "rtas",
 ]  # fmt: skip
-EXPORT_TABLES = ("kor_exports", "dots_exports")
 OPTIONAL_TABLES = ("release_rest",)  # only in vintages made by `exportcast update`
 
 
@@ -159,28 +156,6 @@ def describe_run(config: RunConfig, vintage: str, **extra: Any) -> RunInfo:
         experiment=config.tracking.experiment.format(reporter=config.reporter),
         output_dir=Path(config.output.dir) / config.reporter,
         **extra,
-    )
-
-
-def reporter_exports(tables: Mapping[str, pd.DataFrame], reporter: str) -> tuple[pd.DataFrame, str]:
-    """The reporter's exports by partner and the snapshot file they come from.
-
-    Korea's come from KOSIS (1990-2023); every other reporter's from the IMF DOTS panel
-    (1990-2020): the first of ``EXPORT_TABLES`` that has the reporter.
-
-    Raises:
-        SourceError: No table has exports of ``reporter``.
-    """
-    for table in EXPORT_TABLES:
-        frame = tables[table]
-        rows = frame.loc[frame["reporter"] == reporter]
-        if not rows.empty:
-            return rows.reset_index(drop=True), f"data/snapshot/{table}.parquet"
-    have = sorted(set().union(*(set(tables[t]["reporter"]) for t in EXPORT_TABLES)))
-    raise SourceError(
-        f"data/snapshot/{'/'.join(EXPORT_TABLES)}",
-        f"no exports for reporter {reporter!r}; expected one of the {len(have)} reporters "
-        f"present (ISO3), e.g. {', '.join(have[:12])}",
     )
 
 

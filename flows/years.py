@@ -14,13 +14,14 @@ config hash, MLflow params, report) sees one number; the configured value is kep
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from exportcast.configs.loader import ConfigError
 from exportcast.configs.schema import RunConfig
+from exportcast.features.sources._common import SourceError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,9 +30,11 @@ if TYPE_CHECKING:
     from exportcast.flows.snapshot import Snapshot
 
 __all__ = [
+    "EXPORT_TABLES",
     "LATEST",
     "ResolvedYears",
     "last_year_in_folder",
+    "reporter_exports",
     "resolve_last_year",
     "resolve_run",
     "resolve_run_years",
@@ -39,7 +42,9 @@ __all__ = [
 ]
 
 LATEST = "latest"
-_EXPORT_TABLES = ("kor_exports", "dots_exports")
+# Exports by partner: Korea's from KOSIS, any other reporter's from the IMF DOTS panel; the
+# first of these tables that has the reporter wins.
+EXPORT_TABLES = ("kor_exports", "dots_exports")
 
 
 @dataclass(frozen=True)
@@ -154,7 +159,7 @@ def last_year_in_folder(folder: str | Path, reporter: str) -> int | None:
         return int(tables["kor_exports"]["years"][1])
     import pandas as pd
 
-    for table in _EXPORT_TABLES:
+    for table in EXPORT_TABLES:
         path = folder / f"{table}.parquet"
         if not path.is_file():
             continue
@@ -205,3 +210,25 @@ def resolve_run(
     stage_log()(years.describe(start))
     run = describe(config, snapshot.vintage, years_end=years.as_dict(), provisional=tuple(records))
     return config, run, prov
+
+
+def reporter_exports(tables: Mapping[str, pd.DataFrame], reporter: str) -> tuple[pd.DataFrame, str]:
+    """The reporter's exports by partner and the snapshot file they come from.
+
+    Korea's come from KOSIS (1990-2023); every other reporter's from the IMF DOTS panel
+    (1990-2020): the first of ``EXPORT_TABLES`` that has the reporter.
+
+    Raises:
+        SourceError: No table has exports of ``reporter``.
+    """
+    for table in EXPORT_TABLES:
+        frame = tables[table]
+        rows = frame.loc[frame["reporter"] == reporter]
+        if not rows.empty:
+            return rows.reset_index(drop=True), f"data/snapshot/{table}.parquet"
+    have = sorted(set().union(*(set(tables[t]["reporter"]) for t in EXPORT_TABLES)))
+    raise SourceError(
+        f"data/snapshot/{'/'.join(EXPORT_TABLES)}",
+        f"no exports for reporter {reporter!r}; expected one of the {len(have)} reporters "
+        f"present (ISO3), e.g. {', '.join(have[:12])}",
+    )

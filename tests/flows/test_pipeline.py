@@ -8,7 +8,7 @@ from prefect import flow
 from prefect.states import Failed
 
 from exportcast.configs import load_config
-from exportcast.flows import cache_keys, pipeline
+from exportcast.flows import cache_keys, pipeline, years
 from exportcast.flows.cache_keys import cache_key, code_version
 from exportcast.flows.pipeline import (
     build_panel,
@@ -236,8 +236,8 @@ def test_another_reporter_runs_on_the_imf_dots_panel(tmp_path, mlflow_uri):
 def test_unknown_reporter_is_a_clear_error():
     snapshot = load_data.fn("snapshot", "data/snapshot", None)
     with pytest.raises(ValueError, match=r"no exports for reporter 'ATA'.*expected one of the"):
-        pipeline.reporter_exports(snapshot.tables, "ATA")
-    rows, name = pipeline.reporter_exports(snapshot.tables, "KOR")
+        years.reporter_exports(snapshot.tables, "ATA")
+    rows, name = years.reporter_exports(snapshot.tables, "KOR")
     assert name == "data/snapshot/kor_exports.parquet" and set(rows["source"]) <= {"kosis", "cow"}
 
 

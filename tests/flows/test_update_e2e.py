@@ -78,6 +78,10 @@ def _active(project: Path) -> str:
 
 def test_inbox_update_run_again_and_corrupt_on_a_fresh_copy(tmp_path):
     project = _copy_project(tmp_path / "project")
+    # the run before the release: the embedded snapshot (data to 2023)
+    first = _cli(project, "run", *FAST_ARGS)
+    assert first.returncode == 0, first.stdout + first.stderr
+    first_meta = json.loads((project / "outputs" / "KOR" / "run.json").read_text())
     inbox = project / "data" / "inbox"
     inbox.mkdir(parents=True)
     text = _release(project)
@@ -112,6 +116,11 @@ def test_inbox_update_run_again_and_corrupt_on_a_fresh_copy(tmp_path):
     assert h24["dependence_share"] == pytest.approx((listed["CHN"] + listed["USA"]) / total)
     html = next((out / "report").glob("exportcast-report-*.html")).read_text()
     assert "Provisional partner-years in 2024: the release lists 40 partners" in html
+    # "What changed since the last run": the previous run, the new year, the headline's move
+    assert "What changed since the last run</h2>" in html
+    assert f"Compared with the previous run {first_meta['mlflow_run_id']}" in html
+    assert "data to 2023); this run: data vintage" in html
+    assert "New years of data: 2024 (USD " in html
 
     from mlflow import MlflowClient
 
