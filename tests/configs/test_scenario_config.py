@@ -77,13 +77,22 @@ def test_run_config_validates_its_scenario_files(tmp_path):
     assert "key 'scenarios.0'" in str(err.value)
 
 
-def test_scenario_origin_defaults_to_the_runs_last_year():
-    uae = load_scenario(ROOT / "configs" / "scenarios" / "uae_cepa.yaml", default_origin=2023)
+def test_scenario_origin_defaults_to_the_runs_last_year(tmp_path):
+    text = (ROOT / "configs" / "scenarios" / "uae_cepa.yaml").read_text(encoding="utf-8")
+    unpinned = tmp_path / "uae_unpinned.yaml"
+    unpinned.write_text(text.replace("\norigin: 2023\n", "\n"), encoding="utf-8")
+    uae = load_scenario(unpinned, default_origin=2023)
     assert uae.origin is None
     assert uae.origin_or(2023) == 2023
     # the change year is checked against the run's last year when the file has no origin
     with pytest.raises(ConfigError, match=r"changes\.fta\.0\.year"):
-        load_scenario(ROOT / "configs" / "scenarios" / "uae_cepa.yaml", default_origin=2026)
+        load_scenario(unpinned, default_origin=2026)
+
+
+def test_the_shipped_uae_scenario_stays_ex_ante_when_the_data_reach_its_entry_year():
+    # pinned at 2023: after an update brings 2025 (or 2026) data, the default run still loads it
+    uae = load_scenario(ROOT / "configs" / "scenarios" / "uae_cepa.yaml", default_origin=2026)
+    assert uae.origin == 2023 and uae.origin_or(2026) == 2023
 
 
 def test_scenarios_with_a_reporter_other_than_korea_are_a_config_error():
