@@ -68,6 +68,7 @@ from models.fta_track_record import track_metrics
 from models.index_backtest import ALL, index_backtest, summarize_index_backtest
 from models.paths import path_quantiles
 from models.scenarios import ScenarioResult
+from models.weo_provenance import weo_vintage_per_row
 
 __all__ = [
     "RunInfo",
@@ -145,6 +146,8 @@ class RunInfo:
     store: tracking.Store
     experiment: str
     output_dir: Path
+    # the newest WEO vintage in the snapshot: what a live forecast reading the WEO uses
+    weo_vintage_live: str | None = None
 
     @property
     def tags(self) -> dict[str, str | None]:
@@ -751,6 +754,7 @@ def log_run(
     mlrun.log_dataset(run.vintage, f"exportcast data vintage {run.vintage}")
     if engine is not None:
         _log_forecast(mlrun, concentration, engine, [*shares, "dependence_share"])
+        mlrun.log_table(_forecast_table(engine, run.weo_vintage_live), "forecasts.csv")
         if series is None:
             raise ValueError("log_run: an engine result needs the series it ran on")
         train = series.series
@@ -842,7 +846,6 @@ def _log_forecast(
     mlrun.log_metrics(metrics)
     mlrun.set_tags({"selected_model": engine.model})
     mlrun.log_table(engine.accuracy, "backtest_accuracy.csv")
-    mlrun.log_table(_forecast_table(engine), "forecasts.csv")
 
 
 def _log_index_backtest(mlrun: tracking.TrackedRun, frame: pd.DataFrame) -> None:
@@ -936,8 +939,10 @@ def fallback_records(engine: EngineResult) -> list[dict[str, Any]]:
     ]
 
 
-def _forecast_table(engine: EngineResult) -> pd.DataFrame:
-    return series_to_panel(engine.forecast).rename(columns={"export_usd": "mean"})
+def _forecast_table(engine: EngineResult, weo_live: str | None = None) -> pd.DataFrame:
+    table = series_to_panel(engine.forecast).rename(columns={"export_usd": "mean"})
+    # which WEO vintage fed each row ("none" for models that read no WEO: docs/outputs.md)
+    return table.assign(weo_vintage=weo_vintage_per_row(table["model"], weo_live).to_numpy())
 
 
 OUTPUT_FILES: tuple[str, ...] = tuple(
@@ -998,7 +1003,7 @@ def write_outputs(
     files = ["concentration.csv"]
     meta: dict[str, Any] = {}
     if engine is not None:
-        fc = _forecast_table(engine).assign(data_vintage=run.vintage)
+        fc = _forecast_table(engine, run.weo_vintage_live).assign(data_vintage=run.vintage)
         write_csv(fc, folder / "forecasts.csv", float_format="%.10g")
         write_csv(engine.accuracy, folder / "backtest_accuracy.csv", float_format="%.6g")
         files += ["forecasts.csv", "backtest_accuracy.csv"]
@@ -1155,7 +1160,9 @@ def forecast_exports(config: RunConfig) -> RunResult:
     """
     _restart_clock()  # stage seconds count from the flow's start (not Prefect's server start)
     snapshot = load_data(config.data.source, snapshot_folder(config.data), config.data.raw_dir)
-    run = describe_run(config, snapshot.vintage)
+    run = replace(
+        describe_run(config, snapshot.vintage), weo_vintage_live=live_weo_vintage(snapshot.tables)
+    )
     exports, exports_file = reporter_exports(snapshot.tables, config.reporter)
     last_year = min(config.years.end, int(exports["year"].max()))
     with open_run(run, last_year) as mlrun:
@@ -1246,7 +1253,7 @@ def _forecast_stages(
                 else None
             ),
         }
-    live_weo = live_weo_vintage(snapshot.tables)
+    live_weo = run.weo_vintage_live
     if live_weo is not None:
         mlrun.set_tags({"weo_vintage_live": live_weo})
     record = log_run(
