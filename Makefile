@@ -69,12 +69,13 @@ clean:
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache
 
 # Regenerate requirements.lock after a change of pyproject.toml or constraints.txt (the pins):
-# Linux x86-64, Python 3.11, the dev extra, every hash of each pinned release on PyPI.
+# Linux x86-64, Python 3.11.7 (the tested interpreter), the dev extra, every hash of each pinned
+# release on PyPI.
 UV_VERSION := 0.13.9
 lock: install  ## requirements.lock from pyproject.toml + constraints.txt (uv, with hashes)
 	$(BIN)/python -m pip install -q uv==$(UV_VERSION)
 	$(BIN)/uv pip compile pyproject.toml --extra dev -c constraints.txt --generate-hashes \
-	  --python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
+	  --python-version 3.11.7 --python-platform x86_64-unknown-linux-gnu \
 	  --custom-compile-command "make lock" -o requirements.lock
 
 $(VENV)/.bench-installed: $(VENV)/.installed
