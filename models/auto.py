@@ -18,7 +18,9 @@ Changed in issue 15 (before: a second engine with DampedETS and AutoARIMA among 
 candidates, ``n_windows`` windows per series and a pooled or per-series choice; 528 s and
 relMASE 1.041 on Korea's 163 full-history partners): ``models`` takes model names, not
 forecaster instances; ``n_windows``, ``step`` and ``select`` are gone (origins come from the
-config, the choice is the engine's rolling one); ``forecast`` returns the engine's columns.
+config, the choice is the engine's rolling one); ``forecast`` returns the engine's columns;
+``default_models()`` returns the product's candidates, ``available_models(log=...)`` every
+forecaster (what ``default_models(log=...)`` used to list).
 """
 
 from __future__ import annotations
