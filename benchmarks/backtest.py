@@ -126,7 +126,8 @@ def add_demand(scored: pd.DataFrame, series: pd.DataFrame, n_jobs: int) -> tuple
     selection with it as one more candidate (``Selected with Demand``), plus seconds.
     """
     snap = load_snapshot(ROOT / "data" / "snapshot", list(DEMAND_TABLES))
-    engine, seconds = product_engine(series, n_jobs, snap, demand_model=True)
+    tables = {name: snap[name] for name in DEMAND_TABLES}  # as the pipeline passes them
+    engine, seconds = product_engine(series, n_jobs, tables, demand_model=True)
     rename = {c: c.replace("Selected", WITH_DEMAND, 1) for c in engine.backtest.columns}
     rolled = engine.backtest.rename(columns=rename)
     cols = [c for c in rolled.columns if c == DEMAND or c.startswith(WITH_DEMAND)]
