@@ -36,15 +36,15 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from features.panel import build_export_series, build_trade_panel
-from flows.snapshot import load_snapshot
-from models.auto import default_horizon, forecast_settings
-from models.backtest import interval_coverage
-from models.demand import DEMAND_TABLES
-from models.engine import MODEL_CLASSES, EngineResult
-from models.engine_call import last_year_weights, run_engine_locally
-from models.intervals import SIZE_LABELS, size_classes_at
-from models.metrics import evaluate_cv
+from exportcast.features.panel import build_export_series, build_trade_panel
+from exportcast.flows.snapshot import load_snapshot
+from exportcast.models.auto import default_horizon, forecast_settings
+from exportcast.models.backtest import interval_coverage
+from exportcast.models.demand import DEMAND_TABLES
+from exportcast.models.engine import MODEL_CLASSES, EngineResult
+from exportcast.models.engine_call import last_year_weights, run_engine_locally
+from exportcast.models.intervals import SIZE_LABELS, size_classes_at
+from exportcast.models.metrics import evaluate_cv
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = forecast_settings()  # the product's forecast settings (the default config)

@@ -30,12 +30,12 @@ from pathlib import Path
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from features.panel import build_trade_panel
-from features.series import split_series
-from flows.snapshot import load_snapshot
-from models.auto import default_horizon, forecast_settings
-from models.engine_call import run_engine_locally
-from models.index_backtest import index_backtest, summarize_index_backtest
+from exportcast.features.panel import build_trade_panel
+from exportcast.features.series import split_series
+from exportcast.flows.snapshot import load_snapshot
+from exportcast.models.auto import default_horizon, forecast_settings
+from exportcast.models.engine_call import run_engine_locally
+from exportcast.models.index_backtest import index_backtest, summarize_index_backtest
 
 ROOT = Path(__file__).resolve().parents[1]
 H = default_horizon()

@@ -15,9 +15,9 @@ from typing import Any
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from features.series import ForecastSeries
-from models.engine import EngineResult
-from models.engine_call import engine_args, last_year_weights, run_engine_locally
+from exportcast.features.series import ForecastSeries
+from exportcast.models.engine import EngineResult
+from exportcast.models.engine_call import engine_args, last_year_weights, run_engine_locally
 
 __all__ = ["engine_args", "last_year_weights", "run_configured_engine"]
 
@@ -42,7 +42,7 @@ def run_configured_engine(
     args = engine_args(fs, settings, horizon, panel=panel, demand_tables=demand_tables)
     if args.get("panel_models"):
         raise ValueError("forecast.demand_model runs only with the default runner")
-    from flows.parallel import run_engine_dask  # imports dask only when used
+    from exportcast.flows.parallel import run_engine_dask  # imports dask only when used
 
     with threadpool_limits(limits=1, user_api="blas"):
         return run_engine_dask(fs.series, runner=runner, **args)

@@ -8,7 +8,7 @@ Theta and their Ensemble, history origins from 1998, scored origins 2008-2018, t
 choice, Mondrian conformal 80/95 % intervals, weights = shares in the last year) and the
 default horizon (5). On the same series and settings they give the pipeline's forecasts::
 
-    from models import cross_validate, forecast
+    from exportcast.models import cross_validate, forecast
 
     fcst = forecast(df)  # unique_id, ds, model, mean, lo_80, hi_80, lo_95, hi_95
     cv = cross_validate(df)  # the scored backtest: every candidate, Ensemble, Selected
@@ -30,14 +30,14 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from models.engine import MODEL_CLASSES, EngineResult
-from models.engine_call import run_engine_locally
-from models.forecasting import check_series
-from models.protocol import Forecaster
-from models.timeseries import AutoARIMA, DampedETS, Drift, Naive, Theta
+from exportcast.models.engine import MODEL_CLASSES, EngineResult
+from exportcast.models.engine_call import run_engine_locally
+from exportcast.models.forecasting import check_series
+from exportcast.models.protocol import Forecaster
+from exportcast.models.timeseries import AutoARIMA, DampedETS, Drift, Naive, Theta
 
 if TYPE_CHECKING:
-    from configs.schema import ForecastConfig
+    from exportcast.configs.schema import ForecastConfig
 
 __all__ = [
     "available_models",
@@ -66,7 +66,7 @@ def forecast_settings(
     Raises:
         pydantic.ValidationError: An unknown key or a bad value (names the key).
     """
-    from configs.schema import ForecastConfig  # pydantic only; the section's one definition
+    from exportcast.configs.schema import ForecastConfig  # pydantic only
 
     if isinstance(config, ForecastConfig):
         config = config.model_dump(mode="json")
@@ -76,7 +76,7 @@ def forecast_settings(
 
 def default_horizon() -> int:
     """The product's default horizon in years (the config's ``horizon``)."""
-    from configs.schema import RunConfig
+    from exportcast.configs.schema import RunConfig
 
     return int(RunConfig.model_fields["horizon"].default)
 

@@ -16,8 +16,8 @@ from typing import Any
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from features.series import ForecastSeries, origin_histories
-from models.engine import EngineResult, run_engine
+from exportcast.features.series import ForecastSeries, origin_histories
+from exportcast.models.engine import EngineResult, run_engine
 
 __all__ = ["engine_args", "last_year_weights", "run_engine_locally", "series_of"]
 
@@ -92,7 +92,7 @@ def engine_args(
             panel, [*past, *scored], min_years=settings["min_years"], h=horizon
         )
     if settings.get("demand_model"):
-        from models.demand import DEMAND_TABLES, demand_candidate  # only when asked
+        from exportcast.models.demand import DEMAND_TABLES, demand_candidate  # only when asked
 
         if demand_tables is None:
             raise ValueError(

@@ -78,7 +78,7 @@ class _Called(Exception):
 
 def _record_engine_call(monkeypatch) -> list[dict]:
     """Make the product's engine record its call (series and arguments) and stop."""
-    import models.engine_call
+    import exportcast.models.engine_call as engine_call
 
     calls: list[dict] = []
 
@@ -86,7 +86,7 @@ def _record_engine_call(monkeypatch) -> list[dict]:
         calls.append({"series": series, **kwargs})
         raise _Called
 
-    monkeypatch.setattr(models.engine_call, "run_engine", record)
+    monkeypatch.setattr(engine_call, "run_engine", record)
     return calls
 
 
@@ -104,8 +104,8 @@ def _assert_same_call(got: dict, expected: dict) -> None:
 
 
 def test_backtest_benchmark_makes_the_products_engine_call(monkeypatch):
-    from configs import load_config
-    from models.engine_call import engine_args
+    from exportcast.configs import load_config
+    from exportcast.models.engine_call import engine_args
 
     backtest = _script("backtest")
     calls = _record_engine_call(monkeypatch)
@@ -129,11 +129,11 @@ def test_backtest_benchmark_makes_the_products_engine_call(monkeypatch):
 
 
 def test_split_rescore_benchmark_makes_the_products_engine_call(monkeypatch):
-    from configs import load_config
-    from features.panel import build_trade_panel
-    from features.series import split_series
-    from flows.snapshot import load_snapshot
-    from models.engine_call import engine_args
+    from exportcast.configs import load_config
+    from exportcast.features.panel import build_trade_panel
+    from exportcast.features.series import split_series
+    from exportcast.flows.snapshot import load_snapshot
+    from exportcast.models.engine_call import engine_args
 
     rescore = _script("split_rescore")
     calls = _record_engine_call(monkeypatch)

@@ -10,13 +10,13 @@ import pandas as pd
 import pydantic
 import pytest
 
-from configs import load_config
-from features.panel import build_trade_panel
-from features.series import split_series
-from flows.engine_call import run_configured_engine
-from flows.snapshot import load_snapshot
-from models import Naive, available_models, cross_validate, default_models, forecast
-from models.auto import forecast_settings
+from exportcast.configs import load_config
+from exportcast.features.panel import build_trade_panel
+from exportcast.features.series import split_series
+from exportcast.flows.engine_call import run_configured_engine
+from exportcast.flows.snapshot import load_snapshot
+from exportcast.models import Naive, available_models, cross_validate, default_models, forecast
+from exportcast.models.auto import forecast_settings
 from tests.conftest import make_panel
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,13 +50,13 @@ def test_every_module_lists_its_public_names() -> None:
 
 
 def test_unknown_names_are_attribute_errors_and_submodules_still_import() -> None:
-    import models
+    from exportcast import models
 
     with pytest.raises(AttributeError, match="no_such_name"):
         models.no_such_name  # noqa: B018
-    from models import scenarios  # a submodule, not a lazy name
+    from exportcast.models import scenarios  # a submodule, not a lazy name
 
-    assert scenarios.__name__ == "models.scenarios"
+    assert scenarios.__name__ == "exportcast.models.scenarios"
 
 
 def test_settings_are_the_default_configs_forecast_section() -> None:

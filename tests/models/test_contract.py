@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models import available_models
-from models.protocol import Forecaster, NotFittedError
+from exportcast.models import available_models
+from exportcast.models.protocol import Forecaster, NotFittedError
 from tests.conftest import make_panel
 
 FORECASTERS = available_models(log=True)

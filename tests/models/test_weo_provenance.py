@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from models.weo_provenance import NO_WEO, weo_vintage_per_row
+from exportcast.models.weo_provenance import NO_WEO, weo_vintage_per_row
 from tests.conftest import make_panel
 
 
@@ -23,8 +23,8 @@ def test_a_weo_model_without_a_known_vintage_is_an_error():
 
 
 def test_the_pipelines_forecast_table_carries_the_column():
-    from flows.pipeline import _forecast_table
-    from models import run
+    from exportcast.flows.outputs import forecast_table as _forecast_table
+    from exportcast.models import run
 
     df = make_panel(n_series=3, n_years=34, seed=4)
     df = df.assign(unique_id="KOR|" + df["unique_id"], ds=df["ds"] - 10)
