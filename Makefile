@@ -6,12 +6,15 @@ RAW    ?= ../shared/data/raw
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export MPLBACKEND := Agg
 
-.PHONY: install browser poppler run test test-fast lint snapshot snapshot-check bench clean
+.PHONY: install browser poppler run test test-fast lint lock snapshot snapshot-check bench clean
 
-$(VENV)/.installed: pyproject.toml constraints.txt
+# requirements.lock pins every package (runtime + dev) with its hashes; exportcast itself is
+# then installed editable without resolving anything again (docs/operations.md#dependencies).
+$(VENV)/.installed: pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install -q --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install -q --no-deps -e .
 	@touch $@
 
 install: $(VENV)/.installed  ## create .venv and install exportcast with test tools
@@ -64,6 +67,16 @@ snapshot-check: install  ## rebuild into a temp folder and compare hashes with d
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache
+
+# Regenerate requirements.lock after a change of pyproject.toml or constraints.txt (the pins):
+# Linux x86-64, Python 3.11.7 (the tested interpreter), the dev extra, every hash of each pinned
+# release on PyPI.
+UV_VERSION := 0.13.9
+lock: install  ## requirements.lock from pyproject.toml + constraints.txt (uv, with hashes)
+	$(BIN)/python -m pip install -q uv==$(UV_VERSION)
+	$(BIN)/uv pip compile pyproject.toml --extra dev -c constraints.txt --generate-hashes \
+	  --python-version 3.11.7 --python-platform x86_64-unknown-linux-gnu \
+	  --custom-compile-command "make lock" -o requirements.lock
 
 $(VENV)/.bench-installed: $(VENV)/.installed
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,bench]'

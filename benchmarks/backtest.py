@@ -3,24 +3,24 @@
 Run: ``make bench`` (or ``.venv/bin/python benchmarks/backtest.py [--reference ...]
 [--no-statsforecast]``).
 
-Ours is the engine's default backtest: the default candidate models of the config
-(``ForecastConfig().models``: Naive, Drift, Theta), their equal-weight Ensemble and the rolling
-selection, timed as a whole. Models that are not default candidates (``--reference``, by
-default DampedETS; AutoARIMA too if named) are backtested afterwards, outside the timing and
-outside the Ensemble and the selection, and printed as reference rows.
+Ours is the product's engine call (:func:`models.engine_call.run_engine_locally` with the
+arguments of :func:`models.engine_call.engine_args`, as the pipeline and the notebook API run
+it) with the default config's ``forecast`` section: candidates Naive, Drift, Theta, their
+equal-weight Ensemble, the rolling selection, history origins from 1998, scored origins
+2008-2018, 80/95 % intervals, weights = each partner's share in the last year, timed as a
+whole. A row varies only what it measures, passed explicitly as a config key:
+``--reference`` models (by default DampedETS; AutoARIMA too if named) run the same call with
+``models=[name]`` (untimed reference rows); the demand rows run it with ``demand_model=True``
+(``models.demand``, WEO vintages known at each origin; ``--no-demand`` skips them): "Demand"
+is that candidate's own backtest, "Selected with Demand" the rolling selection with it.
 
-Series: Korea's partners with exports > 0 in every year 1990-2023 (as in BENCHMARKS.md).
-Scored origins 2008..2018 (every year), horizon 5, MASE/sMAPE on levels (USD). Our models are
-also run at origins 1998..2007 so that the rolling selection and the conformal intervals of a
-scored origin T can be computed from errors on years <= T only. Weights for wMASE are each
-partner's mean share of the series' total over the scored origins' last observed years.
+Series: Korea's partners with exports > 0 in every year 1990-2023 (as in BENCHMARKS.md), no
+REST (``benchmarks/split_rescore.py`` runs the pipeline's own series). Horizon 5 (the config's),
+MASE/sMAPE on levels (USD).
 
 Prints one table: model x (wMASE, MASE, relMASE vs naive, wrelMASE, sMAPE, 80 %/95 % coverage,
 seconds), then the Selected intervals' coverage and width by the partner's size class at the
 origin (the Mondrian classes of ``models.intervals``: conditional coverage, not only overall).
-Two rows are the demand model (``models.demand.DemandModel()``, WEO vintages known at each
-origin; not a default candidate, untimed, ``--no-demand`` skips it) and "Selected with Demand",
-the rolling selection rerun with it as one more candidate (docs/demand-models.md).
 One row is a labelled oracle (``add_oracle_total``: the shares at the origin times the realised
 total), not a forecast. statsforecast (AutoETS, AutoTheta, AutoARIMA and their mean) runs on
 the same series and origins in the same process; install it with ``pip install -e '.[bench]'``.
@@ -36,26 +36,22 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from exportcast.configs.schema_forecast import ForecastConfig
-from exportcast.features.demand_inputs import demand_covariates
 from exportcast.features.panel import build_export_series, build_trade_panel
 from exportcast.flows.snapshot import load_snapshot
-from exportcast.models.backtest import interval_coverage, rolling_select
-from exportcast.models.backtest_stage import add_panel_backtests
-from exportcast.models.demand import DemandModel
-from exportcast.models.engine import MODEL_CLASSES
-from exportcast.models.ensemble import add_ensemble
-from exportcast.models.forecasting import cross_validate
+from exportcast.models.auto import default_horizon, forecast_settings
+from exportcast.models.backtest import interval_coverage
+from exportcast.models.demand import DEMAND_TABLES
+from exportcast.models.engine import MODEL_CLASSES, EngineResult
+from exportcast.models.engine_call import last_year_weights, run_engine_locally
 from exportcast.models.intervals import SIZE_LABELS, size_classes_at
-from exportcast.models.live_forecast import floor_at_zero
 from exportcast.models.metrics import evaluate_cv
-from exportcast.models.timeseries import Naive
 
 ROOT = Path(__file__).resolve().parents[1]
-SCORED = list(range(2008, 2019))
-HISTORY = list(range(1998, 2008))
-H = 5
-LEVELS = (80, 95)
+DEFAULT = forecast_settings()  # the product's forecast settings (the default config)
+SCORED = list(range(DEFAULT["backtest"]["start"], DEFAULT["backtest"]["end"] + 1))
+HISTORY = list(range(DEFAULT["history_start"], DEFAULT["backtest"]["start"]))
+H = default_horizon()
+LEVELS = tuple(DEFAULT["levels"])
 
 
 def load_series() -> pd.DataFrame:
@@ -64,12 +60,6 @@ def load_series() -> pd.DataFrame:
     wide = panel.pivot(index="year", columns="partner", values="export_usd")
     full = wide.columns[(wide.reindex(range(1990, 2024)) > 0).all()]
     return build_export_series(panel.loc[panel["partner"].isin(full)])
-
-
-def share_weights(series: pd.DataFrame) -> pd.Series:
-    last = series.loc[series["ds"].isin(SCORED)]
-    shares = last["y"] / last.groupby("ds")["y"].transform("sum")
-    return shares.groupby(last["unique_id"]).mean()
 
 
 ORACLE = "ORACLE share x realised total"
@@ -90,40 +80,38 @@ def add_oracle_total(cv: pd.DataFrame, series: pd.DataFrame) -> pd.DataFrame:
     return cv.assign(**{ORACLE: at_origin * growth})
 
 
-DEFAULT_MODELS = list(ForecastConfig().models)
+DEFAULT_MODELS = list(DEFAULT["models"])
 OTHER_MODELS = [m for m in MODEL_CLASSES if m not in DEFAULT_MODELS]
 
 
-def run_ours(series: pd.DataFrame, n_jobs: int) -> tuple[pd.DataFrame, dict, float, pd.DataFrame]:
-    """The engine's default backtest (default candidates + Ensemble + rolling selection), timed."""
-    models = [MODEL_CLASSES[name]() for name in DEFAULT_MODELS]
+def product_engine(
+    series: pd.DataFrame, n_jobs: int, tables: dict | None = None, **varied: object
+) -> tuple[EngineResult, float]:
+    """The product's engine call on ``series``, with only ``varied`` config keys changed; seconds."""
+    settings = forecast_settings(n_jobs=n_jobs, **varied)
     t0 = time.perf_counter()
-    cv = cross_validate(
-        series, models, H, origins=HISTORY + SCORED, fallback=Naive(), n_jobs=n_jobs
-    )
-    aliases = [m.alias for m in models]
-    cv = floor_at_zero(cv, aliases)  # as the engine does: the backtest scores what is published
-    cv = add_ensemble(cv, [a for a in aliases if a != "AutoARIMA"], alias="Ensemble")
-    rolled = rolling_select(cv, series, [*aliases, "Ensemble"], SCORED, levels=LEVELS)
-    seconds = time.perf_counter() - t0
-    scored = rolled.cv
-    choices = dict(zip(rolled.choices["cutoff"], rolled.choices["model"], strict=True))
-    return scored, choices, seconds, cv
+    engine = run_engine_locally(series, settings, H, demand_tables=tables)
+    return engine, time.perf_counter() - t0
+
+
+def run_ours(series: pd.DataFrame, n_jobs: int) -> tuple[pd.DataFrame, dict, float]:
+    """The product's default backtest (candidates + Ensemble + rolling selection), timed."""
+    engine, seconds = product_engine(series, n_jobs)
+    choices = dict(zip(engine.choices["cutoff"], engine.choices["model"], strict=True))
+    return engine.backtest, choices, seconds
+
+
+KEYS = ["unique_id", "ds", "cutoff"]
 
 
 def add_reference(
     scored: pd.DataFrame, series: pd.DataFrame, names: list[str], n_jobs: int
 ) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Backtest models that are not default candidates; their columns join ``scored``."""
+    """The product's call with ``models=[name]`` for non-default models; columns join ``scored``."""
     seconds: dict[str, float] = {}
     for name in names:
-        t0 = time.perf_counter()
-        cv = cross_validate(
-            series, [MODEL_CLASSES[name]()], H, origins=SCORED, fallback=Naive(), n_jobs=n_jobs
-        )
-        cv = floor_at_zero(cv, [name])
-        seconds[name] = time.perf_counter() - t0
-        scored = scored.merge(cv[["unique_id", "ds", "cutoff", name]], how="left")
+        engine, seconds[name] = product_engine(series, n_jobs, models=[name])
+        scored = scored.merge(engine.backtest[[*KEYS, name]], on=KEYS, how="left")
     return scored, seconds
 
 
@@ -131,26 +119,20 @@ DEMAND = "Demand"
 WITH_DEMAND = "Selected with Demand"
 
 
-def add_demand(scored: pd.DataFrame, series: pd.DataFrame, cv_all: pd.DataFrame) -> tuple:
-    """The demand model (``models.demand``, not a default candidate) through the engine's hook.
+def add_demand(scored: pd.DataFrame, series: pd.DataFrame, n_jobs: int) -> tuple:
+    """The product's call with ``demand_model=True`` (``models.demand``, not a default).
 
-    Backtests it at every origin (history and scored), joins it to the default candidates'
-    backtest and reruns the rolling selection with it as one more candidate: its own row and
-    the ``Selected with Demand`` row (what the engine would publish with it), plus seconds.
+    Its backtest gives two columns: the demand model's own forecasts and the rolling
+    selection with it as one more candidate (``Selected with Demand``), plus seconds.
     """
-    t0 = time.perf_counter()
-    snap = load_snapshot(ROOT / "data" / "snapshot", ["weo_vintages", "indicators", "pairs", "fta"])
-    exog, static = demand_covariates(series, snap["indicators"], snap["pairs"], snap["fta"])
-    model = DemandModel(snap["weo_vintages"], exog, static)
-    cv = add_panel_backtests(cv_all, series, [model], HISTORY + SCORED, H)
-    cv = floor_at_zero(cv, [DEMAND])
-    cands = [*DEFAULT_MODELS, "Ensemble", DEMAND]
-    rolled = rolling_select(cv, series, cands, SCORED, levels=LEVELS, alias=WITH_DEMAND)
-    seconds = time.perf_counter() - t0
-    keys = ["unique_id", "ds", "cutoff"]
-    cols = [c for c in rolled.cv.columns if c == DEMAND or c.startswith(WITH_DEMAND)]
-    choices = dict(zip(rolled.choices["cutoff"], rolled.choices["model"], strict=True))
-    return scored.merge(rolled.cv[[*keys, *cols]], on=keys, how="left"), choices, seconds
+    snap = load_snapshot(ROOT / "data" / "snapshot", list(DEMAND_TABLES))
+    tables = {name: snap[name] for name in DEMAND_TABLES}  # as the pipeline passes them
+    engine, seconds = product_engine(series, n_jobs, tables, demand_model=True)
+    rename = {c: c.replace("Selected", WITH_DEMAND, 1) for c in engine.backtest.columns}
+    rolled = engine.backtest.rename(columns=rename)
+    cols = [c for c in rolled.columns if c == DEMAND or c.startswith(WITH_DEMAND)]
+    choices = dict(zip(engine.choices["cutoff"], engine.choices["model"], strict=True))
+    return scored.merge(rolled[[*KEYS, *cols]], on=KEYS, how="left"), choices, seconds
 
 
 def run_statsforecast(series: pd.DataFrame, n_jobs: int) -> tuple[pd.DataFrame, dict[str, float]]:
@@ -226,12 +208,12 @@ def main() -> None:
         parser.error(f"--reference: {sorted(unknown)} are not non-default models")
 
     series = load_series()
-    weights = share_weights(series)
+    weights = last_year_weights(series)  # the product's weights
     print(
         f"{series['unique_id'].nunique()} partner series, origins {SCORED[0]}-{SCORED[-1]}, h={H}"
     )
-    with threadpool_limits(limits=1, user_api="blas"):
-        ours, choices, our_seconds, cv_all = run_ours(series, args.n_jobs)
+    with threadpool_limits(limits=1, user_api="blas"):  # as the product's runners
+        ours, choices, our_seconds = run_ours(series, args.n_jobs)
         print(
             f"our default backtest ({', '.join(DEFAULT_MODELS)}, Ensemble, selection; "
             f"{len(HISTORY) + len(SCORED)} origins): {our_seconds:.1f}s"
@@ -242,7 +224,7 @@ def main() -> None:
             print(f"reference row {name} (not a default candidate, not timed above): {sec:.1f}s")
         aliases = [*DEFAULT_MODELS, *reference, "Ensemble", "Selected"]
         if not args.no_demand:
-            ours, demand_choices, demand_seconds = add_demand(ours, series, cv_all)
+            ours, demand_choices, demand_seconds = add_demand(ours, series, args.n_jobs)
             print(
                 f"demand model (models/demand.py, not a default candidate, not timed above): "
                 f"{demand_seconds:.1f}s; rolling selection with it: {demand_choices}"

@@ -4,9 +4,12 @@ Run: ``.venv/bin/python benchmarks/split_rescore.py [--n-jobs N] [--splits last,
 
 The series are what the pipeline forecasts (:func:`features.series.split_series` of Korea's
 1990-2023 panel: partners positive in each of the last ``min_years`` = 20 years, the rest as
-``REST``), not only the 163 full-history partners of ``benchmarks/backtest.py``. Default
-config: candidates Naive, Drift, Theta and their Ensemble, history origins 1998-2007, scored
-origins 2008-2018, h = 5, 80/95 % conformal intervals, weights = shares in the last year.
+``REST``), not only the 163 full-history partners of ``benchmarks/backtest.py``. The engine
+call is the product's (:func:`models.engine_call.run_engine_locally`, the default config's
+``forecast`` section and horizon: candidates Naive, Drift, Theta and their Ensemble, history
+origins 1998-2007, scored origins 2008-2018, h = 5, 80/95 % conformal intervals, weights =
+shares in the last year); the split is the one thing varied: the trade panel is passed for
+``origin`` and left out for ``last``.
 
 * ``last``: the split of the last year (2004-2023) for every backtest origin, as on main
   before issue 13: partners that were not yet regular at an origin are modelled on their own
@@ -27,47 +30,26 @@ from pathlib import Path
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from exportcast.configs.schema_forecast import ForecastConfig
 from exportcast.features.panel import build_trade_panel
-from exportcast.features.series import origin_histories, split_series
+from exportcast.features.series import split_series
 from exportcast.flows.snapshot import load_snapshot
-from exportcast.models.engine import run_engine
+from exportcast.models.auto import default_horizon, forecast_settings
+from exportcast.models.engine_call import run_engine_locally
 from exportcast.models.index_backtest import index_backtest, summarize_index_backtest
 
 ROOT = Path(__file__).resolve().parents[1]
-H = 5
+H = default_horizon()
 
 
 def run(split: str, n_jobs: int) -> tuple[pd.DataFrame, float, list, pd.DataFrame]:
     """One engine run (backtest, selection, live forecast) with the given split."""
-    cfg = ForecastConfig()
+    settings = forecast_settings(n_jobs=n_jobs)  # the product's, the default config's
     snap = load_snapshot(ROOT / "data" / "snapshot", ["kor_exports"])
     panel = build_trade_panel(snap["kor_exports"], reporter="KOR", start=1990, end=2023)
-    fs = split_series(panel, min_years=cfg.min_years)
-    last = fs.series.loc[fs.series["ds"] == fs.last_year]
-    weights = (last.set_index("unique_id")["y"] / last["y"].sum()).reindex(
-        fs.series["unique_id"].unique(), fill_value=0.0
-    )
-    scored = range(cfg.backtest.start, cfg.backtest.end + 1)
-    history_origins = range(cfg.history_start, cfg.backtest.start)
+    fs = split_series(panel, min_years=settings["min_years"])
     t0 = time.perf_counter()
-    history = None
-    if split == "origin":
-        origins = [*history_origins, *scored]
-        history = origin_histories(panel, origins, min_years=cfg.min_years, h=H)
-    engine = run_engine(
-        fs.series,
-        h=H,
-        models=cfg.models,
-        scored_origins=scored,
-        history_origins=history_origins,
-        levels=cfg.levels,
-        weights=weights,
-        n_paths=cfg.n_paths,
-        seed=cfg.seed,
-        n_jobs=n_jobs,
-        history=history,
-    )
+    by_origin = panel if split == "origin" else None
+    engine = run_engine_locally(fs, settings, H, panel=by_origin)
     seconds = time.perf_counter() - t0
     table = engine.accuracy.set_index("model")
     table.loc["Selected", "cov80"] = engine.coverage["coverage-80"]

@@ -25,6 +25,7 @@ from exportcast.flows.run_info import OutputFolder, RunInfo
 from exportcast.flows.snapshot import Snapshot
 from exportcast.flows.vintages import snapshot_folder, vintage_notes
 from exportcast.models.engine import EngineResult
+from exportcast.models.weo_provenance import weo_vintage_per_row
 
 
 def fallback_records(engine: EngineResult) -> list[dict[str, Any]]:
@@ -41,9 +42,14 @@ def fallback_records(engine: EngineResult) -> list[dict[str, Any]]:
     ]
 
 
-def forecast_table(engine: EngineResult) -> pd.DataFrame:
-    """The engine's partner forecasts as a panel (``mean`` column), as in ``forecasts.csv``."""
-    return series_to_panel(engine.forecast).rename(columns={"export_usd": "mean"})
+def forecast_table(engine: EngineResult, weo_live: str | None = None) -> pd.DataFrame:
+    """The engine's partner forecasts as a panel (``mean`` column), as in ``forecasts.csv``.
+
+    ``weo_vintage`` says which WEO vintage fed each row: ``weo_live`` (the newest in the
+    snapshot) where the row's model reads the WEO outlook, "none" elsewhere (docs/outputs.md).
+    """
+    table = series_to_panel(engine.forecast).rename(columns={"export_usd": "mean"})
+    return table.assign(weo_vintage=weo_vintage_per_row(table["model"], weo_live).to_numpy())
 
 
 OUTPUT_FILES: tuple[str, ...] = tuple(
@@ -104,7 +110,7 @@ def write_outputs(
     files = ["concentration.csv"]
     meta: dict[str, Any] = {}
     if engine is not None:
-        fc = forecast_table(engine).assign(data_vintage=run.vintage)
+        fc = forecast_table(engine, run.weo_vintage_live).assign(data_vintage=run.vintage)
         write_csv(fc, folder / "forecasts.csv", float_format="%.10g")
         write_csv(engine.accuracy, folder / "backtest_accuracy.csv", float_format="%.6g")
         files += ["forecasts.csv", "backtest_accuracy.csv"]

@@ -252,6 +252,7 @@ def forecast_exports(config: RunConfig) -> RunResult:
     exports, exports_file = reporter_exports(snapshot.tables, config.reporter)
     # years.end follows the data and partial releases are marked (flows/years.py)
     config, run, prov = resolve_run(config, snapshot, exports, exports_file, describe_run)
+    run = replace(run, weo_vintage_live=live_weo_vintage(snapshot.tables))
     with open_run(run, config.years.end) as mlrun:
         return _forecast_stages(config, snapshot, run, exports, exports_file, mlrun, prov)
 
@@ -298,7 +299,7 @@ def _forecast_stages(
     if bundle is not None:  # the previous run, the track record (docs/data-updates.md)
         run_history.attach(bundle, config, mlrun.run_id, run, Path(exports_file).stem, panel,
                            concentration)  # fmt: skip
-    live_weo = live_weo_vintage(snapshot.tables)
+    live_weo = run.weo_vintage_live
     if live_weo is not None:
         mlrun.set_tags({"weo_vintage_live": live_weo})
     record = log_run(

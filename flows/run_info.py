@@ -58,6 +58,8 @@ class RunInfo:
     store: tracking_store.Store
     experiment: str
     output_dir: Path
+    # the newest WEO vintage in the snapshot: what a live forecast reading the WEO uses
+    weo_vintage_live: str | None = None
     years_end: dict[str, Any] | None = None  # configured and resolved years.end (flows/years.py)
     provisional: tuple[dict[str, Any], ...] = ()  # partial releases (features/provisional.py)
 

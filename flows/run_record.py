@@ -71,6 +71,7 @@ def log_run(
     mlrun.log_dataset(run.vintage, f"exportcast data vintage {run.vintage}")
     if engine is not None:
         _log_forecast(mlrun, concentration, engine, [*shares, "dependence_share"])
+        mlrun.log_table(forecast_table(engine, run.weo_vintage_live), "forecasts.csv")
         if series is None:
             raise ValueError("log_run: an engine result needs the series it ran on")
         train = series.series
@@ -162,7 +163,6 @@ def _log_forecast(
     mlrun.log_metrics(metrics)
     mlrun.set_tags({"selected_model": engine.model})
     mlrun.log_table(engine.accuracy, "backtest_accuracy.csv")
-    mlrun.log_table(forecast_table(engine), "forecasts.csv")
 
 
 def _log_index_backtest(mlrun: tracking.TrackedRun, frame: pd.DataFrame) -> None:

@@ -1,34 +1,56 @@
 """Forecasting engine for panels of annual series: models, backtests, metrics, intervals.
 
-The engine knows nothing about trade: it works on any long frame ``unique_id, ds, y`` (plus
-optional exogenous columns) of positive annual series. Quick start::
+The engine knows nothing about trade: it works on any long frame ``unique_id, ds, y`` of
+positive annual series. The notebook API is the product's engine with the product's defaults
+(:mod:`models.auto`)::
 
     from exportcast.models import cross_validate, forecast
 
-    fcst = forecast(df, h=5)  # backtest-selected model with conformal 80/95 % intervals
-    cv = cross_validate(df, h=5, n_windows=5)  # every default model + their Ensemble
+    fcst = forecast(df)  # the pipeline's forecast: the engine's choice, conformal 80/95 %
+    cv = cross_validate(df)  # the scored backtest: every candidate, Ensemble, Selected
 
-The building blocks live in ``models.forecasting`` (``forecast_panel``, ``cross_validate``),
-``models.timeseries``, ``models.metrics``, ``models.intervals`` and ``models.ensemble``.
+The names below load their module on first use, so ``import exportcast.models`` stays light (no pandas;
+the CLI starts without it, ``tests/flows/test_cli_startup.py``). The building blocks live in
+``models.engine``, ``models.engine_call``, ``models.forecasting``, ``models.timeseries``,
+``models.metrics``, ``models.intervals`` and ``models.ensemble``.
 """
 
-from exportcast.models.auto import cross_validate, default_models, forecast
-from exportcast.models.forecasting import forecast_panel
-from exportcast.models.protocol import Forecaster, NotFittedError
-from exportcast.models.series_checks import check_series
-from exportcast.models.timeseries import AutoARIMA, DampedETS, Drift, Naive, Theta
+from __future__ import annotations
 
-__all__ = [
-    "AutoARIMA",
-    "DampedETS",
-    "Drift",
-    "Forecaster",
-    "Naive",
-    "NotFittedError",
-    "Theta",
-    "check_series",
-    "cross_validate",
-    "default_models",
-    "forecast",
-    "forecast_panel",
-]
+import importlib
+from typing import Any
+
+# public name -> submodule that defines it
+_EXPORTS = {
+    "AutoARIMA": "timeseries",
+    "DampedETS": "timeseries",
+    "Drift": "timeseries",
+    "Naive": "timeseries",
+    "Theta": "timeseries",
+    "Forecaster": "protocol",
+    "NotFittedError": "protocol",
+    "available_models": "auto",
+    "check_series": "forecasting",
+    "cross_validate": "auto",
+    "default_models": "auto",
+    "forecast": "auto",
+    "forecast_panel": "forecasting",
+    "forecast_settings": "auto",
+    "run": "auto",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name's submodule on first use (PEP 562)."""
+    module = _EXPORTS.get(name)
+    if module is None:  # also how ``from exportcast.models import scenarios`` finds the submodule
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

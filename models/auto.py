@@ -1,55 +1,100 @@
-"""The default pipeline: backtest the candidate models, select, forecast, add conformal intervals.
+"""The notebook API: the product's forecasting engine on any panel of annual series.
 
-``forecast(df, h)`` works on any long frame of positive annual series (``unique_id, ds, y`` plus
-optional exogenous columns, which the default univariate models ignore):
+``forecast`` and ``cross_validate`` are a thin front of the engine the pipeline runs
+(:func:`models.engine_call.run_engine_locally` with the arguments of
+:func:`models.engine_call.engine_args`), with the product's defaults: the ``forecast``
+section of the default config (``configs.schema.ForecastConfig``: candidates Naive, Drift,
+Theta and their Ensemble, history origins from 1998, scored origins 2008-2018, the rolling
+choice, Mondrian conformal 80/95 % intervals, weights = shares in the last year) and the
+default horizon (5). On the same series and settings they give the pipeline's forecasts::
 
-1. Rolling-origin backtest of the candidates (:func:`default_models`) and of their equal-weight
-   mean ``Ensemble``, ``n_windows`` cutoffs per series, ``Naive`` as the fallback model.
-2. Score every (series, cutoff) by MASE and select. ``select="pooled"`` (default) picks the one
-   model with the lowest mean MASE over all series: with a few overlapping annual windows a
-   per-series choice mostly chases noise, and on Korea's partners the pooled winner (Naive)
-   was hard to beat (BENCHMARKS.md). ``select="series"`` picks each series' own best.
-3. Calibrate conformal intervals on the selected model's backtest errors relative to its
-   forecasts (``models.intervals``), pooled across series per horizon step. With
-   ``select="series"`` the calibration uses the errors of each series' chosen model, which is
-   slightly optimistic because the same windows chose it.
-4. Refit the selected model(s) on the full history and forecast ``h`` years.
+    from exportcast.models import cross_validate, forecast
+
+    fcst = forecast(df)  # unique_id, ds, model, mean, lo_80, hi_80, lo_95, hi_95
+    cv = cross_validate(df)  # the scored backtest: every candidate, Ensemble, Selected
+    fcst = forecast(df, config={"backtest": {"start": 2012, "end": 2016}}, models=["Theta"])
+
+Changed in issue 15 (before: a second engine with DampedETS and AutoARIMA among its default
+candidates, ``n_windows`` windows per series and a pooled or per-series choice; 528 s and
+relMASE 1.041 on Korea's 163 full-history partners): ``models`` takes model names, not
+forecaster instances; ``n_windows``, ``step`` and ``select`` are gone (origins come from the
+config, the choice is the engine's rolling one); ``forecast`` returns the engine's columns;
+``default_models()`` returns the product's candidates, ``available_models(log=...)`` every
+forecaster (what ``default_models(log=...)`` used to list).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
-from exportcast.models.ensemble import add_ensemble, select_by_backtest
-from exportcast.models.forecasting import cross_validate as _engine_cross_validate
-from exportcast.models.forecasting import forecast_panel
-from exportcast.models.intervals import apply_conformal, fit_conformal
-from exportcast.models.metrics import score_cv
+from exportcast.models.engine import MODEL_CLASSES, EngineResult
+from exportcast.models.engine_call import run_engine_locally
+from exportcast.models.forecasting import check_series
 from exportcast.models.protocol import Forecaster
-from exportcast.models.series_checks import check_series
 from exportcast.models.timeseries import AutoARIMA, DampedETS, Drift, Naive, Theta
 
-__all__ = ["ENSEMBLE", "SELECTED", "cross_validate", "default_models", "forecast"]
+if TYPE_CHECKING:
+    from exportcast.configs.schema import ForecastConfig
 
-ENSEMBLE = "Ensemble"
-SELECTED = "Selected"
+__all__ = [
+    "available_models",
+    "cross_validate",
+    "default_horizon",
+    "default_models",
+    "forecast",
+    "forecast_settings",
+    "run",
+]
 
 
-def default_models(*, log: bool = False) -> list[Forecaster]:
-    """The engine's candidate models.
+def forecast_settings(
+    config: ForecastConfig | Mapping[str, Any] | None = None, **overrides: Any
+) -> dict[str, Any]:
+    """The engine settings: the default config's ``forecast`` section, validated.
 
     Args:
-        log: Also include log-scale variants of Drift, Theta, DampedETS and AutoARIMA. Off by
-            default: on Korea's partner series log-scale fits were worse (BENCHMARKS.md) and
-            they double the backtest time. They need ``y > 0``.
+        config: A ``ForecastConfig`` or a mapping of its keys (unset keys keep the product's
+            defaults); None for the defaults.
+        **overrides: Further keys of the section (None values are ignored).
 
     Returns:
-        ``[Naive, Drift, Theta, DampedETS, AutoARIMA]`` (+ ``LogDrift``, ``LogTheta``,
-        ``LogDampedETS``, ``LogAutoARIMA``).
+        The section as JSON, as the pipeline passes it to the engine.
+
+    Raises:
+        pydantic.ValidationError: An unknown key or a bad value (names the key).
+    """
+    from exportcast.configs.schema import ForecastConfig  # pydantic only
+
+    if isinstance(config, ForecastConfig):
+        config = config.model_dump(mode="json")
+    merged = {**(config or {}), **{k: v for k, v in overrides.items() if v is not None}}
+    return ForecastConfig.model_validate(merged).model_dump(mode="json")
+
+
+def default_horizon() -> int:
+    """The product's default horizon in years (the config's ``horizon``)."""
+    from exportcast.configs.schema import RunConfig
+
+    return int(RunConfig.model_fields["horizon"].default)
+
+
+def default_models() -> list[Forecaster]:
+    """The product's candidate models (the default config's ``forecast.models``)."""
+    return [MODEL_CLASSES[name]() for name in forecast_settings()["models"]]
+
+
+def available_models(*, log: bool = False) -> list[Forecaster]:
+    """Every model the engine can use as a candidate (``forecast.models``).
+
+    Args:
+        log: Also the log-scale variants of Drift, Theta, DampedETS and AutoARIMA (not engine
+            candidates; for direct use of the forecasters).
+
+    Returns:
+        ``[Naive, Drift, Theta, DampedETS, AutoARIMA]`` (+ the log variants).
     """
     models: list[Forecaster] = [Naive(), Drift(), Theta(), DampedETS(), AutoARIMA()]
     if log:
@@ -57,126 +102,95 @@ def default_models(*, log: bool = False) -> list[Forecaster]:
     return models
 
 
-def _candidates(models: Sequence[Forecaster] | None) -> list[Forecaster]:
-    candidates = default_models() if models is None else list(models)
-    if any(m.alias in (ENSEMBLE, SELECTED) for m in candidates):
-        raise ValueError(f"aliases {ENSEMBLE!r} and {SELECTED!r} are reserved by the pipeline")
-    return candidates
+def _names(models: Sequence[str] | None) -> list[str] | None:
+    if models is None:
+        return None
+    bad = [m for m in models if not isinstance(m, str)]
+    if bad:
+        raise TypeError(
+            f"models takes model names (of {sorted(MODEL_CLASSES)}), got {bad[0]!r}: the "
+            "notebook API runs the product's engine, which builds its own forecasters"
+        )
+    return list(models)
 
 
-def cross_validate(
+def run(
     df: pd.DataFrame,
-    h: int,
-    n_windows: int = 5,
+    h: int | None = None,
     *,
-    models: Sequence[Forecaster] | None = None,
-    step: int = 1,
-    n_jobs: int = 1,
-) -> pd.DataFrame:
-    """Rolling-origin backtest of the candidate models plus their equal-weight ``Ensemble``.
+    config: ForecastConfig | Mapping[str, Any] | None = None,
+    models: Sequence[str] | None = None,
+    level: Sequence[int] | None = None,
+    n_jobs: int | None = None,
+    panel: pd.DataFrame | None = None,
+) -> EngineResult:
+    """The whole engine result (forecast, backtest, accuracy, choices, paths) for ``df``.
 
     Args:
-        df: Long frame ``unique_id, ds, y`` (+ exogenous columns) of annual series.
-        h: Forecast horizon in years.
-        n_windows: Cutoffs per series, the last one ``h`` years before the series ends.
-        models: Candidate forecasters; :func:`default_models` when None.
-        step: Years between cutoffs.
-        n_jobs: Worker processes over series.
+        df: Long frame ``unique_id, ds, y`` of positive annual series (consecutive years);
+            further columns are ignored (the engine's models are univariate).
+        h: Horizon in years; the config's default (5) when None.
+        config: The ``forecast`` section or a mapping of some of its keys.
+        models: Candidate model names (``forecast.models``).
+        level: Interval levels in percent (``forecast.levels``).
+        n_jobs: Worker processes over series (``forecast.n_jobs``).
+        panel: A one-reporter trade panel (``reporter, partner, year, export_usd``) whose
+            split ``df`` is: the backtest's split is then decided at each origin, as in the
+            pipeline (:func:`features.series.origin_histories`).
 
     Returns:
-        ``unique_id, ds, cutoff, y, <alias>..., Ensemble, fallback`` (``Ensemble`` only with
-        two or more candidates).
+        :class:`models.engine.EngineResult`.
+
+    Raises:
+        ValueError: Bad series (names the row), unknown models, origins outside the data,
+            series too short for the configured backtest.
     """
-    candidates = _candidates(models)
-    cv = _engine_cross_validate(
-        df, candidates, h, n_windows=n_windows, step=step, fallback=Naive(), n_jobs=n_jobs
-    )
-    if len(candidates) > 1:
-        cv = add_ensemble(cv, [m.alias for m in candidates], alias=ENSEMBLE)
-    return cv
-
-
-def _pick(frame: pd.DataFrame, choice: pd.Series) -> np.ndarray:
-    """Per row, the value of the column named by that row's series' chosen alias."""
-    chosen = frame["unique_id"].map(choice).to_numpy()
-    out = np.full(len(frame), np.nan)
-    for alias in pd.unique(chosen):
-        rows = chosen == alias
-        out[rows] = frame.loc[rows, alias].to_numpy(dtype=float)
-    return out
-
-
-def _relevant_fallbacks(fallback: pd.Series, chosen: pd.Series, components: list[str]) -> list[str]:
-    out = []
-    for record, alias in zip(fallback, chosen, strict=True):
-        used = alias if alias != ENSEMBLE else ",".join(components)
-        out.append(",".join(a for a in record.split(",") if a and a in used.split(",")))
-    return out
+    frame = check_series(df)[["unique_id", "ds", "y"]]
+    settings = forecast_settings(config, models=_names(models), levels=level, n_jobs=n_jobs)
+    horizon = default_horizon() if h is None else h
+    return run_engine_locally(frame, settings, horizon, panel=panel)
 
 
 def forecast(
     df: pd.DataFrame,
-    h: int,
-    level: Sequence[int] | None = (80, 95),
+    h: int | None = None,
+    level: Sequence[int] | None = None,
     *,
-    models: Sequence[Forecaster] | None = None,
-    n_windows: int = 5,
-    step: int = 1,
-    select: Literal["pooled", "series"] = "pooled",
-    n_jobs: int = 1,
+    config: ForecastConfig | Mapping[str, Any] | None = None,
+    models: Sequence[str] | None = None,
+    n_jobs: int | None = None,
+    panel: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Forecast every series with the backtest-selected model and conformal intervals.
+    """Forecast every series with the engine's choice and conformal intervals.
 
-    Args:
-        df: Long frame ``unique_id, ds, y`` (+ exogenous columns) of positive annual series.
-        h: Forecast horizon in years.
-        level: Conformal interval levels in percent; None or empty for none.
-        models: Candidate forecasters; :func:`default_models` when None.
-        n_windows: Backtest cutoffs per series.
-        step: Years between backtest cutoffs.
-        select: ``"pooled"`` (one model for all series) or ``"series"`` (see module docs).
-        n_jobs: Worker processes over series.
+    Args: as :func:`run`.
 
     Returns:
-        ``unique_id, ds, Selected, Selected-lo-95, Selected-lo-80, Selected-hi-80,
-        Selected-hi-95, model, fallback``: ``model`` is the chosen alias for that series,
-        ``fallback`` the chosen model(s) that failed on the full history and were replaced by
-        ``Naive``.
+        ``unique_id, ds, model, mean, lo_<level>, hi_<level>...``: the pipeline's partner
+        forecast (``model`` is the pooled choice over the whole backtest, or ``Ensemble``).
     """
-    frame = check_series(df)
-    candidates = _candidates(models)
-    aliases = [m.alias for m in candidates]
-    cv = cross_validate(frame, h, n_windows, models=candidates, step=step, n_jobs=n_jobs)
-    if cv.empty:
-        raise ValueError("no series is long enough for a backtest window (needs h + 1 years)")
-    scored = [*aliases, ENSEMBLE] if ENSEMBLE in cv.columns else aliases
-    scores = score_cv(cv, frame, scored)
-    pooled = select_by_backtest(scores, "MASE", per="pooled").iloc[0]
-    choice = select_by_backtest(scores, "MASE", per=select)
-    uids = frame["unique_id"].drop_duplicates()
-    # series too short for any backtest window get the pooled choice
-    choice = choice.reindex(pd.Index(uids, name="unique_id")).fillna(pooled)
+    kwargs = {"config": config, "models": models, "level": level, "n_jobs": n_jobs}
+    return run(df, h, panel=panel, **kwargs).forecast
 
-    needed = set(choice)
-    if ENSEMBLE in needed:
-        needed |= set(aliases)
-    fitted = [m for m in candidates if m.alias in needed]
-    fcst = forecast_panel(frame, fitted, h, fallback=Naive(), n_jobs=n_jobs)
-    if ENSEMBLE in needed:
-        fcst = add_ensemble(fcst, aliases, alias=ENSEMBLE)
 
-    chosen = fcst["unique_id"].map(choice)
-    out = pd.DataFrame(
-        {
-            "unique_id": fcst["unique_id"],
-            "ds": fcst["ds"],
-            SELECTED: _pick(fcst, choice),
-            "model": chosen.to_numpy(dtype=object),
-            "fallback": _relevant_fallbacks(fcst["fallback"], chosen, aliases),
-        }
-    )
-    levels = list(level or [])
-    if levels:
-        cv_selected = cv[["unique_id", "ds", "cutoff", "y"]].assign(**{SELECTED: _pick(cv, choice)})
-        out = apply_conformal(out, SELECTED, fit_conformal(cv_selected, SELECTED, levels))
-    return out.reset_index(drop=True)
+def cross_validate(
+    df: pd.DataFrame,
+    h: int | None = None,
+    *,
+    config: ForecastConfig | Mapping[str, Any] | None = None,
+    models: Sequence[str] | None = None,
+    level: Sequence[int] | None = None,
+    n_jobs: int | None = None,
+    panel: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The engine's scored backtest: every candidate, ``Ensemble`` and the rolling ``Selected``.
+
+    Args: as :func:`run`.
+
+    Returns:
+        ``unique_id, ds, cutoff, y, <model>..., Ensemble, Selected, Selected-lo/hi-<level>``
+        at the scored origins (``forecast.backtest``), each origin's choice and intervals made
+        from errors on years up to it (what the pipeline publishes as its accuracy).
+    """
+    kwargs = {"config": config, "models": models, "level": level, "n_jobs": n_jobs}
+    return run(df, h, panel=panel, **kwargs).backtest

@@ -47,7 +47,7 @@ from threadpoolctl import threadpool_limits
 HERE = Path(__file__).resolve().parent
 # benchmarks/ (backtest.py), research/ (global_probe.py) and the project root (research.*)
 sys.path[:0] = [str(HERE.parent / "benchmarks"), str(HERE), str(HERE.parent)]
-from backtest import HISTORY, SCORED, load_series, share_weights
+from backtest import HISTORY, SCORED, load_series
 from global_probe import (
     ROOT,
     TUNE,
@@ -61,6 +61,7 @@ from global_probe import (
 )
 
 from exportcast.flows.snapshot import load_snapshot
+from exportcast.models.engine_call import last_year_weights
 from exportcast.models.forecasting import cross_validate
 from exportcast.models.timeseries import DampedETS, Drift, Naive, Theta
 from research.global_model import GlobalShareModel
@@ -193,7 +194,7 @@ def main() -> None:
     args = parser.parse_args()
     d = Data(load_snapshot(ROOT / "data" / "snapshot"))
     series = load_series()
-    weights = share_weights(series)
+    weights = last_year_weights(series)  # the product's weights (shares in the last year)
     w = weights.reindex([f"KOR|{p}" for p in d.partners]).to_numpy()
     rows = []
 

@@ -6,6 +6,7 @@ renamed or removed function must fail here, not months later in ``make bench``.
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -61,3 +62,89 @@ def test_oracle_row_is_the_origin_value_times_the_realised_total_growth():
     cv = pd.DataFrame({"unique_id": ["a", "b", "b"], "ds": [2002, 2001, 2002], "cutoff": 2000})
     got = add_oracle_total(cv, series)[ORACLE].tolist()
     assert got == [10.0 * 2, 30.0 * 1, 30.0 * 2]  # the shares at 2000 kept, the total known
+
+
+def _script(name: str):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+
+
+class _Called(Exception):
+    """Stops the engine once the call it got is recorded."""
+
+
+def _record_engine_call(monkeypatch) -> list[dict]:
+    """Make the product's engine record its call (series and arguments) and stop."""
+    import exportcast.models.engine_call as engine_call
+
+    calls: list[dict] = []
+
+    def record(series, **kwargs):
+        calls.append({"series": series, **kwargs})
+        raise _Called
+
+    monkeypatch.setattr(engine_call, "run_engine", record)
+    return calls
+
+
+def _assert_same_call(got: dict, expected: dict) -> None:
+    import pandas as pd
+
+    assert set(got) == set(expected)
+    for key, want in expected.items():
+        if isinstance(want, pd.Series | pd.DataFrame):
+            assert want.equals(got[key]), key
+        elif isinstance(want, range):
+            assert list(got[key]) == list(want), key
+        else:
+            assert got[key] == want, key
+
+
+def test_backtest_benchmark_makes_the_products_engine_call(monkeypatch):
+    from exportcast.configs import load_config
+    from exportcast.models.engine_call import engine_args
+
+    backtest = _script("backtest")
+    calls = _record_engine_call(monkeypatch)
+    series = backtest.load_series()
+    with pytest.raises(_Called):
+        backtest.run_ours(series, n_jobs=1)
+    (call,) = calls
+    config = load_config(ROOT / "configs" / "default.yaml")
+    expected = engine_args(series, config.forecast.model_dump(mode="json"), config.horizon)
+    assert call.pop("series").equals(series)
+    assert call.pop("n_jobs") == 1
+    _assert_same_call(call, expected)
+    # a reference row varies the candidates only
+    with pytest.raises(_Called):
+        backtest.add_reference(series, series, ["DampedETS"], n_jobs=1)
+    reference = calls[-1]
+    assert reference.pop("series").equals(series)
+    assert reference.pop("models") == ["DampedETS"]
+    same = {k: v for k, v in call.items() if k != "models"} | {"n_jobs": 1}
+    _assert_same_call(reference, same)
+
+
+def test_split_rescore_benchmark_makes_the_products_engine_call(monkeypatch):
+    from exportcast.configs import load_config
+    from exportcast.features.panel import build_trade_panel
+    from exportcast.features.series import split_series
+    from exportcast.flows.snapshot import load_snapshot
+    from exportcast.models.engine_call import engine_args
+
+    rescore = _script("split_rescore")
+    calls = _record_engine_call(monkeypatch)
+    with pytest.raises(_Called):
+        rescore.run("origin", n_jobs=1)
+    config = load_config(ROOT / "configs" / "default.yaml")
+    snap = load_snapshot(ROOT / "data" / "snapshot", ["kor_exports"])
+    panel = build_trade_panel(snap["kor_exports"], reporter="KOR", start=1990, end=2023)
+    fs = split_series(panel, min_years=config.forecast.min_years)
+    settings = config.forecast.model_dump(mode="json")
+    (call,) = calls
+    assert call.pop("series").equals(fs.series)
+    assert call.pop("n_jobs") == 1
+    _assert_same_call(call, engine_args(fs, settings, config.horizon, panel=panel))

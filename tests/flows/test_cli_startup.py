@@ -74,3 +74,10 @@ def test_names_imported_lazily_are_still_importable_from_the_cli():
     assert cli.ConfigError is ConfigError and cli.RunConfig is RunConfig
     assert cli.load_config is load_config and cli.project_path is project_path
     assert cli.pd is pandas
+
+
+def test_importing_models_is_light_until_a_name_is_used():
+    heavy, _ = _heavy_after("import exportcast.models")
+    assert heavy == []
+    heavy, _ = _heavy_after("from exportcast.models import forecast")
+    assert "pandas" in heavy  # the lazy name loads its module

@@ -47,6 +47,16 @@ def test_one_nested_run_per_candidate_with_scores_per_horizon(fast_run, mlflow_u
     assert (table["weo_vintage"] == "F" + table["origin"].astype(str)).all()  # fall_of_origin
     assert parent.data.tags["weo_vintages_backtest"] == ",".join(f"F{t}" for t in range(2008, 2019))
     assert {"CHN", "USA", "REST"} <= set(table["partner"])
+    # forecasts.csv says which WEO vintage fed each row: the time-series models read none
+    # (the demand model's rows would say the live vintage, tests/models/test_weo_provenance.py)
+    assert parent.data.tags["weo_vintage_live"] == "F2025"
+    for path in (
+        fast_run.folder / "forecasts.csv",
+        client.download_artifacts(parent.info.run_id, "forecasts.csv"),
+    ):
+        forecasts = pd.read_csv(path, keep_default_na=False)
+        assert (forecasts["weo_vintage"] == "none").all(), path
+        assert forecasts["model"].isin(["Naive", "Drift", "Theta", "Ensemble"]).all()
     models = list(accuracy["model"])
     again = evaluate_table(table, models).set_index("model")
     for name in models:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from exportcast.models import default_models
+from exportcast.models import available_models
 from exportcast.models.protocol import Forecaster, NotFittedError
 from tests.conftest import make_panel
 
-FORECASTERS = default_models(log=True)
+FORECASTERS = available_models(log=True)
 H = 4
 
 
