@@ -234,8 +234,9 @@ def test_bundle_copy_rebuilds_identical_html(built, bundle_dir, tmp_path):
 def test_report_package_imports_no_orchestration_or_tracking():
     # only the atomic file writer of flows.io; Prefect and MLflow stay out of report building
     code = (
-        "import sys, reports.build; "
-        "print(sorted(m for m in sys.modules if m.startswith(('flows', 'prefect', 'mlflow'))))"
+        "import sys, exportcast.reports.build; "
+        "print(sorted(m for m in sys.modules"
+        " if m.startswith(('exportcast.flows', 'flows', 'prefect', 'mlflow'))))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code],  # the interpreter running the tests (.venv or not)
@@ -244,7 +245,7 @@ def test_report_package_imports_no_orchestration_or_tracking():
         check=True,
         cwd=Path(__file__).parents[2],
     )
-    assert out.stdout.strip() == "['flows', 'exportcast.flows.io']"
+    assert out.stdout.strip() == "['exportcast.flows', 'exportcast.flows.io']"
 
 
 def test_build_without_pdf_needs_no_chromium(bundle_dir, tmp_path):
