@@ -39,11 +39,11 @@ def _heavy_after(code: str) -> tuple[list[str], str]:
 
 
 def _command(*args: str) -> str:
-    return f"sys.argv = ['exportcast', *{list(args)!r}]; from flows.cli import app; app()"
+    return f"sys.argv = ['exportcast', *{list(args)!r}]; from exportcast.flows.cli import app; app()"
 
 
 def test_importing_the_cli_loads_no_heavy_library():
-    heavy, _ = _heavy_after("import flows.cli")
+    heavy, _ = _heavy_after("import exportcast.flows.cli")
     assert heavy == []
 
 
@@ -60,7 +60,7 @@ def test_help_and_vintages_load_no_heavy_library(tmp_path):
 
 def test_the_check_sees_a_heavy_import():
     # the probe itself works: a command that needs pandas is reported
-    heavy, _ = _heavy_after("import flows.cli; import flows.cli as c; c.pd")
+    heavy, _ = _heavy_after("import exportcast.flows.cli as c; c.pd")
     assert heavy == ["pandas"]
 
 
