@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -68,6 +69,20 @@ def test_no_code_imports_the_folders_by_their_bare_names():
         for path in (ROOT / folder).rglob("*.py"):
             bad += _old_style_imports(path)
     assert bad == []
+
+
+def test_no_code_string_imports_the_folders_by_their_bare_names():
+    # code run through `python -c` or exec (tests, benchmarks) must use the package name too
+    pkgs = "(?:configs|features|flows|models|reports)"
+    bare = re.compile(rf"(?<![\w.])(?:from {pkgs}(?:\.\w+)* import |import {pkgs}\.\w)")
+    hits = []
+    for folder in (*FOLDERS, "tests", "benchmarks", "exportcast"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if bare.search(line) and not line.lstrip().startswith("#"):
+                    hits.append(f"{path.relative_to(ROOT)}:{i}")
+    hits = [h for h in hits if not h.startswith("tests/test_packaging.py")]
+    assert hits == []
 
 
 def test_paths_resolve_against_the_project_directory(tmp_path, monkeypatch):

@@ -1,4 +1,4 @@
-"""The notebook API: ``from models import forecast, cross_validate``, the product's engine."""
+"""The notebook API: ``from exportcast.models import forecast, cross_validate``, the product's engine."""
 
 from __future__ import annotations
 
