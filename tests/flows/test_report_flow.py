@@ -9,31 +9,20 @@ import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from configs import load_config
 from flows.cli import app
 from flows.io import PROJECT_ROOT
-from flows.pipeline import run_pipeline
 from flows.report import BUNDLE_FILES
 from models.index_backtest import INDEX_BACKTEST_COLUMNS, summarize_index_backtest
 from tests.flows.helpers import FAST
 
 runner = CliRunner()
-CAMBODIA = PROJECT_ROOT / "configs" / "scenarios" / "cambodia_fta.yaml"
 UAE = PROJECT_ROOT / "configs" / "scenarios" / "uae_cepa.yaml"
-# FAST engine settings, but with a scenario and the whole report (PDF included)
-SETTINGS = [
-    *[s for s in FAST if not s.startswith(("scenarios=", "report."))],
-    f"scenarios=[{CAMBODIA}]",
-]
 
 
-@pytest.fixture(scope="module")
-def reported(tmp_path_factory):
-    out = tmp_path_factory.mktemp("report-run")
-    cfg = load_config(overrides=[f"output.dir={out}", *SETTINGS])
-    lines: list[str] = []
-    result = run_pipeline(cfg, log=lines.append)
-    return result, out / "KOR", lines
+@pytest.fixture
+def reported(report_run):
+    """The session's FAST run with the Cambodia scenario and the whole report (conftest)."""
+    return report_run.result, report_run.folder, list(report_run.lines)
 
 
 def _files(folder):
