@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from configs import load_config
-from flows.pipeline import run_pipeline
+from exportcast.configs import load_config
+from exportcast.flows.pipeline import run_pipeline
 
 
 @pytest.mark.slow
