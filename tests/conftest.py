@@ -56,12 +56,12 @@ SERVICES = re.compile(
 )
 BROWSER_FIXTURES = {"chromium_page"}
 SERVICE_FIXTURES = {"prefect_harness", "prefect_server", "mlflow_server", "raw"}
-# Session runs read by tests in several files (tests/flows/conftest.py): every file that uses
-# one lands in the same xdist group, so under `--dist loadgroup` each run happens once.
-SHARED_RUNS = ("fast_run", "quiet_cli_run", "report_run")
+# Session runs read by tests in several files (tests/flows/conftest.py), with a rough cost:
+# the tests that read one share an xdist group, so under `--dist loadgroup` it is made once.
+SHARED_RUNS = {"fast_run": 30.0, "quiet_cli_run": 30.0, "report_run": 100.0}
 # A rough cost (seconds on two idle cores), only to start the heaviest xdist groups first: a
 # test by what it does itself, plus each shared run once per group.
-COST = {"flow": 20.0, "integration": 2.0, "unit": 0.1, "slow": 60.0, "shared_run": 30.0}
+COST = {"flow": 20.0, "integration": 2.0, "unit": 0.1, "slow": 30.0, "slow_flow": 120.0}
 
 
 @functools.cache
@@ -147,11 +147,11 @@ def pytest_collection_modifyitems(config, items) -> None:
 
 def _cost(item) -> float:
     """What the test costs by itself (a shared run it reads is counted once per group)."""
-    if item.get_closest_marker("slow"):
-        return COST["slow"]
     module = getattr(item, "module", None)
     func = getattr(item, "function", None)
     own = _kinds(_with_helpers(func, module) if module is not None else _source(func))
+    if item.get_closest_marker("slow"):
+        return COST["slow_flow" if own[0] else "slow"]
     if own[0] or own[1] or BROWSER_FIXTURES & set(item.fixturenames):
         return COST["flow"]
     if item.get_closest_marker("e2e") and not any(n in item.fixturenames for n in SHARED_RUNS):
@@ -221,7 +221,7 @@ def _group_for_xdist(items: list) -> None:
     for name in SHARED_RUNS:
         if name in parent:
             group = names[find(name)]
-            weight[group] = weight.get(group, 0.0) + COST["shared_run"]
+            weight[group] = weight.get(group, 0.0) + SHARED_RUNS[name]
     first: dict[str, int] = {}
     for i, item in enumerate(items):
         first.setdefault(group_of[id(item)], i)

@@ -41,6 +41,7 @@ def test_cross_validate_runs_default_models_and_ensemble(panel6: pd.DataFrame) -
     np.testing.assert_allclose(cv["Ensemble"], cv[ALIASES].mean(axis=1))
 
 
+@pytest.mark.slow  # the notebook API's default candidates: 53 s under load 10-25
 def test_forecast_returns_selected_model_with_conformal_intervals(panel6: pd.DataFrame) -> None:
     # 6 series x 4 windows = 24 errors per step: enough for a finite 95 % bound (needs 19)
     fcst = forecast(panel6, h=3, n_windows=4)
