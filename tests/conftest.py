@@ -143,6 +143,26 @@ def pytest_collection_modifyitems(config, items) -> None:
         if whole_flow and "prefect_harness" not in item.fixturenames:
             item.fixturenames.insert(0, "prefect_harness")
     _group_for_xdist(items)
+    if getattr(config.option, "loadgroup", False):  # an xdist worker under --dist loadgroup
+        _suffix_groups(items)
+
+
+def _suffix_groups(items: list) -> None:
+    """Append ``@<group>`` to each node id, which is how xdist's loadgroup scheduler groups.
+
+    pytest-xdist 3.8 does it by setting ``item._nodeid``, which pytest 9.2 no longer reads (the
+    id is ``item._id``): there every test was scheduled on its own, as with ``--dist load``,
+    and module fixtures and shared runs were built on both workers.
+    """
+    try:
+        from _pytest.nodeid import coerce_node_id
+    except ImportError:  # pytest before 9.2: xdist's own suffix works
+        return
+    for item in items:
+        marker = item.get_closest_marker("xdist_group")
+        if marker is not None and "@" not in item.nodeid.rsplit("::", 1)[-1]:
+            name = marker.args[0] if marker.args else marker.kwargs.get("name", "default")
+            item._id = coerce_node_id(f"{item.nodeid}@{name}")
 
 
 def _cost(item) -> float:
