@@ -56,6 +56,12 @@ SERVICES = re.compile(
 )
 BROWSER_FIXTURES = {"chromium_page"}
 SERVICE_FIXTURES = {"prefect_harness", "prefect_server", "mlflow_server", "raw"}
+# Session runs read by tests in several files (tests/flows/conftest.py), with a rough cost:
+# the tests that read one share an xdist group, so under `--dist loadgroup` it is made once.
+SHARED_RUNS = {"fast_run": 30.0, "quiet_cli_run": 30.0, "report_run": 100.0}
+# A rough cost (seconds on two idle cores), only to start the heaviest xdist groups first: a
+# test by what it does itself, plus each shared run once per group.
+COST = {"flow": 20.0, "integration": 2.0, "unit": 0.1, "slow": 30.0, "slow_flow": 120.0}
 
 
 @functools.cache
@@ -136,6 +142,111 @@ def pytest_collection_modifyitems(config, items) -> None:
         item.add_marker(tier)
         if whole_flow and "prefect_harness" not in item.fixturenames:
             item.fixturenames.insert(0, "prefect_harness")
+    _group_for_xdist(items)
+    if getattr(config.option, "loadgroup", False):  # an xdist worker under --dist loadgroup
+        _suffix_groups(items)
+
+
+def _suffix_groups(items: list) -> None:
+    """Append ``@<group>`` to each node id, which is how xdist's loadgroup scheduler groups.
+
+    pytest-xdist 3.8 does it by setting ``item._nodeid``, which pytest 9.2 no longer reads (the
+    id is ``item._id``): there every test was scheduled on its own, as with ``--dist load``,
+    and module fixtures and shared runs were built on both workers.
+    """
+    try:
+        from _pytest.nodeid import coerce_node_id
+    except ImportError:  # pytest before 9.2: xdist's own suffix works
+        return
+    for item in items:
+        marker = item.get_closest_marker("xdist_group")
+        if marker is not None and "@" not in item.nodeid.rsplit("::", 1)[-1]:
+            name = marker.args[0] if marker.args else marker.kwargs.get("name", "default")
+            item._id = coerce_node_id(f"{item.nodeid}@{name}")
+
+
+def _cost(item) -> float:
+    """What the test costs by itself (a shared run it reads is counted once per group)."""
+    module = getattr(item, "module", None)
+    func = getattr(item, "function", None)
+    own = _kinds(_with_helpers(func, module) if module is not None else _source(func))
+    if item.get_closest_marker("slow"):
+        return COST["slow_flow" if own[0] else "slow"]
+    if own[0] or own[1] or BROWSER_FIXTURES & set(item.fixturenames):
+        return COST["flow"]
+    if item.get_closest_marker("e2e") and not any(n in item.fixturenames for n in SHARED_RUNS):
+        return COST["flow"]  # marked by hand (e.g. a `serve` child process)
+    return COST["unit" if item.get_closest_marker("unit") else "integration"]
+
+
+def _narrow_fixtures(item) -> bool:
+    """Whether the test uses a module-, class- or package-scoped fixture."""
+    defs = item._fixtureinfo.name2fixturedefs.values()
+    return any(
+        d.scope in ("module", "class", "package") for fixturedefs in defs for d in fixturedefs
+    )
+
+
+def _group_for_xdist(items: list) -> None:
+    """Give each test an ``xdist_group`` and put the heaviest groups first.
+
+    A test that reads a shared session run (``SHARED_RUNS``) joins that run's group, so under
+    ``-n 2 --dist loadgroup`` the run is made on one worker only; any other test's group is its
+    file (its module fixtures are built once). A file with module or class fixtures stays in
+    one group, joined with the runs its tests read. The groups run from the heaviest (by
+    ``_cost``) down, so that a long whole-flow group does not start last
+    (``--no-loadscope-reorder`` keeps this order). A group written by hand
+    (``@pytest.mark.xdist_group("name")``) wins.
+    """
+    parent: dict[str, str] = {}
+
+    def find(key: str) -> str:
+        while parent.setdefault(key, key) != key:
+            key = parent[key]
+        return key
+
+    def union(a: str, b: str) -> None:
+        parent[find(a)] = find(b)
+
+    def file_of(item) -> str:
+        return item.nodeid.split("::", 1)[0]
+
+    def shared(item) -> list[str]:
+        return [name for name in SHARED_RUNS if name in item.fixturenames]
+
+    narrow_files = {file_of(item) for item in items if _narrow_fixtures(item)}
+    for item in items:
+        runs = shared(item)
+        for other in runs:
+            union(other, runs[0])
+        if runs and file_of(item) in narrow_files:
+            union(file_of(item), runs[0])
+    names = {}
+    for key in list(parent):
+        runs = sorted(k for k in SHARED_RUNS if k in parent and find(k) == find(key))
+        names[find(key)] = "+".join(runs) if runs else find(key)
+    weight: dict[str, float] = {}
+    group_of: dict[int, str] = {}
+    for item in items:
+        marker = item.get_closest_marker("xdist_group")
+        if marker is None:
+            runs = shared(item)
+            root = find(runs[0] if runs else file_of(item))
+            name = names.get(root, root)
+            item.add_marker(pytest.mark.xdist_group(name))
+        else:
+            name = str(marker.args[0] if marker.args else marker.kwargs.get("name", "default"))
+        group_of[id(item)] = name
+        weight[name] = weight.get(name, 0.0) + _cost(item)
+    for name in SHARED_RUNS:
+        if name in parent:
+            group = names[find(name)]
+            weight[group] = weight.get(group, 0.0) + SHARED_RUNS[name]
+    first: dict[str, int] = {}
+    for i, item in enumerate(items):
+        first.setdefault(group_of[id(item)], i)
+    order = {id(item): i for i, item in enumerate(items)}
+    items.sort(key=lambda it: (-weight[group_of[id(it)]], first[group_of[id(it)]], order[id(it)]))
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ from types import SimpleNamespace
 import pytest
 
 from exportcast.flows import cache_keys, pipeline
+from exportcast.flows.io import CODE_ROOT
 from tests.flows.helpers import FAST, FAST_ARGS, free_port, subprocess_env, wait_for_http
 
 
@@ -59,6 +60,24 @@ def fast_run(tmp_path_factory, prefect_harness, isolated_stores):
     out = tmp_path_factory.mktemp("fast-run") / "out"
     lines: list[str] = []
     config = load_config(overrides=[f"output.dir={out}", *FAST])
+    result = pipeline.run_pipeline(config, log=lines.append)
+    return SimpleNamespace(config=config, result=result, folder=out / "KOR", lines=tuple(lines))
+
+
+@pytest.fixture(scope="session")
+def report_run(tmp_path_factory, prefect_harness, isolated_stores):
+    """One pipeline run with the FAST engine, the Cambodia scenario and the whole report (PDF
+    included), shared by the tests that read the report, its bundle and its MLflow run.
+
+    Returns a namespace like ``fast_run``'s. Tests must not change its files.
+    """
+    from exportcast.configs import load_config
+
+    out = tmp_path_factory.mktemp("report-run")
+    cambodia = CODE_ROOT / "configs" / "scenarios" / "cambodia_fta.yaml"
+    settings = [s for s in FAST if not s.startswith(("scenarios=", "report."))]
+    config = load_config(overrides=[f"output.dir={out}", *settings, f"scenarios=[{cambodia}]"])
+    lines: list[str] = []
     result = pipeline.run_pipeline(config, log=lines.append)
     return SimpleNamespace(config=config, result=result, folder=out / "KOR", lines=tuple(lines))
 

@@ -1,5 +1,6 @@
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -96,16 +97,34 @@ def test_flow_logs_one_mlflow_run_with_tags_params_metrics_and_artifacts(
 HEAVY = ("build_panel", "compute_concentration", "build_series", "forecast_partners")
 
 
-def test_second_identical_run_reuses_heavy_stages(tmp_path, monkeypatch):
-    cfg = _config(tmp_path, f"cache.dir={tmp_path / 'cache'}")
+@pytest.fixture(scope="session")  # session: built once, by the two tests below (one group)
+def cached_first_run(tmp_path_factory, prefect_harness, isolated_stores):
+    """A FAST run into a cache folder of its own, counting the heavy calls it makes.
+
+    The two tests below each add runs after it: the same config (reuses everything), another
+    output folder (reuses) and another dependence set (recomputes).
+    """
+    tmp_path = tmp_path_factory.mktemp("cached-first-run")
+    cache = f"cache.dir={tmp_path / 'cache'}"
+    with pytest.MonkeyPatch.context() as mp:
+        panels = _counting(mp, "build_trade_panel")
+        indices = _counting(mp, "concentration_index")
+        first = run_pipeline(_config(tmp_path, cache), log=lambda _: None)
+    return SimpleNamespace(
+        tmp_path=tmp_path, cache=cache, result=first, calls=(len(panels), len(indices))
+    )
+
+
+def test_second_identical_run_reuses_heavy_stages(cached_first_run, monkeypatch):
+    first, tmp_path = cached_first_run.result, cached_first_run.tmp_path
     panels = _counting(monkeypatch, "build_trade_panel")
     indices = _counting(monkeypatch, "concentration_index")
 
-    first = run_pipeline(cfg, log=lambda _: None)
     lines = []
-    second = run_pipeline(cfg, log=lines.append)
+    second = run_pipeline(_config(tmp_path, cached_first_run.cache), log=lines.append)
 
-    assert (len(panels), len(indices)) == (1, 1)
+    assert cached_first_run.calls == (1, 1)  # the first run computed them
+    assert (len(panels), len(indices)) == (0, 0)  # the second did not
     assert first.cached == ()
     assert second.cached == HEAVY
     assert "(cached)" in "\n".join(lines)
@@ -113,16 +132,15 @@ def test_second_identical_run_reuses_heavy_stages(tmp_path, monkeypatch):
     assert second.mlflow_run_id != first.mlflow_run_id  # every run is tracked
 
 
-def test_changed_config_recomputes_but_output_location_does_not(tmp_path, monkeypatch):
-    cache = f"cache.dir={tmp_path / 'cache'}"
+def test_changed_config_recomputes_but_output_location_does_not(cached_first_run, monkeypatch):
+    tmp_path, cache = cached_first_run.tmp_path, cached_first_run.cache
     indices = _counting(monkeypatch, "concentration_index")
-    run_pipeline(_config(tmp_path, cache), log=lambda _: None)
 
     moved = run_pipeline(_config(tmp_path / "elsewhere", cache), log=lambda _: None)
     assert moved.cached == HEAVY
     changed = run_pipeline(_config(tmp_path, cache, "dependence_set=[CHN]"), log=lambda _: None)
     assert changed.cached == ()
-    assert len(indices) == 2
+    assert len(indices) == 1  # the changed run's only
     assert "share_USA" not in changed.concentration.columns
     assert "share_USA_lo_80" not in changed.concentration.columns
 

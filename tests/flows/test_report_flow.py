@@ -9,31 +9,20 @@ import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from exportcast.configs import load_config
 from exportcast.flows.cli import app
 from exportcast.flows.io import CODE_ROOT
-from exportcast.flows.pipeline import run_pipeline
 from exportcast.flows.report import BUNDLE_FILES
 from exportcast.models.index_backtest import INDEX_BACKTEST_COLUMNS, summarize_index_backtest
 from tests.flows.helpers import FAST
 
 runner = CliRunner()
-CAMBODIA = CODE_ROOT / "configs" / "scenarios" / "cambodia_fta.yaml"
 UAE = CODE_ROOT / "configs" / "scenarios" / "uae_cepa.yaml"
-# FAST engine settings, but with a scenario and the whole report (PDF included)
-SETTINGS = [
-    *[s for s in FAST if not s.startswith(("scenarios=", "report."))],
-    f"scenarios=[{CAMBODIA}]",
-]
 
 
-@pytest.fixture(scope="module")
-def reported(tmp_path_factory):
-    out = tmp_path_factory.mktemp("report-run")
-    cfg = load_config(overrides=[f"output.dir={out}", *SETTINGS])
-    lines: list[str] = []
-    result = run_pipeline(cfg, log=lines.append)
-    return result, out / "KOR", lines
+@pytest.fixture
+def reported(report_run):
+    """The session's FAST run with the Cambodia scenario and the whole report (conftest)."""
+    return report_run.result, report_run.folder, list(report_run.lines)
 
 
 def _files(folder):

@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -41,15 +42,15 @@ def _top_runs(experiment: str = "exportcast-KOR"):
     return client, runs
 
 
-def test_run_ends_after_outputs_are_written_and_is_named(tmp_path):
-    result = run_pipeline(_config(tmp_path), log=lambda _: None)
+def test_run_ends_after_outputs_are_written_and_is_named(fast_run):
+    result = fast_run.result
     client, _ = _top_runs()
     run = client.get_run(result.mlflow_run_id)
     assert run.info.status == "FINISHED"
     # the run ends after the last output file is in place (run.json is written last)
-    written = (tmp_path / "out" / "KOR" / "run.json").stat().st_mtime * 1000
+    written = (fast_run.folder / "run.json").stat().st_mtime * 1000
     assert run.info.end_time >= written
-    model = json.loads((tmp_path / "out" / "KOR" / "run.json").read_text())["selected_model"]
+    model = json.loads((fast_run.folder / "run.json").read_text())["selected_model"]
     assert run.info.run_name == (
         f"KOR 2023 · data {result.vintage[:8]} · config {result.config_hash[:8]} · {model}"
     )
@@ -120,19 +121,34 @@ def test_error_text_is_not_eaten_as_markup(tmp_path):
 
 @pytest.mark.slow
 def test_sigterm_ends_the_run_killed(tmp_path):
-    # a real `exportcast run` in a child process, stopped with SIGTERM during the backtest
+    # a real `exportcast run` in a child process, stopped with SIGTERM during the backtest.
+    # The child has a Prefect home of its own: with the default ~/.prefect its temporary server
+    # shares one SQLite database with every other run on the machine (other tests' children,
+    # other users' runs), so reporting the crashed flow run may wait on that database's lock:
+    # the suspected cause of the one time the child outlived the 120 s below (docs/testing.md).
+    # Its output is read to the end, so it can never block on a full pipe either.
     db = tmp_path / "mlflow.db"
-    env = subprocess_env(MLFLOW_TRACKING_URI=f"sqlite:///{db}")
+    env = subprocess_env(
+        MLFLOW_TRACKING_URI=f"sqlite:///{db}", PREFECT_HOME=str(tmp_path / "prefect-home")
+    )
     cmd = [sys.executable, "-m", "exportcast.flows.cli", "run", "--set", f"output.dir={tmp_path / 'o'}",
            "--set", f"cache.dir={tmp_path / 'cache'}", "--set", "scenarios=[]",
            "--set", "report.enabled=false"]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    started = threading.Event()
+
+    def read() -> None:  # to the end: a child never blocks on a full pipe
+        for line in proc.stdout:
+            lines.append(line)
+            if "build series" in line:
+                started.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     try:
         # wait for the engine stage to start: the MLflow run is open by then
-        deadline = time.monotonic() + 240
-        for line in proc.stdout:
-            if "build series" in line or time.monotonic() > deadline:
-                break
+        assert started.wait(timeout=240), "".join(lines)
         time.sleep(1.0)
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=120)
@@ -146,14 +162,17 @@ def test_sigterm_ends_the_run_killed(tmp_path):
     assert proc.returncode != 0
 
 
-def test_outputs_and_report_are_in_the_finished_run(tmp_path):
+def test_outputs_and_report_are_in_the_finished_run(report_run):
     # nothing is logged after the run ended: the report bundle is among its artifacts
-    result = run_pipeline(_config(tmp_path, "report.enabled=true", "report.pdf=false"),
-                          log=lambda _: None)  # fmt: skip
+    result = report_run.result
     client = MlflowClient()
     names = {a.path for a in client.list_artifacts(result.mlflow_run_id)}
     assert "report_data" in names and "report" in names
-    assert client.get_run(result.mlflow_run_id).info.status == "FINISHED"
-    meta = json.loads((tmp_path / "out" / "KOR" / "report.json").read_text())
+    run = client.get_run(result.mlflow_run_id)
+    assert run.info.status == "FINISHED"
+    # ... and the run ended after the last file of the job was written
+    last = max(p.stat().st_mtime for p in report_run.folder.rglob("*") if p.is_file())
+    assert run.info.end_time >= last * 1000
+    meta = json.loads((report_run.folder / "report.json").read_text())
     assert {r["model"] for r in meta["fallbacks"]} >= {"Naive", "Drift"}
-    assert isinstance(pd.read_csv(tmp_path / "out" / "KOR" / "forecasts.csv"), pd.DataFrame)
+    assert isinstance(pd.read_csv(report_run.folder / "forecasts.csv"), pd.DataFrame)

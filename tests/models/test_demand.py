@@ -84,6 +84,7 @@ def data():
     return weo, series, _exog(series)
 
 
+@pytest.mark.slow  # runs the engine with the demand model: 75-100 s under load 10-25
 def test_backtest_never_sees_later_data_or_vintages(data):
     weo, series, exog = data
     model = DemandModel(weo, exog, window=12, params=FAST)
@@ -135,6 +136,7 @@ def test_weo_frame_missing_columns_is_a_clear_error(data):
         DemandModel(weo.drop(columns="outturn"))
 
 
+@pytest.mark.slow  # runs the engine with the demand model: 75-100 s under load 10-25
 def test_engine_takes_the_demand_model_as_a_candidate(data):
     weo, series, exog = data
     model = DemandModel(weo, exog, window=12, params=FAST)
@@ -187,6 +189,7 @@ def test_panel_backtest_names_a_row_left_without_forecast(data):
         add_panel_backtests(pd.concat([cv, extra]), series, [model], [2007], 3)
 
 
+@pytest.mark.slow  # runs the engine with the demand model: 75-100 s under load 10-25
 def test_pipeline_adds_the_demand_candidate_when_configured(data):
     from exportcast.configs.schema_forecast import ForecastConfig
     from exportcast.features.series import ForecastSeries
