@@ -5,6 +5,9 @@ BIN    := $(VENV)/bin
 RAW    ?= ../shared/data/raw
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export MPLBACKEND := Agg
+# Prefect's temporary server may take longer than its default 20 s to answer on a busy machine
+# (tests on two workers, each starting one): wait up to 3 minutes instead of failing.
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 180
 
 .PHONY: install browser poppler run test test-fast lint lock snapshot snapshot-check bench clean
 
