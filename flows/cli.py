@@ -194,6 +194,9 @@ def _run(cfg: RunConfig, *, quiet: bool, verbose: bool) -> RunResult:
     )
     import httpx
 
+    from flows.prefect_server import prestart
+
+    server_ready = prestart(cfg.runner.kind)  # Prefect's temporary server starts meanwhile
     from flows.pipeline import run_pipeline
 
     log = (
@@ -201,6 +204,7 @@ def _run(cfg: RunConfig, *, quiet: bool, verbose: bool) -> RunResult:
     )
     try:
         with _sigterm_as_interrupt():
+            server_ready()
             return run_pipeline(cfg, log=log)
     except ExportcastError as exc:  # bad data, config or store: one line; a bug: traceback
         _fail(str(exc))

@@ -23,6 +23,7 @@ from features.concentration import concentration_index
 from features.panel import build_trade_panel
 from features.series import REST, ForecastSeries, split_series
 from flows.engine_call import run_configured_engine
+from models import memo
 from models import scenarios as sc
 from models import world_scenarios as ws
 from models.demand import DEMAND_TABLES
@@ -101,6 +102,13 @@ def baseline_at(
     return fs, engine
 
 
+def _reused(before: dict[str, int], after: dict[str, int]) -> str:
+    # how many backtest origins came from the run's own backtest (models.memo)
+    hits = after["forecast_hits"] - before["forecast_hits"]
+    total = hits + after["forecast_misses"] - before["forecast_misses"]
+    return f"; backtest origins reused: {hits} of {total}" if total else ""
+
+
 def _changes(scenario: ScenarioConfig) -> tuple[list[sc.FtaChange], list[sc.GdpShock]]:
     fta = [
         sc.FtaChange(c.partner, c.agreement, c.action, c.year, c.basis)
@@ -160,8 +168,12 @@ def run_scenario(
             fs, engine = baseline
             log("  baseline               reused the run's forecast")
         else:
+            before = memo.stats()
             fs, engine = baseline_at(config, tables, origin)
-            log(f"  baseline               forecast from {origin}, model {engine.model}")
+            log(
+                f"  baseline               forecast from {origin}, model {engine.model}"
+                + _reused(before, memo.stats())
+            )
         affected = {c.partner for c in fta_changes} | {g.partner for g in gdp_shocks}
         missing = sorted(affected - set(fs.partners))
         if missing:
