@@ -160,3 +160,31 @@ def test_world_fit_memo_is_per_table_object_and_arguments() -> None:
     with memo.disabled():
         assert memo.world_fit_memo((a,), ("fit", 2020), compute) == {"coef": [4]}
     assert len(calls) == 4
+
+
+def test_origin_histories_actuals_equal_the_stacked_wide_table() -> None:
+    from features.series import origin_histories, split_series
+
+    rng = np.random.default_rng(4)
+    partners = [f"P{i}" for i in range(6)]
+    years = np.arange(1990, 2011)
+    panel = pd.DataFrame(
+        [(p, int(y), float(rng.lognormal(4, 1))) for p in partners for y in years],
+        columns=["partner", "year", "export_usd"],
+    ).assign(reporter="KOR")
+    panel.loc[(panel["partner"] == "P5") & (panel["year"] == 2001), "export_usd"] = 0.0
+    got = origin_histories(panel, range(2000, 2009), min_years=8, h=3)
+    wide = panel.pivot_table(index="year", columns="partner", values="export_usd", aggfunc="sum")
+    for origin in range(2000, 2009):
+        fs = split_series(panel.loc[panel["year"] <= origin], min_years=8)
+        own = wide.loc[origin + 1 : min(origin + 3, 2010), list(fs.partners)]
+        own.columns = [f"KOR|{p}" for p in own.columns]
+        expected = (
+            own.stack(future_stack=True).rename("y").rename_axis(["ds", "unique_id"])
+            .reset_index().sort_values(["unique_id", "ds"], ignore_index=True)
+        )  # fmt: skip
+        rows = got.loc[(got["cutoff"] == origin) & (got["ds"] > origin)]
+        rows = rows.loc[rows["unique_id"] != "KOR|REST", ["ds", "unique_id", "y"]]
+        pd.testing.assert_frame_equal(
+            rows.sort_values(["unique_id", "ds"], ignore_index=True), expected, check_exact=True
+        )
