@@ -36,18 +36,20 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from configs.schema import ForecastConfig
-from features.demand_inputs import demand_covariates
-from features.panel import build_export_series, build_trade_panel
-from flows.snapshot import load_snapshot
-from models.backtest import interval_coverage, rolling_select
-from models.demand import DemandModel
-from models.engine import MODEL_CLASSES, add_panel_backtests, floor_at_zero
-from models.ensemble import add_ensemble
-from models.forecasting import cross_validate
-from models.intervals import SIZE_LABELS, size_classes_at
-from models.metrics import evaluate_cv
-from models.timeseries import Naive
+from exportcast.configs.schema_forecast import ForecastConfig
+from exportcast.features.demand_inputs import demand_covariates
+from exportcast.features.panel import build_export_series, build_trade_panel
+from exportcast.flows.snapshot import load_snapshot
+from exportcast.models.backtest import interval_coverage, rolling_select
+from exportcast.models.backtest_stage import add_panel_backtests
+from exportcast.models.demand import DemandModel
+from exportcast.models.engine import MODEL_CLASSES
+from exportcast.models.ensemble import add_ensemble
+from exportcast.models.forecasting import cross_validate
+from exportcast.models.intervals import SIZE_LABELS, size_classes_at
+from exportcast.models.live_forecast import floor_at_zero
+from exportcast.models.metrics import evaluate_cv
+from exportcast.models.timeseries import Naive
 
 ROOT = Path(__file__).resolve().parents[1]
 SCORED = list(range(2008, 2019))

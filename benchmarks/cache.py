@@ -58,8 +58,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="exportcast-bench-") as tmp:
         tmp_path = Path(tmp)
         os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
-        from configs import load_config
-        from flows.pipeline import run_pipeline
+        from exportcast.configs import load_config
+        from exportcast.flows.pipeline import run_pipeline
 
         def config(*extra: str):
             return load_config(overrides=[f"output.dir={tmp_path / 'out'}", *args.sets, *extra])

@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from features.sources.dots import load_dots_exports  # noqa: E402
+from exportcast.features.sources.dots import load_dots_exports  # noqa: E402
 
 ALL_FILE = Path("imf_dots") / "dots_exports_by_partner_all_reporters_1960_2020.csv.gz"
 

@@ -29,18 +29,18 @@ from pathlib import Path
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from features.world_gravity import (
+from exportcast.features.world_gravity import (
     add_income_interaction,
     interval_years,
     pair_agreements,
     select_countries,
     world_panel,
 )
-from flows.io import write_csv
-from flows.snapshot import load_snapshot
-from models.fta_effects import ANTICIPATION, DEPTH, PHASED, fit_world_gravity
-from models.fta_track_record import summarize, track_record
-from models.structural_gravity import fit_structural_gravity
+from exportcast.flows.io import write_csv
+from exportcast.flows.snapshot import load_snapshot
+from exportcast.models.fta_effects import ANTICIPATION, DEPTH, PHASED, fit_world_gravity
+from exportcast.models.fta_track_record import summarize, track_record
+from exportcast.models.structural_gravity import fit_structural_gravity
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = {"total": ("rta",), "phased": PHASED, "anticipation": ANTICIPATION, "depth": DEPTH}

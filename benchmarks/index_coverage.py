@@ -79,18 +79,19 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from configs.schema import ForecastConfig
-from features.concentration import concentration_from_paths, concentration_index
-from features.panel import build_trade_panel, series_to_panel
-from features.series import REST, split_series
-from flows.snapshot import load_snapshot
-from models.backtest import rolling_select
-from models.engine import MODEL_CLASSES, floor_at_zero, path_clip_bounds
-from models.ensemble import add_ensemble
-from models.forecasting import cross_validate
-from models.intervals import size_classes_at
-from models.paths import path_quantiles, window_error_paths
-from models.timeseries import Naive
+from exportcast.configs.schema_forecast import ForecastConfig
+from exportcast.features.concentration import concentration_from_paths, concentration_index
+from exportcast.features.panel import build_trade_panel, series_to_panel
+from exportcast.features.series import REST, split_series
+from exportcast.flows.snapshot import load_snapshot
+from exportcast.models.backtest import rolling_select
+from exportcast.models.engine import MODEL_CLASSES
+from exportcast.models.ensemble import add_ensemble
+from exportcast.models.forecasting import cross_validate
+from exportcast.models.intervals import size_classes_at
+from exportcast.models.live_forecast import floor_at_zero, path_clip_bounds
+from exportcast.models.paths import path_quantiles, window_error_paths
+from exportcast.models.timeseries import Naive
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODELS = list(ForecastConfig().models)

@@ -106,12 +106,12 @@ def main() -> None:
         MLFLOW_TRACKING_URI=f"sqlite:///{base / 'mlruns' / 'mlflow.db'}",
     )
     (base / "mlruns").mkdir(exist_ok=True)
-    cmd = [sys.executable, "-m", "flows.cli", "run",
+    cmd = [sys.executable, "-m", "exportcast.flows.cli", "run",
            "--set", f"cache.dir={base / 'cache'}", "--set", f"output.dir={base / 'out'}"]  # fmt: skip
     for item in args.sets:
         cmd += ["--set", item]
     help_started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "flows.cli", "--help"], cwd=ROOT, env=env,
+    subprocess.run([sys.executable, "-m", "exportcast.flows.cli", "--help"], cwd=ROOT, env=env,
                    capture_output=True, check=True)  # fmt: skip
     help_s = time.perf_counter() - help_started
 

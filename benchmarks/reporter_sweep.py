@@ -31,11 +31,12 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from configs import load_config  # noqa: E402
-from features.series import CoverageError, check_dependence_modelled  # noqa: E402
-from flows import pipeline  # noqa: E402
-from flows.snapshot import load_snapshot  # noqa: E402
-from models.engine import BacktestCoverageError  # noqa: E402
+from exportcast.configs import load_config  # noqa: E402
+from exportcast.features.series import CoverageError, check_dependence_modelled  # noqa: E402
+from exportcast.flows import forecast_tasks, pipeline  # noqa: E402
+from exportcast.flows.outputs import forecast_table  # noqa: E402
+from exportcast.flows.snapshot import load_snapshot  # noqa: E402
+from exportcast.models.backtest_stage import BacktestCoverageError  # noqa: E402
 
 _TABLES: dict[str, pd.DataFrame] = {}
 # the clear errors a user gets, by the check that raised them
@@ -69,12 +70,12 @@ def one(reporter: str) -> dict:
         f = cfg.forecast
         settings = {**f.model_dump(mode="json"), "n_paths": 200, "n_jobs": 1}
         engine = pipeline.forecast_partners.fn(fs, cfg.horizon, settings, cache_key=None)
-        conc = pipeline.forecast_concentration.fn(
+        conc = forecast_tasks.forecast_concentration.fn(
             history, engine, fs, dep, tuple(f.levels), f.dependence_threshold
         )
-        track = pipeline.backtest_index.fn(engine, fs, dep)
-        pipeline.find_opportunities.fn(
-            pipeline._forecast_table(engine), panel, _TABLES, dep, cfg.horizon
+        track = forecast_tasks.backtest_index.fn(engine, fs, dep)
+        forecast_tasks.find_opportunities.fn(
+            forecast_table(engine), panel, _TABLES, dep, cfg.horizon
         )
         acc = engine.accuracy.set_index("model").loc["Selected"]
         end = conc[conc["kind"] == "forecast"].iloc[-1]

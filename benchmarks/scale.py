@@ -41,7 +41,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from flows.snapshot import load_snapshot
+from exportcast.flows.snapshot import load_snapshot
 
 MODELS = ("Naive", "Drift", "Theta")
 H = 5
@@ -80,7 +80,7 @@ def _maxrss_mb() -> float:
 
 
 def run_default(series: pd.DataFrame, origins: list[int]) -> tuple[pd.DataFrame, float, float]:
-    from flows.parallel import backtest_chunk
+    from exportcast.flows.parallel import backtest_chunk
 
     t0 = time.perf_counter()
     _, fc = backtest_chunk.fn(series, 0, h=H, models=MODELS, origins=origins)
@@ -90,7 +90,7 @@ def run_default(series: pd.DataFrame, origins: list[int]) -> tuple[pd.DataFrame,
 def run_dask(
     series: pd.DataFrame, origins: list[int], n_workers: int, chunk_size: int
 ) -> tuple[pd.DataFrame, float, float]:
-    from flows.parallel import backtest_chunk, chunk_series, dask_task_runner
+    from exportcast.flows.parallel import backtest_chunk, chunk_series, dask_task_runner
 
     # task runs outside a flow run: a flow run's context (its function and parameters) would
     # travel with every chunk

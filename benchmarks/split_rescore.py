@@ -27,12 +27,12 @@ from pathlib import Path
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from configs.schema import ForecastConfig
-from features.panel import build_trade_panel
-from features.series import origin_histories, split_series
-from flows.snapshot import load_snapshot
-from models.engine import run_engine
-from models.index_backtest import index_backtest, summarize_index_backtest
+from exportcast.configs.schema_forecast import ForecastConfig
+from exportcast.features.panel import build_trade_panel
+from exportcast.features.series import origin_histories, split_series
+from exportcast.flows.snapshot import load_snapshot
+from exportcast.models.engine import run_engine
+from exportcast.models.index_backtest import index_backtest, summarize_index_backtest
 
 ROOT = Path(__file__).resolve().parents[1]
 H = 5

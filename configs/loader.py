@@ -7,21 +7,22 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import ValidationError
 
-from configs.schema import RunConfig, ScenarioConfig
-from features.errors import ExportcastError
+from exportcast.configs.schema import RunConfig
+from exportcast.configs.schema_scenario import ScenarioConfig
+from exportcast.features.errors import ExportcastError
 
 if TYPE_CHECKING:  # pandas loads when a scenario is checked against the data, not at import
     import pandas as pd
 
 __all__ = [
     "DEFAULT_CONFIG",
-    "PROJECT_ROOT",
     "ConfigError",
     "config_hash",
     "load_config",
@@ -29,8 +30,8 @@ __all__ = [
     "scenario_path",
 ]
 
-DEFAULT_CONFIG = Path(__file__).with_name("default.yaml")
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# the packaged default (package data of exportcast.configs, in a checkout or an installed wheel)
+DEFAULT_CONFIG = Path(str(resources.files("exportcast.configs") / "default.yaml"))
 # "<dotted key>: message" lines of a validator that checks several keys at once
 _KEYED_LINE = re.compile(r"^([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)*): (.*)$")
 
@@ -147,7 +148,7 @@ def load_config(
 
 def _check_vintage(config: RunConfig, origin: str) -> None:
     """A pinned data.vintage must be the embedded snapshot or in the vintage store."""
-    from flows.vintages import VintageError, resolve_vintage
+    from exportcast.flows.vintages import VintageError, resolve_vintage
 
     data = config.data
     try:
@@ -173,9 +174,14 @@ def _check_scenario_reporter(config: RunConfig, origin: str) -> None:
 
 
 def scenario_path(path: str | Path) -> Path:
-    """A scenario file's path: relative paths resolve against the project root."""
-    path = Path(path).expanduser()
-    return path if path.is_absolute() else PROJECT_ROOT / path
+    """A scenario file's path: relative paths resolve against the project directory.
+
+    A relative ``configs/scenarios/...`` path the project does not have names the scenario
+    file shipped with exportcast (:func:`exportcast.flows.io.project_path`).
+    """
+    from exportcast.flows.io import project_path
+
+    return project_path(path)
 
 
 @functools.cache

@@ -109,8 +109,9 @@ def _table(model: type[BaseModel], values: BaseModel | None = None) -> list[str]
 
 def render() -> str:
     """The generated block of docs/configuration.md, markers included."""
-    from configs import load_config
-    from configs.schema import RunConfig, ScenarioConfig
+    from exportcast.configs import load_config
+    from exportcast.configs.schema import RunConfig
+    from exportcast.configs.schema_scenario import ScenarioConfig
 
     # the defaults a run uses: configs/default.yaml as loaded (scenario paths as written there)
     defaults = load_config()

@@ -46,7 +46,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from features.fta import fta_by_year
+from exportcast.features.fta import fta_by_year
 
 __all__ = [
     "DEMAND_SOURCES",
@@ -359,19 +359,7 @@ def build_features(
             ``min_history < 1``, an unknown ``demand``, or ``demand="weo"`` with origins too
             early for the vintage.
     """
-    if horizon < 1 or min_history < 1:
-        raise ValueError(f"need horizon >= 1 and min_history >= 1, got {horizon}, {min_history}")
-    if demand not in DEMAND_SOURCES:
-        raise ValueError(f"demand must be one of {sorted(DEMAND_SOURCES)}, got {demand!r}")
-    trade_key = ["reporter", "partner", "year"]
-    _check_columns(panel, [*trade_key, "export_usd"], "panel", trade_key)
-    _check_columns(indicators, ["country", "year"], "indicators", ["country", "year"])
-    pair_key = ["reporter", "partner"]
-    _check_columns(
-        pairs, [*pair_key, "distance_km", "contiguous", "common_language"], "pairs", pair_key
-    )
-    _check_columns(fta, ["partner", "signed_date", "in_force_date", "exit_date"], "fta", [])
-    _check_columns(totals, ["reporter", "year", "total_export_usd"], "totals", ["reporter", "year"])
+    _check_inputs(panel, indicators, pairs, fta, totals, horizon, demand, min_history)
     origins = sorted({int(t) for t in origins})
     indicators = indicators.reindex(columns=_INDICATOR_COLUMNS)
     lo = int(min(panel["year"].min(), indicators["year"].min(), min(origins, default=0) - 5))
@@ -394,13 +382,7 @@ def build_features(
         **asof,
     )
 
-    pair_vars = pairs[["reporter", "partner", "distance_km", "contiguous", "common_language"]]
-    pair_vars = pair_vars.assign(
-        log_distance=lambda d: _positive_log(d["distance_km"].astype("float64"))
-    )
-    out = out.merge(
-        pair_vars.drop(columns="distance_km"), on=["reporter", "partner"], how="left"
-    ).astype({"contiguous": "float64", "common_language": "float64"})
+    out = _with_pair_features(out, pairs)
 
     fta_cols = _fta_features(grid, fta)
     out = out.assign(
@@ -411,6 +393,43 @@ def build_features(
         demand_source=DEMAND_SOURCES[demand],
     )
     return out[_OUTPUT].sort_values(KEY_COLUMNS[:4], ignore_index=True)
+
+
+def _check_inputs(
+    panel: pd.DataFrame,
+    indicators: pd.DataFrame,
+    pairs: pd.DataFrame,
+    fta: pd.DataFrame,
+    totals: pd.DataFrame,
+    horizon: int,
+    demand: str,
+    min_history: int,
+) -> None:
+    """The arguments' checks of :func:`build_features` (columns, unique keys, settings)."""
+    if horizon < 1 or min_history < 1:
+        raise ValueError(f"need horizon >= 1 and min_history >= 1, got {horizon}, {min_history}")
+    if demand not in DEMAND_SOURCES:
+        raise ValueError(f"demand must be one of {sorted(DEMAND_SOURCES)}, got {demand!r}")
+    trade_key = ["reporter", "partner", "year"]
+    _check_columns(panel, [*trade_key, "export_usd"], "panel", trade_key)
+    _check_columns(indicators, ["country", "year"], "indicators", ["country", "year"])
+    pair_key = ["reporter", "partner"]
+    _check_columns(
+        pairs, [*pair_key, "distance_km", "contiguous", "common_language"], "pairs", pair_key
+    )
+    _check_columns(fta, ["partner", "signed_date", "in_force_date", "exit_date"], "fta", [])
+    _check_columns(totals, ["reporter", "year", "total_export_usd"], "totals", ["reporter", "year"])
+
+
+def _with_pair_features(out: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    """``out`` with the pair's ``log_distance``, ``contiguous`` and ``common_language``."""
+    pair_vars = pairs[["reporter", "partner", "distance_km", "contiguous", "common_language"]]
+    pair_vars = pair_vars.assign(
+        log_distance=lambda d: _positive_log(d["distance_km"].astype("float64"))
+    )
+    return out.merge(
+        pair_vars.drop(columns="distance_km"), on=["reporter", "partner"], how="left"
+    ).astype({"contiguous": "float64", "common_language": "float64"})
 
 
 def build_gravity_frame(

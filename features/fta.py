@@ -30,7 +30,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from features.sources.fta import IN_FORCE_STATUSES
+from exportcast.features.sources.fta import IN_FORCE_STATUSES
 
 __all__ = ["PSA_TYPE", "agreements_in_force_on", "fta_by_year"]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.sources._common import ROW, SourceError
-from features.sources.codes import known_iso3
+from exportcast.features.sources._common import ROW, SourceError
+from exportcast.features.sources.codes import known_iso3
 
 __all__ = [
     "PANEL_COLUMNS",
@@ -75,12 +75,31 @@ def validate_trade_panel(
     if missing:
         raise SourceError(name, f"missing column(s) {missing}; expected {PANEL_COLUMNS}")
     df = panel.reset_index(drop=True)
+    _parse_numbers(df, name)
+    year, v = _check_numbers(df, name, start, end)
+    _check_keys(df, name, year)
+    if "source" not in df.columns:
+        df["source"] = name
+    out = df.assign(year=df["year"].astype("int64"), export_usd=v)
+    if reference_totals is not None:
+        _check_units(out, reference_totals, name)
+    return out[PANEL_COLUMNS].sort_values(["reporter", "partner", "year"], ignore_index=True)
+
+
+def _parse_numbers(df: pd.DataFrame, name: str) -> None:
+    """Parse ``year`` and ``export_usd`` as numbers in place; text or empty cells are errors."""
     for col in ("year", "export_usd"):
         parsed = pd.to_numeric(df[col], errors="coerce")
         bad = (parsed.isna() & df[col].notna()).to_numpy()
         _fail(df, bad, name, col, lambda i, c=col: f"expected a number, found {df[c].iloc[i]!r}")
         _fail(df, parsed.isna().to_numpy(), name, col, "expected a value, found an empty cell")
         df[col] = parsed
+
+
+def _check_numbers(
+    df: pd.DataFrame, name: str, start: int | None, end: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Whole years within ``start``-``end`` and finite non-negative amounts; the two arrays."""
     year = df["year"].to_numpy(dtype="float64")
     _fail(
         df,
@@ -106,6 +125,11 @@ def validate_trade_panel(
         "export_usd",
         lambda i: f"expected a finite, non-negative USD amount, found {v[i]!r}",
     )
+    return year, v
+
+
+def _check_keys(df: pd.DataFrame, name: str, year: np.ndarray) -> None:
+    """Known ISO3 reporter and partner codes, no self-trade, one row per reporter-partner-year."""
     known = known_iso3()
     for col in ("reporter", "partner"):
         codes = df[col].astype("string")
@@ -139,12 +163,6 @@ def validate_trade_panel(
             f"year={int(year[i])}); expected one row per reporter-partner-year"
         ),
     )
-    if "source" not in df.columns:
-        df["source"] = name
-    out = df.assign(year=df["year"].astype("int64"), export_usd=v)
-    if reference_totals is not None:
-        _check_units(out, reference_totals, name)
-    return out[PANEL_COLUMNS].sort_values(["reporter", "partner", "year"], ignore_index=True)
 
 
 def _check_units(panel: pd.DataFrame, reference: pd.DataFrame, name: str) -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.sources._common import SourceError
+from exportcast.features.sources._common import SourceError
 
 __all__ = [
     "REST_COLUMNS",

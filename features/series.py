@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.errors import ExportcastError
-from features.panel import build_export_series
+from exportcast.features.errors import ExportcastError
+from exportcast.features.panel import build_export_series
 
 __all__ = ["REST", "ForecastSeries", "origin_histories", "split_series"]
 

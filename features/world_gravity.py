@@ -28,7 +28,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from features.sources.fta import IN_FORCE_STATUSES
+from exportcast.features.sources.fta import IN_FORCE_STATUSES
 
 __all__ = [
     "PSA_TYPES",

@@ -1,6 +1,6 @@
 """The champion forecaster as an MLflow pyfunc model, and per-horizon backtest scores.
 
-Besides :mod:`flows.tracking`, this is the one module that imports mlflow: it defines the
+Besides ``flows/tracking*.py``, this is the one module that imports mlflow: it defines the
 ``PythonModel`` subclass that MLflow pickles (by reference) into the registered model
 ``exportcast-<reporter>-forecaster`` (alias ``champion``). Loading the model therefore needs
 ``flows.champion`` and ``models`` importable: the project installed in the loading
@@ -26,15 +26,21 @@ from typing import TYPE_CHECKING, Any
 import mlflow.pyfunc
 import pandas as pd
 
-from models.engine import ENSEMBLE, MODEL_CLASSES, EngineResult, floor_live_forecast
-from models.ensemble import add_ensemble
-from models.forecasting import forecast_panel
-from models.intervals import SIZE_BOUNDS, ConformalCalibration, apply_conformal, size_classes_at
-from models.metrics import evaluate_cv
-from models.timeseries import Naive
+from exportcast.models.engine import ENSEMBLE, MODEL_CLASSES, EngineResult
+from exportcast.models.ensemble import add_ensemble
+from exportcast.models.forecasting import forecast_panel
+from exportcast.models.intervals import (
+    SIZE_BOUNDS,
+    ConformalCalibration,
+    apply_conformal,
+    size_classes_at,
+)
+from exportcast.models.live_forecast import floor_live_forecast
+from exportcast.models.metrics import evaluate_cv
+from exportcast.models.timeseries import Naive
 
 if TYPE_CHECKING:
-    from flows.tracking import TrackedRun
+    from exportcast.flows.tracking import TrackedRun
 
 __all__ = [
     "OUTPUT_COLUMNS",

@@ -8,7 +8,6 @@ Prefect and MLflow log only warnings unless ``--verbose`` (or ``PREFECT_LOGGING_
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import sys
 import tempfile
@@ -20,23 +19,31 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from features.errors import ExportcastError
-from flows.console import ConfigOpt, SetOpt, console, err_console, fail
+from exportcast.features.errors import ExportcastError
+from exportcast.flows.console import (
+    ConfigOpt,
+    SetOpt,
+    console,
+    err_console,
+    fail,
+    load_run_config,
+    quiet_libraries,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from configs import RunConfig
-    from flows.pipeline import RunResult
+    from exportcast.configs import RunConfig
+    from exportcast.flows.run_info import RunResult
 
 # pandas, configs (pydantic) and flows.io (pyarrow) are imported by the commands that use them:
 # `exportcast --help` starts without them (issue 16). The names stay importable from here.
 _LAZY = {
     "pd": ("pandas", None),
-    "ConfigError": ("configs", "ConfigError"),
-    "RunConfig": ("configs", "RunConfig"),
-    "load_config": ("configs", "load_config"),
-    "project_path": ("flows.io", "project_path"),
+    "ConfigError": ("exportcast.configs", "ConfigError"),
+    "RunConfig": ("exportcast.configs", "RunConfig"),
+    "load_config": ("exportcast.configs", "load_config"),
+    "project_path": ("exportcast.flows.io", "project_path"),
 }
 
 
@@ -86,32 +93,6 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def _load(config: Path | None, set_: list[str] | None, *, scenarios: bool = True) -> RunConfig:
-    # scenarios=False: a command that does not run the job need not validate scenario files
-    from configs import ConfigError, load_config
-
-    try:
-        return load_config(config, set_ or [], scenarios=scenarios)
-    except ConfigError as exc:
-        _fail(str(exc))
-
-
-def _quiet_libraries(level: str, *, console_level: str | None = None) -> None:
-    """Log levels for Prefect and MLflow, set before they are imported; the environment wins.
-
-    Args:
-        level: Level of Prefect's and MLflow's loggers (also what reaches the Prefect API).
-        console_level: Level of Prefect's terminal handler, when it should differ.
-    """
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", level)
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", level)
-    if console_level:
-        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", console_level)
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    # The first run on a machine creates Prefect's database; give a slow disk time for that.
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 
 def _print_history(
@@ -176,7 +157,7 @@ def run(
     Without PREFECT_API_URL, Prefect starts a temporary local server for the run (a few
     seconds). Heavy stages are cached in cache.dir (same data, config and code: reused).
     """
-    cfg = _load(config, set_)
+    cfg = load_run_config(config, set_)
     result = _run(cfg, quiet=quiet, verbose=verbose)
     if not quiet:
         _print_history(
@@ -189,15 +170,13 @@ def run(
 def _run(cfg: RunConfig, *, quiet: bool, verbose: bool) -> RunResult:
     # This command reports failures itself (one line, or a traceback for a bug), so Prefect's
     # own copies of them stay off the terminal unless --verbose; they still reach its API.
-    _quiet_libraries(
-        "INFO" if verbose else "WARNING", console_level=None if verbose else "CRITICAL"
-    )
+    quiet_libraries("INFO" if verbose else "WARNING", console_level=None if verbose else "CRITICAL")
     import httpx
 
-    from flows.prefect_server import prestart
+    from exportcast.flows.prefect_server import prestart
 
     server_ready = prestart(cfg.runner.kind)  # Prefect's temporary server starts meanwhile
-    from flows.pipeline import run_pipeline
+    from exportcast.flows.pipeline import run_pipeline
 
     log = (
         (lambda _: None) if quiet else (lambda m: console.print(m, highlight=False, soft_wrap=True))
@@ -235,13 +214,13 @@ def scenario(
     """
     import pandas as pd
 
-    from configs import ConfigError, load_scenario
+    from exportcast.configs import ConfigError, load_scenario
 
     try:
         spec = load_scenario(file)
     except ConfigError as exc:
         _fail(str(exc))
-    cfg = _load(config, [*(set_ or []), f"scenarios=[{file.resolve()}]"])
+    cfg = load_run_config(config, [*(set_ or []), f"scenarios=[{file.resolve()}]"])
     if not cfg.forecast.enabled:
         _fail("a scenario needs forecasts: forecast.enabled is false")
     result = _run(cfg, quiet=quiet, verbose=verbose)
@@ -292,142 +271,11 @@ def _print_scenario(
     console.print(table)
 
 
-@app.command()
-def report(
-    config: ConfigOpt = None,
-    set_: SetOpt = None,
-    run_id: Annotated[
-        str | None,
-        typer.Option(
-            "--run-id", help="MLflow run to re-report (default: the newest with a report)."
-        ),
-    ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", help="Folder for the files (default outputs/<reporter>/report)."),
-    ] = None,
-    pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also print the PDF.")] = True,
-) -> None:
-    """Rebuild the HTML/PDF/XLSX report of a past run from what its MLflow run logged.
+from exportcast.flows.cli_tracking import report, runs, ui  # noqa: E402 (the MLflow store's commands)
 
-    The files are written to --out and attached to that run again (artifacts report/).
-    """
-    cfg = _load(config, set_, scenarios=False)
-    _quiet_libraries("WARNING")
-    from flows.io import project_path
-    from flows.report import report_from_run
-    from flows.tracking import resolve_store
-
-    log = lambda m: console.print(m, highlight=False, soft_wrap=True)  # noqa: E731
-    try:
-        store = resolve_store(cfg.tracking.uri, cfg.tracking.artifacts)
-        outcome = report_from_run(
-            store,
-            cfg.tracking.experiment.format(reporter=cfg.reporter),
-            run_id=run_id,
-            out_dir=out,
-            output_root=project_path(cfg.output.dir),
-            pdf=pdf,
-            log=log,
-        )
-    except ExportcastError as exc:
-        _fail(str(exc))
-    for path in (outcome.html, outcome.pdf, outcome.xlsx):
-        if path is not None:
-            console.print(f"wrote {path}", highlight=False)
-
-
-@app.command()
-def runs(
-    config: ConfigOpt = None,
-    set_: SetOpt = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Show this many runs.")] = 10,
-) -> None:
-    """List recent MLflow runs of the reporter's experiment (newest first)."""
-    cfg = _load(config, set_, scenarios=False)
-    _quiet_libraries("WARNING")
-    from flows.tracking import TrackingError, recent_runs, resolve_store
-
-    experiment = cfg.tracking.experiment.format(reporter=cfg.reporter)
-    try:
-        store = resolve_store(cfg.tracking.uri, cfg.tracking.artifacts)
-        found = recent_runs(store, experiment, limit)
-    except TrackingError as exc:
-        _fail(str(exc))
-    if not found:
-        console.print(f"no runs yet in experiment {experiment} ({store.display})", highlight=False)
-        return
-    console.print(runs_table(found, f"MLflow runs of {experiment}", store.display))
-
-
-def _share_cell(share: float | None, year: Any) -> str:
-    if share is None:
-        return ""
-    return f"{100 * share:.1f} %" + (f" {year}" if year else "")
-
-
-def runs_table(found: list[dict[str, Any]], title: str, caption: str) -> Table:
-    """One line per run, 76 characters wide: fits an 80-column terminal.
-
-    Run id, vintage and config hash are cut to 8 characters, as the MLflow UI shows run ids
-    (a prefix is enough to find a run there; ``exportcast report --run-id`` needs the whole id,
-    which MLflow's UI and ``run.json`` give).
-    """
-    table = Table(
-        title=title,
-        caption=caption,
-        box=None,
-        header_style="bold underline",
-        pad_edge=False,
-        padding=(0, 1, 0, 0),
-    )
-    for name in ("run", "start", "status", "vintage", "config"):
-        table.add_column(name, no_wrap=True)
-    table.add_column("dependence", justify="right", no_wrap=True)
-    table.add_column("forecast", justify="right", no_wrap=True)
-    for r in found:
-        table.add_row(
-            r["run_id"][:8],
-            r["start"].strftime("%Y-%m-%d %H:%M"),
-            r["status"],
-            (r["data_vintage"] or "")[:8],
-            (r["config_hash"] or "")[:8],
-            _share_cell(r["dependence_share"], r["last_year"]),
-            _share_cell(r["dependence_forecast"], r["forecast_year"]),
-        )
-    return table
-
-
-@app.command()
-def ui(
-    config: ConfigOpt = None,
-    set_: SetOpt = None,
-    host: Annotated[
-        str, typer.Option("--host", help="Interface to listen on (127.0.0.1: this machine only).")
-    ] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", "-p", help="Port to listen on.")] = 5000,
-) -> None:
-    """Serve the MLflow UI for the tracking store (`mlflow server` on --host:--port; Ctrl-C stops).
-
-    Uses the store `exportcast run` writes to: tracking.uri, else MLFLOW_TRACKING_URI, else
-    sqlite:///<project>/mlruns/mlflow.db.
-    """
-    cfg = _load(config, set_, scenarios=False)
-    from flows.tracking import TrackingError, resolve_store, run_ui_server
-
-    try:
-        store = resolve_store(cfg.tracking.uri, cfg.tracking.artifacts)
-        if store.db_path is None:
-            raise TrackingError(
-                f"the tracking store {store.display} is an MLflow server already; "
-                "open it in a browser"
-            )
-    except TrackingError as exc:
-        _fail(str(exc))
-    console.print(
-        f"MLflow UI for {store.display} on http://{host}:{port} (Ctrl-C to stop)", highlight=False
-    )
-    raise typer.Exit(code=run_ui_server(store, host=host, port=port))
+app.command()(report)
+app.command()(runs)
+app.command()(ui)
 
 
 @app.command()
@@ -443,9 +291,9 @@ def serve(
     (update-data), then runs the main job. Runs execute here, one at a time, until Ctrl-C or SIGTERM.
     Start a server first: prefect server start --host 127.0.0.1.
     """
-    cfg = _load(config, set_)
-    _quiet_libraries("WARNING" if quiet else "INFO")
-    from flows.serve import ServeError, serve_forecasts
+    cfg = load_run_config(config, set_)
+    quiet_libraries("WARNING" if quiet else "INFO")
+    from exportcast.flows.serve import ServeError, serve_forecasts
 
     log = (
         (lambda _: None) if quiet else (lambda m: console.print(m, highlight=False, soft_wrap=True))
@@ -470,7 +318,7 @@ def snapshot(
     ] = False,
 ) -> None:
     """Build the embedded data snapshot from the upstream raw files (deterministic)."""
-    from flows.snapshot import build_snapshot, compare_snapshots, read_manifest
+    from exportcast.flows.snapshot import build_snapshot, compare_snapshots, read_manifest
 
     log = lambda m: console.print(m, highlight=False)  # noqa: E731
     try:
@@ -490,7 +338,7 @@ def snapshot(
         _fail(str(exc))
 
 
-from flows.data_commands import update, vintages  # noqa: E402 (new data, docs/data-updates.md)
+from exportcast.flows.data_commands import update, vintages  # noqa: E402 (new data, docs/data-updates.md)
 
 app.command()(update)
 app.command()(vintages)

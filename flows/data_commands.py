@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from features.errors import ExportcastError
-from flows.console import ConfigOpt, SetOpt, console, fail
+from exportcast.features.errors import ExportcastError
+from exportcast.flows.console import ConfigOpt, SetOpt, console, fail
 
 if TYPE_CHECKING:  # configs (pydantic) is imported when a command runs, not by --help
-    from configs import RunConfig
+    from exportcast.configs import RunConfig
 
 __all__ = ["update", "vintages"]
 
@@ -20,7 +20,7 @@ _fail = fail
 
 
 def _load(config: Path | None, set_: list[str] | None) -> RunConfig:
-    from configs import ConfigError, load_config
+    from exportcast.configs import ConfigError, load_config
 
     try:
         return load_config(config, set_ or [], scenarios=False)
@@ -34,7 +34,7 @@ def _say(message: str) -> None:
 
 def vintages(config: ConfigOpt = None, set_: SetOpt = None) -> None:
     """List the data vintages: the embedded snapshot and the store's (data.vintages_dir)."""
-    from flows.vintages import list_vintages, store_dir
+    from exportcast.flows.vintages import list_vintages, store_dir
 
     cfg = _load(config, set_)
     try:
@@ -84,13 +84,13 @@ def update(
     Every check must pass before the new vintage becomes active; a failed release goes to
     data.quarantine_dir with reason.txt and the command exits with code 2.
     """
-    from flows.update import run_update
+    from exportcast.flows.update import run_update
 
     cfg = _load(config, set_)
     fetched = []
     if fetch:
-        from flows.connectors import ConnectorError, fetch_sources
-        from flows.update import country_names
+        from exportcast.flows.connectors import ConnectorError, fetch_sources
+        from exportcast.flows.update import country_names
 
         try:
             names = country_names(cfg.data)
@@ -111,8 +111,8 @@ def update(
 
 def _years_hint(cfg: RunConfig, vintage: str) -> None:
     """Say when the new vintage has years after the config's years.end (runs would skip them)."""
-    from flows.snapshot import read_manifest
-    from flows.vintages import resolve_vintage
+    from exportcast.flows.snapshot import read_manifest
+    from exportcast.flows.vintages import resolve_vintage
 
     _, folder = resolve_vintage(vintage, cfg.data.vintages_dir, cfg.data.snapshot_dir)
     table = "kor_exports" if cfg.reporter == "KOR" else "dots_exports"

@@ -14,8 +14,8 @@ from typing import Any
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from features.series import ForecastSeries, origin_histories
-from models.engine import EngineResult, run_engine
+from exportcast.features.series import ForecastSeries, origin_histories
+from exportcast.models.engine import EngineResult, run_engine
 
 __all__ = ["engine_args", "last_year_weights", "run_configured_engine"]
 
@@ -73,7 +73,7 @@ def engine_args(
             panel, [*past, *scored], min_years=settings["min_years"], h=horizon
         )
     if settings.get("demand_model"):
-        from models.demand import DEMAND_TABLES, demand_candidate  # only when asked
+        from exportcast.models.demand import DEMAND_TABLES, demand_candidate  # only when asked
 
         if demand_tables is None:
             raise ValueError(
@@ -103,7 +103,7 @@ def run_configured_engine(
         if runner is not None and runner.get("kind") == "dask":
             if args.get("panel_models"):
                 raise ValueError("forecast.demand_model runs only with the default runner")
-            from flows.parallel import run_engine_dask  # imports dask only when used
+            from exportcast.flows.parallel import run_engine_dask  # imports dask only when used
 
             return run_engine_dask(fs.series, runner=runner, **args)
         return run_engine(fs.series, n_jobs=settings["n_jobs"], **args)

@@ -13,28 +13,73 @@ if TYPE_CHECKING:  # pandas and pyarrow load on first use: the CLI imports proje
     import pandas as pd
 
 __all__ = [
-    "PROJECT_ROOT",
+    "CODE_ROOT",
+    "PROJECT_ENV",
     "atomic_write",
+    "packaged_path",
     "project_path",
+    "project_root",
     "read_parquet",
     "sha256_file",
     "write_csv",
     "write_parquet",
 ]
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ENV = "EXPORTCAST_PROJECT"
+
+# Where the code folders (flows/, models/, ...) live: the checkout's root, or the installed
+# ``exportcast`` package. Only the code hash and the packaged data (default config, scenario
+# files, report templates, the embedded snapshot) are read from here; every path a user gives
+# or a run writes resolves against the project directory (:func:`project_root`).
+CODE_ROOT = Path(__file__).resolve().parents[1]
+
+# Files shipped with the package, by their path in a source checkout -> in an installed wheel
+# (pyproject.toml's package-dir mapping puts data/snapshot at exportcast/snapshot).
+_PACKAGED = {"data/snapshot": "snapshot", "configs": "configs", "reports": "reports"}
+
+
+def project_root() -> Path:
+    """The project directory: ``$EXPORTCAST_PROJECT`` when set, else the working directory.
+
+    Outputs, the MLflow store (``mlruns/``), the cache, the vintage store and the inbox live
+    here; relative paths in configs and options resolve against it.
+    """
+    env = os.environ.get(PROJECT_ENV, "").strip()
+    return Path(env).expanduser().resolve() if env else Path.cwd().resolve()
+
+
+def packaged_path(path: str | Path) -> Path | None:
+    """The copy of a relative path shipped with exportcast (embedded snapshot, configs), if any.
+
+    ``data/snapshot/...`` and ``configs/...`` name the package's own files when the project
+    directory has none: ``exportcast run`` in an empty folder reads the embedded snapshot and
+    the default scenario files of the installed package.
+    """
+    rel = Path(path).as_posix()
+    for source, installed in _PACKAGED.items():
+        if rel == source or rel.startswith(source + "/"):
+            tail = rel[len(source) :].lstrip("/")
+            for base in (CODE_ROOT / source, CODE_ROOT / installed):
+                candidate = base / tail if tail else base
+                if candidate.exists():
+                    return candidate
+    return None
 
 
 def project_path(path: str | Path) -> Path:
-    """Resolve a relative input path: as given when it exists, else under the project root.
+    """Resolve a path: absolute as given; relative under the project directory.
 
-    Lets ``exportcast run`` find the embedded ``data/snapshot`` from any working directory.
+    A relative input the project does not have (``data/snapshot``, ``configs/scenarios/...``)
+    falls back to the copy shipped with the package, so a fresh project folder works.
     """
-    path = Path(path)
-    if path.is_absolute() or path.exists():
+    path = Path(path).expanduser()
+    if path.is_absolute():
         return path
-    candidate = PROJECT_ROOT / path
-    return candidate if candidate.exists() else path
+    candidate = project_root() / path
+    if candidate.exists():
+        return candidate
+    shipped = packaged_path(path)
+    return shipped if shipped is not None else candidate
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:

@@ -27,16 +27,11 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect_dask import DaskTaskRunner
 
-from models.backtest import cross_validate_by_origin
-from models.engine import (
-    MAX_FALLBACK_SHARE,
-    MODEL_CLASSES,
-    EngineResult,
-    engine_origins,
-    finish_engine,
-)
-from models.forecasting import cross_validate, forecast_panel
-from models.timeseries import Naive
+from exportcast.models.backtest import cross_validate_by_origin
+from exportcast.models.engine import MODEL_CLASSES, EngineResult, engine_origins, finish_engine
+from exportcast.models.fallbacks import MAX_FALLBACK_SHARE
+from exportcast.models.forecasting import cross_validate, forecast_panel
+from exportcast.models.timeseries import Naive
 
 __all__ = ["CHUNK_SIZE", "backtest_chunk", "chunk_series", "dask_task_runner", "run_engine_dask"]
 

@@ -22,10 +22,10 @@ from typing import Any
 
 import pandas as pd
 
-from flows import tracking
-from flows.io import atomic_write, write_csv
-from flows.scenarios import index_columns, partner_columns
-from reports.bundle import check_reporter_code
+from exportcast.flows import tracking_runs, tracking_store
+from exportcast.flows.io import atomic_write, write_csv
+from exportcast.flows.scenarios import index_columns, partner_columns
+from exportcast.reports.bundle import check_reporter_code
 
 __all__ = [
     "BUNDLE_FILES",
@@ -130,7 +130,7 @@ def build_and_log_report(
     bundle: Path,
     *,
     out_dir: Path,
-    store: tracking.Store | None,
+    store: tracking_store.Store | None,
     run_id: str | None,
     pdf: bool = True,
     log_bundle: bool = True,
@@ -147,14 +147,14 @@ def build_and_log_report(
         log_bundle: Also log the bundle files under ``report_data/``.
         log: Progress printer.
     """
-    from reports import build_report
+    from exportcast.reports import build_report
 
     files = build_report(bundle, out_dir, pdf=pdf)
     made = [files.html, files.xlsx] + ([files.pdf] if files.pdf is not None else [])
     log(f"  report: {', '.join(p.name for p in made)} in {out_dir}")
     if store is not None and run_id is not None:
         bundle_files = [bundle / f for f in BUNDLE_FILES if (bundle / f).exists()]
-        tracking.log_artifacts(
+        tracking_runs.log_artifacts(
             store,
             run_id,
             {REPORT_ARTIFACTS: made, **({REPORT_DATA: bundle_files} if log_bundle else {})},
@@ -163,7 +163,7 @@ def build_and_log_report(
 
 
 def report_from_run(
-    store: tracking.Store,
+    store: tracking_store.Store,
     experiment: str,
     *,
     run_id: str | None,
@@ -184,13 +184,13 @@ def report_from_run(
         log: Progress printer.
 
     Raises:
-        tracking.TrackingError: Unknown run, or a run without a report bundle.
+        tracking_store.TrackingError: Unknown run, or a run without a report bundle.
     """
     if run_id is None:
-        run_id = tracking.latest_run_with(store, experiment, f"{REPORT_DATA}/report.json")
+        run_id = tracking_runs.latest_run_with(store, experiment, f"{REPORT_DATA}/report.json")
         log(f"newest run with a report bundle in {experiment}: {run_id}")
     with tempfile.TemporaryDirectory(prefix="exportcast-bundle-") as tmp:
-        bundle = tracking.download_folder(store, run_id, REPORT_DATA, Path(tmp))
+        bundle = tracking_runs.download_folder(store, run_id, REPORT_DATA, Path(tmp))
         meta = json.loads((bundle / "report.json").read_text("utf-8"))
         reporter = check_reporter_code(meta.get("reporter"), f"run {run_id}: report.json")
         target = out_dir or output_root / reporter / "report"

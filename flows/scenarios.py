@@ -17,18 +17,19 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from configs.schema import RunConfig, ScenarioConfig
-from features.build import build_features
-from features.concentration import concentration_index
-from features.panel import build_trade_panel
-from features.series import REST, ForecastSeries, split_series
-from flows.engine_call import run_configured_engine
-from models import memo
-from models import scenarios as sc
-from models import world_scenarios as ws
-from models.demand import DEMAND_TABLES
-from models.engine import EngineResult
-from models.world_scenarios import world_meta
+from exportcast.configs.schema import RunConfig
+from exportcast.configs.schema_scenario import ScenarioConfig
+from exportcast.features.build import build_features
+from exportcast.features.concentration import concentration_index
+from exportcast.features.panel import build_trade_panel
+from exportcast.features.series import REST, ForecastSeries, split_series
+from exportcast.flows.engine_call import run_configured_engine
+from exportcast.models import memo, scenario_effects, scenario_gravity
+from exportcast.models import scenarios as sc
+from exportcast.models import world_scenarios as ws
+from exportcast.models.demand import DEMAND_TABLES
+from exportcast.models.engine import EngineResult
+from exportcast.models.world_scenarios import world_meta
 
 __all__ = ["PARTNER_COLUMNS", "baseline_at", "index_columns", "partner_columns", "run_scenario"]
 
@@ -126,7 +127,7 @@ def _actual_indices(
         exports, reporter=reporter, start=start, end=int(exports["year"].max())
     )
     idx = concentration_index(full, dependence_set=dependence_set)
-    return full, idx[["year", *sc.INDEX_NAMES]]
+    return full, idx[["year", *scenario_effects.INDEX_NAMES]]
 
 
 def run_scenario(
@@ -164,108 +165,181 @@ def run_scenario(
     log(f"scenario {scenario.name}: {scenario.title} (origin {origin})")
     # one thread for BLAS and OpenMP (the GBM): the machine's cores are shared
     with threadpool_limits(limits=1):
-        if baseline is not None and origin == config.years.end:
-            fs, engine = baseline
-            log("  baseline               reused the run's forecast")
-        else:
-            before = memo.stats()
-            fs, engine = baseline_at(config, tables, origin)
-            log(
-                f"  baseline               forecast from {origin}, model {engine.model}"
-                + _reused(before, memo.stats())
-            )
-        affected = {c.partner for c in fta_changes} | {g.partner for g in gdp_shocks}
-        missing = sorted(affected - set(fs.partners))
-        if missing:
-            raise ValueError(
-                f"scenario {scenario.name}: {missing} have no series of their own at origin "
-                f"{origin}; their exports cannot be moved"
-            )
+        fs, engine = _baseline(config, tables, origin, baseline, log)
+        affected = _affected_partners(scenario.name, fta_changes, gdp_shocks, fs, origin)
         full, actual_idx = _actual_indices(
             tables, config.reporter, config.years.start, dependence_set
         )
         panel = full.loc[full["year"] <= origin]
-        gravity = sc.fit_scenario_gravity(
-            panel, tables["indicators"], tables["pairs"], tables["fta"], origin=origin
-        )
-        summary = gravity.summary()
-        log(
-            "  gravity PPML           "
-            + ", ".join(
-                f"{k} {v['coef']:+.3f} [{v['ci_low']:+.3f}, {v['ci_high']:+.3f}]"
-                for k, v in summary.items()
-            )
-            + f"; {gravity.n_obs:,} partner-years"
-        )
+        gravity, summary = _reporter_gravity(panel, tables, origin, log)
         years = range(origin + 1, origin + config.horizon + 1)
-        agreements = sc.baseline_agreements(tables["fta"], origin=origin)
+        agreements = scenario_gravity.baseline_agreements(tables["fta"], origin=origin)
         design = sc.scenario_design(agreements, fta_changes, gdp_shocks, years=years)
         coef, cov, delta, world, world_panel = gravity.coef, gravity.cov, design.delta, None, None
         if scenario.effects == "world_gravity":
-            world, world_panel = ws.world_scenario_fit(tables, origin=origin)
-            coef, cov = world.coef, world.cov
-            delta = ws.world_delta(design, fta_changes, gdp_shocks, years=years)
-            log(
-                "  world gravity PPML     "
-                + ", ".join(f"{k} {v:+.3f}" for k, v in coef.items())
-                + f"; {world.n_obs:,} flows {world.years[0]}-{world.years[-1]}, "
-                f"fit {world.fit_seconds:.1f} s (these price the scenario)"
+            world, world_panel, delta = _world_gravity(
+                tables, origin, design, fta_changes, gdp_shocks, years, log
             )
-        path_ids = np.sort(engine.paths["path"].unique())
-        draws = sc.draw_coefficients(coef, cov, n_paths=len(path_ids), seed=config.forecast.seed)
-        multipliers = sc.scenario_multipliers(delta, draws, path_ids)
+            coef, cov = world.coef, world.cov
+        multipliers = _path_multipliers(engine, coef, cov, delta, config.forecast.seed)
         scenario_paths = sc.apply_multipliers(engine.paths, multipliers)
-        features = build_features(
-            panel,
-            tables["indicators"],
-            tables["pairs"],
-            tables["fta"],
-            tables["kor_totals"],
-            origins=range(int(panel["year"].min()) + _MIN_HISTORY, origin + 1),
-            horizon=config.horizon,
-            demand="known",
-        )
-        regression = sc.regression_effects(features, design, origin=origin)
-        log("  regression cross-check GBM and ridge on feature rows known at the origin")
+        regression = _regression_check(panel, tables, design, origin, config.horizon, log)
         forecast = engine.forecast
         if "model" in forecast.columns:
             forecast = forecast.loc[forecast["model"] == engine.model]
-        partners = sc.partner_effects(
-            forecast,
-            engine.paths,
-            multipliers,
-            delta,
-            coef,
-            regression,
-            full.loc[full["partner"].isin(affected)],
-            levels=levels,
-        )
-        indices = sc.index_effects(
-            engine.paths,
-            scenario_paths,
-            actual_idx,
-            forecast=forecast,
-            scenario_mean=partners,
-            dependence_set=dependence_set,
-            rest=REST,
-            rest_shares=fs.rest_shares,
-            n_partners=fs.n_partners,
-            levels=levels,
-        )
+        partners = scenario_effects.partner_effects(
+            forecast, engine.paths, multipliers, delta, coef, regression,
+            full.loc[full["partner"].isin(affected)], levels=levels,
+        )  # fmt: skip
+        indices = scenario_effects.index_effects(
+            engine.paths, scenario_paths, actual_idx, forecast=forecast, scenario_mean=partners,
+            dependence_set=dependence_set, rest=REST, rest_shares=fs.rest_shares,
+            n_partners=fs.n_partners, levels=levels,
+        )  # fmt: skip
     ids = {"scenario": scenario.name, "origin": origin}
     partners = partners.assign(**ids)[partner_columns(levels)]
     indices = indices.assign(**ids)[index_columns(levels)]
     meta = _meta(
         scenario, origin, fta_changes, gdp_shocks, design, gravity, summary, engine, tables
     )
-    meta["dependence_set"] = list(dependence_set)
-    meta["effects"] = scenario.effects
-    if world is not None:
-        meta.update(world_meta(world))
+    meta.update(_effects_meta(scenario, dependence_set, world))
     meta["effect_sources"] = ws.effect_sources(
         tables["fta"], fta_changes, design.bases,
         panel_years=(int(panel["year"].min()), origin), world_panel=world_panel,
     )  # fmt: skip
+    _log_effects(partners, levels, started, log)
+    return sc.ScenarioResult(partners=partners, indices=indices, meta=meta)
+
+
+def _affected_partners(
+    name: str,
+    fta_changes: list[sc.FtaChange],
+    gdp_shocks: list[sc.GdpShock],
+    fs: ForecastSeries,
+    origin: int,
+) -> set[str]:
+    """The partners a scenario changes; each needs a series of its own at the origin.
+
+    Raises:
+        ValueError: A changed partner has no series of its own at the origin.
+    """
+    affected = {c.partner for c in fta_changes} | {g.partner for g in gdp_shocks}
+    missing = sorted(affected - set(fs.partners))
+    if missing:
+        raise ValueError(
+            f"scenario {name}: {missing} have no series of their own at origin "
+            f"{origin}; their exports cannot be moved"
+        )
+    return affected
+
+
+def _path_multipliers(
+    engine: EngineResult, coef: pd.Series, cov: pd.DataFrame, delta: pd.DataFrame, seed: int
+) -> pd.DataFrame:
+    """One coefficient draw per baseline sample path, turned into the scenario's multipliers."""
+    path_ids = np.sort(engine.paths["path"].unique())
+    draws = sc.draw_coefficients(coef, cov, n_paths=len(path_ids), seed=seed)
+    return sc.scenario_multipliers(delta, draws, path_ids)
+
+
+def _effects_meta(
+    scenario: ScenarioConfig, dependence_set: tuple[str, ...], world: Any
+) -> dict[str, Any]:
+    """The meta keys of the effect model: dependence set, ``effects``, the world fit's summary."""
+    meta: dict[str, Any] = {"dependence_set": list(dependence_set), "effects": scenario.effects}
+    if world is not None:
+        meta.update(world_meta(world))
+    return meta
+
+
+def _reporter_gravity(
+    panel: pd.DataFrame, tables: dict[str, pd.DataFrame], origin: int, log: Callable[[str], None]
+) -> tuple[scenario_gravity.ScenarioGravity, dict[str, dict[str, float]]]:
+    """The reporter's gravity PPML fitted to data up to ``origin``, and its coefficient summary."""
+    gravity = scenario_gravity.fit_scenario_gravity(
+        panel, tables["indicators"], tables["pairs"], tables["fta"], origin=origin
+    )
+    summary = gravity.summary()
+    log(
+        "  gravity PPML           "
+        + ", ".join(
+            f"{k} {v['coef']:+.3f} [{v['ci_low']:+.3f}, {v['ci_high']:+.3f}]"
+            for k, v in summary.items()
+        )
+        + f"; {gravity.n_obs:,} partner-years"
+    )
+    return gravity, summary
+
+
+def _regression_check(
+    panel: pd.DataFrame,
+    tables: dict[str, pd.DataFrame],
+    design: sc.ScenarioDesign,
+    origin: int,
+    horizon: int,
+    log: Callable[[str], None],
+) -> Any:
+    """The regression cross-check (GBM and ridge) on the feature rows known at the origin."""
+    features = build_features(
+        panel,
+        tables["indicators"],
+        tables["pairs"],
+        tables["fta"],
+        tables["kor_totals"],
+        origins=range(int(panel["year"].min()) + _MIN_HISTORY, origin + 1),
+        horizon=horizon,
+        demand="known",
+    )
+    regression = scenario_effects.regression_effects(features, design, origin=origin)
+    log("  regression cross-check GBM and ridge on feature rows known at the origin")
+    return regression
+
+
+def _baseline(
+    config: RunConfig,
+    tables: dict[str, pd.DataFrame],
+    origin: int,
+    baseline: tuple[ForecastSeries, EngineResult] | None,
+    log: Callable[[str], None],
+) -> tuple[ForecastSeries, EngineResult]:
+    """The run's baseline when the scenario starts at the run's last year, else one at ``origin``."""
+    if baseline is not None and origin == config.years.end:
+        log("  baseline               reused the run's forecast")
+        return baseline
+    before = memo.stats()
+    fs, engine = baseline_at(config, tables, origin)
+    log(
+        f"  baseline               forecast from {origin}, model {engine.model}"
+        + _reused(before, memo.stats())
+    )
+    return fs, engine
+
+
+def _world_gravity(
+    tables: dict[str, pd.DataFrame],
+    origin: int,
+    design: sc.ScenarioDesign,
+    fta_changes: list[sc.FtaChange],
+    gdp_shocks: list[sc.GdpShock],
+    years: range,
+    log: Callable[[str], None],
+) -> tuple[Any, Any, Any]:
+    """The world gravity fit that prices a ``world_gravity`` scenario, its panel and deltas."""
+    world, world_panel = ws.world_scenario_fit(tables, origin=origin)
+    delta = ws.world_delta(design, fta_changes, gdp_shocks, years=years)
+    log(
+        "  world gravity PPML     "
+        + ", ".join(f"{k} {v:+.3f}" for k, v in world.coef.items())
+        + f"; {world.n_obs:,} flows {world.years[0]}-{world.years[-1]}, "
+        f"fit {world.fit_seconds:.1f} s (these price the scenario)"
+    )
+    return world, world_panel, delta
+
+
+def _log_effects(
+    partners: pd.DataFrame, levels: tuple[int, ...], started: float, log: Callable[[str], None]
+) -> None:
+    """The outcome line (ex ante scenarios) and the effect on the top partners in the last year."""
     lv = levels[0]
     last = partners.loc[partners["year"] == partners["year"].max()]
     effects = [
@@ -274,7 +348,8 @@ def run_scenario(
         for _, r in last.head(3).iterrows()
     ]
     more = f" and {len(last) - 3} more partners" if len(last) > 3 else ""
-    from reports.content import outcome_check  # the report's wording; loads the report stack
+    # the report's wording; loads the report stack
+    from exportcast.reports.sections_scenarios import outcome_check
 
     outcome = outcome_check(partners, {}, lv, prefix="", caveat=False)
     if outcome:  # an ex ante scenario whose first years are known
@@ -283,7 +358,6 @@ def run_scenario(
         f"  effect                 {int(last['year'].iat[0])}: {', '.join(effects)}{more}; "
         f"done in {time.perf_counter() - started:.1f} s"
     )
-    return sc.ScenarioResult(partners=partners, indices=indices, meta=meta)
 
 
 def _meta(
@@ -292,7 +366,7 @@ def _meta(
     fta_changes: list[sc.FtaChange],
     gdp_shocks: list[sc.GdpShock],
     design: sc.ScenarioDesign,
-    gravity: sc.ScenarioGravity,
+    gravity: scenario_gravity.ScenarioGravity,
     summary: dict[str, dict[str, float]],
     engine: EngineResult,
     tables: dict[str, pd.DataFrame],

@@ -30,10 +30,11 @@ from prefect.schedules import Cron, Schedule
 from prefect.settings import get_current_settings, temporary_settings
 from prefect.types.entrypoint import EntrypointType
 
-from configs import RunConfig, config_hash
-from features.errors import ExportcastError
-from flows.pipeline import code_version, prefect_settings
-from flows.update_flow import update_then_forecast
+from exportcast.configs import RunConfig, config_hash
+from exportcast.features.errors import ExportcastError
+from exportcast.flows.cache_keys import code_version
+from exportcast.flows.pipeline import prefect_settings
+from exportcast.flows.update_flow import update_then_forecast
 
 __all__ = [
     "SHUTDOWN_GRACE_S",

@@ -16,14 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from features.errors import ExportcastError
-from flows.io import atomic_write, read_parquet, sha256_file, write_parquet
-from flows.sources_meta import SOURCES
+from exportcast.features.errors import ExportcastError
+from exportcast.flows.io import atomic_write, read_parquet, sha256_file, write_parquet
+from exportcast.flows.sources_meta import SOURCES
 
 if TYPE_CHECKING:  # pandas and the adapters load on first use (`exportcast vintages` needs neither)
     import pandas as pd
 
-    from features.sources._common import Loaded
+    from exportcast.features.sources._common import Loaded
+
+    # table name -> (frame, source folders, what was loaded)
+    _Tables = dict[str, tuple[pd.DataFrame, list[str], list[Loaded]]]
 
 __all__ = [
     "MANIFEST_NAME",
@@ -61,7 +64,7 @@ class Snapshot:
 
 
 def _drop_row(frame: pd.DataFrame) -> pd.DataFrame:
-    from features.sources._common import ROW
+    from exportcast.features.sources._common import ROW
 
     return frame.drop(columns=[ROW], errors="ignore").reset_index(drop=True)
 
@@ -72,55 +75,49 @@ def _years(frame: pd.DataFrame) -> list[int] | None:
     return [int(frame["year"].min()), int(frame["year"].max())]
 
 
-def _build_tables(
-    raw: Path, log: Callable[[str], None]
-) -> dict[str, tuple[pd.DataFrame, list[str], list[Loaded]]]:
-    # Imports here so that loading a snapshot does not import every adapter.
-    from features.sources.cepii import (
-        combine_points,
-        fill_missing_pairs,
-        load_cepii_distances,
-        load_cepii_geo,
-    )
-    from features.sources.countries import load_countries, load_income_history
-    from features.sources.demography import (
-        load_gapminder,
-        load_gapminder_geo,
-        load_wpp_population,
-    )
-    from features.sources.dots import load_dots_exports
-    from features.sources.fta import load_korea_fta
-    from features.sources.kosis import load_kosis_exports
-    from features.sources.wdi import load_wdi
-    from features.sources.weo import load_weo, weo_wide
-    from features.sources.weo_vintages import (
-        load_weo_latest_vintage,
-        load_weo_vintages,
-        weo_vintages_table,
-    )
-    from features.sources.wto_rta import load_wto_rtas
+def _build_tables(raw: Path, log: Callable[[str], None]) -> _Tables:
+    # Each reader imports its adapters, so that loading a snapshot does not import every adapter.
+    tables: _Tables = {}
+    kor = _read_kosis(raw, tables, log)
+    dots, wdi = _read_dots(raw, tables, log)
+    _read_indicators(raw, tables, wdi, log)
+    _read_geography(raw, tables, kor, dots, log)
+    _read_weo_vintages(raw, tables, log)
+    _read_rtas(raw, tables, log)
+    return tables
 
-    tables: dict[str, tuple[pd.DataFrame, list[str], list[Loaded]]] = {}
 
-    def step(name: str) -> float:
-        log(f"  reading {name} ...")
-        return time.perf_counter()
+def _step(log: Callable[[str], None], name: str) -> float:
+    log(f"  reading {name} ...")
+    return time.perf_counter()
 
-    t = step("KOSIS exports by partner")
+
+def _read_kosis(raw: Path, tables: _Tables, log: Callable[[str], None]) -> Loaded:
+    """Korea's exports by partner and totals (KOSIS)."""
+    from exportcast.features.sources.kosis import load_kosis_exports
+
+    t = _step(log, "KOSIS exports by partner")
     kor, kor_totals = load_kosis_exports(
         raw / "kdiplo_kosis" / "trade_data.csv", start=KOR_YEARS[0], end=KOR_YEARS[1]
     )
     tables["kor_exports"] = (_drop_row(kor.frame), ["kdiplo_kosis"], [kor])
     tables["kor_totals"] = (kor_totals, ["kdiplo_kosis"], [])
     log(f"    {kor.summary()} ({time.perf_counter() - t:.1f}s)")
+    return kor
 
-    t = step("WDI indicators")
+
+def _read_dots(raw: Path, tables: _Tables, log: Callable[[str], None]) -> tuple[Loaded, Loaded]:
+    """WDI (its merchandise exports check the DOTS totals) and the all-reporter IMF DOTS panel."""
+    from exportcast.features.sources.dots import load_dots_exports
+    from exportcast.features.sources.wdi import load_wdi
+
+    t = _step(log, "WDI indicators")
     wdi = load_wdi(raw / "wdi", start=INDICATOR_YEARS[0], end=INDICATOR_YEARS[1])
     log(f"    {wdi.summary()} ({time.perf_counter() - t:.1f}s)")
     reference = wdi.frame[["country", "year", "merch_exports_usd"]].dropna()
     reference = reference.rename(columns={"country": "reporter", "merch_exports_usd": "total_usd"})
 
-    t = step("IMF DOTS, all reporters")
+    t = _step(log, "IMF DOTS, all reporters")
     dots = load_dots_exports(
         raw / "imf_dots" / "dots_exports_by_partner_all_reporters_1960_2020.csv.gz",
         start=DOTS_YEARS[0],
@@ -129,8 +126,15 @@ def _build_tables(
     )
     tables["dots_exports"] = (_drop_row(dots.frame), ["imf_dots"], [dots])
     log(f"    {dots.summary()} ({time.perf_counter() - t:.1f}s)")
+    return dots, wdi
 
-    t = step("IMF WEO Oct-2025 and UN WPP 2024")
+
+def _read_indicators(raw: Path, tables: _Tables, wdi: Loaded, log: Callable[[str], None]) -> None:
+    """Partner indicators: WDI, IMF WEO, Gapminder and UN WPP merged."""
+    from exportcast.features.sources.demography import load_gapminder, load_wpp_population
+    from exportcast.features.sources.weo import load_weo, weo_wide
+
+    t = _step(log, "IMF WEO Oct-2025 and UN WPP 2024")
     weo = load_weo(
         raw / "imf_weo" / "weo_2025oct_values.csv", start=INDICATOR_YEARS[0], end=INDICATOR_YEARS[1]
     )
@@ -151,7 +155,22 @@ def _build_tables(
     )
     log(f"    {weo.summary()}; {gap.summary()}; {wpp.summary()} ({time.perf_counter() - t:.1f}s)")
 
-    t = step("CEPII GeoDist, countries, income groups, Korea FTAs")
+
+def _read_geography(
+    raw: Path, tables: _Tables, kor: Loaded, dots: Loaded, log: Callable[[str], None]
+) -> None:
+    """Distances (CEPII, gaps filled from coordinates), countries, income groups, Korea's FTAs."""
+    from exportcast.features.sources.cepii import (
+        combine_points,
+        fill_missing_pairs,
+        load_cepii_distances,
+        load_cepii_geo,
+    )
+    from exportcast.features.sources.countries import load_countries, load_income_history
+    from exportcast.features.sources.demography import load_gapminder_geo
+    from exportcast.features.sources.fta import load_korea_fta
+
+    t = _step(log, "CEPII GeoDist, countries, income groups, Korea FTAs")
     dist = load_cepii_distances(raw / "cepii_geodist" / "dist_cepii.csv")
     geo = load_cepii_geo(raw / "cepii_geodist" / "geo_cepii.csv")
     countries = load_countries(raw / "country_ref" / "countries.csv")
@@ -173,7 +192,16 @@ def _build_tables(
     tables["fta"] = (_drop_row(fta.frame), ["korea_fta"], [fta])
     log(f"    {dist.summary()}; {fta.summary()} ({time.perf_counter() - t:.1f}s)")
 
-    t = step("IMF WEO vintages (historical forecasts and October 2025)")
+
+def _read_weo_vintages(raw: Path, tables: _Tables, log: Callable[[str], None]) -> None:
+    """Every WEO vintage's forecasts (historical vintages and the October 2025 one)."""
+    from exportcast.features.sources.weo_vintages import (
+        load_weo_latest_vintage,
+        load_weo_vintages,
+        weo_vintages_table,
+    )
+
+    t = _step(log, "IMF WEO vintages (historical forecasts and October 2025)")
     hist = load_weo_vintages(raw / "imf_weo_vintages" / "weo_historical_forecasts.parquet")
     latest, outturns = load_weo_latest_vintage(raw / "imf_weo" / "weo_2025oct_values.csv")
     vintages = weo_vintages_table(_drop_row(hist.frame), _drop_row(latest.frame), outturns)
@@ -183,11 +211,16 @@ def _build_tables(
         [hist, latest],
     )
     log(f"    {hist.summary()}; {latest.summary()} ({time.perf_counter() - t:.1f}s)")
-    t = step("WTO RTA database (agreement pairs)")
+
+
+def _read_rtas(raw: Path, tables: _Tables, log: Callable[[str], None]) -> None:
+    """The WTO RTA database (agreement pairs)."""
+    from exportcast.features.sources.wto_rta import load_wto_rtas
+
+    t = _step(log, "WTO RTA database (agreement pairs)")
     rtas = load_wto_rtas(raw / "wto_rta" / "all_rtas.csv")
     tables["rtas"] = (_drop_row(rtas.frame), ["wto_rta"], [rtas])
     log(f"    {rtas.summary()} ({time.perf_counter() - t:.1f}s)")
-    return tables
 
 
 def _merge_indicators(

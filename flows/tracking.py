@@ -1,241 +1,50 @@
-"""MLflow tracking: the only module that imports mlflow.
+"""MLflow runs of a job: open one, log to it, end it FINISHED, FAILED or KILLED.
 
-One experiment per reporter (``exportcast-KOR``), one run per pipeline run. The store is a
-SQLite database, ``sqlite:///<project>/mlruns/mlflow.db`` with artifacts in
-``<project>/mlruns/artifacts`` (MLflow 3.17 refuses the plain file store), unless
-``tracking.uri`` in the config or ``$MLFLOW_TRACKING_URI`` names another one, e.g. an MLflow
-server. Relative SQLite paths resolve against the project, so every working directory sees the
-same store.
+One experiment per reporter (``exportcast-KOR``), one run per pipeline run
+(:func:`tracked_run`), nested runs per model and scenario (:meth:`TrackedRun.nested_run`).
+The store and its redaction are :mod:`flows.tracking_store`; querying finished runs is
+:mod:`flows.tracking_runs`; the MLflow UI server is :mod:`flows.tracking_ui`.
 
-Nothing secret reaches MLflow: parameters and tags whose names look like credentials are
-redacted, and user:password parts of URLs are dropped.
-
-Two modules import mlflow: this one, and :mod:`flows.champion`, which defines the pyfunc
-``PythonModel`` of the registered forecaster (MLflow pickles that class by reference, so it
-lives in a module of its own that loading code can import).
+The ``flows/tracking*.py`` modules import mlflow, and :mod:`flows.champion`, which defines the
+pyfunc ``PythonModel`` of the registered forecaster (MLflow pickles that class by reference, so
+it lives in a module of its own that loading code can import).
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import json
 import logging
 import math
 import os
-import re
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
 
-from features.errors import ExportcastError
-from flows.io import PROJECT_ROOT
+from exportcast.flows.tracking_store import (
+    MAX_TAG_CHARS,
+    RunRecord,
+    Store,
+    ensure_experiment,
+    flatten_params,
+    mlflow_client,
+    redact_tags,
+    store_lock,
+    strip_userinfo,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
     from mlflow import MlflowClient
 
-__all__ = [
-    "DEFAULT_DB",
-    "REDACTED",
-    "RunRecord",
-    "Store",
-    "TrackedRun",
-    "TrackingError",
-    "dependence_figure",
-    "download_folder",
-    "flatten_params",
-    "latest_run_with",
-    "log_artifacts",
-    "recent_runs",
-    "redact_tags",
-    "resolve_store",
-    "run_ui_server",
-    "server_command",
-    "tracked_run",
-]
+__all__ = ["TrackedRun", "tracked_run"]
 
-DEFAULT_DB = PROJECT_ROOT / "mlruns" / "mlflow.db"
-REDACTED = "[redacted]"
-# Names of settings that hold credentials: *_key, *token*, *password*, *secret*, ...
-_SECRET_NAME = re.compile(
-    r"(^|[_.-])key$|apikey|token|passw(or)?d|passwd|secret|credential|auth|private", re.I
-)
-_MAX_PARAM_CHARS = 6000  # MLflow's limit for one parameter value
-_MAX_TAG_CHARS = 5000
 _BATCH_METRICS = 1000  # MLflow's limit per log_batch call
 _BATCH_PARAMS = 100
-
-
-class TrackingError(ExportcastError, RuntimeError):
-    """The tracking store is unusable (wrong kind of URI, deleted experiment, ...)."""
-
-
-@dataclass(frozen=True)
-class Store:
-    """A resolved tracking store.
-
-    Attributes:
-        uri: Tracking URI, absolute for SQLite.
-        artifacts: Artifact root for new experiments (SQLite stores); None lets a tracking
-            server decide.
-    """
-
-    uri: str
-    artifacts: str | None = None
-
-    @property
-    def db_path(self) -> Path | None:
-        """The SQLite file of a local store, else None."""
-        if not self.uri.startswith("sqlite:///"):
-            return None
-        return Path(self.uri.removeprefix("sqlite:///"))
-
-    @property
-    def display(self) -> str:
-        """The URI without user:password, for messages and tags."""
-        return _strip_userinfo(self.uri)
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """Where a finished MLflow run lives."""
-
-    run_id: str
-    experiment: str
-    experiment_id: str
-    uri: str
-
-
-def resolve_store(uri: str | None = None, artifacts: str | Path | None = None) -> Store:
-    """Pick the tracking store: ``uri``, else ``$MLFLOW_TRACKING_URI``, else the project's.
-
-    Args:
-        uri: A tracking URI from the config (``tracking.uri``), or None.
-        artifacts: Artifact root for a SQLite store; None puts ``artifacts/`` next to the
-            database file. Ignored for tracking servers (they decide).
-
-    Returns:
-        The store, with SQLite paths made absolute (relative ones against the project).
-
-    Raises:
-        TrackingError: The URI is a plain folder or ``file:`` store, or an in-memory SQLite.
-    """
-    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{DEFAULT_DB}"
-    scheme = urlsplit(uri).scheme
-    if scheme in ("", "file") or (len(scheme) == 1 and uri[1:3] == ":\\"):
-        raise TrackingError(
-            f"tracking URI {uri!r} is a plain file store, which MLflow 3.17+ refuses; use "
-            "sqlite:///path/to/mlflow.db or an http(s):// MLflow server"
-        )
-    if scheme != "sqlite":
-        return Store(uri=uri)
-    if not uri.startswith("sqlite:///") or uri in ("sqlite:///", "sqlite:///:memory:"):
-        raise TrackingError(f"tracking URI {uri!r}: expected sqlite:///path/to/mlflow.db")
-    db = _project_path(uri.removeprefix("sqlite:///"))
-    root = _project_path(artifacts) if artifacts is not None else db.parent / "artifacts"
-    return Store(uri=f"sqlite:///{db}", artifacts=str(root))
-
-
-def _project_path(path: str | Path) -> Path:
-    path = Path(path).expanduser()
-    return (path if path.is_absolute() else PROJECT_ROOT / path).resolve()
-
-
-def _strip_userinfo(text: str) -> str:
-    parts = urlsplit(text)
-    if not parts.netloc or "@" not in parts.netloc:
-        return text
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
-
-
-def _redact(name: str, value: Any) -> str:
-    if _SECRET_NAME.search(name):
-        return REDACTED
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    return _strip_userinfo(text)
-
-
-def flatten_params(data: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
-    """Flatten a nested config into MLflow parameters ``section.key -> text``, secrets redacted.
-
-    Args:
-        data: The config as JSON-like data (``model_dump(mode="json")``).
-        prefix: Prepended to every name (used for recursion).
-
-    Returns:
-        Parameter names and values; lists become JSON, values of credential-like names
-        (``*_key``, ``*token*``, ``*password*``, ``*secret*``, ...) become ``[redacted]``, and
-        URLs lose their user:password part.
-    """
-    out: dict[str, str] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and not _SECRET_NAME.search(str(key)):
-            out.update(flatten_params(value, f"{name}."))
-        else:
-            out[name] = _redact(str(key), value)[:_MAX_PARAM_CHARS]
-    return out
-
-
-def redact_tags(tags: Mapping[str, Any]) -> dict[str, str]:
-    """Tags as text, with the same redaction as parameters."""
-    return {k: _redact(k, v)[:_MAX_TAG_CHARS] for k, v in tags.items() if v is not None}
-
-
-@contextlib.contextmanager
-def _store_lock(store: Store) -> Iterator[None]:
-    # Two processes opening a new SQLite store at once would both run MLflow's schema
-    # migrations; a lock next to the database serialises the first open.
-    db = store.db_path
-    if db is None:
-        yield
-        return
-    db.parent.mkdir(parents=True, exist_ok=True)
-    with open(db.with_name(db.name + ".lock"), "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def _client(store: Store) -> MlflowClient:
-    from mlflow import MlflowClient
-
-    return MlflowClient(tracking_uri=store.uri)
-
-
-def _experiment_id(client: MlflowClient, store: Store, name: str) -> str:
-    from mlflow.exceptions import MlflowException
-
-    experiment = client.get_experiment_by_name(name)
-    if experiment is None:
-        location = str(Path(store.artifacts) / name) if store.artifacts else None
-        try:
-            return client.create_experiment(name, artifact_location=location)
-        except MlflowException:  # created by a concurrent run in between
-            experiment = client.get_experiment_by_name(name)
-            if experiment is None:
-                raise
-    if experiment.lifecycle_stage != "active":
-        raise TrackingError(
-            f"MLflow experiment {name!r} in {store.display} is deleted; restore it with "
-            f"'mlflow experiments restore --experiment-id {experiment.experiment_id}' or set "
-            "tracking.experiment"
-        )
-    return experiment.experiment_id
 
 
 class TrackedRun:
@@ -479,9 +288,9 @@ def tracked_run(
     Yields:
         The open run.
     """
-    with _store_lock(store):
-        client = _client(store)
-        experiment_id = _experiment_id(client, store, experiment)
+    with store_lock(store):
+        client = mlflow_client(store)
+        experiment_id = ensure_experiment(client, store, experiment)
     run = client.create_run(experiment_id, tags=redact_tags(tags or {}), run_name=run_name)
     record = RunRecord(run.info.run_id, experiment, experiment_id, store.display)
     with _terminating(client, record.run_id):
@@ -506,7 +315,7 @@ def _terminating(client: MlflowClient, run_id: str) -> Iterator[None]:
             status = "KILLED"  # Ctrl-C, SystemExit, Prefect cancellation
         with contextlib.suppress(Exception):
             message = f"{type(exc).__name__}: {exc}"
-            client.set_tag(run_id, "error", _strip_userinfo(message)[:_MAX_TAG_CHARS])
+            client.set_tag(run_id, "error", strip_userinfo(message)[:MAX_TAG_CHARS])
         raise
     finally:
         try:
@@ -515,212 +324,3 @@ def _terminating(client: MlflowClient, run_id: str) -> Iterator[None]:
             # Never hide the run's own error behind a bookkeeping one.
             if status == "FINISHED":
                 raise
-
-
-def log_artifacts(store: Store, run_id: str, folders: Mapping[str, Sequence[Path]]) -> None:
-    """Attach files to a run (finished or not) under artifact folders.
-
-    Args:
-        store: The tracking store.
-        run_id: The run.
-        folders: Artifact folder -> local files to put there.
-    """
-    client = _client(store)
-    for folder, paths in folders.items():
-        for path in paths:
-            client.log_artifact(run_id, str(path), artifact_path=folder)
-
-
-def _get_run(client: MlflowClient, store: Store, run_id: str) -> Any:
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return client.get_run(run_id)
-    except MlflowException as exc:
-        raise TrackingError(f"no MLflow run {run_id!r} in {store.display}") from exc
-
-
-def latest_run_with(store: Store, experiment: str, artifact: str) -> str:
-    """The newest FINISHED run of an experiment that has the given artifact file.
-
-    Raises:
-        TrackingError: No such experiment or run.
-    """
-    client = _client(store)
-    found = client.get_experiment_by_name(experiment)
-    if found is None:
-        raise TrackingError(f"no MLflow experiment {experiment!r} in {store.display}")
-    runs = client.search_runs(
-        [found.experiment_id],
-        filter_string="attributes.status = 'FINISHED'",
-        order_by=["attributes.start_time DESC"],
-        max_results=50,
-    )
-    folder, _, name = artifact.rpartition("/")
-    for run in runs:
-        if "mlflow.parentRunId" in run.data.tags:
-            continue
-        listed = {Path(f.path).name for f in client.list_artifacts(run.info.run_id, folder)}
-        if name in listed:
-            return run.info.run_id
-    raise TrackingError(
-        f"no finished run in {experiment!r} ({store.display}) has {artifact}; "
-        "run 'exportcast run' first"
-    )
-
-
-def download_folder(store: Store, run_id: str, folder: str, dest: Path) -> Path:
-    """Download an artifact folder of a run into ``dest`` and return the local folder.
-
-    Raises:
-        TrackingError: Unknown run, or the run has no such folder.
-    """
-    client = _client(store)
-    _get_run(client, store, run_id)
-    if not client.list_artifacts(run_id, folder):
-        raise TrackingError(
-            f"MLflow run {run_id} has no {folder}/ artifacts (runs before the report existed, "
-            "or runs without forecasts, cannot be re-reported)"
-        )
-    return Path(client.download_artifacts(run_id, folder, str(dest)))
-
-
-def recent_runs(store: Store, experiment: str, limit: int = 10) -> list[dict[str, Any]]:
-    """The latest top-level runs of an experiment (one per job, not the nested ones), newest first.
-
-    Args:
-        store: The tracking store.
-        experiment: Experiment name.
-        limit: At most this many runs.
-
-    Returns:
-        One dict per run: ``run_id``, ``start`` (local datetime), ``status``, ``data_vintage``,
-        ``config_hash``, ``code_version``, ``last_year``, ``dependence_share`` (its value in
-        the last history year, None when not logged), ``dependence_forecast`` and
-        ``forecast_year`` (the central forecast in the last forecast year; None without
-        forecasts). Empty when the store or the experiment does not exist yet.
-    """
-    if store.db_path is not None and not store.db_path.exists():
-        return []
-    with _store_lock(store):
-        client = _client(store)
-        found = client.get_experiment_by_name(experiment)
-    if found is None:
-        return []
-    # top-level runs only: each job's nested model and scenario runs are part of it
-    runs = client.search_runs(
-        [found.experiment_id],
-        filter_string="tags.mlflow.parentRunId IS NULL",
-        order_by=["attributes.start_time DESC"],
-        max_results=limit,
-    )
-    out = []
-    for run in runs:
-        tags, metrics = run.data.tags, run.data.metrics
-        forecast = metrics.get("dependence_share_forecast")
-        horizon, last = run.data.params.get("horizon"), tags.get("last_year")
-        ahead = int(last) + int(horizon) if forecast is not None and horizon and last else None
-        out.append(
-            {
-                "run_id": run.info.run_id,
-                "start": datetime.fromtimestamp(run.info.start_time / 1000),
-                "status": run.info.status,
-                "data_vintage": tags.get("data_vintage"),
-                "config_hash": tags.get("config_hash"),
-                "code_version": tags.get("code_version"),
-                "last_year": tags.get("last_year"),
-                # MLflow reports the value at the largest step: the last history year.
-                "dependence_share": metrics.get("dependence_share"),
-                # the forecast metric's largest step is the last forecast year
-                "dependence_forecast": forecast,
-                "forecast_year": ahead,
-            }
-        )
-    return out
-
-
-def server_command(store: Store, *, host: str = "127.0.0.1", port: int = 5000) -> list[str]:
-    """The ``mlflow server`` command line that shows a local store in the browser.
-
-    Raises:
-        TrackingError: The store is a tracking server already (open its URL instead).
-    """
-    if store.db_path is None:
-        raise TrackingError(
-            f"the tracking store {store.display} is an MLflow server already; open it in a browser"
-        )
-    return [
-        sys.executable, "-m", "mlflow", "server",
-        "--backend-store-uri", store.uri,
-        "--default-artifact-root", str(store.artifacts),
-        "--host", host,
-        "--port", str(port),
-        "--workers", "1",
-    ]  # fmt: skip
-
-
-def run_ui_server(store: Store, *, host: str = "127.0.0.1", port: int = 5000) -> int:
-    """Run ``mlflow server`` on a local store in the foreground until Ctrl-C or SIGTERM.
-
-    MLflow's background job runner (GenAI jobs) is switched off unless the environment says
-    otherwise: exportcast does not use it, and it slows the start and the stop.
-
-    Returns:
-        The server's exit code (0 after Ctrl-C).
-    """
-    env = {**os.environ}
-    env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
-    proc = subprocess.Popen(server_command(store, host=host, port=port), env=env)
-
-    def _stop(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, _stop)
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        return 0
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def dependence_figure(
-    frame: pd.DataFrame, *, reporter: str, partners: Sequence[str], title: str | None = None
-) -> Figure:
-    """A line chart of the dependence share and each partner's share by year (in %).
-
-    Args:
-        frame: Concentration rows with ``year``, ``share_<ISO3>`` and ``dependence_share``.
-        reporter: ISO3 of the reporter (for the title).
-        partners: The dependence set, in order.
-        title: Overrides the default title.
-
-    Returns:
-        A matplotlib figure (Agg canvas; no pyplot state).
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(8, 4.5), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    years = frame["year"].astype(int)
-    if len(partners) > 1:
-        label = " + ".join(partners)
-        ax.plot(years, 100 * frame["dependence_share"], lw=2.5, color="black", label=label)
-    for code in partners:
-        ax.plot(years, 100 * frame[f"share_{code}"], lw=1.5, label=code)
-    ax.set_ylabel("share of exports (%)")
-    ax.set_xlabel("year")
-    ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
-    ax.legend(frameon=False)
-    ax.set_title(title or f"{reporter}: export dependence on {', '.join(partners)}")
-    fig.tight_layout()
-    return fig

@@ -23,13 +23,13 @@ from typing import Any
 
 import pandas as pd
 
-from features.changes import REVISION_ABS_USD, REVISION_REL, what_changed
-from features.panel import build_trade_panel
-from features.release import merge_indicator, merge_release
-from features.sources._common import SourceError
-from features.sources.inbox import Release, parse_inbox_file
-from flows.io import atomic_write, project_path, sha256_file, write_csv, write_parquet
-from flows.snapshot import (
+from exportcast.features.changes import REVISION_ABS_USD, REVISION_REL, what_changed
+from exportcast.features.panel import build_trade_panel
+from exportcast.features.release import merge_indicator, merge_release
+from exportcast.features.sources._common import SourceError
+from exportcast.features.sources.inbox import Release, parse_inbox_file
+from exportcast.flows.io import atomic_write, project_path, sha256_file, write_csv, write_parquet
+from exportcast.flows.snapshot import (
     MANIFEST_NAME,
     SnapshotError,
     _canonical,
@@ -37,7 +37,7 @@ from flows.snapshot import (
     load_snapshot,
     table_entry,
 )
-from flows.vintages import (
+from exportcast.flows.vintages import (
     RELEASE_NAME,
     VintageError,
     activate,

@@ -17,9 +17,10 @@ import pandas as pd
 from prefect import flow
 from prefect.logging import get_run_logger
 
-from configs import RunConfig
-from features.changes import headline_move
-from flows.pipeline import RunResult, _stop_workers_of_deployed_run, forecast_exports
+from exportcast.configs import RunConfig
+from exportcast.features.changes import headline_move
+from exportcast.flows.pipeline import _stop_workers_of_deployed_run, forecast_exports
+from exportcast.flows.run_info import RunResult
 
 __all__ = ["record_update", "update_data", "update_then_forecast"]
 
@@ -32,12 +33,12 @@ def update_data(config: RunConfig, fetch: list[str] | None = None) -> dict[str, 
         ``status`` ("new", "no new data", "nothing to do", "failed"), ``active``,
         ``previous``, ``message`` and the summary ``lines``.
     """
-    from flows.update import country_names, run_update
+    from exportcast.flows.update import country_names, run_update
 
     logger = get_run_logger()
     fetched: list = []
     if fetch:
-        from flows.connectors import ConnectorError, fetch_sources
+        from exportcast.flows.connectors import ConnectorError, fetch_sources
 
         try:
             fetched = fetch_sources(
@@ -79,15 +80,15 @@ def record_update(config: RunConfig, result: RunResult, update: dict[str, Any]) 
     """
     from mlflow import MlflowClient
 
-    from flows import tracking
-    from flows.update import CHANGES_NAME
-    from flows.vintages import resolve_vintage
+    from exportcast.flows import tracking_runs, tracking_store
+    from exportcast.flows.update import CHANGES_NAME
+    from exportcast.flows.vintages import resolve_vintage
 
     if result.mlflow_run_id is None:
         return {}
-    store = tracking.resolve_store(config.tracking.uri, config.tracking.artifacts)
+    store = tracking_store.resolve_store(config.tracking.uri, config.tracking.artifacts)
     experiment = config.tracking.experiment.format(reporter=config.reporter)
-    runs = tracking.recent_runs(store, experiment, limit=3)
+    runs = tracking_runs.recent_runs(store, experiment, limit=3)
     this = next((r for r in runs if r["run_id"] == result.mlflow_run_id), None)
     prev = next((r for r in runs if r["start"] < (this or runs[0])["start"]), None)
     tags = {"data_update": str(update.get("status"))}
@@ -109,7 +110,7 @@ def record_update(config: RunConfig, result: RunResult, update: dict[str, Any]) 
         _, folder = resolve_vintage(result.vintage, data.vintages_dir, data.snapshot_dir)
         if (folder / CHANGES_NAME).is_file():
             target = folder / CHANGES_NAME
-            tracking.log_artifacts(store, result.mlflow_run_id, {"what_changed": [target]})
+            tracking_runs.log_artifacts(store, result.mlflow_run_id, {"what_changed": [target]})
             artifact = f"what_changed/{CHANGES_NAME}"
     return {"tags": tags, "metrics": metrics, "artifact": artifact}
 

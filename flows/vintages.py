@@ -26,8 +26,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from flows.io import PROJECT_ROOT, atomic_write, project_path
-from flows.snapshot import MANIFEST_NAME, SnapshotError, read_manifest
+from exportcast.flows.io import atomic_write, project_path, project_root
+from exportcast.flows.snapshot import MANIFEST_NAME, SnapshotError, read_manifest
 
 __all__ = [
     "ACTIVE_NAME",
@@ -81,7 +81,7 @@ class VintageInfo:
 def store_dir(vintages_dir: str | Path) -> Path:
     """The store folder; a relative path resolves against the project root."""
     path = Path(vintages_dir).expanduser()
-    return path if path.is_absolute() else PROJECT_ROOT / path
+    return path if path.is_absolute() else project_root() / path
 
 
 def _embedded(snapshot_dir: str | Path) -> tuple[str, Path] | None:

@@ -3,7 +3,7 @@
 The engine knows nothing about trade: it works on any long frame ``unique_id, ds, y`` (plus
 optional exogenous columns) of positive annual series. Quick start::
 
-    from models import cross_validate, forecast
+    from exportcast.models import cross_validate, forecast
 
     fcst = forecast(df, h=5)  # backtest-selected model with conformal 80/95 % intervals
     cv = cross_validate(df, h=5, n_windows=5)  # every default model + their Ensemble
@@ -12,10 +12,11 @@ The building blocks live in ``models.forecasting`` (``forecast_panel``, ``cross_
 ``models.timeseries``, ``models.metrics``, ``models.intervals`` and ``models.ensemble``.
 """
 
-from models.auto import cross_validate, default_models, forecast
-from models.forecasting import check_series, forecast_panel
-from models.protocol import Forecaster, NotFittedError
-from models.timeseries import AutoARIMA, DampedETS, Drift, Naive, Theta
+from exportcast.models.auto import cross_validate, default_models, forecast
+from exportcast.models.forecasting import forecast_panel
+from exportcast.models.protocol import Forecaster, NotFittedError
+from exportcast.models.series_checks import check_series
+from exportcast.models.timeseries import AutoARIMA, DampedETS, Drift, Naive, Theta
 
 __all__ = [
     "AutoARIMA",

@@ -24,13 +24,14 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from models.ensemble import add_ensemble, select_by_backtest
-from models.forecasting import check_series, forecast_panel
-from models.forecasting import cross_validate as _engine_cross_validate
-from models.intervals import apply_conformal, fit_conformal
-from models.metrics import score_cv
-from models.protocol import Forecaster
-from models.timeseries import AutoARIMA, DampedETS, Drift, Naive, Theta
+from exportcast.models.ensemble import add_ensemble, select_by_backtest
+from exportcast.models.forecasting import cross_validate as _engine_cross_validate
+from exportcast.models.forecasting import forecast_panel
+from exportcast.models.intervals import apply_conformal, fit_conformal
+from exportcast.models.metrics import score_cv
+from exportcast.models.protocol import Forecaster
+from exportcast.models.series_checks import check_series
+from exportcast.models.timeseries import AutoARIMA, DampedETS, Drift, Naive, Theta
 
 __all__ = ["ENSEMBLE", "SELECTED", "cross_validate", "default_models", "forecast"]
 

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models.forecasting import forecast_panel
-from models.histories import values_at_cutoff
-from models.intervals import apply_conformal, fit_conformal, size_classes_at
-from models.memo import forecasts_memo
-from models.metrics import score_cv
-from models.protocol import Forecaster
+from exportcast.models.forecasting import forecast_panel
+from exportcast.models.histories import values_at_cutoff
+from exportcast.models.intervals import apply_conformal, fit_conformal, size_classes_at
+from exportcast.models.memo import forecasts_memo
+from exportcast.models.metrics import score_cv
+from exportcast.models.protocol import Forecaster
 
 __all__ = ["RollingResult", "cross_validate_by_origin", "interval_coverage", "rolling_select"]
 

@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from features.outlook import DEFAULT_AS_OF, vintages_by_origin
-from models.engine import EngineResult
-from models.metrics import cutoff_scales
+from exportcast.features.outlook import DEFAULT_AS_OF, vintages_by_origin
+from exportcast.models.engine import EngineResult
+from exportcast.models.metrics import cutoff_scales
 
 __all__ = ["backtest_forecasts", "backtest_forecasts_columns", "engine_backtest_table"]
 

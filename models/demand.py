@@ -47,10 +47,10 @@ import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
-from features.demand_inputs import demand_covariates
-from features.outlook import as_of_date
-from features.sources.weo_vintages import VINTAGE_COLUMNS
-from models.timeseries import Theta
+from exportcast.features.demand_inputs import demand_covariates
+from exportcast.features.outlook import as_of_date
+from exportcast.features.sources.weo_vintages import VINTAGE_COLUMNS
+from exportcast.models.timeseries import Theta
 
 __all__ = [
     "DEMAND_TABLES",

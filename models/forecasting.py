@@ -12,7 +12,7 @@ non-finite forecasts), the ``fallback`` model runs under the same alias. Any oth
 (``TypeError``, ``KeyError``, ``AttributeError``: a bug, not the data) propagates, so a broken
 wrapper cannot silently turn a model into the fallback everywhere. The ``fallback`` column of every row of that
 series (and cutoff) lists the aliases that were replaced, comma-separated in model order, or is
-``""`` when none was; :func:`fallback_pairs` turns it into a long table. Without a fallback the
+``""`` when none was; :func:`models.fallbacks.fallback_pairs` turns it into a long table. Without a fallback the
 model's exception propagates, with a note naming the series and cutoff.
 
 Nothing here knows about trade: any positive annual series will do.
@@ -24,7 +24,6 @@ import copy
 import logging
 from collections.abc import Callable, Sequence
 from functools import cache, partial
-from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -32,21 +31,23 @@ import pandas as pd
 from joblib import Parallel, delayed, effective_n_jobs
 from threadpoolctl import ThreadpoolController
 
-from models.protocol import Forecaster
+from exportcast.models.fallbacks import fallback_pairs
+from exportcast.models.protocol import Forecaster
+from exportcast.models.series_checks import (
+    SERIES_KEYS,
+    check_levels,
+    check_models,
+    check_positive_int,
+    check_series,
+    needs_positive,
+)
 
-__all__ = [
-    "FALLBACK_ERRORS",
-    "RESERVED_COLUMNS",
-    "check_series",
-    "cross_validate",
-    "fallback_counts",
-    "fallback_pairs",
-    "forecast_panel",
-]
+__all__ = ["FALLBACK_ERRORS", "cross_validate", "forecast_panel"]
+
 
 logger = logging.getLogger(__name__)
 
-RESERVED_COLUMNS = ("unique_id", "ds", "y", "cutoff", "fallback")
+
 # What a model may raise on data it cannot fit (too short, constant, singular, overflow); the
 # fallback model takes over only for these.
 FALLBACK_ERRORS: tuple[type[BaseException], ...] = (
@@ -54,113 +55,6 @@ FALLBACK_ERRORS: tuple[type[BaseException], ...] = (
     ArithmeticError,
     np.linalg.LinAlgError,
 )
-_KEYS = ("unique_id", "ds", "y")
-
-
-# ---------------------------------------------------------------------------------------------
-# validation
-
-
-def _row_label(frame: pd.DataFrame, mask: np.ndarray) -> str:
-    row = frame.loc[np.flatnonzero(mask)[0]]
-    uid, ds = (v.item() if isinstance(v, np.generic) else v for v in (row["unique_id"], row["ds"]))
-    return f"unique_id={uid!r}, ds={ds!r}"
-
-
-def check_series(series: pd.DataFrame, *, positive: bool = False) -> pd.DataFrame:
-    """Validate a long frame of annual series and return a sorted copy.
-
-    Args:
-        series: Long frame ``unique_id, ds, y`` plus optional numeric exogenous columns.
-        positive: Also require ``y > 0`` (log-scale models need it).
-
-    Returns:
-        A new frame sorted by ``unique_id, ds`` with a fresh index and ``ds`` as int64.
-
-    Raises:
-        ValueError: On missing columns, non-integer ``ds``, non-numeric or non-finite ``y``,
-            non-numeric exogenous columns, duplicate ``(unique_id, ds)``, gaps in ``ds``, or
-            (with ``positive``) ``y <= 0``; the message names the first offending row.
-    """
-    if not isinstance(series, pd.DataFrame):
-        raise TypeError(f"series must be a pandas DataFrame, got {type(series).__name__}")
-    missing = [col for col in _KEYS if col not in series.columns]
-    if missing:
-        raise ValueError(f"series is missing required column(s) {missing}")
-    if series.empty:
-        raise ValueError("series is empty")
-    if series["unique_id"].isna().any():
-        raise ValueError("unique_id contains missing values")
-    if not pd.api.types.is_integer_dtype(series["ds"]):
-        raise ValueError(f"ds must hold integer years, got dtype {series['ds'].dtype}")
-    for col in series.columns.drop(["unique_id", "ds"]):
-        if not pd.api.types.is_numeric_dtype(series[col]) or (
-            col == "y" and pd.api.types.is_bool_dtype(series[col])
-        ):
-            raise ValueError(f"column {col!r} must be numeric, got dtype {series[col].dtype}")
-
-    frame = series.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
-    frame["ds"] = frame["ds"].astype("int64")
-    y = frame["y"].to_numpy(dtype=float)
-    bad = ~np.isfinite(y)
-    if bad.any():
-        raise ValueError(f"y is missing or not finite at {_row_label(frame, bad)}")
-    dup = frame.duplicated(["unique_id", "ds"]).to_numpy()
-    if dup.any():
-        raise ValueError(f"duplicate (unique_id, ds) at {_row_label(frame, dup)}")
-    same = (frame["unique_id"] == frame["unique_id"].shift()).to_numpy()
-    gap = same & (frame["ds"].diff().to_numpy() != 1)
-    if gap.any():
-        raise ValueError(
-            f"gap in ds before {_row_label(frame, gap)} (each series needs every year)"
-        )
-    if positive:
-        nonpos = y <= 0
-        if nonpos.any():
-            raise ValueError(
-                f"y must be > 0 for log-scale models, got y <= 0 at {_row_label(frame, nonpos)}"
-            )
-    return frame
-
-
-def _check_models(models: Sequence[Forecaster], fallback: Forecaster | None) -> list[str]:
-    if isinstance(models, str | bytes) or not isinstance(models, Sequence) or not models:
-        raise ValueError("models must be a non-empty sequence of forecasters")
-    for model in [*models, *([fallback] if fallback is not None else [])]:
-        if not isinstance(model, Forecaster):
-            raise TypeError(f"{model!r} is not a forecaster (needs alias, fit and predict)")
-    aliases = [model.alias for model in models]
-    for alias in aliases:
-        if not isinstance(alias, str) or not alias or "," in alias:
-            raise ValueError(f"alias must be a non-empty string without commas, got {alias!r}")
-        if alias in RESERVED_COLUMNS:
-            raise ValueError(f"alias {alias!r} clashes with a reserved column {RESERVED_COLUMNS}")
-    duplicates = sorted({alias for alias in aliases if aliases.count(alias) > 1})
-    if duplicates:
-        raise ValueError(
-            f"model aliases must be unique (they become column names); duplicated: {duplicates}"
-        )
-    return aliases
-
-
-def _check_levels(level: Sequence[float] | None) -> list[float]:
-    if level is None:
-        return []
-    levels = sorted(set(level))
-    for lv in levels:
-        if isinstance(lv, bool) or not isinstance(lv, Real) or not 0 < lv < 100:
-            raise ValueError(f"interval levels must be numbers in (0, 100), got {lv!r}")
-    return levels
-
-
-def _check_positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _needs_positive(models: Sequence[Forecaster], fallback: Forecaster | None) -> bool:
-    return any(getattr(m, "log", False) is True for m in [*models, fallback] if m is not None)
 
 
 def _level_key(lv: float) -> str:
@@ -260,7 +154,7 @@ def _forecast_block(
 
 def _split(frame: pd.DataFrame) -> list[tuple[Any, np.ndarray, np.ndarray, np.ndarray | None]]:
     """Cut a sorted, validated frame into ``(unique_id, ds, y, X)`` per series."""
-    exog = [col for col in frame.columns if col not in _KEYS]
+    exog = [col for col in frame.columns if col not in SERIES_KEYS]
     uid = frame["unique_id"].to_numpy()
     ds = frame["ds"].to_numpy(dtype=np.int64)
     y = frame["y"].to_numpy(dtype=float)
@@ -427,40 +321,6 @@ def _future_exog(
 # public loop
 
 
-def fallback_pairs(frame: pd.DataFrame) -> pd.DataFrame:
-    """Long table of which models were replaced by the fallback, from a ``fallback`` column.
-
-    Args:
-        frame: Output of :func:`forecast_panel` or :func:`cross_validate`.
-
-    Returns:
-        ``unique_id, alias`` (plus ``cutoff`` for backtests), one row per replaced fit.
-    """
-    keys = ["unique_id", "cutoff"] if "cutoff" in frame.columns else ["unique_id"]
-    used = frame.loc[frame["fallback"] != "", [*keys, "fallback"]].drop_duplicates()
-    pairs = used.assign(alias=used["fallback"].str.split(",")).explode("alias")
-    return pairs[[*keys, "alias"]].reset_index(drop=True)
-
-
-def fallback_counts(frame: pd.DataFrame, aliases: Sequence[str]) -> pd.DataFrame:
-    """How often the fallback replaced each model, from a ``fallback`` column.
-
-    Args:
-        frame: Output of :func:`forecast_panel` or :func:`cross_validate`.
-        aliases: The models to count (a model never replaced gets a row with 0).
-
-    Returns:
-        ``model, replaced, fits, share``: fits replaced, fits made (one per series, and
-        cutoff in a backtest) and their ratio.
-    """
-    keys = ["unique_id", "cutoff"] if "cutoff" in frame.columns else ["unique_id"]
-    fits = int(frame[keys].drop_duplicates().shape[0]) if len(frame) else 0
-    replaced = fallback_pairs(frame).groupby("alias").size() if len(frame) else pd.Series()
-    rows = [{"model": a, "replaced": int(replaced.get(a, 0)), "fits": fits} for a in aliases]
-    out = pd.DataFrame(rows, columns=["model", "replaced", "fits"])
-    return out.assign(share=out["replaced"] / out["fits"].where(out["fits"] > 0))
-
-
 def _log_fallbacks(result: pd.DataFrame) -> None:
     pairs = fallback_pairs(result)
     if not pairs.empty:
@@ -498,12 +358,12 @@ def forecast_panel(
         ``unique_id, ds, <alias>, <alias>-lo-<level>, ..., <alias>-hi-<level>, fallback`` sorted
         by ``unique_id, ds``; ``fallback`` lists the aliases replaced by the fallback model.
     """
-    h = _check_positive_int("h", h)
-    aliases = _check_models(models, fallback)
-    levels = _check_levels(level)
-    frame = check_series(series, positive=_needs_positive(models, fallback))
+    h = check_positive_int("h", h)
+    aliases = check_models(models, fallback)
+    levels = check_levels(level)
+    frame = check_series(series, positive=needs_positive(models, fallback))
     tasks = _split(frame)
-    exog = [col for col in frame.columns if col not in _KEYS]
+    exog = [col for col in frame.columns if col not in SERIES_KEYS]
     if X_df is not None and not exog:
         raise ValueError("X_df given but series has no exogenous columns to match it")
     futures = _future_exog(X_df, tasks, exog, h) if exog else [None] * len(tasks)
@@ -553,15 +413,15 @@ def cross_validate(
         ``unique_id, ds, cutoff, y, <alias>, <alias>-lo-<level>, ..., fallback`` sorted by
         ``unique_id, cutoff, ds``.
     """
-    h = _check_positive_int("h", h)
-    step = _check_positive_int("step", step)
+    h = check_positive_int("h", h)
+    step = check_positive_int("step", step)
     if (n_windows is None) == (origins is None):
         raise ValueError("give exactly one of n_windows or origins")
     if n_windows is not None:
-        n_windows = _check_positive_int("n_windows", n_windows)
-    aliases = _check_models(models, fallback)
-    levels = _check_levels(level)
-    frame = check_series(series, positive=_needs_positive(models, fallback))
+        n_windows = check_positive_int("n_windows", n_windows)
+    aliases = check_models(models, fallback)
+    levels = check_levels(level)
+    frame = check_series(series, positive=needs_positive(models, fallback))
     func = partial(
         _cross_validate_series,
         models=list(models),

@@ -22,16 +22,16 @@ from typing import Literal
 
 import pandas as pd
 
-from features.sources.fta import IN_FORCE_STATUSES
-from features.world_gravity import (
+from exportcast.features.sources.fta import IN_FORCE_STATUSES
+from exportcast.features.world_gravity import (
     PSA_TYPES,
     interval_years,
     pair_agreements,
     select_countries,
     world_panel,
 )
-from models.memo import world_fit_memo
-from models.structural_gravity import GravityFit, combined_effect, fit_structural_gravity
+from exportcast.models.memo import world_fit_memo
+from exportcast.models.structural_gravity import GravityFit, combined_effect, fit_structural_gravity
 
 __all__ = [
     "ANTICIPATION",

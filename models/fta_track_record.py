@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from models.fta_effects import effect_path, entries, fit_world_gravity
-from models.structural_gravity import GravityFit
-from models.timeseries import Drift, Theta
+from exportcast.models.fta_effects import effect_path, entries, fit_world_gravity
+from exportcast.models.structural_gravity import GravityFit
+from exportcast.models.timeseries import Drift, Theta
 
 __all__ = [
     "COLUMNS",

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from models.histories import values_at_cutoff
+from exportcast.models.histories import values_at_cutoff
 
 __all__ = [
     "ALL",
@@ -45,6 +45,34 @@ def _require(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:
 
 def _partner(ids: pd.Series) -> pd.Series:
     return ids.astype(str).str.rpartition("|")[2]
+
+
+def _check_inputs(
+    backtest: pd.DataFrame, series: pd.DataFrame, model: str, dependence_set: Sequence[str]
+) -> tuple[list[str], pd.Series]:
+    """The dependence partners as strings and each backtest row's partner, once checked.
+
+    Raises:
+        ValueError: As documented in :func:`index_backtest`.
+    """
+    _require(backtest, ["unique_id", "ds", "cutoff", "y"], "backtest")
+    if model not in backtest.columns:
+        known = [c for c in backtest.columns if c not in ("unique_id", "ds", "cutoff", "y")]
+        raise ValueError(
+            f"index_backtest: backtest has no forecasts of model {model!r}; columns: {known}"
+        )
+    _require(series, ["unique_id", "ds", "y"], "series")
+    dep = [str(c) for c in dependence_set]
+    if not dep:
+        raise ValueError("index_backtest: the dependence set is empty")
+    partners = _partner(backtest["unique_id"])
+    absent = [c for c in dep if not (partners == c).any()]
+    if absent:
+        raise ValueError(
+            f"index_backtest: dependence partner(s) {', '.join(absent)} have no series in the "
+            "backtest"
+        )
+    return dep, partners
 
 
 def index_backtest(
@@ -81,23 +109,7 @@ def index_backtest(
         ValueError: A missing column or model, an empty dependence set, or a dependence
             partner that has no series in the backtest (the message names it).
     """
-    _require(backtest, ["unique_id", "ds", "cutoff", "y"], "backtest")
-    if model not in backtest.columns:
-        known = [c for c in backtest.columns if c not in ("unique_id", "ds", "cutoff", "y")]
-        raise ValueError(
-            f"index_backtest: backtest has no forecasts of model {model!r}; columns: {known}"
-        )
-    _require(series, ["unique_id", "ds", "y"], "series")
-    dep = [str(c) for c in dependence_set]
-    if not dep:
-        raise ValueError("index_backtest: the dependence set is empty")
-    partners = _partner(backtest["unique_id"])
-    absent = [c for c in dep if not (partners == c).any()]
-    if absent:
-        raise ValueError(
-            f"index_backtest: dependence partner(s) {', '.join(absent)} have no series in the "
-            "backtest"
-        )
+    dep, partners = _check_inputs(backtest, series, model, dependence_set)
 
     rows = pd.DataFrame(
         {

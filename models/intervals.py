@@ -35,7 +35,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from models.histories import values_at_cutoff
+from exportcast.models.histories import values_at_cutoff
 
 __all__ = [
     "SIZE_BOUNDS",

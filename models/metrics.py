@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from models.forecasting import check_series
-from models.histories import is_per_origin, known_at_cutoffs
+from exportcast.models.histories import is_per_origin, known_at_cutoffs
+from exportcast.models.series_checks import check_series
 
 __all__ = [
     "cutoff_scales",

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from features.open_registries import is_open_registry
+from exportcast.features.open_registries import is_open_registry
 
 __all__ = [
     "FTA_LABELS",
@@ -174,6 +174,73 @@ def _reporter_of(history: pd.DataFrame) -> str | None:
     return str(reporters[0]) if len(reporters) else None
 
 
+def _contributions(
+    x_start: pd.Series, x_end: pd.Series, horizon: int, dependence_set: Sequence[str]
+) -> pd.DataFrame:
+    """Shares now and at the end, growth, and each partner's contribution to HHI and dependence.
+
+    Raises:
+        ValueError: Total exports are not positive at both ends.
+    """
+    total_start, total_end = x_start.sum(), x_end.sum()
+    if total_start <= 0 or total_end <= 0:
+        raise ValueError("opportunities: total exports must be positive at both ends")
+    s_start, s_end = x_start / total_start, x_end / total_end
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cagr = np.where(x_start > 0, (x_end / x_start) ** (1.0 / horizon) - 1.0, np.nan)
+    table = pd.DataFrame(
+        {
+            "partner": x_end.index,
+            "current_share": s_start.to_numpy(),
+            "forecast_share": s_end.to_numpy(),
+            "forecast_growth_pct": 100.0 * np.asarray(cagr, dtype=float),
+            "contribution_dhhi": 10_000.0 * (s_end**2 - s_start**2).to_numpy(),
+            "contribution_ddep": dependence_contributions(
+                x_start, x_end, dependence_set
+            ).to_numpy(),
+        }
+    )
+    return table
+
+
+def _describe(
+    table: pd.DataFrame,
+    history: pd.DataFrame,
+    countries: pd.DataFrame,
+    fta_status: pd.DataFrame,
+    distances: pd.DataFrame,
+    indicators: pd.DataFrame | None,
+    start: int,
+    end: int,
+) -> pd.DataFrame:
+    """``table`` with each partner's name, FTA status, distance, income group and GDP growth.
+
+    Also the open-registry flag; the arguments as in :func:`opportunities`, ``start`` and
+    ``end`` the first and last year.
+    """
+    names = countries.drop_duplicates("country").set_index("country")
+    reporter = _reporter_of(history)
+    labels = fta_labels(fta_status, reporter=reporter)
+    # a table of other reporters' agreements says nothing about this reporter's: unknown
+    covered = not (
+        reporter is not None
+        and "reporter" in fta_status.columns
+        and reporter not in set(fta_status["reporter"])
+    )
+    if reporter is not None and "reporter" in distances.columns:
+        distances = distances[distances["reporter"] == reporter]
+    dist = distances.drop_duplicates("partner").set_index("partner")["distance_km"]
+    table = table.assign(
+        name=table["partner"].map(names["name"]).fillna(table["partner"]),
+        fta_status=table["partner"].map(labels).fillna("none" if covered else UNKNOWN_FTA),
+        distance_km=table["partner"].map(dist).astype(float),
+        income_group=table["partner"].map(names["income_group"]),
+        partner_gdp_growth_pct=table["partner"].map(_gdp_growth(indicators, start, end)),
+        open_registry=table["partner"].map(is_open_registry).astype(bool),
+    )
+    return table
+
+
 def opportunities(
     forecasts: pd.DataFrame,
     history: pd.DataFrame,
@@ -221,46 +288,10 @@ def opportunities(
     end = start + horizon
     x_end = _end_values(forecasts, end)
     x_start = _start_values(history, start, x_end.index)
-    total_start, total_end = x_start.sum(), x_end.sum()
-    if total_start <= 0 or total_end <= 0:
-        raise ValueError("opportunities: total exports must be positive at both ends")
-    s_start, s_end = x_start / total_start, x_end / total_end
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cagr = np.where(x_start > 0, (x_end / x_start) ** (1.0 / horizon) - 1.0, np.nan)
-    table = pd.DataFrame(
-        {
-            "partner": x_end.index,
-            "current_share": s_start.to_numpy(),
-            "forecast_share": s_end.to_numpy(),
-            "forecast_growth_pct": 100.0 * np.asarray(cagr, dtype=float),
-            "contribution_dhhi": 10_000.0 * (s_end**2 - s_start**2).to_numpy(),
-            "contribution_ddep": dependence_contributions(
-                x_start, x_end, dependence_set
-            ).to_numpy(),
-        }
-    )
+    table = _contributions(x_start, x_end, horizon, dependence_set)
     keep = ~table["partner"].isin([*dependence_set, REST])
     table = table[keep]
-    names = countries.drop_duplicates("country").set_index("country")
-    reporter = _reporter_of(history)
-    labels = fta_labels(fta_status, reporter=reporter)
-    # a table of other reporters' agreements says nothing about this reporter's: unknown
-    covered = not (
-        reporter is not None
-        and "reporter" in fta_status.columns
-        and reporter not in set(fta_status["reporter"])
-    )
-    if reporter is not None and "reporter" in distances.columns:
-        distances = distances[distances["reporter"] == reporter]
-    dist = distances.drop_duplicates("partner").set_index("partner")["distance_km"]
-    table = table.assign(
-        name=table["partner"].map(names["name"]).fillna(table["partner"]),
-        fta_status=table["partner"].map(labels).fillna("none" if covered else UNKNOWN_FTA),
-        distance_km=table["partner"].map(dist).astype(float),
-        income_group=table["partner"].map(names["income_group"]),
-        partner_gdp_growth_pct=table["partner"].map(_gdp_growth(indicators, start, end)),
-        open_registry=table["partner"].map(is_open_registry).astype(bool),
-    )
+    table = _describe(table, history, countries, fta_status, distances, indicators, start, end)
     out = table.assign(excluded=table["open_registry"] & exclude_open_registries)
     out = out.sort_values(["excluded", "contribution_ddep", "partner"], kind="mergesort")
     out = out.reset_index(drop=True)

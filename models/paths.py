@@ -148,6 +148,63 @@ def path_quantiles(
     return pd.DataFrame(parts).reset_index()
 
 
+def _window_errors(
+    cv: pd.DataFrame, alias: str, ids: list[str], h: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The backtest windows reaching ``h`` steps, and their log errors ``(window, step, series)``.
+
+    A series absent from a window gets that window's cross-series median error at that step.
+
+    Raises:
+        ValueError: No backtest window reaches ``h`` steps.
+    """
+    rows = cv.loc[(cv["y"] > 0) & (cv[alias] > 0)]
+    rows = rows.assign(step=rows["ds"] - rows["cutoff"], e=np.log(rows["y"] / rows[alias]))
+    full = rows.groupby("cutoff")["step"].max()
+    cutoffs = np.sort(full.index[full >= h].to_numpy())
+    if cutoffs.size == 0:
+        raise ValueError(f"window_error_paths: no backtest window reaches {h} steps")
+    cube = (
+        rows.loc[rows["cutoff"].isin(cutoffs) & (rows["step"] <= h)]
+        .pivot_table(index=["cutoff", "step"], columns="unique_id", values="e", aggfunc="first")
+        .reindex(columns=ids)
+    )
+    median = cube.median(axis=1)
+    cube = cube.apply(lambda col: col.fillna(median))
+    full_index = pd.MultiIndex.from_product([cutoffs, range(1, h + 1)], names=["cutoff", "step"])
+    e = (
+        cube.reindex(full_index)
+        .fillna(0.0)
+        .to_numpy(dtype="float64")
+        .reshape(len(cutoffs), h, len(ids))
+    )
+    return cutoffs, e
+
+
+def _clip_and_center(
+    e: np.ndarray,
+    clip: pd.DataFrame | None,
+    ids: list[str],
+    h: int,
+    center: Literal["log", "level"] | None,
+) -> np.ndarray:
+    """Window errors clipped at ``clip``, then centred per series and step.
+
+    ``clip`` and ``center`` as in :func:`window_error_paths`.
+    """
+    if clip is not None:
+        bound = clip.reindex(index=range(1, h + 1), columns=ids).to_numpy(dtype="float64")
+        bound = np.where(np.isnan(bound), np.inf, bound)
+        e = np.clip(e, -bound[None, :, :], bound[None, :, :])
+    if center == "log":
+        e = e - e.mean(axis=0, keepdims=True)
+    elif center == "level":
+        e = e - np.log(np.exp(e).mean(axis=0, keepdims=True))
+    elif center is not None:
+        raise ValueError(f"center must be 'log', 'level' or None, got {center!r}")
+    return e
+
+
 def window_error_paths(
     point: pd.DataFrame,
     cv: pd.DataFrame,
@@ -194,37 +251,9 @@ def window_error_paths(
     Raises:
         ValueError: No backtest window reaches ``h`` steps.
     """
-    rows = cv.loc[(cv["y"] > 0) & (cv[alias] > 0)]
-    rows = rows.assign(step=rows["ds"] - rows["cutoff"], e=np.log(rows["y"] / rows[alias]))
-    full = rows.groupby("cutoff")["step"].max()
-    cutoffs = np.sort(full.index[full >= h].to_numpy())
-    if cutoffs.size == 0:
-        raise ValueError(f"window_error_paths: no backtest window reaches {h} steps")
     ids = point["unique_id"].drop_duplicates().tolist()
-    cube = (
-        rows.loc[rows["cutoff"].isin(cutoffs) & (rows["step"] <= h)]
-        .pivot_table(index=["cutoff", "step"], columns="unique_id", values="e", aggfunc="first")
-        .reindex(columns=ids)
-    )
-    median = cube.median(axis=1)
-    cube = cube.apply(lambda col: col.fillna(median))
-    full_index = pd.MultiIndex.from_product([cutoffs, range(1, h + 1)], names=["cutoff", "step"])
-    e = (
-        cube.reindex(full_index)
-        .fillna(0.0)
-        .to_numpy(dtype="float64")
-        .reshape(len(cutoffs), h, len(ids))
-    )
-    if clip is not None:
-        bound = clip.reindex(index=range(1, h + 1), columns=ids).to_numpy(dtype="float64")
-        bound = np.where(np.isnan(bound), np.inf, bound)
-        e = np.clip(e, -bound[None, :, :], bound[None, :, :])
-    if center == "log":
-        e = e - e.mean(axis=0, keepdims=True)
-    elif center == "level":
-        e = e - np.log(np.exp(e).mean(axis=0, keepdims=True))
-    elif center is not None:
-        raise ValueError(f"center must be 'log', 'level' or None, got {center!r}")
+    cutoffs, e = _window_errors(cv, alias, ids, h)
+    e = _clip_and_center(e, clip, ids, h, center)
     steps = np.sort(point["ds"].unique())[:h]
     wide = point.pivot(index="ds", columns="unique_id", values=value).reindex(index=steps)[ids]
     base = wide.to_numpy(dtype="float64")

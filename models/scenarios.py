@@ -1,7 +1,7 @@
 """FTA and demand scenarios: what a new (or lost) agreement or a GDP shock does to the forecast.
 
 The effect model is a gravity PPML on the reporter's own partner-year panel, fitted on years
-``<= origin`` only (:func:`fit_scenario_gravity`)::
+``<= origin`` only (:func:`models.scenario_gravity.fit_scenario_gravity`)::
 
     exports[p, t] ~ exp(partner FE + year FE + b_gdp * log_partner_gdp
                         + b_any * fta_in_force + b_extra * extra_agreements)
@@ -37,47 +37,30 @@ switched to the scenario and not; their effects never enter the paths.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from features.build import build_gravity_frame
-from features.concentration import concentration_from_paths
-from features.fta import PSA_TYPE
-from features.panel import series_to_panel
-from features.sources.fta import IN_FORCE_STATUSES
-from models.gravity import PPMLResult, fit_ppml
-from models.paths import path_quantiles
-from models.regression import DirectRegressor
+from exportcast.models.scenario_gravity import OPEN_END, REGRESSORS, agreement_status
 
 __all__ = [
-    "INDEX_NAMES",
-    "REGRESSORS",
     "FtaChange",
     "GdpShock",
     "ScenarioDesign",
-    "ScenarioGravity",
     "ScenarioResult",
-    "agreement_status",
     "apply_multipliers",
-    "baseline_agreements",
     "describe_changes",
     "draw_coefficients",
-    "fit_scenario_gravity",
-    "index_effects",
-    "partner_effects",
-    "regression_effects",
     "scenario_design",
-    "scenario_gravity_frame",
     "scenario_multipliers",
 ]
 
-REGRESSORS = ("log_partner_gdp", "fta_in_force", "extra_agreements")
-INDEX_NAMES = ("dependence_share", "hhi", "n_effective")
+
 NEW_AGREEMENT = "scenario FTA"  # name of an entered agreement the file does not name
-_OPEN_END = 9999
+
+
 _BASIS_COLUMN = {"any_fta": "fta_in_force", "additional_agreement": "extra_agreements"}
 
 
@@ -110,46 +93,6 @@ class GdpShock:
     start: int
     end: int
     growth_pp: float
-
-
-@dataclass(frozen=True)
-class ScenarioGravity:
-    """The PPML behind a scenario.
-
-    Attributes:
-        coef: Point estimates of ``REGRESSORS`` (log points).
-        cov: Their cluster-robust (by partner) covariance matrix.
-        origin: Last year the fit saw.
-        n_obs: Partner-years used.
-        n_clusters: Partners (clusters).
-        ppml: The full fit (fixed effects included).
-    """
-
-    coef: pd.Series
-    cov: pd.DataFrame
-    origin: int
-    n_obs: int
-    n_clusters: int
-    ppml: PPMLResult = field(repr=False)
-
-    def summary(self, level: float = 0.95) -> dict[str, dict[str, float]]:
-        """Coefficients with standard errors, ``level`` intervals and percent effects."""
-        from scipy import stats
-
-        z = float(stats.norm.ppf(0.5 + level / 2))
-        out = {}
-        for name in REGRESSORS:
-            b, se = float(self.coef[name]), float(np.sqrt(self.cov.loc[name, name]))
-            out[name] = {
-                "coef": b,
-                "se": se,
-                "ci_low": b - z * se,
-                "ci_high": b + z * se,
-                "effect_pct": 100 * float(np.expm1(b)),
-                "effect_pct_ci_low": 100 * float(np.expm1(b - z * se)),
-                "effect_pct_ci_high": 100 * float(np.expm1(b + z * se)),
-            }
-        return out
 
 
 @dataclass(frozen=True)
@@ -188,167 +131,6 @@ class ScenarioResult:
     meta: dict[str, Any]
 
 
-# --- baseline agreements and their status --------------------------------------------------------
-
-
-def baseline_agreements(fta: pd.DataFrame, *, origin: int) -> pd.DataFrame:
-    """Agreements known to be in force at the origin, one row per partner and agreement.
-
-    Args:
-        fta: The agreement table (``partner, agreement_short, agreement_type, status,
-            in_force_date, exit_date``).
-        origin: The forecast origin; agreements entering into force after it are left out,
-            exits after it are ignored (the agreement is assumed to go on).
-
-    Returns:
-        ``partner, agreement, first, last``: first and last calendar year of application
-        (``last = 9999`` while in force). Partial-scope agreements (APTA) are not counted.
-    """
-    keep = (
-        fta["status"].isin(IN_FORCE_STATUSES)
-        & fta["in_force_date"].notna()
-        & (fta["agreement_type"] != PSA_TYPE)
-    )
-    rows = fta.loc[keep]
-    first = pd.to_datetime(rows["in_force_date"]).dt.year
-    rows, first = rows.loc[first <= origin], first.loc[first <= origin]
-    exit_year = pd.to_datetime(rows["exit_date"]).dt.year
-    last = exit_year.where(exit_year <= origin).fillna(_OPEN_END)
-    return pd.DataFrame(
-        {
-            "partner": rows["partner"].astype(str).to_numpy(),
-            "agreement": rows["agreement_short"].astype(str).to_numpy(),
-            "first": first.astype("int64").to_numpy(),
-            "last": last.astype("int64").to_numpy(),
-        }
-    ).sort_values(["partner", "first", "agreement"], ignore_index=True)
-
-
-def agreement_status(
-    agreements: pd.DataFrame, partners: Iterable[str], years: Iterable[int]
-) -> pd.DataFrame:
-    """Per partner-year: agreements in force, the FTA dummy, extra agreements, years since.
-
-    Args:
-        agreements: ``partner, agreement, first, last`` (see :func:`baseline_agreements`).
-        partners: Partners wanted.
-        years: Years wanted.
-
-    Returns:
-        ``partner, year, n_agreements, fta_in_force, extra_agreements, years_since_fta``
-        (years since the start of the current uninterrupted FTA spell, NaN without FTA).
-    """
-    years = sorted({int(y) for y in years})
-    out = []
-    for partner in sorted(set(partners)):
-        rows = agreements.loc[agreements["partner"] == partner]
-        lo = min([*rows["first"].tolist(), *years])
-        span = np.arange(lo, max(years) + 1)
-        n = np.zeros(len(span), dtype="int64")
-        for a, b in zip(rows["first"], rows["last"], strict=True):
-            n += (span >= a) & (span <= b)
-        since = np.full(len(span), np.nan)
-        start = None
-        for i, year in enumerate(span):
-            start = (start if start is not None else year) if n[i] > 0 else None
-            since[i] = np.nan if start is None else year - start
-        frame = pd.DataFrame({"year": span, "n_agreements": n, "years_since_fta": since})
-        out.append(frame.loc[frame["year"].isin(years)].assign(partner=partner))
-    status = (
-        pd.concat(out, ignore_index=True)
-        if out
-        else pd.DataFrame(columns=["partner", "year", "n_agreements", "years_since_fta"])
-    )
-    n = status["n_agreements"].astype("int64")
-    return status.assign(
-        year=status["year"].astype("int64"),
-        n_agreements=n,
-        fta_in_force=(n > 0).astype("int64"),
-        extra_agreements=(n - 1).clip(lower=0).astype("int64"),
-    )[["partner", "year", "n_agreements", "fta_in_force", "extra_agreements", "years_since_fta"]]
-
-
-# --- the gravity fit -------------------------------------------------------------------------------
-
-
-def scenario_gravity_frame(
-    panel: pd.DataFrame,
-    indicators: pd.DataFrame,
-    pairs: pd.DataFrame,
-    fta: pd.DataFrame,
-    *,
-    origin: int,
-) -> pd.DataFrame:
-    """The gravity panel of years ``<= origin``, with the FTA dummy and extra agreements.
-
-    Args:
-        panel: Trade panel ``reporter, partner, year, export_usd`` (later years are dropped).
-        indicators: Partner indicators with ``gdp_usd`` (``weo_gdp_usd`` as fallback).
-        pairs: Pair table with ``distance_km``.
-        fta: The agreement table.
-        origin: Last year used.
-
-    Returns:
-        :func:`features.build.build_gravity_frame`'s columns plus ``extra_agreements``;
-        ``fta_in_force`` and ``extra_agreements`` count the agreements of
-        :func:`baseline_agreements` (non partial-scope, in force by the origin).
-    """
-    past = panel.loc[panel["year"] <= origin]
-    known = indicators.loc[indicators["year"] <= origin]
-    frame = build_gravity_frame(past, known, pairs, fta)
-    status = agreement_status(
-        baseline_agreements(fta, origin=origin), frame["partner"].unique(), frame["year"].unique()
-    )
-    frame = frame.drop(columns="fta_in_force").merge(
-        status[["partner", "year", "fta_in_force", "extra_agreements"]],
-        on=["partner", "year"],
-        how="left",
-    )
-    return frame.assign(
-        fta_in_force=frame["fta_in_force"].fillna(0).astype("int64"),
-        extra_agreements=frame["extra_agreements"].fillna(0).astype("int64"),
-    )
-
-
-def fit_scenario_gravity(
-    panel: pd.DataFrame,
-    indicators: pd.DataFrame,
-    pairs: pd.DataFrame,
-    fta: pd.DataFrame,
-    *,
-    origin: int,
-) -> ScenarioGravity:
-    """Fit the scenario PPML on years ``<= origin`` (partner and year FE, SEs by partner).
-
-    Args:
-        panel: Trade panel of the reporter (years after ``origin`` are never used).
-        indicators: Partner indicators.
-        pairs: Pair table.
-        fta: The agreement table.
-        origin: Last year the fit may see.
-
-    Returns:
-        The coefficients of ``REGRESSORS`` and their cluster-robust covariance.
-
-    Raises:
-        ValueError: A regressor is absorbed by the fixed effects (no variation).
-    """
-    frame = scenario_gravity_frame(panel, indicators, pairs, fta, origin=origin)
-    ppml = fit_ppml(frame, regressors=REGRESSORS, fta_column="fta_in_force")
-    if ppml.absorbed:
-        raise ValueError(f"no variation left to estimate {list(ppml.absorbed)} by {origin}")
-    names = list(REGRESSORS)
-    cov = ppml.result.cov_params().loc[names, names]  # cluster-robust (fit_ppml's cov_type)
-    return ScenarioGravity(
-        coef=ppml.params[names].astype("float64"),
-        cov=cov.astype("float64"),
-        origin=origin,
-        n_obs=ppml.n_obs,
-        n_clusters=ppml.n_clusters,
-        ppml=ppml,
-    )
-
-
 # --- the scenario design ---------------------------------------------------------------------------
 
 
@@ -363,7 +145,7 @@ def _apply_change(agreements: pd.DataFrame, change: FtaChange) -> pd.DataFrame:
             )
         row = pd.DataFrame(
             {"partner": [change.partner], "agreement": [name], "first": [change.year],
-             "last": [_OPEN_END]}
+             "last": [OPEN_END]}
         )  # fmt: skip
         return pd.concat([agreements, row], ignore_index=True)
     hit = (
@@ -589,241 +371,3 @@ def apply_multipliers(paths: pd.DataFrame, multipliers: pd.DataFrame) -> pd.Data
         m = multipliers.set_index(["partner", "year", "path"])["multiplier"]
         factor[moved] = m.reindex(key).fillna(1.0).to_numpy()
     return paths.assign(y=paths["y"].to_numpy() * factor)
-
-
-# --- the regression cross-check --------------------------------------------------------------------
-
-
-def _switch(
-    rows: pd.DataFrame, status: pd.DataFrame, origin: int, d_gdp: pd.Series
-) -> pd.DataFrame:
-    at_target = status.set_index(["partner", "year"])
-    key = pd.MultiIndex.from_arrays([rows["partner"], rows["target_year"]])
-    at_origin = status.loc[status["year"] == origin].set_index("partner")["fta_in_force"]
-    in_force = at_target["fta_in_force"].reindex(key).to_numpy(dtype="float64")
-    before = at_origin.reindex(rows["partner"]).to_numpy(dtype="float64")
-    return rows.assign(
-        fta_in_force=in_force,
-        years_since_fta=at_target["years_since_fta"].reindex(key).to_numpy(dtype="float64"),
-        fta_new=np.clip(in_force - before, 0, None),
-        partner_gdp_growth_expected=rows["partner_gdp_growth_expected"].to_numpy()
-        + d_gdp.reindex(key).fillna(0.0).to_numpy(),
-    )
-
-
-def regression_effects(
-    features: pd.DataFrame,
-    design: ScenarioDesign,
-    *,
-    origin: int,
-    estimators: Sequence[Literal["gbm", "ridge"]] = ("gbm", "ridge"),
-    random_state: int = 0,
-) -> pd.DataFrame:
-    """Effects by the pooled direct regressions, shown beside the PPML (not used for paths).
-
-    Each regressor is fitted on the rows whose target year is ``<= origin`` and predicts the
-    origin's rows of the affected partners twice: with the FTA features (and expected GDP
-    growth) of the baseline and of the scenario. The FTA features are "any FTA" indicators, so
-    a deepening of an existing FTA does not move them (its regression effect is 0).
-
-    Args:
-        features: ``features.build.build_features`` rows covering origins up to ``origin``.
-        design: The scenario design (statuses of the baseline and scenario, GDP change).
-        origin: The forecast origin.
-        estimators: Which learners.
-        random_state: Seed of the gradient boosting.
-
-    Returns:
-        ``partner, year`` plus ``<estimator>_effect_pct`` (``100 * (exp(pred_s - pred_b) - 1)``).
-    """
-    partners = design.delta["partner"].unique()
-    rows = features.loc[(features["origin"] == origin) & features["partner"].isin(partners)]
-    train = features.loc[features["target_year"] <= origin]
-    d_gdp = design.delta.set_index(["partner", "year"])["log_partner_gdp"]
-    base = _switch(rows, design.baseline, origin, d_gdp * 0)
-    scen = _switch(rows, design.scenario, origin, d_gdp)
-    out = rows[["partner", "target_year"]].rename(columns={"target_year": "year"})
-    out = out.reset_index(drop=True)
-    for name in estimators:
-        model = DirectRegressor(name, horizons=int(rows["h"].max()), random_state=random_state)
-        model.fit(train)
-        gap = model.predict(scen)["pred_log_growth"] - model.predict(base)["pred_log_growth"]
-        out[f"{name}_effect_pct"] = 100 * np.expm1(gap.to_numpy())
-    return out
-
-
-# --- the output frames -----------------------------------------------------------------------------
-
-
-def _band_names(levels: Sequence[int]) -> list[tuple[str, float]]:
-    out = [("p50", 0.5)]
-    for lvl in levels:
-        out += [(f"lo_{lvl}", (100 - lvl) / 200), (f"hi_{lvl}", 1 - (100 - lvl) / 200)]
-    return out
-
-
-def partner_effects(
-    forecast: pd.DataFrame,
-    paths: pd.DataFrame,
-    multipliers: pd.DataFrame,
-    delta: pd.DataFrame,
-    coef: pd.Series,
-    regression: pd.DataFrame,
-    actual: pd.DataFrame,
-    *,
-    levels: Sequence[int],
-) -> pd.DataFrame:
-    """The ``scenario_partners`` rows (without the scenario and origin columns).
-
-    Args:
-        forecast: The engine's live forecast ``unique_id, ds, model, mean, ...`` (one model).
-        paths: Baseline paths ``unique_id, ds, path, y``.
-        multipliers: :func:`scenario_multipliers`.
-        delta: :attr:`ScenarioDesign.delta`.
-        coef: PPML point estimates.
-        regression: :func:`regression_effects` (``partner, year, gbm_effect_pct, ...``).
-        actual: Realised ``partner, year, export_usd`` (years after the data: absent).
-        levels: Interval levels.
-
-    Returns:
-        ``partner, year, baseline_mean, scenario_mean, scenario_lo_<l>, scenario_hi_<l>...,
-        effect_pct, effect_lo_<l>, effect_hi_<l>..., ppml_effect_pct, gbm_effect_pct,
-        ridge_effect_pct, actual``.
-    """
-    keys = ["partner", "year"]
-    fc = series_to_panel(forecast)[["partner", "year", "mean"]]
-    base = series_to_panel(paths)[["partner", "year", "path", "export_usd"]]
-    scen = base.merge(multipliers, on=[*keys, "path"], how="inner")
-    scen = scen.assign(
-        scenario=scen["export_usd"] * scen["multiplier"], effect=100 * (scen["multiplier"] - 1)
-    )
-    bands = _band_names(levels)
-    grouped = scen.groupby(keys)
-    cols: dict[str, pd.Series] = {}
-    for name, q in bands[1:]:
-        cols[f"scenario_{name}"] = grouped["scenario"].quantile(q)
-    cols["effect_pct"] = grouped["effect"].median()
-    for name, q in bands[1:]:
-        cols[f"effect_{name}"] = grouped["effect"].quantile(q)
-    summary = pd.DataFrame(cols).reset_index()
-    point = delta[keys].assign(
-        ppml_effect_pct=100 * np.expm1(delta[list(coef.index)].to_numpy() @ coef.to_numpy())
-    )
-    out = (
-        delta[keys]
-        .merge(fc.rename(columns={"mean": "baseline_mean"}), on=keys, how="left")
-        .merge(summary, on=keys, how="left")
-        .merge(point, on=keys, how="left")
-        .merge(regression, on=keys, how="left")
-        .merge(actual[[*keys, "export_usd"]].rename(columns={"export_usd": "actual"}), on=keys,
-               how="left")
-    )  # fmt: skip
-    out = out.assign(scenario_mean=out["baseline_mean"] * (1 + out["ppml_effect_pct"] / 100))
-    for name in ("gbm_effect_pct", "ridge_effect_pct"):
-        if name not in out.columns:
-            out[name] = np.nan
-    columns = [
-        *keys, "baseline_mean", "scenario_mean", *[f"scenario_{n}" for n, _ in bands[1:]],
-        "effect_pct", *[f"effect_{n}" for n, _ in bands[1:]], "ppml_effect_pct",
-        "gbm_effect_pct", "ridge_effect_pct", "actual",
-    ]  # fmt: skip
-    return out[columns].sort_values(keys, ignore_index=True)
-
-
-def index_effects(
-    baseline_paths: pd.DataFrame,
-    scenario_paths: pd.DataFrame,
-    actual: pd.DataFrame,
-    *,
-    forecast: pd.DataFrame,
-    scenario_mean: pd.DataFrame,
-    dependence_set: Sequence[str],
-    rest: str,
-    rest_shares: Sequence[float],
-    n_partners: int,
-    levels: Sequence[int],
-) -> pd.DataFrame:
-    """The ``scenario_indices`` rows (without the scenario and origin columns).
-
-    The central values are the indices of the point forecasts: ``baseline_point`` is the index
-    of the engine's partner point forecasts (all partners, ``rest`` included) and
-    ``scenario_point`` that of the same forecasts with the affected partners' years replaced by
-    their ``scenario_mean`` (:func:`partner_effects`), so the shares a reader computes from the
-    partner forecasts are the table's. The ``_p50`` and band columns are quantiles over the
-    sample paths; the ``diff`` quantiles are taken over paired paths (scenario - baseline) and
-    need not be centred on ``diff_point``.
-
-    Args:
-        baseline_paths: Engine paths ``unique_id, ds, path, y``.
-        scenario_paths: The same paths times the scenario multipliers.
-        actual: Realised indices ``year`` + ``INDEX_NAMES`` (years after the data: absent).
-        forecast: The baseline point forecasts ``unique_id, ds, mean`` of the paths' engine
-            (one model: one row per series and year).
-        scenario_mean: ``partner, year, scenario_mean`` of the affected partners.
-        dependence_set: Partners of the dependence share.
-        rest: Name of the aggregate partner of small partners.
-        rest_shares: Its members' shares within it (see ``concentration_from_paths``).
-        n_partners: Partner count for the normalised HHI.
-        levels: Interval levels.
-
-    Returns:
-        ``year, index, baseline_point, scenario_point, diff_point, baseline_p50,
-        baseline_lo_<l>, baseline_hi_<l>..., scenario_*, diff_*, actual``.
-
-    Raises:
-        ValueError: The forecast has more than one row per series and year, or a
-            ``scenario_mean`` row has no baseline forecast or is missing.
-    """
-
-    def indices(frame: pd.DataFrame) -> pd.DataFrame:
-        idx = concentration_from_paths(
-            frame, dependence_set=dependence_set, rest=rest, rest_shares=rest_shares,
-            n_partners=n_partners,
-        )  # fmt: skip
-        return idx.set_index(["path", "year"])[list(INDEX_NAMES)]
-
-    def path_indices(paths: pd.DataFrame) -> pd.DataFrame:
-        return indices(series_to_panel(paths)[["path", "year", "partner", "export_usd"]])
-
-    keys = ["partner", "year"]
-    point = series_to_panel(forecast[["unique_id", "ds", "mean"]])[[*keys, "mean"]]
-    if point.duplicated(keys).any():
-        raise ValueError("index_effects: forecast has more than one row per series and year")
-    moved = scenario_mean.set_index(keys)["scenario_mean"].astype("float64")
-    where = pd.MultiIndex.from_frame(point[keys].astype({"partner": str}))
-    unknown = moved.index.difference(where)
-    if len(unknown) or moved.isna().any():
-        what = list(unknown[:3]) if len(unknown) else list(moved.index[moved.isna()][:3])
-        raise ValueError(f"index_effects: scenario_mean without a baseline forecast at {what}")
-    scen_point = moved.reindex(where).fillna(point["mean"].set_axis(where))
-    points = {
-        name: indices(point[keys].assign(path=0, export_usd=values.to_numpy())).reset_index(
-            level="path", drop=True
-        )
-        for name, values in (("baseline", point["mean"]), ("scenario", scen_point))
-    }
-
-    base, scen = path_indices(baseline_paths), path_indices(scenario_paths)
-    parts = {"baseline": base, "scenario": scen, "diff": scen - base.reindex(scen.index)}
-    bands = _band_names(levels)
-    rows = []
-    for index in INDEX_NAMES:
-        frame = pd.DataFrame({kind: values[index] for kind, values in parts.items()})
-        q = path_quantiles(frame.reset_index(), list(parts), by=("year",), levels=levels)
-        central = pd.DataFrame(
-            {f"{kind}_point": values[index] for kind, values in points.items()}
-        ).reset_index()
-        central["diff_point"] = central["scenario_point"] - central["baseline_point"]
-        rows.append(q.merge(central, on="year", how="left").assign(index=index))
-    out = pd.concat(rows, ignore_index=True)
-    realised = actual.melt(
-        id_vars="year", value_vars=list(INDEX_NAMES), var_name="index", value_name="actual"
-    )
-    out = out.merge(realised, on=["year", "index"], how="left")
-    columns = [
-        "year", "index", *[f"{k}_point" for k in parts],
-        *[f"{k}_{n}" for k in parts for n, _ in bands], "actual",
-    ]  # fmt: skip
-    order = {name: i for i, name in enumerate(INDEX_NAMES)}
-    out = out.assign(_o=out["index"].map(order)).sort_values(["year", "_o"], ignore_index=True)
-    return out[columns]

@@ -30,7 +30,7 @@ from statsmodels.tsa.forecasting.theta import ThetaModel
 from statsmodels.tsa.stattools import kpss
 from threadpoolctl import ThreadpoolController
 
-from models.protocol import NotFittedError
+from exportcast.models.protocol import NotFittedError
 
 __all__ = ["AutoARIMA", "DampedETS", "Drift", "Naive", "Theta"]
 

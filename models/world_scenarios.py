@@ -7,7 +7,7 @@ deepening on top of an agreement already in force moves ``deep`` (``deep_lag4`` 
 Which of the two a change is comes from :func:`models.scenarios.scenario_design`'s basis
 (``any_fta`` -> first, ``additional_agreement`` -> deepening). The result is a design change
 ``delta`` (one column per coefficient) that :func:`models.scenarios.scenario_multipliers` and
-:func:`models.scenarios.partner_effects` use as they use the partner-panel design, so the
+:func:`models.scenario_effects.partner_effects` use as they use the partner-panel design, so the
 paths get the phased effect year by year, one coefficient draw per path.
 
 Exits and GDP shocks are not priced by the world model (it has no exit or GDP term): a scenario
@@ -20,9 +20,9 @@ from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
-from models.fta_effects import DEPTH, entries, fit_world_gravity, phase_weights
-from models.scenarios import FtaChange, GdpShock, ScenarioDesign
-from models.structural_gravity import GravityFit
+from exportcast.models.fta_effects import DEPTH, entries, fit_world_gravity, phase_weights
+from exportcast.models.scenarios import FtaChange, GdpShock, ScenarioDesign
+from exportcast.models.structural_gravity import GravityFit
 
 __all__ = [
     "KIND_OF_BASIS",

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,20 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from openpyxl.utils import get_column_letter
 
-from features.errors import ExportcastError
-from flows.io import atomic_write
-from models.opportunities import METHOD as OPPORTUNITIES_METHOD
-from reports import charts, content, fta_content, outlook
-from reports.bundle import ReportBundle, load_bundle
+from exportcast.features.errors import ExportcastError
+from exportcast.flows.io import atomic_write
+from exportcast.models.opportunities import METHOD as OPPORTUNITIES_METHOD
+from exportcast.reports import (
+    charts,
+    content,
+    formatting,
+    fta_content,
+    outlook,
+    sections_index,
+    sections_partners,
+    sections_scenarios,
+)
+from exportcast.reports.bundle import ReportBundle, load_bundle
 
 __all__ = [
     "BROWSER_ARGS",
@@ -53,7 +63,7 @@ BROWSER_ARGS = [
 ]
 CHROMIUM_ARGS = [*BROWSER_ARGS, "--no-pdf-header-footer"]  # for printing the PDF
 PDF_TIMEOUT_S = 180
-TEMPLATES = Path(__file__).resolve().parent / "templates"
+TEMPLATES = Path(str(resources.files("exportcast.reports") / "templates"))
 # Sheet name -> bundle attribute (Summary and Sources are built from report.json).
 SHEETS = {
     "Indices": "concentration",
@@ -112,7 +122,7 @@ def _charts(bundle: ReportBundle, top: list[str], names: dict[str, str]) -> dict
         "fast": "",
         "opportunities": "",
     }
-    fast = content.fastest_growing_frame(bundle)
+    fast = sections_partners.fastest_growing_frame(bundle)
     if not fast.empty:
         out["fast"] = charts.bar_chart(
             [names.get(str(c), str(c)) for c in fast.index],
@@ -132,15 +142,15 @@ def _charts(bundle: ReportBundle, top: list[str], names: dict[str, str]) -> dict
 
 
 def _context(bundle: ReportBundle) -> dict[str, Any]:
-    names = content.partner_names(bundle)
-    top_table, top = content.top_partners(bundle)
+    names = formatting.partner_names(bundle)
+    top_table, top = sections_partners.top_partners(bundle)
     accuracy_sentences, accuracy_table = content.accuracy_section(bundle)
-    index_sentences, index_table = content.index_backtest_section(bundle)
+    index_sentences, index_table = sections_index.index_backtest_section(bundle)
     conc = bundle.concentration
     last_year = int(conc.loc[conc["kind"] == "history", "year"].max())
     end_year = int(conc.loc[conc["kind"] == "forecast", "year"].max())
     meta = bundle.meta
-    scenarios = content.scenario_sections(bundle)
+    scenarios = sections_scenarios.scenario_sections(bundle)
     return {
         "title": f"{meta['reporter_name']}: export dependence and diversification outlook "
         f"{last_year}\u2013{end_year}",
@@ -148,16 +158,16 @@ def _context(bundle: ReportBundle) -> dict[str, Any]:
         "last_year": last_year,
         "end_year": end_year,
         "levels": bundle.levels,
-        "threshold": content.fmt_pct(float(meta["dependence_threshold"]), 0),
+        "threshold": formatting.fmt_pct(float(meta["dependence_threshold"]), 0),
         "dep_label": " + ".join(names.get(c, c) for c in bundle.dependence_set),
         "summary": content.summary_sentences(bundle),
         "charts": _charts(bundle, top, names),
-        "index_table": content.index_table(bundle),
+        "index_table": sections_index.index_table(bundle),
         "top_table": top_table,
-        "fast_table": content.fastest_growing(bundle),
-        "registry_table": content.open_registry_table(bundle),
-        "drivers": content.forecast_drivers(bundle, top),
-        "opp_table": content.opportunities_table(bundle),
+        "fast_table": sections_partners.fastest_growing(bundle),
+        "registry_table": sections_partners.open_registry_table(bundle),
+        "drivers": sections_partners.forecast_drivers(bundle, top),
+        "opp_table": sections_partners.opportunities_table(bundle),
         "scenarios": scenarios,
         # the same notes for every scenario of a run: once, in the appendix
         "scenario_methods": list(dict.fromkeys(s["method"] for s in scenarios if s["method"])),

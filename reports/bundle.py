@@ -15,10 +15,10 @@ from typing import Any
 
 import pandas as pd
 
-from features.errors import ExportcastError
-from models.fta_track_record import COLUMNS as FTA_TRACK_COLUMNS
-from models.index_backtest import INDEX_BACKTEST_COLUMNS
-from models.opportunities import OPPORTUNITY_COLUMNS, OPTIONAL_OPPORTUNITY_COLUMNS
+from exportcast.features.errors import ExportcastError
+from exportcast.models.fta_track_record import COLUMNS as FTA_TRACK_COLUMNS
+from exportcast.models.index_backtest import INDEX_BACKTEST_COLUMNS
+from exportcast.models.opportunities import OPPORTUNITY_COLUMNS, OPTIONAL_OPPORTUNITY_COLUMNS
 
 __all__ = [
     "BUNDLE_FILES",

@@ -12,7 +12,7 @@ Two blocks of the scenario appendix (docs/fta-gravity.md), built only from the b
   effect beside the new one, once, and which agreements identify each. ``None`` without such
   scenarios.
 
-Everything returned is plain text, :class:`reports.content.Table` or a PNG data URI; the
+Everything returned is plain text, :class:`reports.formatting.Table` or a PNG data URI; the
 template escapes the text.
 """
 
@@ -25,10 +25,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy import stats
 
-from models.fta_track_record import agreement_outcomes, summarize
-from reports.bundle import ReportBundle
-from reports.charts import png_data_uri
-from reports.content import Table, partner_names
+from exportcast.models.fta_track_record import agreement_outcomes, summarize
+from exportcast.reports.bundle import ReportBundle
+from exportcast.reports.charts import png_data_uri
+from exportcast.reports.formatting import Table, partner_names
 
 __all__ = ["effect_comparison", "track_record_chart", "track_record_section"]
 

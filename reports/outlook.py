@@ -1,6 +1,6 @@
 """What the report says about the outlook: which markets stand out and what drives a forecast.
 
-Pure functions on frames of the report bundle (no I/O); ``reports.content`` formats them.
+Pure functions on frames of the report bundle (no I/O); ``reports.sections_partners`` formats them.
 
 Noise rule of "Fastest-growing markets" (issue 13, item 6): the bundle has no per-partner
 backtest errors (``backtest_forecasts.csv`` is an output, not a bundle file), but it has each

@@ -87,7 +87,7 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project root: research.*
 
-from flows.snapshot import load_snapshot
+from exportcast.flows.snapshot import load_snapshot
 from research.global_model import GlobalShareModel, rolling_origin_forecast
 
 ROOT = Path(__file__).resolve().parents[1]

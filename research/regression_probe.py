@@ -28,11 +28,11 @@ import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
-from features.build import FEATURE_COLUMNS, build_features, build_gravity_frame
-from features.fta import fta_by_year
-from flows.snapshot import load_snapshot
-from models.gravity import PPMLResult, fit_ppml
-from models.regression import GBM_PARAMS, rolling_origin_predictions
+from exportcast.features.build import FEATURE_COLUMNS, build_features, build_gravity_frame
+from exportcast.features.fta import fta_by_year
+from exportcast.flows.snapshot import load_snapshot
+from exportcast.models.gravity import PPMLResult, fit_ppml
+from exportcast.models.regression import GBM_PARAMS, rolling_origin_predictions
 
 FEATURES = [*FEATURE_COLUMNS, "h"]
 

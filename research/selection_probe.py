@@ -60,9 +60,9 @@ from global_probe import (
     unit_mase,
 )
 
-from flows.snapshot import load_snapshot
-from models.forecasting import cross_validate
-from models.timeseries import DampedETS, Drift, Naive, Theta
+from exportcast.flows.snapshot import load_snapshot
+from exportcast.models.forecasting import cross_validate
+from exportcast.models.timeseries import DampedETS, Drift, Naive, Theta
 from research.global_model import GlobalShareModel
 
 assert TUNE == HISTORY + SCORED

@@ -4,7 +4,8 @@ import importlib.util
 import re
 from pathlib import Path
 
-from configs.schema import RunConfig, ScenarioConfig
+from exportcast.configs.schema import RunConfig
+from exportcast.configs.schema_scenario import ScenarioConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"

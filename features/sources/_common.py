@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.errors import ExportcastError
+from exportcast.features.errors import ExportcastError
 
 __all__ = [
     "Loaded",

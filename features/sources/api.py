@@ -26,15 +26,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.sources._common import ROW, SourceError, count_by
-from features.sources.codes import known_iso3
-from features.sources.inbox import (
+from exportcast.features.sources._common import ROW, SourceError, count_by
+from exportcast.features.sources.codes import known_iso3
+from exportcast.features.sources.inbox import (
     Release,
     comtrade_frame_release,
     kosis_frame_release,
     split_totals,
 )
-from features.sources.wdi import WB_AGGREGATES
+from exportcast.features.sources.wdi import WB_AGGREGATES
 
 __all__ = [
     "IMTS_EXPORTS",

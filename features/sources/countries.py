@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.sources._common import (
+from exportcast.features.sources._common import (
     Loaded,
     check_unique,
     count_by,
@@ -26,7 +26,7 @@ from features.sources._common import (
     read_table,
     to_number,
 )
-from features.sources.codes import map_iso3
+from exportcast.features.sources.codes import map_iso3
 
 __all__ = [
     "INCOME_GROUPS",

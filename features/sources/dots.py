@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.sources._common import (
+from exportcast.features.sources._common import (
     ROW,
     Loaded,
     SourceError,
@@ -28,7 +28,7 @@ from features.sources._common import (
     read_table,
     to_number,
 )
-from features.sources.codes import known_iso3, map_iso3
+from exportcast.features.sources.codes import known_iso3, map_iso3
 
 __all__ = ["SOURCE", "TYPES", "UNIT_FACTOR", "load_dots_exports"]
 
@@ -132,7 +132,15 @@ def load_dots_exports(
     check_finite_nonnegative(kept, _VALUE, path)
     check_unique(kept, ["reporter", "partner", "year"], path)
 
-    frame = pd.DataFrame(
+    frame = _panel_frame(kept)
+    if reference_totals is not None:
+        _check_units(frame, reference_totals, path)
+    return Loaded(frame=frame, path=str(path), dropped=dropped)
+
+
+def _panel_frame(kept: pd.DataFrame) -> pd.DataFrame:
+    """The kept rows in the panel's columns and units (USD), sorted by reporter, partner, year."""
+    return pd.DataFrame(
         {
             "reporter": kept["reporter"].astype(str).to_numpy(),
             "partner": kept["partner"].astype(str).to_numpy(),
@@ -142,9 +150,6 @@ def load_dots_exports(
             "source": SOURCE,
         }
     ).sort_values(["reporter", "partner", "year"], ignore_index=True)
-    if reference_totals is not None:
-        _check_units(frame, reference_totals, path)
-    return Loaded(frame=frame, path=str(path), dropped=dropped)
 
 
 def _check_types(df: pd.DataFrame, column: str, path: str | Path) -> None:

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.sources._common import (
+from exportcast.features.sources._common import (
     Loaded,
     check_unique,
     raise_first,
     raise_on_unknown,
     read_table,
 )
-from features.sources.codes import map_iso3
+from exportcast.features.sources.codes import map_iso3
 
 __all__ = ["DATE_COLUMNS", "IN_FORCE_STATUSES", "REPORTER", "STATUSES", "load_korea_fta"]
 
@@ -86,6 +86,41 @@ def load_korea_fta(path: str | Path) -> Loaded:
     dates = {out: _to_date(df, raw, path) for out, raw in DATE_COLUMNS.items()}
     df = df.assign(**dates)
 
+    _check_dates(df, path)
+
+    partner, reason = map_iso3(df["partner_iso3"])
+    raise_on_unknown(df, reason, "partner_iso3", path)
+    raise_first(
+        df,
+        reason.notna().to_numpy(dtype=bool),
+        path,
+        "partner_iso3",
+        "partner {value!r} is not a current country code; expected ISO3",
+    )
+    df = df.assign(partner=partner)
+    check_unique(df, ["partner", "agreement"], path)
+
+    frame = pd.DataFrame(
+        {
+            "reporter": REPORTER,
+            "partner": df["partner"].astype(str).to_numpy(),
+            **{c: df[c].to_numpy() for c in _TEXT[:-1]},
+            "status": df["status"].to_numpy(),
+            **{c: df[c].to_numpy(dtype="datetime64[ns]") for c in DATE_COLUMNS},
+        }
+    )
+    frame = frame.sort_values(
+        ["partner", "in_force_date", "agreement"], na_position="last", ignore_index=True
+    )
+    return Loaded(frame=frame, path=str(path))
+
+
+def _check_dates(df: pd.DataFrame, path: str | Path) -> None:
+    """In-force rows have an in_force_date; exit_date exactly on exited rows, not before entry.
+
+    Raises:
+        SourceError: The first row that breaks one of these rules.
+    """
     applied = df["status"].isin(IN_FORCE_STATUSES)
     raise_first(
         df,
@@ -113,29 +148,3 @@ def load_korea_fta(path: str | Path) -> Loaded:
         "exit_date",
         "exit_date {value:%Y-%m-%d} is before in_force_date",
     )
-
-    partner, reason = map_iso3(df["partner_iso3"])
-    raise_on_unknown(df, reason, "partner_iso3", path)
-    raise_first(
-        df,
-        reason.notna().to_numpy(dtype=bool),
-        path,
-        "partner_iso3",
-        "partner {value!r} is not a current country code; expected ISO3",
-    )
-    df = df.assign(partner=partner)
-    check_unique(df, ["partner", "agreement"], path)
-
-    frame = pd.DataFrame(
-        {
-            "reporter": REPORTER,
-            "partner": df["partner"].astype(str).to_numpy(),
-            **{c: df[c].to_numpy() for c in _TEXT[:-1]},
-            "status": df["status"].to_numpy(),
-            **{c: df[c].to_numpy(dtype="datetime64[ns]") for c in DATE_COLUMNS},
-        }
-    )
-    frame = frame.sort_values(
-        ["partner", "in_force_date", "agreement"], na_position="last", ignore_index=True
-    )
-    return Loaded(frame=frame, path=str(path))

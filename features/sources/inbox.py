@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.panel import validate_trade_panel
-from features.sources._common import (
+from exportcast.features.panel import validate_trade_panel
+from exportcast.features.sources._common import (
     ROW,
     SourceError,
     check_finite_nonnegative,
@@ -36,7 +36,7 @@ from features.sources._common import (
     read_table,
     to_number,
 )
-from features.sources.codes import known_iso3
+from exportcast.features.sources.codes import known_iso3
 
 __all__ = [
     "FORMATS",

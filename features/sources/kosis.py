@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.sources._common import (
+from exportcast.features.sources._common import (
     ROW,
     Loaded,
     SourceError,
@@ -22,7 +22,7 @@ from features.sources._common import (
     read_table,
     to_number,
 )
-from features.sources.codes import map_iso3
+from exportcast.features.sources.codes import map_iso3
 
 __all__ = ["REPORTER", "load_kosis_exports"]
 

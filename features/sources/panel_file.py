@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.panel import validate_trade_panel
-from features.sources._common import Loaded, SourceError, read_table
+from exportcast.features.panel import validate_trade_panel
+from exportcast.features.sources._common import Loaded, SourceError, read_table
 
 __all__ = ["load_trade_panel_file"]
 

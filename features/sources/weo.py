@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.sources._common import (
+from exportcast.features.sources._common import (
     ROW,
     Loaded,
     SourceError,
@@ -28,7 +28,7 @@ from features.sources._common import (
     read_table,
     to_number,
 )
-from features.sources.codes import map_iso3
+from exportcast.features.sources.codes import map_iso3
 
 __all__ = [
     "CONCEPTS_FILE",
@@ -154,11 +154,7 @@ def load_weo(
     """
     values_path = Path(values_path)
     wanted = list(dict.fromkeys(concepts))
-    concepts_file = values_path.parent / CONCEPTS_FILE
-    scales = read_weo_scales(concepts_file) if concepts_file.is_file() else WEO_SCALES
-    no_scale = [c for c in wanted if c not in scales]
-    if no_scale:
-        raise ValueError(f"unknown WEO concept(s) {no_scale}; known: {sorted(scales)}")
+    scales = _concept_scales(values_path, wanted)
 
     df = read_table(values_path, _REQUIRED)
     year = to_number(df, "year", values_path, integer=True)
@@ -167,17 +163,7 @@ def load_weo(
     df = df.loc[keep].assign(year=year[keep])
     absent = [c for c in wanted if c not in set(df["concept"])]
 
-    group = df["ref_area"].astype(str).str.strip().str.upper().str.match(_GROUP.pattern)
-    group = group.to_numpy(dtype=bool)
-    iso3, reason = map_iso3(df["ref_area"])
-    reason = reason.mask(group, "IMF group")
-    raise_on_unknown(df, reason, "ref_area", values_path)
-    df = df.assign(
-        country=iso3,
-        value=to_number(df, "value", values_path),
-        is_projection=to_number(df, "is_projection", values_path, integer=True),
-    )
-    reason = reason.mask(df["value"].isna() & reason.isna(), "no value")
+    df, reason = _with_countries(df, values_path)
     dropped = count_by(reason.dropna())
     kept = df.loc[reason.isna().to_numpy(dtype=bool)]
 
@@ -203,6 +189,42 @@ def load_weo(
             column="concept",
         )
     return Loaded(frame=frame, path=str(values_path), dropped=dropped)
+
+
+def _concept_scales(values_path: Path, wanted: list[str]) -> Mapping[str, float]:
+    """The scale of each concept: ``weo_concepts.csv`` beside the values, else :data:`WEO_SCALES`.
+
+    Raises:
+        ValueError: A requested concept has no known scale.
+    """
+    concepts_file = values_path.parent / CONCEPTS_FILE
+    scales = read_weo_scales(concepts_file) if concepts_file.is_file() else WEO_SCALES
+    no_scale = [c for c in wanted if c not in scales]
+    if no_scale:
+        raise ValueError(f"unknown WEO concept(s) {no_scale}; known: {sorted(scales)}")
+    return scales
+
+
+def _with_countries(df: pd.DataFrame, values_path: Path) -> tuple[pd.DataFrame, pd.Series]:
+    """Rows with ``country`` (ISO3), numeric ``value`` and ``is_projection``; why a row is dropped.
+
+    The reason is NaN for rows kept, else ``"IMF group"``, a legacy code's reason or
+    ``"no value"``.
+
+    Raises:
+        SourceError: An unknown area code, or text in a number column.
+    """
+    group = df["ref_area"].astype(str).str.strip().str.upper().str.match(_GROUP.pattern)
+    group = group.to_numpy(dtype=bool)
+    iso3, reason = map_iso3(df["ref_area"])
+    reason = reason.mask(group, "IMF group")
+    raise_on_unknown(df, reason, "ref_area", values_path)
+    df = df.assign(
+        country=iso3,
+        value=to_number(df, "value", values_path),
+        is_projection=to_number(df, "is_projection", values_path, integer=True),
+    )
+    return df, reason.mask(df["value"].isna() & reason.isna(), "no value")
 
 
 def _projection_flag(df: pd.DataFrame, path: Path) -> np.ndarray:

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.sources._common import (
+from exportcast.features.sources._common import (
     ROW,
     Loaded,
     SourceError,
@@ -36,7 +36,7 @@ from features.sources._common import (
     read_table,
     to_number,
 )
-from features.sources.codes import map_iso3
+from exportcast.features.sources.codes import map_iso3
 
 __all__ = [
     "TARGETS",
@@ -196,18 +196,7 @@ def load_weo_vintages(path: str | Path) -> Loaded:
         "horizon {value} disagrees with the vintage {forecast_season}{forecast_year} and target "
         "year {target_year}; expected target_year - forecast_year (+ 0.5 in spring)",
     )
-    values = {}
-    for col in ("prediction", "tv_1"):
-        v = to_number(df, col, path)
-        raise_first(
-            df,
-            np.isinf(v) | (v <= -100),
-            path,
-            col,
-            "expected a finite percentage change above -100, found {value} "
-            "({country}, {target}, {forecast_season}{forecast_year}, {target_year})",
-        )
-        values[col] = v
+    values = _percent_changes(df, path)
     iso3, reason = _country(df, path)
     keep = reason.isna().to_numpy(dtype=bool)
     season = df["forecast_season"].astype(str)
@@ -232,6 +221,27 @@ def load_weo_vintages(path: str | Path) -> Loaded:
     if merged:
         dropped["second spelling of a country, merged"] = merged
     return Loaded(frame=frame[[*VINTAGE_COLUMNS, ROW]], path=str(path), dropped=dropped)
+
+
+def _percent_changes(df: pd.DataFrame, path: str | Path) -> dict[str, pd.Series]:
+    """``prediction`` and ``tv_1`` (the outturn) as numbers: finite changes above -100 %.
+
+    Raises:
+        SourceError: Text in a number column, or an infinite change or one of -100 % or less.
+    """
+    values = {}
+    for col in ("prediction", "tv_1"):
+        v = to_number(df, col, path)
+        raise_first(
+            df,
+            np.isinf(v) | (v <= -100),
+            path,
+            col,
+            "expected a finite percentage change above -100, found {value} "
+            "({country}, {target}, {forecast_season}{forecast_year}, {target_year})",
+        )
+        values[col] = v
+    return values
 
 
 def _merge_spellings(frame: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, int]:

@@ -33,7 +33,7 @@ from pathlib import Path
 import pandas as pd
 import pycountry
 
-from features.sources._common import Loaded, SourceError, raise_first, read_table
+from exportcast.features.sources._common import Loaded, SourceError, raise_first, read_table
 
 __all__ = ["BLOC_MEMBERS", "KEPT_STATUSES", "load_wto_rtas", "party_iso3"]
 

@@ -20,17 +20,23 @@ from datetime import UTC, datetime
 import pandas as pd
 import pycountry
 
-from features.sources._common import SourceError
-from features.sources.api import (
+from exportcast.features.sources._common import SourceError
+from exportcast.features.sources.api import (
     parse_comtrade_json,
     parse_imts_xml,
     parse_kosis_json,
     parse_wdi_json,
 )
-from features.sources.inbox import Release
-from features.sources.wdi import WDI_INDICATORS
-from flows.connectors.http import DEFAULT_POLICY, ConnectorError, HttpPolicy, Response, get
-from flows.update import Fetched
+from exportcast.features.sources.inbox import Release
+from exportcast.features.sources.wdi import WDI_INDICATORS
+from exportcast.flows.connectors.http import (
+    DEFAULT_POLICY,
+    ConnectorError,
+    HttpPolicy,
+    Response,
+    get,
+)
+from exportcast.flows.update import Fetched
 
 __all__ = [
     "BASE_URLS",

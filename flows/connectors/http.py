@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from features.errors import ExportcastError
+from exportcast.features.errors import ExportcastError
 
 __all__ = ["DEFAULT_POLICY", "ConnectorError", "HttpPolicy", "Response", "get", "redacted_url"]
 

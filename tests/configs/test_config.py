@@ -1,7 +1,7 @@
 import pytest
 import yaml
 
-from configs import DEFAULT_CONFIG, ConfigError, RunConfig, config_hash, load_config
+from exportcast.configs import DEFAULT_CONFIG, ConfigError, RunConfig, config_hash, load_config
 
 
 def test_default_config_is_korea_with_china_us_dependence():

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from configs.loader import ConfigError, load_config, load_scenario
-from configs.schema import ScenarioConfig
+from exportcast.configs.loader import ConfigError, load_config, load_scenario
+from exportcast.configs.schema_scenario import ScenarioConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((ROOT / "configs" / "scenarios").glob("*.yaml"))

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.build import (
+from exportcast.features.build import (
     DEMAND_SOURCES,
     FEATURE_COLUMNS,
     KEY_COLUMNS,
@@ -227,7 +227,7 @@ def test_leakage_check_catches_target():
 
 @pytest.fixture(scope="module")
 def korea() -> dict[str, pd.DataFrame]:
-    from flows.snapshot import SnapshotError, load_snapshot
+    from exportcast.flows.snapshot import SnapshotError, load_snapshot
 
     try:
         snap = load_snapshot(SNAPSHOT)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.concentration import concentration_index, cr_k, hhi, hhi_normalized, theil
+from exportcast.features.concentration import concentration_index, cr_k, hhi, hhi_normalized, theil
 
 values = st.lists(
     st.floats(min_value=1e-3, max_value=1e12, allow_nan=False, allow_infinity=False),

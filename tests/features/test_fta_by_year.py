@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.fta import agreements_in_force_on, fta_by_year
-from features.sources.fta import load_korea_fta
+from exportcast.features.fta import agreements_in_force_on, fta_by_year
+from exportcast.features.sources.fta import load_korea_fta
 
 
 @pytest.fixture

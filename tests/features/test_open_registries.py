@@ -5,7 +5,7 @@ from __future__ import annotations
 import pycountry
 import pytest
 
-from features.open_registries import OPEN_REGISTRIES, SOURCE_URL, is_open_registry
+from exportcast.features.open_registries import OPEN_REGISTRIES, SOURCE_URL, is_open_registry
 
 
 @pytest.mark.parametrize("code", ["MHL", "LBR", "PAN", "MLT", "BHS", "pan", " lbr "])

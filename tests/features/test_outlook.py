@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from configs.schema import ForecastConfig
-from features.outlook import (
+from exportcast.configs.schema_forecast import ForecastConfig
+from exportcast.features.outlook import (
     AS_OF_RULES,
     DEFAULT_AS_OF,
     as_of_date,
@@ -16,13 +16,13 @@ from features.outlook import (
     vintage_at,
     vintages_by_origin,
 )
-from flows.io import PROJECT_ROOT
-from flows.snapshot import load_snapshot
+from exportcast.flows.io import CODE_ROOT
+from exportcast.flows.snapshot import load_snapshot
 
 
 @pytest.fixture(scope="module")
 def table() -> pd.DataFrame:
-    return load_snapshot(PROJECT_ROOT / "data" / "snapshot", ["weo_vintages"])["weo_vintages"]
+    return load_snapshot(CODE_ROOT / "data" / "snapshot", ["weo_vintages"])["weo_vintages"]
 
 
 def test_config_key_offers_exactly_the_rules_and_defaults_to_the_conservative_one():

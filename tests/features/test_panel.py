@@ -1,15 +1,15 @@
 import pandas as pd
 import pytest
 
-from features.panel import (
+from exportcast.features.panel import (
     PANEL_COLUMNS,
     build_export_series,
     build_trade_panel,
     series_to_panel,
     validate_trade_panel,
 )
-from features.sources._common import SourceError
-from features.sources.panel_file import load_trade_panel_file
+from exportcast.features.sources._common import SourceError
+from exportcast.features.sources.panel_file import load_trade_panel_file
 
 REFERENCE = pd.DataFrame({"reporter": ["KOR"], "year": [2019], "total_usd": [542.23e9]})
 

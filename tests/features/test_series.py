@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.concentration import concentration_from_paths, concentration_index
-from features.series import split_series
+from exportcast.features.concentration import concentration_from_paths, concentration_index
+from exportcast.features.series import split_series
 
 
 def _panel():
@@ -94,7 +94,7 @@ def test_rest_shares_must_be_shares():
 
 
 def test_partners_that_cannot_be_forecast_are_coverage_errors_naming_the_keys():
-    from features.series import CoverageError, check_dependence_modelled
+    from exportcast.features.series import CoverageError, check_dependence_modelled
 
     fs = split_series(_panel(), min_years=5)
     check_dependence_modelled(fs, ("CHN", "USA"), reporter="KOR", min_years=5)  # fine

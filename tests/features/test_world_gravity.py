@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from features.world_gravity import (
+from exportcast.features.world_gravity import (
     interval_years,
     pair_agreements,
     pair_year_counts,
@@ -77,7 +77,7 @@ def test_panel_lags_leads_and_depth():
 
 
 def test_income_interaction_marks_non_high_income_importers():
-    from features.world_gravity import add_income_interaction
+    from exportcast.features.world_gravity import add_income_interaction
 
     panel = pd.DataFrame(
         {"exporter": ["AAA", "AAA", "AAA"], "importer": ["BBB", "BBB", "CCC"],

@@ -19,7 +19,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from flows import pipeline
+from exportcast.flows import cache_keys, pipeline
 from tests.flows.helpers import FAST, FAST_ARGS, free_port, subprocess_env, wait_for_http
 
 
@@ -33,7 +33,7 @@ def mlflow_uri(tmp_path_factory) -> str:
 def isolated_stores(tmp_path_factory, mlflow_uri):
     """Keep tests out of the project's mlruns/ and .exportcast-cache/."""
     cache_root = tmp_path_factory.mktemp("cache-root")
-    real_cache_dir = pipeline.cache_dir
+    real_cache_dir = cache_keys.cache_dir
 
     def cache_dir(config):
         path = Path(config.cache.dir)
@@ -42,7 +42,7 @@ def isolated_stores(tmp_path_factory, mlflow_uri):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLFLOW_TRACKING_URI", mlflow_uri)
         mp.setenv("MLFLOW_LOGGING_LEVEL", "WARNING")
-        mp.setattr(pipeline, "cache_dir", cache_dir)
+        mp.setattr(cache_keys, "cache_dir", cache_dir)
         yield
 
 
@@ -54,7 +54,7 @@ def fast_run(tmp_path_factory, prefect_harness, isolated_stores):
     Returns a namespace with ``result`` (the RunResult), ``folder`` (outputs/KOR) and
     ``lines`` (the progress output). Tests must not change its files.
     """
-    from configs import load_config
+    from exportcast.configs import load_config
 
     out = tmp_path_factory.mktemp("fast-run") / "out"
     lines: list[str] = []
@@ -73,7 +73,7 @@ def quiet_cli_run(tmp_path_factory, prefect_harness, isolated_stores):
     """
     from typer.testing import CliRunner
 
-    from flows.cli import app
+    from exportcast.flows.cli import app
 
     out = tmp_path_factory.mktemp("quiet-cli-run")
     experiment = ["--set", "tracking.experiment=clitest-{reporter}"]

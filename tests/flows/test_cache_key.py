@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from configs import load_config
-from flows import pipeline
-from flows.pipeline import cache_key, scenario_digest
+from exportcast.configs import load_config
+from exportcast.flows import cache_keys
+from exportcast.flows.cache_keys import cache_key, scenario_digest
 
 ROOT = Path(__file__).resolve().parents[2]
 UAE = ROOT / "configs" / "scenarios" / "uae_cepa.yaml"
@@ -55,28 +55,28 @@ def test_source_hash_covers_yaml_and_templates(tmp_path, monkeypatch):
     }.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(text)
-    monkeypatch.setattr(pipeline, "PROJECT_ROOT", tmp_path)
-    base = pipeline._source_hash()
+    monkeypatch.setattr(cache_keys, "CODE_ROOT", tmp_path)
+    base = cache_keys.source_hash()
     (tmp_path / "configs/default.yaml").write_text("horizon: 3\n")
-    after_yaml = pipeline._source_hash()
+    after_yaml = cache_keys.source_hash()
     (tmp_path / "reports/templates/report.html.j2").write_text("<p>{{ y }}</p>\n")
-    after_template = pipeline._source_hash()
+    after_template = cache_keys.source_hash()
     assert len({base, after_yaml, after_template}) == 3
     # bytecode caches do not count
     (tmp_path / "flows/__pycache__").mkdir()
     (tmp_path / "flows/__pycache__/a.cpython-311.pyc").write_bytes(b"\0")
-    assert pipeline._source_hash() == after_template
+    assert cache_keys.source_hash() == after_template
 
 
 def test_data_logic_key_follows_features_and_models_only(tmp_path, monkeypatch):
     for rel in ("features/a.py", "models/b.py", "flows/c.py", "configs/d.yaml"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("X = 1\n")
-    monkeypatch.setattr(pipeline, "PROJECT_ROOT", tmp_path)
-    key = pipeline.data_logic_key("v1")
+    monkeypatch.setattr(cache_keys, "CODE_ROOT", tmp_path)
+    key = cache_keys.data_logic_key("v1")
     (tmp_path / "flows/c.py").write_text("X = 2\n")
     (tmp_path / "configs/d.yaml").write_text("X: 2\n")
-    assert pipeline.data_logic_key("v1") == key  # config and orchestration: same key
+    assert cache_keys.data_logic_key("v1") == key  # config and orchestration: same key
     (tmp_path / "models/b.py").write_text("X = 2\n")
-    assert pipeline.data_logic_key("v1") != key
-    assert pipeline.data_logic_key("v2") != pipeline.data_logic_key("v1")
+    assert cache_keys.data_logic_key("v1") != key
+    assert cache_keys.data_logic_key("v2") != cache_keys.data_logic_key("v1")

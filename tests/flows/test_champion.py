@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from configs import load_config
-from features.panel import series_to_panel
-from flows import tracking
-from flows.pipeline import run_pipeline
+from exportcast.configs import load_config
+from exportcast.features.panel import series_to_panel
+from exportcast.flows import tracking
+from exportcast.flows.pipeline import run_pipeline
 from tests.flows.helpers import FAST
 
 NAME = "exportcast-KOR-forecaster"

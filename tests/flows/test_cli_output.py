@@ -4,8 +4,8 @@ from datetime import datetime
 
 from rich.console import Console
 
-from flows import cli
-from flows.cli import runs_table
+from exportcast.flows import cli
+from exportcast.flows.cli_tracking import runs_table
 
 
 def _runs(n=3):

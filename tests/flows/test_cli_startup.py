@@ -67,9 +67,9 @@ def test_the_check_sees_a_heavy_import():
 def test_names_imported_lazily_are_still_importable_from_the_cli():
     import pandas
 
-    from configs import ConfigError, RunConfig, load_config
-    from flows import cli
-    from flows.io import project_path
+    from exportcast.configs import ConfigError, RunConfig, load_config
+    from exportcast.flows import cli
+    from exportcast.flows.io import project_path
 
     assert cli.ConfigError is ConfigError and cli.RunConfig is RunConfig
     assert cli.load_config is load_config and cli.project_path is project_path

@@ -14,8 +14,8 @@ import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from typer.testing import CliRunner
 
-from flows.cli import app
-from flows.snapshot import read_manifest
+from exportcast.flows.cli import app
+from exportcast.flows.snapshot import read_manifest
 from tests.flows.helpers import free_port, subprocess_env, wait_for_http
 
 runner = CliRunner()
@@ -94,7 +94,7 @@ def test_ui_serves_the_store_on_localhost_and_stops_cleanly(tmp_path, mlflow_uri
     log = tmp_path / "ui.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "flows.cli", "ui", "--port", str(port)],
+            [sys.executable, "-m", "exportcast.flows.cli", "ui", "--port", str(port)],
             cwd=ROOT,
             env=subprocess_env(MLFLOW_TRACKING_URI=mlflow_uri),
             stdout=out,

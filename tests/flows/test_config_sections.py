@@ -2,7 +2,7 @@
 
 import pytest
 
-from configs import ConfigError, load_config
+from exportcast.configs import ConfigError, load_config
 
 
 def test_defaults_schedule_monthly_in_seoul_cache_on_tracking_from_environment():

@@ -3,9 +3,9 @@
 import pandas as pd
 from pandas.testing import assert_frame_equal
 
-from configs import load_config
-from flows import parallel
-from flows.pipeline import run_pipeline
+from exportcast.configs import load_config
+from exportcast.flows import parallel
+from exportcast.flows.pipeline import run_pipeline
 from tests.flows.helpers import FAST
 
 

@@ -27,7 +27,7 @@ TABLES = (
 
 def _run(folder: Path, **env: str) -> tuple[Path, str]:
     folder.mkdir()
-    cmd = [sys.executable, "-m", "flows.cli", "run",
+    cmd = [sys.executable, "-m", "exportcast.flows.cli", "run",
            "--set", f"output.dir={folder / 'out'}", "--set", f"cache.dir={folder / 'cache'}",
            "--set", "report.enabled=false"]  # fmt: skip
     child_env = subprocess_env(MLFLOW_TRACKING_URI=f"sqlite:///{folder / 'mlflow.db'}", **env)

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from flows.io import atomic_write, read_parquet, sha256_file, write_csv, write_parquet
+from exportcast.flows.io import atomic_write, read_parquet, sha256_file, write_csv, write_parquet
 
 
 def test_failed_write_keeps_old_file_and_leaves_no_temp(tmp_path):

@@ -16,9 +16,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from mlflow import MlflowClient
 
-from configs import RunConfig, load_config
-from flows import tracking
-from flows.pipeline import run_pipeline
+from exportcast.configs import RunConfig, load_config
+from exportcast.flows import tracking_store
+from exportcast.flows.pipeline import run_pipeline
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -63,7 +63,7 @@ def _values_on_the_line_of(page, cell) -> list[str]:
 def test_ui_lists_both_runs_and_compares_their_dependence_share(
     tmp_path, mlflow_server, chromium_page
 ):
-    store = tracking.resolve_store(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    store = tracking_store.resolve_store(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
     MlflowClient(store.uri).search_experiments()  # creates the database's tables
     # The server starts (several seconds of imports) while the pipeline writes the runs.
     server = mlflow_server(

@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from flows import tracking
-from models.metrics import evaluate_table
+from exportcast.flows import tracking, tracking_store
+from exportcast.models.metrics import evaluate_table
 
 
 def test_one_nested_run_per_candidate_with_scores_per_horizon(fast_run, mlflow_uri):
@@ -56,7 +56,7 @@ def test_one_nested_run_per_candidate_with_scores_per_horizon(fast_run, mlflow_u
 
 
 def test_nested_run_fails_alone_and_parent_ends_by_its_own_outcome(mlflow_uri):
-    store = tracking.resolve_store(mlflow_uri)
+    store = tracking_store.resolve_store(mlflow_uri)
     with tracking.tracked_run(store, "nested-test") as parent:
         with pytest.raises(ValueError), parent.nested_run("child") as child:
             child.log_metrics({"x": 1.0})

@@ -7,17 +7,16 @@ from mlflow import MlflowClient
 from prefect import flow
 from prefect.states import Failed
 
-from configs import load_config
-from flows import pipeline
-from flows.pipeline import (
+from exportcast.configs import load_config
+from exportcast.flows import cache_keys, pipeline
+from exportcast.flows.cache_keys import cache_key, code_version
+from exportcast.flows.pipeline import (
     build_panel,
-    cache_key,
-    code_version,
     compute_concentration,
     load_data,
     run_pipeline,
 )
-from flows.snapshot import Snapshot
+from exportcast.flows.snapshot import Snapshot
 from tests.flows.helpers import FAST
 
 
@@ -136,7 +135,7 @@ def test_cache_key_changes_with_data_vintage_config_and_code(monkeypatch):
     assert cache_key("aaaa", load_config(overrides=["years.start=2000"])) != key
     assert cache_key("aaaa", load_config(overrides=["output.dir=/tmp/x"])) == key
     assert cache_key("aaaa", load_config(overrides=["tracking.uri=http://h:5000"])) == key
-    monkeypatch.setattr(pipeline, "code_version", lambda: "other")
+    monkeypatch.setattr(cache_keys, "code_version", lambda: "other")
     assert cache_key("aaaa", cfg) != key
 
 
@@ -178,7 +177,7 @@ def test_tasks_compute_the_contract_columns_through_fn():
     ],
 )
 def test_io_tasks_retry_only_transient_errors(exc, retry):
-    assert pipeline._transient(None, None, Failed(data=exc)) is retry
+    assert cache_keys.is_transient(None, None, Failed(data=exc)) is retry
 
 
 @pytest.mark.integration

@@ -15,9 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 # then run a flow and report which API it talked to and how many temporary servers exist.
 SCRIPT = """
 import json, sys
-from flows.prefect_server import prestart
+from exportcast.flows.prefect_server import prestart
 wait = prestart(sys.argv[1])
-import flows.pipeline  # the heavy imports overlap the server's start
+import exportcast.flows.pipeline  # the heavy imports overlap the server's start
 wait()
 from prefect import flow
 from prefect.client.orchestration import get_client

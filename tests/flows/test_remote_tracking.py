@@ -10,8 +10,8 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from configs import RunConfig, load_config
-from flows.pipeline import run_pipeline
+from exportcast.configs import RunConfig, load_config
+from exportcast.flows.pipeline import run_pipeline
 
 # Forecasting is not what this test looks at and takes a minute or more: off where it exists.
 NO_FORECAST = ["forecast.enabled=false"] if "forecast" in RunConfig.model_fields else []

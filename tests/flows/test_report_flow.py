@@ -9,17 +9,17 @@ import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from configs import load_config
-from flows.cli import app
-from flows.io import PROJECT_ROOT
-from flows.pipeline import run_pipeline
-from flows.report import BUNDLE_FILES
-from models.index_backtest import INDEX_BACKTEST_COLUMNS, summarize_index_backtest
+from exportcast.configs import load_config
+from exportcast.flows.cli import app
+from exportcast.flows.io import CODE_ROOT
+from exportcast.flows.pipeline import run_pipeline
+from exportcast.flows.report import BUNDLE_FILES
+from exportcast.models.index_backtest import INDEX_BACKTEST_COLUMNS, summarize_index_backtest
 from tests.flows.helpers import FAST
 
 runner = CliRunner()
-CAMBODIA = PROJECT_ROOT / "configs" / "scenarios" / "cambodia_fta.yaml"
-UAE = PROJECT_ROOT / "configs" / "scenarios" / "uae_cepa.yaml"
+CAMBODIA = CODE_ROOT / "configs" / "scenarios" / "cambodia_fta.yaml"
+UAE = CODE_ROOT / "configs" / "scenarios" / "uae_cepa.yaml"
 # FAST engine settings, but with a scenario and the whole report (PDF included)
 SETTINGS = [
     *[s for s in FAST if not s.startswith(("scenarios=", "report."))],
@@ -58,7 +58,7 @@ def test_run_writes_bundle_and_report_files(reported):
     assert set(partners["partner"]) == {"KHM"}
     assert set(partners["origin"]) == {2021}
     khm = partners.set_index("year")
-    exports = pd.read_parquet(PROJECT_ROOT / "data" / "snapshot" / "kor_exports.parquet")
+    exports = pd.read_parquet(CODE_ROOT / "data" / "snapshot" / "kor_exports.parquet")
     real = exports[exports["partner"] == "KHM"].set_index("year")["export_usd"]
     assert khm.loc[2023, "actual"] == pytest.approx(real.loc[2023])
     assert khm.loc[[2024, 2025, 2026], "actual"].isna().all()
@@ -204,7 +204,7 @@ def test_report_html_renders_in_chromium(reported, chromium_page, tmp_path):
         ".map(t => [t.scrollWidth, t.parentElement.clientWidth]).filter(([w, r]) => w > r + 1)"
     )
     assert wide == []
-    shots = PROJECT_ROOT / "test-artifacts"
+    shots = CODE_ROOT / "test-artifacts"
     shots.mkdir(exist_ok=True)
     page.screenshot(path=str(shots / "report-pipeline.png"), full_page=True)
 

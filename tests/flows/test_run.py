@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from configs import load_config
-from flows.cli import app
-from flows.pipeline import run_pipeline
+from exportcast.configs import load_config
+from exportcast.flows.cli import app
+from exportcast.flows.pipeline import run_pipeline
 from tests.flows.helpers import FAST, FAST_ARGS
 
 runner = CliRunner()
@@ -114,7 +114,7 @@ def test_cli_quiet_prints_nothing(quiet_cli_run):
 def test_console_script_help_for_every_command():
     for args in (["--help"], ["run", "--help"], ["snapshot", "--help"]):
         proc = subprocess.run(
-            [sys.executable, "-m", "flows.cli", *args], capture_output=True, text=True, check=False
+            [sys.executable, "-m", "exportcast.flows.cli", *args], capture_output=True, text=True, check=False
         )
         assert proc.returncode == 0, proc.stderr
         assert "Usage" in proc.stdout

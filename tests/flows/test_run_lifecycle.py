@@ -13,12 +13,13 @@ import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-import flows.pipeline as pipeline
-import reports.build as report_build
-from configs import load_config
-from flows.cli import app
-from flows.pipeline import run_pipeline
-from flows.snapshot import load_snapshot
+import exportcast.flows.outputs as outputs
+import exportcast.flows.pipeline as pipeline
+import exportcast.reports.build as report_build
+from exportcast.configs import load_config
+from exportcast.flows.cli import app
+from exportcast.flows.pipeline import run_pipeline
+from exportcast.flows.snapshot import load_snapshot
 from tests.flows.helpers import FAST, FAST_ARGS, subprocess_env
 
 runner = CliRunner()
@@ -63,7 +64,7 @@ def test_a_failure_while_writing_outputs_marks_the_run_failed(tmp_path, monkeypa
     def broken(frame, path, **kwargs):
         raise PermissionError(f"cannot write {path}")  # permanent: not retried
 
-    monkeypatch.setattr(pipeline, "write_csv", broken)
+    monkeypatch.setattr(outputs, "write_csv", broken)
     with pytest.raises(PermissionError):
         run_pipeline(_config(tmp_path), log=lambda _: None)
     _, runs = _top_runs()
@@ -122,7 +123,7 @@ def test_sigterm_ends_the_run_killed(tmp_path):
     # a real `exportcast run` in a child process, stopped with SIGTERM during the backtest
     db = tmp_path / "mlflow.db"
     env = subprocess_env(MLFLOW_TRACKING_URI=f"sqlite:///{db}")
-    cmd = [sys.executable, "-m", "flows.cli", "run", "--set", f"output.dir={tmp_path / 'o'}",
+    cmd = [sys.executable, "-m", "exportcast.flows.cli", "run", "--set", f"output.dir={tmp_path / 'o'}",
            "--set", f"cache.dir={tmp_path / 'cache'}", "--set", "scenarios=[]",
            "--set", "report.enabled=false"]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)

@@ -6,13 +6,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import flows.scenarios as flows_scenarios
-from configs.loader import load_config, load_scenario
-from features.concentration import concentration_from_paths
-from features.panel import series_to_panel
-from features.series import REST
-from flows.scenarios import baseline_at, index_columns, partner_columns, run_scenario
-from flows.snapshot import load_snapshot
+import exportcast.flows.scenarios as flows_scenarios
+from exportcast.configs.loader import load_config, load_scenario
+from exportcast.features.concentration import concentration_from_paths
+from exportcast.features.panel import series_to_panel
+from exportcast.features.series import REST
+from exportcast.flows.scenarios import baseline_at, index_columns, partner_columns, run_scenario
+from exportcast.flows.snapshot import load_snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = ["forecast.models=[Naive,Drift]", "forecast.n_paths=100", "forecast.n_jobs=1"]

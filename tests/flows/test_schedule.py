@@ -14,8 +14,8 @@ from prefect.client.orchestration import get_client
 from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from flows.serve import SHUTDOWN_GRACE_S
-from flows.snapshot import read_manifest
+from exportcast.flows.serve import SHUTDOWN_GRACE_S
+from exportcast.flows.snapshot import read_manifest
 from tests.flows.helpers import FAST_ARGS, free_port, subprocess_env, wait_for_http
 
 pytestmark = pytest.mark.e2e
@@ -112,7 +112,7 @@ def test_serve_registers_cron_deployment_and_runs_it(prefect_server, tmp_path):
     new_year[["reporter", "partner", "year", "export_usd"]].to_csv(inbox / "kor.csv", index=False)
     with open(serve_log, "w") as log:
         serve = _start(
-            [sys.executable, "-m", "flows.cli", "serve", *FAST_ARGS,
+            [sys.executable, "-m", "exportcast.flows.cli", "serve", *FAST_ARGS,
              "--set", f"output.dir={tmp_path / 'out'}",
              "--set", f"cache.dir={tmp_path / 'cache'}",
              "--set", f"data.inbox_dir={inbox}",

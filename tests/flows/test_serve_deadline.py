@@ -6,7 +6,7 @@ import sys
 CODE = """
 import time
 from types import SimpleNamespace
-from flows.serve import _exit_deadline
+from exportcast.flows.serve import _exit_deadline
 
 calls = []
 runner = SimpleNamespace(handle_sigterm=lambda *a: calls.append(a))

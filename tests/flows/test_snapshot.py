@@ -3,8 +3,8 @@ import shutil
 
 import pytest
 
-from flows.io import PROJECT_ROOT
-from flows.snapshot import (
+from exportcast.flows.io import CODE_ROOT
+from exportcast.flows.snapshot import (
     MANIFEST_NAME,
     SnapshotError,
     build_snapshot,
@@ -13,7 +13,7 @@ from flows.snapshot import (
     read_manifest,
 )
 
-SNAPSHOT = PROJECT_ROOT / "data" / "snapshot"
+SNAPSHOT = CODE_ROOT / "data" / "snapshot"
 REQUIRED = {
     "kor_exports", "kor_totals", "dots_exports", "indicators", "pairs", "fta", "countries",
     "income_groups", "weo_vintages",

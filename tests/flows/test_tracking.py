@@ -5,16 +5,11 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from flows.io import PROJECT_ROOT
-from flows.tracking import (
-    REDACTED,
-    TrackingError,
-    flatten_params,
-    recent_runs,
-    resolve_store,
-    server_command,
-    tracked_run,
-)
+from exportcast.flows.io import PROJECT_ENV
+from exportcast.flows.tracking import tracked_run
+from exportcast.flows.tracking_runs import recent_runs
+from exportcast.flows.tracking_store import REDACTED, TrackingError, flatten_params, resolve_store
+from exportcast.flows.tracking_ui import server_command
 
 
 def _history(n_years=5, level=0.3):
@@ -41,14 +36,24 @@ def _runs(uri, experiment):
     return client.search_runs([found.experiment_id]) if found else []
 
 
-def test_default_store_is_sqlite_under_project_mlruns(monkeypatch):
+def test_default_store_is_sqlite_under_project_mlruns(monkeypatch, tmp_path):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv(PROJECT_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)  # the working directory is the project by default
     store = resolve_store()
-    assert store.uri == f"sqlite:///{PROJECT_ROOT / 'mlruns' / 'mlflow.db'}"
-    assert store.artifacts == str(PROJECT_ROOT / "mlruns" / "artifacts")
+    assert store.uri == f"sqlite:///{tmp_path.resolve() / 'mlruns' / 'mlflow.db'}"
+    assert store.artifacts == str(tmp_path.resolve() / "mlruns" / "artifacts")
+    # an explicit project directory wins over the working directory
+    project = tmp_path / "proj"
+    monkeypatch.setenv(PROJECT_ENV, str(project))
+    assert resolve_store().uri == f"sqlite:///{project.resolve() / 'mlruns' / 'mlflow.db'}"
 
 
-def test_config_uri_wins_over_env_and_relative_sqlite_resolves_against_project(monkeypatch):
+def test_config_uri_wins_over_env_and_relative_sqlite_resolves_against_project(
+    monkeypatch, tmp_path
+):
+    monkeypatch.setenv(PROJECT_ENV, str(tmp_path))
+    PROJECT_ROOT = tmp_path.resolve()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5999")
     assert resolve_store().uri == "http://127.0.0.1:5999"
     assert resolve_store().artifacts is None

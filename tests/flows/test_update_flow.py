@@ -8,17 +8,17 @@ from pathlib import Path
 import pandas as pd
 from mlflow import MlflowClient
 
-from configs import load_config
-from flows.io import PROJECT_ROOT
-from flows.snapshot import read_manifest
-from flows.update_flow import update_then_forecast
+from exportcast.configs import load_config
+from exportcast.flows.io import CODE_ROOT
+from exportcast.flows.snapshot import read_manifest
+from exportcast.flows.update_flow import update_then_forecast
 from tests.flows.helpers import FAST
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _inbox_file(folder):
-    kor = pd.read_parquet(PROJECT_ROOT / "data" / "snapshot" / "kor_exports.parquet")
+    kor = pd.read_parquet(CODE_ROOT / "data" / "snapshot" / "kor_exports.parquet")
     # a synthetic 2024 (every 2023 partner x 1.05): test data, not a forecast
     rows = kor.loc[kor["year"] == 2023].assign(year=2024)
     rows = rows.assign(export_usd=rows["export_usd"] * 1.05)

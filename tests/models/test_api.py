@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models import Drift, Naive, Theta, cross_validate, default_models, forecast
+from exportcast.models import Drift, Naive, Theta, cross_validate, default_models, forecast
 from tests.conftest import make_panel
 
 ALIASES = ["Naive", "Drift", "Theta", "DampedETS", "AutoARIMA"]

@@ -3,11 +3,11 @@
 import pandas as pd
 import pytest
 
-from features.series import origin_histories, split_series
-from flows.io import write_csv
-from models.backtest_table import backtest_forecasts, backtest_forecasts_columns
-from models.engine import run_engine
-from models.metrics import evaluate_table
+from exportcast.features.series import origin_histories, split_series
+from exportcast.flows.io import write_csv
+from exportcast.models.backtest_table import backtest_forecasts, backtest_forecasts_columns
+from exportcast.models.engine import run_engine
+from exportcast.models.metrics import evaluate_table
 from tests.models.test_origin_split import _panel
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models import default_models
-from models.protocol import Forecaster, NotFittedError
+from exportcast.models import default_models
+from exportcast.models.protocol import Forecaster, NotFittedError
 from tests.conftest import make_panel
 
 FORECASTERS = default_models(log=True)

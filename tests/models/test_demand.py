@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.demand import DemandModel, asof_fall, weo_outlook
-from models.engine import add_panel_backtests, run_engine
-from models.protocol import PanelForecaster
+from exportcast.models.backtest_stage import add_panel_backtests
+from exportcast.models.demand import DemandModel, asof_fall, weo_outlook
+from exportcast.models.engine import run_engine
+from exportcast.models.protocol import PanelForecaster
 
 PARTNERS = [f"P{i:02d}" for i in range(24)]
 YEARS = range(1990, 2013)
@@ -187,9 +188,9 @@ def test_panel_backtest_names_a_row_left_without_forecast(data):
 
 
 def test_pipeline_adds_the_demand_candidate_when_configured(data):
-    from configs.schema import ForecastConfig
-    from features.series import ForecastSeries
-    from flows.pipeline import forecast_partners
+    from exportcast.configs.schema_forecast import ForecastConfig
+    from exportcast.features.series import ForecastSeries
+    from exportcast.flows.pipeline import forecast_partners
 
     weo, series, exog = data
     partners = [u.split("|")[1] for u in series["unique_id"].unique()]

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.engine import run_engine
+from exportcast.models.engine import run_engine
 from tests.conftest import make_panel
 
 
@@ -81,8 +81,8 @@ def test_unknown_model_is_a_clear_error():
 
 
 def test_backtest_and_live_forecast_are_floored_at_zero_like_published_exports():
-    from models.forecasting import cross_validate, forecast_panel
-    from models.timeseries import Drift
+    from exportcast.models.forecasting import cross_validate, forecast_panel
+    from exportcast.models.timeseries import Drift
 
     years = np.arange(2000, 2030)
     # flat, then a collapse: the drift of a scored origin extrapolates below zero
@@ -119,13 +119,13 @@ def test_backtest_and_live_forecast_are_floored_at_zero_like_published_exports()
 
 
 def test_origins_without_past_errors_at_every_step_are_not_scored():
-    from models.engine import BacktestCoverageError, scorable_origins
+    from exportcast.models.backtest_stage import BacktestCoverageError, scorable_origins
 
     # 30 series of 2000-2029: at origin S every step 1..3 needs 19 past errors (95 % bound)
     series = make_panel(n_series=30, n_years=30, seed=3)
     first = int(series["ds"].min())
-    from models.forecasting import cross_validate
-    from models.timeseries import Naive
+    from exportcast.models.forecasting import cross_validate
+    from exportcast.models.timeseries import Naive
 
     cv = cross_validate(series, [Naive()], 3, origins=range(first + 2, first + 20))
     ok = scorable_origins(cv, range(first + 3, first + 20), 3, (80, 95))

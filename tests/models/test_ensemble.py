@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.ensemble import add_ensemble, inverse_error_weights, select_by_backtest
+from exportcast.models.ensemble import add_ensemble, inverse_error_weights, select_by_backtest
 
 
 def _scores() -> pd.DataFrame:

@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 
-from models import engine as engine_module
-from models.engine import FallbackShareError, run_engine
-from models.forecasting import cross_validate, fallback_counts
-from models.timeseries import Drift, Naive
+from exportcast.models import engine as engine_module
+from exportcast.models.engine import run_engine
+from exportcast.models.fallbacks import FallbackShareError, fallback_counts
+from exportcast.models.forecasting import cross_validate
+from exportcast.models.timeseries import Drift, Naive
 from tests.conftest import make_panel
 
 

@@ -8,13 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.forecasting import (
-    check_series,
-    cross_validate,
-    fallback_pairs,
-    forecast_panel,
-)
-from models.timeseries import AutoARIMA, DampedETS, Drift, Naive, Theta
+from exportcast.models.fallbacks import fallback_pairs
+from exportcast.models.forecasting import cross_validate, forecast_panel
+from exportcast.models.series_checks import check_series
+from exportcast.models.timeseries import AutoARIMA, DampedETS, Drift, Naive, Theta
 from tests.conftest import make_panel
 
 

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flows.io import PROJECT_ROOT
-from flows.snapshot import load_snapshot
-from models.fta_effects import effect_path, entries, fit_world_gravity, phase_weights
-from models.fta_track_record import (
+from exportcast.flows.io import CODE_ROOT
+from exportcast.flows.snapshot import load_snapshot
+from exportcast.models.fta_effects import effect_path, entries, fit_world_gravity, phase_weights
+from exportcast.models.fta_track_record import (
     COLUMNS,
     agreement_outcomes,
     baseline_forecast,
@@ -24,7 +24,7 @@ ORIGIN = 2010
 @pytest.fixture(scope="module")
 def snap():
     names = ["dots_exports", "rtas", "fta", "kor_exports"]
-    return load_snapshot(PROJECT_ROOT / "data" / "snapshot", names).tables
+    return load_snapshot(CODE_ROOT / "data" / "snapshot", names).tables
 
 
 def _corrupt_after(tables: dict[str, pd.DataFrame], origin: int, seed: int = 1) -> dict:

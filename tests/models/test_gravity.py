@@ -4,7 +4,7 @@ import pytest
 import statsmodels.api as sm
 from threadpoolctl import threadpool_limits
 
-from models.gravity import PPMLResult, fit_ppml, gravity_design
+from exportcast.models.gravity import PPMLResult, fit_ppml, gravity_design
 
 TRUE_FTA = 0.3
 

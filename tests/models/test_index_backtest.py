@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.index_backtest import (
+from exportcast.models.index_backtest import (
     INDEX_BACKTEST_COLUMNS,
     SUMMARY_COLUMNS,
     index_backtest,

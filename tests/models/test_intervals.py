@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.forecasting import cross_validate
-from models.intervals import apply_conformal, coverage, fit_conformal
-from models.timeseries import Naive
+from exportcast.models.forecasting import cross_validate
+from exportcast.models.intervals import apply_conformal, coverage, fit_conformal
+from exportcast.models.timeseries import Naive
 
 
 def _cv_with_log_errors(errors: list[float]) -> pd.DataFrame:
@@ -88,7 +88,7 @@ def test_conformal_coverage_on_a_later_window_is_near_nominal() -> None:
 
 
 def test_size_classes_split_at_the_bounds() -> None:
-    from models.intervals import size_classes
+    from exportcast.models.intervals import size_classes
 
     labels = size_classes([0.0, 0.0009, 0.001, 0.0099, 0.01, 0.0499, 0.05, 0.5, np.nan])
     assert labels.tolist() == [
@@ -101,7 +101,7 @@ def test_size_classes_split_at_the_bounds() -> None:
 
 
 def test_size_classes_at_use_the_share_at_the_cutoff_only() -> None:
-    from models.intervals import size_classes_at
+    from exportcast.models.intervals import size_classes_at
 
     train = pd.DataFrame(
         {

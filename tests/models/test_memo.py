@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.panel import series_to_panel
-from models import memo
-from models.backtest import cross_validate_by_origin
-from models.histories import known_at_cutoffs
-from models.metrics import cutoff_scales
-from models.scenarios import apply_multipliers
-from models.timeseries import Drift, Naive, Theta
+from exportcast.features.panel import series_to_panel
+from exportcast.models import memo
+from exportcast.models.backtest import cross_validate_by_origin
+from exportcast.models.histories import known_at_cutoffs
+from exportcast.models.metrics import cutoff_scales
+from exportcast.models.scenarios import apply_multipliers
+from exportcast.models.timeseries import Drift, Naive, Theta
 
 
 @pytest.fixture(autouse=True)
@@ -163,7 +163,7 @@ def test_world_fit_memo_is_per_table_object_and_arguments() -> None:
 
 
 def test_origin_histories_actuals_equal_the_stacked_wide_table() -> None:
-    from features.series import origin_histories, split_series
+    from exportcast.features.series import origin_histories, split_series
 
     rng = np.random.default_rng(4)
     partners = [f"P{i}" for i in range(6)]

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models.metrics import evaluate_cv, mase, point_metrics, rmsse, score_cv, smape
+from exportcast.models.metrics import evaluate_cv, mase, point_metrics, rmsse, score_cv, smape
 
 TRAIN = [10.0, 12.0, 11.0, 15.0]  # diffs 2, -1, 4: MAE scale 7/3, MSE scale 7
 Y = [16.0, 18.0]

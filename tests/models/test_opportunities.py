@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.opportunities import (
+from exportcast.models.opportunities import (
     OPPORTUNITY_COLUMNS,
     REST,
     UNKNOWN_FTA,

@@ -4,11 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.series import REST, origin_histories, split_series
-from models.backtest import cross_validate_by_origin
-from models.engine import run_engine
-from models.forecasting import cross_validate
-from models.timeseries import Drift, Naive, Theta
+from exportcast.features.series import REST, origin_histories, split_series
+from exportcast.models.backtest import cross_validate_by_origin
+from exportcast.models.engine import run_engine
+from exportcast.models.forecasting import cross_validate
+from exportcast.models.timeseries import Drift, Naive, Theta
 
 YEARS = range(1990, 2024)
 

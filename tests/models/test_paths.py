@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.paths import path_quantiles, simulate_paths, year_error_matrix
+from exportcast.models.paths import path_quantiles, simulate_paths, year_error_matrix
 
 
 def _cv(errors: dict[int, dict[str, float]]) -> pd.DataFrame:
@@ -103,7 +103,7 @@ def _window_cv():
 
 
 def test_window_paths_replay_whole_windows_deterministically():
-    from models.paths import window_error_paths
+    from exportcast.models.paths import window_error_paths
 
     point = _point(years=(2024, 2025))
     a = window_error_paths(point, _window_cv(), "m", h=2, n_paths=40, seed=3)
@@ -119,7 +119,7 @@ def test_window_paths_replay_whole_windows_deterministically():
 
 
 def test_window_paths_clip_replayed_errors_at_the_given_bound():
-    from models.paths import window_error_paths
+    from exportcast.models.paths import window_error_paths
 
     point = _point(years=(2024, 2025))
     clip = pd.DataFrame({"A": [0.15, 0.15]}, index=[1, 2])  # B: no bound
@@ -133,7 +133,7 @@ def test_window_paths_clip_replayed_errors_at_the_given_bound():
 
 
 def test_window_paths_level_centering_makes_each_series_average_its_forecast():
-    from models.paths import window_error_paths
+    from exportcast.models.paths import window_error_paths
 
     point = _point(years=(2024, 2025))
     raw = window_error_paths(point, _window_cv(), "m", h=2, n_paths=40, seed=3)

@@ -9,7 +9,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from models.regression import (
+from exportcast.models.regression import (
     GBM_PARAMS,
     PREDICTION_COLUMNS,
     RIDGE_ALPHAS,

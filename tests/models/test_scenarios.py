@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.concentration import concentration_from_paths
-from features.panel import build_trade_panel, series_to_panel
-from flows.snapshot import load_snapshot
-from models import scenarios as sc
+from exportcast.features.concentration import concentration_from_paths
+from exportcast.features.panel import build_trade_panel, series_to_panel
+from exportcast.flows.snapshot import load_snapshot
+from exportcast.models import scenario_effects, scenario_gravity
+from exportcast.models import scenarios as sc
 
 ROOT = Path(__file__).resolve().parents[2]
 ORIGIN = 2021
@@ -29,14 +30,14 @@ def panel(tables):
 
 @pytest.fixture(scope="module")
 def gravity(tables, panel):
-    return sc.fit_scenario_gravity(
+    return scenario_gravity.fit_scenario_gravity(
         panel, tables["indicators"], tables["pairs"], tables["fta"], origin=ORIGIN
     )
 
 
 @pytest.fixture(scope="module")
 def agreements(tables):
-    return sc.baseline_agreements(tables["fta"], origin=ORIGIN)
+    return scenario_gravity.baseline_agreements(tables["fta"], origin=ORIGIN)
 
 
 def _paths(partners=("CHN", "USA", "KHM", "ARE", "REST"), n_paths=50, seed=0):
@@ -71,33 +72,35 @@ def test_ppml_fit_ignores_years_after_origin(tables, panel, gravity):
     ind = tables["indicators"]
     later = ind["year"] > ORIGIN
     ind = ind.assign(gdp_usd=ind["gdp_usd"].where(~later, rng.uniform(1e6, 1e14, len(ind))))
-    refit = sc.fit_scenario_gravity(corrupt, ind, tables["pairs"], tables["fta"], origin=ORIGIN)
+    refit = scenario_gravity.fit_scenario_gravity(
+        corrupt, ind, tables["pairs"], tables["fta"], origin=ORIGIN
+    )
     pd.testing.assert_series_equal(refit.coef, gravity.coef)
     pd.testing.assert_frame_equal(refit.cov, gravity.cov)
     assert gravity.n_obs == refit.n_obs
     # and the origin does matter: a later origin sees more partner-years
-    frame = sc.scenario_gravity_frame(
+    frame = scenario_gravity.scenario_gravity_frame(
         panel, tables["indicators"], tables["pairs"], tables["fta"], origin=ORIGIN
     )
     assert frame["year"].max() == ORIGIN
 
 
 def test_gravity_has_coefficients_and_robust_covariance(gravity):
-    assert list(gravity.coef.index) == list(sc.REGRESSORS)
+    assert list(gravity.coef.index) == list(scenario_gravity.REGRESSORS)
     cov = gravity.cov.to_numpy()
     assert np.allclose(cov, cov.T)
     assert np.all(np.linalg.eigvalsh(cov) > 0)
     # cluster-robust SEs are the ones fit_ppml reports
-    assert np.allclose(np.sqrt(np.diag(cov)), gravity.ppml.bse[list(sc.REGRESSORS)])
+    assert np.allclose(np.sqrt(np.diag(cov)), gravity.ppml.bse[list(scenario_gravity.REGRESSORS)])
     summary = gravity.summary()
     assert summary["log_partner_gdp"]["ci_low"] < summary["log_partner_gdp"]["coef"]
 
 
 def test_extra_agreements_count_deepening_of_an_existing_fta(tables):
-    spells = sc.baseline_agreements(tables["fta"], origin=2023)
-    st = sc.agreement_status(spells, ["VNM", "KHM", "ARE"], [2014, 2016, 2023]).set_index(
-        ["partner", "year"]
-    )
+    spells = scenario_gravity.baseline_agreements(tables["fta"], origin=2023)
+    st = scenario_gravity.agreement_status(
+        spells, ["VNM", "KHM", "ARE"], [2014, 2016, 2023]
+    ).set_index(["partner", "year"])
     assert st.loc[("VNM", 2014), "extra_agreements"] == 0  # AKFTA only
     assert st.loc[("VNM", 2016), "extra_agreements"] == 1  # + KVFTA
     assert st.loc[("VNM", 2023), "extra_agreements"] == 2  # + RCEP
@@ -140,12 +143,12 @@ def test_zero_change_scenario_gives_multipliers_one_and_identical_indices(agreem
     scen = sc.apply_multipliers(paths, mult)
     pd.testing.assert_frame_equal(scen, paths)
     forecast = _forecast(paths)
-    same = sc.partner_effects(
+    same = scenario_effects.partner_effects(
         forecast, paths, mult, noop.delta, gravity.coef, pd.DataFrame(columns=["partner", "year"]),
         pd.DataFrame(columns=["partner", "year", "export_usd"]), levels=(80,),
     )  # fmt: skip
-    idx = sc.index_effects(
-        paths, scen, pd.DataFrame(columns=["year", *sc.INDEX_NAMES]), forecast=forecast,
+    idx = scenario_effects.index_effects(
+        paths, scen, pd.DataFrame(columns=["year", *scenario_effects.INDEX_NAMES]), forecast=forecast,
         scenario_mean=same, dependence_set=("CHN", "USA"), rest="REST",
         rest_shares=(0.5, 0.3, 0.2), n_partners=100, levels=(80, 95),
     )  # fmt: skip
@@ -155,7 +158,7 @@ def test_zero_change_scenario_gives_multipliers_one_and_identical_indices(agreem
 
 
 def test_leave_and_enter_have_opposite_signs(tables, gravity):
-    spells = sc.baseline_agreements(tables["fta"], origin=2023)
+    spells = scenario_gravity.baseline_agreements(tables["fta"], origin=2023)
     years = range(2024, 2029)
     enter = sc.scenario_design(
         spells, [sc.FtaChange("ARE", None, "enter", 2025, "additional_agreement")], [], years=years
@@ -165,14 +168,14 @@ def test_leave_and_enter_have_opposite_signs(tables, gravity):
         years=years,
     )  # fmt: skip
     coef = gravity.coef.to_numpy()
-    eta_enter = enter.delta[list(sc.REGRESSORS)].to_numpy() @ coef
-    eta_leave = leave.delta[list(sc.REGRESSORS)].to_numpy() @ coef
+    eta_enter = enter.delta[list(scenario_gravity.REGRESSORS)].to_numpy() @ coef
+    eta_leave = leave.delta[list(scenario_gravity.REGRESSORS)].to_numpy() @ coef
     assert eta_enter[0] == 0 and eta_leave[0] == 0  # 2024: before the change
     assert np.all(eta_enter[1:] > 0)
     np.testing.assert_allclose(eta_leave[1:], -eta_enter[1:])
     # leaving Cambodia's only baseline FTA is priced by the any-FTA dummy
     only = sc.scenario_design(
-        sc.baseline_agreements(tables["fta"], origin=ORIGIN),
+        scenario_gravity.baseline_agreements(tables["fta"], origin=ORIGIN),
         [sc.FtaChange("KHM", "AKFTA", "leave", 2023)], [], years=YEARS,
     )  # fmt: skip
     assert only.bases == ("any_fta",)
@@ -262,7 +265,7 @@ def test_partner_effects_columns_and_interval_contains_point(agreements, gravity
     mult = _multipliers(design, gravity.coef, gravity.cov)
     forecast = _forecast(paths)
     actual = pd.DataFrame({"partner": "KHM", "year": [2022, 2023], "export_usd": [1.0, 2.0]})
-    out = sc.partner_effects(
+    out = scenario_effects.partner_effects(
         forecast, paths, mult, design.delta, gravity.coef, pd.DataFrame(columns=["partner", "year"]),
         actual, levels=(80,),
     )  # fmt: skip
@@ -320,7 +323,7 @@ def _hand_effects(baseline, scenario_paths, forecast, scenario_mean):
     actual = pd.DataFrame(
         {"year": [2022], "dependence_share": [0.7], "hhi": [0.4], "n_effective": [2.5]}
     )
-    out = sc.index_effects(
+    out = scenario_effects.index_effects(
         baseline,
         scenario_paths,
         actual,
@@ -385,7 +388,7 @@ def test_baseline_point_equals_concentration_of_the_point_forecasts():
         frame[["path", "year", "partner", "export_usd"]], dependence_set=("CHN", "USA"),
         rest="REST", rest_shares=(0.5, 0.5), n_partners=4,
     ).set_index("year")  # fmt: skip
-    for index in sc.INDEX_NAMES:
+    for index in scenario_effects.INDEX_NAMES:
         got = out.xs(index, level="index")
         np.testing.assert_array_equal(got["baseline_point"], direct.loc[got.index, index])
         np.testing.assert_array_equal(got["scenario_point"], got["baseline_point"])

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.structural_gravity import combined_effect, fit_structural_gravity
+from exportcast.models.structural_gravity import combined_effect, fit_structural_gravity
 
 AGTPA_YEARS = range(1986, 2007, 4)  # the book's 4-year intervals
 

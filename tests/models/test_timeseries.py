@@ -14,7 +14,7 @@ from statsmodels.tsa.arima.model import ARIMA
 from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 from statsmodels.tsa.forecasting.theta import ThetaModel
 
-from models.timeseries import (
+from exportcast.models.timeseries import (
     AutoARIMA,
     DampedETS,
     Drift,

@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flows.io import PROJECT_ROOT
-from flows.snapshot import load_snapshot
-from models import scenarios as sc
-from models.fta_effects import DEPTH
-from models.structural_gravity import GravityFit
-from models.world_scenarios import effect_sources, world_delta
+from exportcast.flows.io import CODE_ROOT
+from exportcast.flows.snapshot import load_snapshot
+from exportcast.models import scenarios as sc
+from exportcast.models.fta_effects import DEPTH
+from exportcast.models.structural_gravity import GravityFit
+from exportcast.models.world_scenarios import effect_sources, world_delta
 
 AGREEMENTS = pd.DataFrame(
     {"partner": ["KHM"], "agreement": ["AKFTA"], "first": [2007], "last": [9999]}
@@ -63,7 +63,7 @@ def test_exits_and_gdp_shocks_are_refused():
 
 
 def test_effect_sources_name_the_identifying_agreements():
-    fta = load_snapshot(PROJECT_ROOT / "data" / "snapshot", ["fta"]).tables["fta"]
+    fta = load_snapshot(CODE_ROOT / "data" / "snapshot", ["fta"]).tables["fta"]
     # a world panel: A>B signs a first agreement, C>D deepens, E>F never changes
     panel = pd.DataFrame(
         {

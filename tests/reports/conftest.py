@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.concentration import concentration_from_paths, concentration_index
-from flows.snapshot import load_snapshot
-from models.opportunities import opportunities
-from models.paths import path_quantiles
+from exportcast.features.concentration import concentration_from_paths, concentration_index
+from exportcast.flows.snapshot import load_snapshot
+from exportcast.models.opportunities import opportunities
+from exportcast.models.paths import path_quantiles
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -330,6 +330,6 @@ def bundle_dir(tmp_path_factory, snapshot_tables) -> Path:
 @pytest.fixture(scope="session")
 def built(tmp_path_factory, bundle_dir):
     """The report built once for the session (the PDF takes a few seconds)."""
-    from reports import build_report
+    from exportcast.reports import build_report
 
     return build_report(bundle_dir, tmp_path_factory.mktemp("report"))

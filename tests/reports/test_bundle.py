@@ -9,7 +9,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from reports.bundle import BundleError, load_bundle
+from exportcast.reports.bundle import BundleError, load_bundle
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.fta_track_record import COLUMNS, summarize
-from reports import build_report, load_bundle
-from reports.build import render_html
-from reports.fta_content import effect_comparison, track_record_section
+from exportcast.models.fta_track_record import COLUMNS, summarize
+from exportcast.reports import build_report, load_bundle
+from exportcast.reports.build import render_html
+from exportcast.reports.fta_content import effect_comparison, track_record_section
 
 UAE = "uae_cepa"
 

@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reports import load_bundle
-from reports.build import render_html
-from reports.content import (
+from exportcast.reports import load_bundle
+from exportcast.reports.build import render_html
+from exportcast.reports.outlook import growth_vs_noise, none_stands_out_sentence, total_growth_pct
+from exportcast.reports.sections_partners import (
     fastest_growing,
     fastest_growing_frame,
     forecast_drivers,
@@ -20,7 +21,6 @@ from reports.content import (
     opportunities_table,
     top_partners,
 )
-from reports.outlook import growth_vs_noise, none_stands_out_sentence, total_growth_pct
 
 YEARS = 5
 

@@ -13,10 +13,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from models.index_backtest import summarize_index_backtest
-from reports import build_report, load_bundle
-from reports.build import SHEETS, render_html
-from reports.content import index_backtest_section, scenario_sections, summary_sentences
+from exportcast.models.index_backtest import summarize_index_backtest
+from exportcast.reports import build_report, load_bundle
+from exportcast.reports.build import SHEETS, render_html
+from exportcast.reports.content import summary_sentences
+from exportcast.reports.sections_index import index_backtest_section
+from exportcast.reports.sections_scenarios import scenario_sections
 from tests.reports.conftest import ARTIFACTS, write_bundle
 
 EVIL = "<script>alert(1)</script> & Viet"
@@ -242,7 +244,7 @@ def test_report_package_imports_no_orchestration_or_tracking():
         check=True,
         cwd=Path(__file__).parents[2],
     )
-    assert out.stdout.strip() == "['flows', 'flows.io']"
+    assert out.stdout.strip() == "['flows', 'exportcast.flows.io']"
 
 
 def test_build_without_pdf_needs_no_chromium(bundle_dir, tmp_path):
@@ -382,7 +384,7 @@ def test_bundle_of_an_older_run_without_index_backtest_builds(tmp_path, snapshot
 def test_opportunities_show_partner_gdp_growth_and_old_bundles_without_it_load(
     tmp_path, bundle_dir
 ):
-    from reports.content import opportunities_table
+    from exportcast.reports.sections_partners import opportunities_table
 
     bundle = load_bundle(bundle_dir)
     table = opportunities_table(bundle)
@@ -401,7 +403,7 @@ def test_opportunities_show_partner_gdp_growth_and_old_bundles_without_it_load(
 
 
 def test_opportunities_drop_the_agreement_column_for_a_reporter_without_fta_data(bundle_dir):
-    from reports.content import opportunities_table
+    from exportcast.reports.sections_partners import opportunities_table
 
     bundle = load_bundle(bundle_dir)
     full = opportunities_table(bundle)
@@ -418,8 +420,8 @@ def test_opportunities_drop_the_agreement_column_for_a_reporter_without_fta_data
 
 
 def test_method_notes_describe_the_information_set(bundle_dir):
-    from reports.bundle import load_bundle
-    from reports.outlook import forecast_method
+    from exportcast.reports.bundle import load_bundle
+    from exportcast.reports.outlook import forecast_method
 
     meta = dict(load_bundle(bundle_dir).meta)
     notes = " ".join(forecast_method(meta))

@@ -8,8 +8,10 @@ import dataclasses
 import pandas as pd
 import pytest
 
-from reports import load_bundle
-from reports.content import fmt_pct, outcome_check, scenario_sections, summary_sentences
+from exportcast.reports import load_bundle
+from exportcast.reports.content import summary_sentences
+from exportcast.reports.formatting import fmt_pct
+from exportcast.reports.sections_scenarios import outcome_check, scenario_sections
 
 UAE = "Korea\u2013UAE CEPA enters into force"
 POINT = ["baseline_point", "scenario_point", "diff_point"]

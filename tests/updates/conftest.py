@@ -11,10 +11,10 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from flows.io import PROJECT_ROOT
+from exportcast.flows.io import CODE_ROOT
 
-SNAPSHOT = PROJECT_ROOT / "data" / "snapshot"
-FIXTURES = PROJECT_ROOT / "tests" / "data" / "fixtures" / "api"
+SNAPSHOT = CODE_ROOT / "data" / "snapshot"
+FIXTURES = CODE_ROOT / "tests" / "data" / "fixtures" / "api"
 
 
 @pytest.fixture

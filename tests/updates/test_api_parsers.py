@@ -7,8 +7,8 @@ import json
 import pandas as pd
 import pytest
 
-from features.sources._common import SourceError
-from features.sources.api import (
+from exportcast.features.sources._common import SourceError
+from exportcast.features.sources.api import (
     parse_comtrade_json,
     parse_imts_xml,
     parse_kosis_json,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from features.changes import headline_move, what_changed
+from exportcast.features.changes import headline_move, what_changed
 
 
 def _t(rows):

@@ -12,12 +12,12 @@ import logging
 import pytest
 from typer.testing import CliRunner
 
-from features.sources.wdi import WDI_INDICATORS
-from flows.cli import app
-from flows.connectors import ConnectorError, HttpPolicy, fetch_sources
-from flows.snapshot import load_snapshot
-from flows.update import run_update
-from flows.vintages import active_id, resolve_vintage
+from exportcast.features.sources.wdi import WDI_INDICATORS
+from exportcast.flows.cli import app
+from exportcast.flows.connectors import ConnectorError, HttpPolicy, fetch_sources
+from exportcast.flows.snapshot import load_snapshot
+from exportcast.flows.update import run_update
+from exportcast.flows.vintages import active_id, resolve_vintage
 from tests.updates.server import ReplayServer
 from tests.updates.test_api_parsers import COMTRADE, IMTS_KOR, KOSIS, KOSIS_ERROR, WDI
 

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import pytest
 from mlflow import MlflowClient
 
-from configs import load_config
-from flows.update_flow import record_update
+from exportcast.configs import load_config
+from exportcast.flows.update_flow import record_update
 
 
 def _run(client, exp_id, vintage, forecast):

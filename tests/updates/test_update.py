@@ -7,9 +7,9 @@ import json
 import pandas as pd
 import pytest
 
-from flows.snapshot import load_snapshot, read_manifest
-from flows.update import run_update
-from flows.vintages import active_id, list_vintages, resolve_vintage
+from exportcast.flows.snapshot import load_snapshot, read_manifest
+from exportcast.flows.update import run_update
+from exportcast.flows.vintages import active_id, list_vintages, resolve_vintage
 from tests.updates.conftest import FIXTURES, SNAPSHOT, long_file
 
 KOSIS_FILE = "statisticsParameterData_DT_1R11006_FRM101_2024_constructed.json"
@@ -219,8 +219,8 @@ def test_one_update_at_a_time_and_a_stale_lock_is_taken_over(data_cfg, kor_2023)
 def test_report_says_what_changed_and_what_is_provisional(data_cfg, kor_2023):
     from types import SimpleNamespace
 
-    from flows.vintages import vintage_notes
-    from reports.content import data_update_sentences
+    from exportcast.flows.vintages import vintage_notes
+    from exportcast.reports.content import data_update_sentences
 
     rows = _year_2024(kor_2023)
     long_file(data_cfg.inbox_dir / "top40.csv", rows.nlargest(40, "export_usd"),

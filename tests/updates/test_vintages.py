@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from configs import ConfigError, load_config
-from flows.cli import app
-from flows.snapshot import read_manifest
-from flows.update import run_update
-from flows.vintages import VintageError, activate, resolve_vintage, snapshot_folder
+from exportcast.configs import ConfigError, load_config
+from exportcast.flows.cli import app
+from exportcast.flows.snapshot import read_manifest
+from exportcast.flows.update import run_update
+from exportcast.flows.vintages import VintageError, activate, resolve_vintage, snapshot_folder
 from tests.updates.conftest import SNAPSHOT, long_file
 
 EMBEDDED = read_manifest(SNAPSHOT)["vintage"]

@@ -2,15 +2,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.sources._common import SourceError
-from features.sources.cepii import (
+from exportcast.features.sources._common import SourceError
+from exportcast.features.sources.cepii import (
     combine_points,
     fill_missing_pairs,
     great_circle_km,
     load_cepii_distances,
     load_cepii_geo,
 )
-from features.sources.demography import load_gapminder_geo
+from exportcast.features.sources.demography import load_gapminder_geo
 
 SEOUL = (37.5, 127.0)  # CEPII geo_cepii.csv capitals
 BEIJING = (39.91667, 116.4333)

@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
-from features.sources._common import SourceError
-from features.sources.countries import (
+from exportcast.features.sources._common import SourceError
+from exportcast.features.sources.countries import (
     INCOME_GROUPS,
     load_countries,
     load_income_history,

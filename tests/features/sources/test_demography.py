@@ -3,8 +3,8 @@ import shutil
 import pandas as pd
 import pytest
 
-from features.sources._common import SourceError
-from features.sources.demography import (
+from exportcast.features.sources._common import SourceError
+from exportcast.features.sources.demography import (
     load_gapminder,
     load_gapminder_geo,
     load_wpp_population,

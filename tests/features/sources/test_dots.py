@@ -1,10 +1,10 @@
 import pandas as pd
 import pytest
 
-from features.sources._common import SourceError
-from features.sources.codes import known_iso3
-from features.sources.dots import load_dots_exports
-from features.sources.wdi import load_wdi_indicator
+from exportcast.features.sources._common import SourceError
+from exportcast.features.sources.codes import known_iso3
+from exportcast.features.sources.dots import load_dots_exports
+from exportcast.features.sources.wdi import load_wdi_indicator
 
 KOR_FILE = "kor_exports_by_partner_imf_dots_1960_2020.csv"
 ALL_FILE = "dots_exports_by_partner_all_reporters_1960_2020.csv.gz"

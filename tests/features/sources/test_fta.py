@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
-from features.sources._common import SourceError
-from features.sources.fta import STATUSES, load_korea_fta
+from exportcast.features.sources._common import SourceError
+from exportcast.features.sources.fta import STATUSES, load_korea_fta
 
 COLUMNS = [
     "reporter",

@@ -1,7 +1,7 @@
 import pytest
 
-from features.sources._common import SourceError
-from features.sources.kosis import load_kosis_exports
+from exportcast.features.sources._common import SourceError
+from exportcast.features.sources.kosis import load_kosis_exports
 
 
 @pytest.mark.rawdata

@@ -3,9 +3,9 @@ import math
 import pandas as pd
 import pytest
 
-from features.sources._common import SourceError
-from features.sources.codes import known_iso3
-from features.sources.wdi import (
+from exportcast.features.sources._common import SourceError
+from exportcast.features.sources.codes import known_iso3
+from exportcast.features.sources.wdi import (
     WB_AGGREGATES,
     WDI_INDICATORS,
     is_level_column,

@@ -3,9 +3,9 @@ import shutil
 import pandas as pd
 import pytest
 
-from features.sources._common import SourceError
-from features.sources.codes import known_iso3
-from features.sources.weo import (
+from exportcast.features.sources._common import SourceError
+from exportcast.features.sources.codes import known_iso3
+from exportcast.features.sources.weo import (
     DEFAULT_CONCEPTS,
     WEO_COLUMNS,
     WEO_SCALES,

@@ -2,16 +2,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.sources._common import SourceError
-from features.sources.weo_vintages import (
+from exportcast.features.sources._common import SourceError
+from exportcast.features.sources.weo_vintages import (
     VINTAGE_COLUMNS,
     load_weo_latest_vintage,
     load_weo_vintages,
     published_date,
     weo_vintages_table,
 )
-from flows.io import PROJECT_ROOT
-from flows.snapshot import load_snapshot
+from exportcast.flows.io import CODE_ROOT
+from exportcast.flows.snapshot import load_snapshot
 
 
 def _frame(loaded):
@@ -156,7 +156,7 @@ def test_real_file_matches_the_documented_checks(raw):
 
 
 def test_committed_snapshot_table_has_the_agreed_schema():
-    t = load_snapshot(PROJECT_ROOT / "data" / "snapshot", ["weo_vintages"])["weo_vintages"]
+    t = load_snapshot(CODE_ROOT / "data" / "snapshot", ["weo_vintages"])["weo_vintages"]
     assert list(t.columns) == VINTAGE_COLUMNS
     assert t.dtypes.astype(str).tolist() == [
         "object", "object", "int64", "object", "datetime64[ns]", "object", "int64", "float64",

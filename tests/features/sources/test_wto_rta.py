@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
-from features.sources._common import SourceError
-from features.sources.wto_rta import load_wto_rtas
+from exportcast.features.sources._common import SourceError
+from exportcast.features.sources.wto_rta import load_wto_rtas
 
 HEADER = [
     "RTA ID",

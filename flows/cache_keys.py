@@ -1,0 +1,151 @@
+"""Code version and cache keys of the pipeline's cached tasks.
+
+The heavy tasks take ``cache_key`` = data vintage + hash of the config (minus the sections
+that only say where results go) + code version (git commit, plus a hash of the sources when the
+tree is dirty). Prefect persists their results under ``cache.dir`` (``.exportcast-cache/``); a
+run with the same key loads them instead of recomputing, and any change of data, config or code
+gives a new key. ``cache.enabled: false`` passes no key.
+"""
+
+import functools
+import hashlib
+import json
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from prefect.context import TaskRunContext
+
+from exportcast.configs import RunConfig
+from exportcast.flows.io import CODE_ROOT, project_root
+
+__all__ = [
+    "CODE_DIRS",
+    "NOT_IN_CACHE_KEY",
+    "cache_dir",
+    "cache_key",
+    "cache_key_of",
+    "code_version",
+    "data_logic_key",
+    "is_transient",
+    "scenario_digest",
+    "source_hash",
+]
+
+# Config sections that say where results go, not what they are: not part of the cache key.
+# The runner is left out too: the dask runner gives the same results (tests/flows/test_dask.py).
+NOT_IN_CACHE_KEY = frozenset({"output", "tracking", "schedule", "cache", "runner", "report"})
+CODE_DIRS = ("configs", "features", "models", "flows", "reports")
+
+
+def _git(*args: str) -> str | None:
+    try:
+        proc = subprocess.run(
+            ["git", "-C", str(CODE_ROOT), *args],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return proc.stdout.strip()
+
+
+def _code_files(folders: tuple[str, ...] = CODE_DIRS) -> list[Path]:
+    # every file of the code folders, not only *.py: YAML configs and scenarios, report
+    # templates and styles change results too (bytecode caches and editor droppings do not)
+    files = []
+    for folder in folders:
+        for path in (CODE_ROOT / folder).rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                files.append(path)
+    return sorted(files)
+
+
+def source_hash(folders: tuple[str, ...] = CODE_DIRS) -> str:
+    """sha256 (8 hex digits) of every file of ``folders``, names and contents."""
+    h = hashlib.sha256()
+    for path in _code_files(folders):
+        h.update(path.relative_to(CODE_ROOT).as_posix().encode() + b"\0")
+        h.update(path.read_bytes() + b"\0")
+    return h.hexdigest()[:8]
+
+
+@functools.cache
+def code_version() -> str:
+    """The code's version: the git commit, ``<commit>+dirty.<source hash>`` for a changed tree.
+
+    Outside a git checkout: ``<package version>+src.<source hash>``.
+    """
+    top = _git("rev-parse", "--show-toplevel")
+    commit = _git("rev-parse", "--short=12", "HEAD")
+    if top is None or commit is None or Path(top).resolve() != CODE_ROOT:
+        try:
+            version = metadata.version("exportcast")
+        except metadata.PackageNotFoundError:
+            version = "0+unknown"
+        return f"{version}+src.{source_hash()}"
+    if _git("status", "--porcelain", "--", *CODE_DIRS):
+        return f"{commit}+dirty.{source_hash()}"
+    return commit
+
+
+def scenario_digest(config: RunConfig) -> str:
+    """sha256 of the scenario files' contents, in the config's order (12 hex digits).
+
+    The config holds scenario file *paths*; editing a file (another FTA year, another
+    partner) must change the results' key, wherever the file lives.
+    """
+    from exportcast.configs.loader import scenario_path
+
+    h = hashlib.sha256()
+    for name in config.scenarios:
+        path = scenario_path(name)
+        h.update(str(name).encode() + b"\0")
+        h.update((path.read_bytes() if path.is_file() else b"<missing>") + b"\0")
+    return h.hexdigest()[:12]
+
+
+def cache_key(vintage: str, config: RunConfig) -> str:
+    """``<data vintage>-<config hash>-<code version>``: names the results a run can reuse.
+
+    The config hash covers the config (minus the sections in ``NOT_IN_CACHE_KEY``: output
+    folder, tracking, schedule, cache, which change where results go, not what they are) and
+    the contents of every scenario file it names (:func:`scenario_digest`). The code version
+    covers every file of the code folders, YAML and templates included (:func:`code_version`).
+    """
+    what = config.model_dump(mode="json", exclude=set(NOT_IN_CACHE_KEY))
+    what["scenario_files"] = scenario_digest(config)
+    digest = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:12]
+    return f"{vintage}-{digest}-{code_version()}"
+
+
+def data_logic_key(vintage: str) -> str:
+    """Cache key of a stage that reads only the snapshot (no config): data + pure logic.
+
+    ``<data vintage>-<hash of features/ and models/>``: a change of config, flows or reports
+    does not recompute it (the FTA track record, about 70 s, depends on neither).
+    """
+    return f"{vintage}-logic.{source_hash(('features', 'models'))}"
+
+
+def cache_dir(config: RunConfig) -> Path:
+    """The result cache folder (relative ``cache.dir`` resolves against the project)."""
+    path = Path(config.cache.dir).expanduser()
+    return path if path.is_absolute() else project_root() / path
+
+
+def cache_key_of(context: TaskRunContext, parameters: dict[str, Any]) -> str | None:
+    """Prefect ``cache_key_fn``: the task's name plus its ``cache_key`` argument (None: no caching)."""
+    key = parameters.get("cache_key")
+    return None if key is None else f"{context.task.name}-{key}"
+
+
+def is_transient(task: Any, task_run: Any, state: Any) -> bool:
+    """Prefect ``retry_condition_fn``: retry only I/O hiccups (OSError, not a missing file or permission)."""
+    # Retry I/O hiccups; a missing file, bad data or a bad store will not heal by retrying.
+    exc = state.data
+    permanent = (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)
+    return isinstance(exc, OSError) and not isinstance(exc, permanent)

@@ -1,0 +1,175 @@
+"""The pipeline's forecasting-stage tasks after the partner forecasts.
+
+Index forecasts from the partner forecasts and sample paths, scenarios, the FTA track record,
+the opportunity ranking and the index backtest: each a Prefect task that prints its progress
+line (:mod:`flows.progress`).
+"""
+
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from threadpoolctl import threadpool_limits
+
+from exportcast.configs import RunConfig
+from exportcast.features.concentration import concentration_from_paths
+from exportcast.features.panel import series_to_panel
+from exportcast.features.series import REST, ForecastSeries
+from exportcast.flows.cache_keys import cache_key_of
+from exportcast.flows.progress import (
+    describe_forecast_conc,
+    describe_index_backtest,
+    describe_opportunities,
+    describe_scenarios,
+    describe_track_record,
+    report_stage,
+    stage_log,
+)
+from exportcast.models.engine import EngineResult
+from exportcast.models.index_backtest import index_backtest
+from exportcast.models.paths import path_quantiles
+from exportcast.models.scenarios import ScenarioResult
+
+
+@task(cache_policy=NO_CACHE, on_completion=report_stage(describe_forecast_conc))
+def forecast_concentration(
+    history: pd.DataFrame,
+    engine: EngineResult,
+    fs: ForecastSeries,
+    dependence_set: tuple[str, ...],
+    levels: tuple[int, ...],
+    threshold: float,
+) -> pd.DataFrame:
+    """Index forecasts: the index of the partner forecasts, with bands from the sample paths.
+
+    Forecast rows carry ``kind = forecast`` and, in the index columns, the index computed from
+    the partners' point forecasts (``forecasts.csv``), so the shares a reader computes from the
+    partner table are the headline shares, and the index backtest (:func:`backtest_index`)
+    scores exactly this number. The joint sample paths give ``<index>_p50`` (their median),
+    ``<index>_lo_<level>``/``_hi_<level>`` bands and ``p_dependence_below``. The members of
+    ``REST`` keep their last relative sizes (``ForecastSeries.rest_shares``) in the HHI, Theil
+    and CR-k.
+    """
+    cols = [
+        "hhi",
+        "hhi_norm",
+        "n_effective",
+        "cr1",
+        "cr3",
+        "cr5",
+        "theil",
+        *[f"share_{c}" for c in dependence_set],
+        "dependence_share",
+    ]
+
+    def indices(frame: pd.DataFrame) -> pd.DataFrame:
+        return concentration_from_paths(
+            series_to_panel(frame).rename(columns={"ds": "year"}),
+            dependence_set=dependence_set,
+            rest=REST,
+            rest_shares=fs.rest_shares,
+            n_partners=fs.n_partners,
+        )
+
+    idx = indices(engine.paths)
+    point = indices(
+        engine.forecast[["unique_id", "ds", "mean"]].rename(columns={"mean": "y"}).assign(path=0)
+    )
+    q = path_quantiles(idx, cols, by=("year",), levels=levels)
+    below = idx.assign(b=idx["dependence_share"] < threshold).groupby("year")["b"].mean()
+    rows = point[["year", *cols]].merge(q, on="year", how="left", validate="one_to_one")
+    rows = rows.assign(
+        reporter=fs.series["unique_id"].iloc[0].split("|")[0],
+        kind="forecast",
+        p_dependence_below=rows["year"].map(below).to_numpy(),
+        n_partners=fs.n_partners,
+    )
+    return pd.concat([history, rows], ignore_index=True)[
+        [*history.columns, *[c for c in rows.columns if c not in history.columns]]
+    ]
+
+
+@task(cache_key_fn=cache_key_of, on_completion=report_stage(describe_scenarios))
+def run_scenarios(
+    config: RunConfig,
+    tables: dict[str, pd.DataFrame],
+    fs: ForecastSeries,
+    engine: EngineResult,
+    *,
+    cache_key: str | None,
+) -> list[ScenarioResult]:
+    """Run every scenario of ``config.scenarios`` against the baseline forecast.
+
+    A scenario whose origin is the run's last year reuses the run's engine result; an ex-ante
+    scenario (earlier origin) runs the engine again on the data up to its origin.
+    """
+    from exportcast.configs import load_scenario
+    from exportcast.flows.scenarios import run_scenario
+
+    log = stage_log()
+    results = []
+    for path in config.scenarios:
+        scenario = load_scenario(
+            path,
+            snapshot_dir=config.data.snapshot_dir,
+            min_years=config.forecast.min_years,
+            default_origin=config.years.end,
+        )
+        with threadpool_limits(limits=1, user_api="blas"):
+            results.append(run_scenario(config, scenario, tables, baseline=(fs, engine), log=log))
+    return results
+
+
+@task(
+    cache_key_fn=cache_key_of,
+    on_completion=report_stage(describe_track_record),
+)
+def fta_track_record(tables: dict[str, pd.DataFrame], *, cache_key: str | None) -> pd.DataFrame:
+    """The ex ante track record of Korea's agreements (docs/fta-gravity.md; about 70 s cold)."""
+    from exportcast.models.fta_track_record import track_record
+
+    log = stage_log()
+    with threadpool_limits(limits=1, user_api="blas"):
+        rows, _ = track_record(tables["kor_exports"], tables["dots_exports"], tables["rtas"],
+                               tables["fta"], log=log)  # fmt: skip
+    return rows
+
+
+@task(
+    cache_policy=NO_CACHE,
+    on_completion=report_stage(describe_opportunities),
+)
+def find_opportunities(
+    forecasts: pd.DataFrame,
+    panel: pd.DataFrame,
+    tables: dict[str, pd.DataFrame],
+    dependence_set: tuple[str, ...],
+    horizon: int,
+    exclude_open_registries: bool = True,
+) -> pd.DataFrame:
+    """Rank partners by how much their forecast growth lowers dependence and concentration."""
+    from exportcast.models.opportunities import opportunities
+
+    return opportunities(
+        forecasts,
+        panel,
+        dependence_set=dependence_set,
+        horizon=horizon,
+        countries=tables["countries"],
+        fta_status=tables["fta"],
+        distances=tables["pairs"],
+        indicators=tables["indicators"],
+        exclude_open_registries=exclude_open_registries,
+    )
+
+
+@task(cache_policy=NO_CACHE, on_completion=report_stage(describe_index_backtest))
+def backtest_index(
+    engine: EngineResult, fs: ForecastSeries, dependence_set: tuple[str, ...]
+) -> pd.DataFrame:
+    """The dependence share from the backtest's ``Selected`` partner forecasts, per origin.
+
+    ``Selected`` is the model chosen at each origin from past errors only, so this is the
+    honest track record of the index forecast (:func:`models.index_backtest.index_backtest`).
+    """
+    history = fs.series if engine.history is None else engine.history
+    return index_backtest(engine.backtest, history, "Selected", dependence_set)
