@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -48,6 +49,7 @@ def _tree_rss(proc: psutil.Process) -> int:
 def run_once(cmd: list[str], env: dict[str, str]) -> dict:
     """Run the command; return its stage lines, wall seconds, peak tree RSS and exit code."""
     started = time.perf_counter()
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     child = subprocess.Popen(
         cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -68,12 +70,18 @@ def run_once(cmd: list[str], env: dict[str, str]) -> dict:
     done.set()
     sampler.join()
     wall = time.perf_counter() - started
+    # CPU of the run and the children it reaped (workers, Prefect's server, Chromium): less
+    # sensitive than wall time to other jobs on a shared machine
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = sum(getattr(cpu_after, f) - getattr(cpu_before, f) for f in ("ru_utime", "ru_stime"))
     stages = []
     for line in out.splitlines():
         m = STAGE.match(line)
         if m:
             stages.append((m["name"].strip(), float(m["s"]), bool(m["cached"])))
-    return {"stages": stages, "wall": wall, "peak": peak[0], "code": code, "out": out}
+    return {
+        "stages": stages, "wall": wall, "cpu": cpu, "peak": peak[0], "code": code, "out": out
+    }  # fmt: skip
 
 
 def _merge(cold: list, warm: list) -> list[tuple[str, float | None, float | None, str]]:
@@ -134,6 +142,7 @@ def main() -> None:
         else:
             c, w = cold[key], warm[key]
         print(f"| **{label}** | {c:.1f} | {w:.1f} | |")
+    print(f"| CPU seconds of the process tree | {cold['cpu']:.1f} | {warm['cpu']:.1f} | |")
     print(f"| peak RSS of the process tree, MB | {cold['peak'] / 2**20:.0f} | "
           f"{warm['peak'] / 2**20:.0f} | |")  # fmt: skip
     print(f"\n`exportcast --help`: {help_s:.2f} s (goal <= 1.5 s); goals: cold <= 40 s, "

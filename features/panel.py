@@ -238,7 +238,9 @@ def series_to_panel(frame: pd.DataFrame, value: str = "y") -> pd.DataFrame:
     Returns:
         The frame with ``reporter, partner, year`` instead of ``unique_id, ds``.
     """
-    parts = frame["unique_id"].astype(str).str.split(_SEP, n=1, expand=True)
+    # split each distinct id once (sample paths repeat every id a thousand times), then take
+    codes, uniques = pd.factorize(frame["unique_id"], use_na_sentinel=False)
+    parts = pd.Series(pd.Index(uniques).astype(str)).str.split(_SEP, n=1, expand=True)
     if parts.shape[1] != 2 or parts[1].isna().any():
         raise ValueError("unique_id must look like 'REPORTER|PARTNER'")
     rest = frame.drop(columns=["unique_id", "ds"])
@@ -247,7 +249,11 @@ def series_to_panel(frame: pd.DataFrame, value: str = "y") -> pd.DataFrame:
     return pd.concat(
         [
             pd.DataFrame(
-                {"reporter": parts[0], "partner": parts[1], "year": frame["ds"].astype("int64")},
+                {
+                    "reporter": parts[0].to_numpy()[codes],
+                    "partner": parts[1].to_numpy()[codes],
+                    "year": frame["ds"].astype("int64"),
+                },
                 index=frame.index,
             ),
             rest,

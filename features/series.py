@@ -159,9 +159,16 @@ def origin_histories(
             continue
         future = wide.loc[origin + 1 : min(origin + h, last)]
         own = future[list(fs.partners)]
-        own.columns = [f"{reporter}|{p}" for p in own.columns]
-        actual = own.stack(future_stack=True).rename("y")
-        parts = [fs.series, actual.rename_axis(["ds", "unique_id"]).reset_index()]
+        ids = np.array([f"{reporter}|{p}" for p in own.columns], dtype=object)
+        # long by year, then partner (what DataFrame.stack gives, without its per-column cost)
+        actual = pd.DataFrame(
+            {
+                "ds": np.repeat(own.index.to_numpy(), len(ids)),
+                "unique_id": np.tile(ids, len(own)),
+                "y": own.to_numpy(dtype="float64").ravel(),
+            }
+        )
+        parts = [fs.series, actual]
         rest_id = f"{reporter}|{REST}"
         if (fs.series["unique_id"] == rest_id).any():
             rest = future.sum(axis=1) - own.sum(axis=1)

@@ -193,7 +193,8 @@ def world_panel(
     missing = [c for c in ("reporter", "partner", "year", "export_usd") if c not in dots.columns]
     if missing:
         raise ValueError(f"dots_exports table lacks column(s) {missing}")
-    rows = dots.loc[dots["year"].isin(list(years)) & (dots["reporter"] != dots["partner"])]
+    rows = dots.loc[dots["year"].isin(list(years))]  # the years first: far fewer rows to compare
+    rows = rows.loc[rows["reporter"] != rows["partner"]]
     if countries is not None:
         keep = set(countries)
         rows = rows.loc[rows["reporter"].isin(keep) & rows["partner"].isin(keep)]

@@ -173,6 +173,9 @@ def _run(cfg: RunConfig, *, quiet: bool, verbose: bool) -> RunResult:
     quiet_libraries("INFO" if verbose else "WARNING", console_level=None if verbose else "CRITICAL")
     import httpx
 
+    from exportcast.flows.prefect_server import prestart
+
+    server_ready = prestart(cfg.runner.kind)  # Prefect's temporary server starts meanwhile
     from exportcast.flows.pipeline import run_pipeline
 
     log = (
@@ -180,6 +183,7 @@ def _run(cfg: RunConfig, *, quiet: bool, verbose: bool) -> RunResult:
     )
     try:
         with _sigterm_as_interrupt():
+            server_ready()
             return run_pipeline(cfg, log=log)
     except ExportcastError as exc:  # bad data, config or store: one line; a bug: traceback
         _fail(str(exc))

@@ -20,6 +20,7 @@ import pandas as pd
 from exportcast.models.forecasting import forecast_panel
 from exportcast.models.histories import values_at_cutoff
 from exportcast.models.intervals import apply_conformal, fit_conformal, size_classes_at
+from exportcast.models.memo import forecasts_memo
 from exportcast.models.metrics import score_cv
 from exportcast.models.protocol import Forecaster
 
@@ -162,7 +163,11 @@ def cross_validate_by_origin(
             continue
         known = frame.loc[frame["ds"] <= cutoff, ["unique_id", "ds", "y"]]
         actual = frame.loc[frame["ds"] > cutoff, ["unique_id", "ds", "y"]]
-        fc = forecast_panel(known, models, h, fallback=fallback, n_jobs=n_jobs)
+        # an ex ante baseline's engine sees the same histories at the early origins
+        fc = forecasts_memo(
+            known, models, fallback, h,
+            lambda known=known: forecast_panel(known, models, h, fallback=fallback, n_jobs=n_jobs),
+        )  # fmt: skip
         fc = fc.merge(actual, on=["unique_id", "ds"], how="inner", validate="one_to_one")
         parts.append(fc.assign(cutoff=int(cutoff)))
     if not parts:

@@ -30,6 +30,7 @@ from exportcast.features.world_gravity import (
     select_countries,
     world_panel,
 )
+from exportcast.models.memo import world_fit_memo
 from exportcast.models.structural_gravity import GravityFit, combined_effect, fit_structural_gravity
 
 __all__ = [
@@ -119,7 +120,10 @@ def fit_world_gravity(
     panel = world_panel(
         dots, pair_agreements(rtas, fta), years=years, countries=countries, leads=leads
     )
-    return fit_structural_gravity(panel, regressors), panel
+    # the scenarios and the track record fit the same years: fit once per process
+    args = ("world_gravity", int(last_year), int(first_year), int(step), top_n, tuple(regressors))
+    fit = world_fit_memo((dots, rtas, fta), args, lambda: fit_structural_gravity(panel, regressors))
+    return fit, panel
 
 
 def entries(fta: pd.DataFrame, *, since: int, until: int) -> pd.DataFrame:

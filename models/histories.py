@@ -12,6 +12,7 @@ on). The scoring functions (:mod:`models.metrics`, :mod:`models.intervals`,
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["is_per_origin", "known_at_cutoffs", "values_at_cutoff"]
@@ -38,10 +39,19 @@ def values_at_cutoff(train: pd.DataFrame) -> pd.DataFrame:
     return train.rename(columns={"ds": "cutoff"})[["unique_id", "cutoff", "y"]]
 
 
-def known_at_cutoffs(train: pd.DataFrame) -> dict[tuple[object, int], tuple[int, pd.Series]]:
-    """For a per-origin frame: ``(unique_id, cutoff) -> (first year, values to the cutoff)``."""
+def known_at_cutoffs(train: pd.DataFrame) -> dict[tuple[object, int], tuple[int, np.ndarray]]:
+    """For a per-origin frame: ``(unique_id, cutoff) -> (first year, values to the cutoff)``.
+
+    The values are a float array (a view into one sorted copy: thousands of histories, so
+    no per-group pandas objects).
+    """
     known = train.loc[train["ds"] <= train["cutoff"]].sort_values(["unique_id", "cutoff", "ds"])
+    uid, cutoff = known["unique_id"].to_numpy(), known["cutoff"].to_numpy()
+    ds, y = known["ds"].to_numpy(), known["y"].to_numpy(dtype=float)
+    if not len(known):
+        return {}
+    starts = np.flatnonzero(np.r_[True, (uid[1:] != uid[:-1]) | (cutoff[1:] != cutoff[:-1])])
+    stops = [*starts[1:], len(known)]
     return {
-        (uid, int(cutoff)): (int(g["ds"].iat[0]), g["y"])
-        for (uid, cutoff), g in known.groupby(["unique_id", "cutoff"], sort=False, observed=True)
+        (uid[a], int(cutoff[a])): (int(ds[a]), y[a:b]) for a, b in zip(starts, stops, strict=True)
     }

@@ -127,7 +127,7 @@ def _cutoff_scales(cv: pd.DataFrame, train: pd.DataFrame) -> pd.DataFrame:
     """
     per_origin = is_per_origin(train)
     if per_origin:
-        histories = {k: (first, y.to_numpy()) for k, (first, y) in known_at_cutoffs(train).items()}
+        histories = known_at_cutoffs(train)
     else:
         frame = check_series(train[["unique_id", "ds", "y"]])
         histories = {

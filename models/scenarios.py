@@ -355,8 +355,19 @@ def scenario_multipliers(
 
 def apply_multipliers(paths: pd.DataFrame, multipliers: pd.DataFrame) -> pd.DataFrame:
     """Scenario paths: the engine's ``unique_id, ds, path, y`` times the multipliers."""
-    partner = paths["unique_id"].astype(str).str.split("|", n=1).str[1]
-    key = pd.MultiIndex.from_arrays([partner, paths["ds"].astype("int64"), paths["path"]])
-    m = multipliers.set_index(["partner", "year", "path"])["multiplier"]
-    factor = m.reindex(key).fillna(1.0).to_numpy()
+    # split each distinct id once, and look up only the rows of partners the scenario moves
+    codes, uniques = pd.factorize(paths["unique_id"], use_na_sentinel=False)
+    partner_of = pd.Series(pd.Index(uniques).astype(str)).str.split("|", n=1).str[1]
+    moved = np.flatnonzero(partner_of.isin(multipliers["partner"]).to_numpy()[codes])
+    factor = np.ones(len(paths))
+    if moved.size:
+        key = pd.MultiIndex.from_arrays(
+            [
+                partner_of.to_numpy()[codes[moved]],
+                paths["ds"].to_numpy()[moved].astype("int64"),
+                paths["path"].to_numpy()[moved],
+            ]
+        )
+        m = multipliers.set_index(["partner", "year", "path"])["multiplier"]
+        factor[moved] = m.reindex(key).fillna(1.0).to_numpy()
     return paths.assign(y=paths["y"].to_numpy() * factor)

@@ -1,0 +1,167 @@
+"""In-process reuse of identical computations (same inputs, same code: the same result).
+
+Two places of the default run computed the same thing twice:
+
+* the backtest of an ex ante scenario's baseline (e.g. from 2021) refits every candidate at
+  every backtest origin, although the histories known at an origin ``T <= 2018`` are the
+  same as in the run's own backtest: :func:`forecasts_memo` keys each origin's forecasts by
+  the exact bytes of the histories and the models' settings;
+* the world structural gravity was fitted per scenario and again by the FTA track record on
+  the same years: :func:`world_fit_memo` keys a fit by the identity of the snapshot tables
+  (held weakly) and the fit's arguments.
+
+A hit returns a copy of what the first computation returned, so the outputs are identical
+to the last digit; ``tests/flows/test_fast_path.py`` runs the default pipeline with and
+without the memos and compares every CSV. ``EXPORTCAST_NO_MEMO=1`` (or :func:`disabled`)
+turns them off: the reference path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import os
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "disabled",
+    "enabled",
+    "forecasts_memo",
+    "frame_digest",
+    "model_spec",
+    "stats",
+    "world_fit_memo",
+]
+
+T = TypeVar("T")
+_LOCK = threading.Lock()
+_OFF = threading.local()
+_MAX_FORECASTS = 64  # backtest origins of two engine runs, with room
+_MAX_FITS = 32
+_FORECASTS: OrderedDict[str, pd.DataFrame] = OrderedDict()
+_FITS: OrderedDict[tuple, tuple[list[weakref.ref], Any]] = OrderedDict()
+_STATS = {"forecast_hits": 0, "forecast_misses": 0, "fit_hits": 0, "fit_misses": 0}
+
+
+def enabled() -> bool:
+    """False under ``EXPORTCAST_NO_MEMO=1`` or inside :func:`disabled`."""
+    return os.environ.get("EXPORTCAST_NO_MEMO", "") not in ("1", "true") and not getattr(
+        _OFF, "off", False
+    )
+
+
+@contextlib.contextmanager
+def disabled() -> Iterator[None]:
+    """Compute everything afresh in this thread (the reference path)."""
+    before = getattr(_OFF, "off", False)
+    _OFF.off = True
+    try:
+        yield
+    finally:
+        _OFF.off = before
+
+
+def stats() -> dict[str, int]:
+    """Hits and misses so far in this process (for progress lines and tests)."""
+    return dict(_STATS)
+
+
+def clear() -> None:
+    """Forget every memo (tests)."""
+    with _LOCK:
+        _FORECASTS.clear()
+        _FITS.clear()
+        for k in _STATS:
+            _STATS[k] = 0
+
+
+def model_spec(model: object) -> str:
+    """The class and settings of an unfitted model, e.g. ``models.timeseries.Theta{...}``."""
+    settings = sorted((k, repr(v)) for k, v in vars(model).items())
+    return f"{type(model).__module__}.{type(model).__qualname__}{settings}"
+
+
+def frame_digest(frame: pd.DataFrame) -> str:
+    """sha256 of a frame's column names, dtypes and exact values (strings by their text)."""
+    h = hashlib.sha256()
+    for name in frame.columns:
+        col = frame[name]
+        h.update(f"{name}:{col.dtype}".encode())
+        values = col.to_numpy()
+        if values.dtype == object:
+            h.update("\x1f".join(map(str, values)).encode())
+        else:
+            h.update(np.ascontiguousarray(values).tobytes())
+    return h.hexdigest()
+
+
+def forecasts_memo(
+    history: pd.DataFrame,
+    models: Sequence[object],
+    fallback: object | None,
+    h: int,
+    compute: Callable[[], pd.DataFrame],
+) -> pd.DataFrame:
+    """``compute()`` (forecasts of ``models`` from ``history``), reused on identical input.
+
+    Args:
+        history: The exact input of the forecasts (``unique_id, ds, y`` as known at an origin).
+        models: The candidate models (unfitted; their settings are part of the key).
+        fallback: The fallback model (part of the key).
+        h: Horizon.
+        compute: Makes the forecasts on a miss.
+
+    Returns:
+        A copy of the forecasts.
+    """
+    if not enabled():
+        return compute()
+    key = "|".join(
+        [frame_digest(history), str(int(h)), *map(model_spec, models),
+         "none" if fallback is None else model_spec(fallback)]
+    )  # fmt: skip
+    with _LOCK:
+        hit = _FORECASTS.get(key)
+        if hit is not None:
+            _FORECASTS.move_to_end(key)
+            _STATS["forecast_hits"] += 1
+            return hit.copy()
+    out = compute()
+    with _LOCK:
+        _STATS["forecast_misses"] += 1
+        _FORECASTS[key] = out.copy()
+        while len(_FORECASTS) > _MAX_FORECASTS:
+            _FORECASTS.popitem(last=False)
+    return out
+
+
+def world_fit_memo(tables: Sequence[pd.DataFrame], args: tuple, compute: Callable[[], T]) -> T:
+    """``compute()`` for these very table objects and arguments, computed once per process.
+
+    The tables are keyed by identity and held weakly (a new snapshot is a new key); the
+    result is deep-copied out, so a caller cannot change what the next one gets.
+    """
+    if not enabled():
+        return compute()
+    key = (tuple(id(t) for t in tables), tuple(len(t) for t in tables), args)
+    with _LOCK:
+        entry = _FITS.get(key)
+        if entry is not None and all(ref() is t for ref, t in zip(entry[0], tables, strict=True)):
+            _FITS.move_to_end(key)
+            _STATS["fit_hits"] += 1
+            return copy.deepcopy(entry[1])
+    out = compute()
+    with _LOCK:
+        _STATS["fit_misses"] += 1
+        _FITS[key] = ([weakref.ref(t) for t in tables], copy.deepcopy(out))
+        while len(_FITS) > _MAX_FITS:
+            _FITS.popitem(last=False)
+    return out
