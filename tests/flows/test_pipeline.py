@@ -64,9 +64,13 @@ def test_flow_logs_one_mlflow_run_with_tags_params_metrics_and_artifacts(
     for name in ("hhi", "n_effective", "share_CHN", "share_USA"):
         assert len(client.get_metric_history(run.info.run_id, name)) == 34
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    # the run-history tables (docs/data-updates.md): the track record always, the changes
+    # table only when an earlier run of the store is the previous run (shared stores have one)
+    previous = "previous_run_id" in tags
     assert artifacts == {
         "concentration.csv", "dependence_share.png", "forecasts.csv", "backtest_accuracy.csv",
-        "backtest_forecasts.csv",
+        "backtest_forecasts.csv", "vintage_track.csv",
+        *(["changes_since_last_run.csv"] if previous else []),
     }  # fmt: skip
     fc = client.get_metric_history(run.info.run_id, "dependence_share_forecast_p50")
     assert sorted(m.step for m in fc) == list(range(2024, 2029))
