@@ -11,7 +11,7 @@ Two places of the default run computed the same thing twice:
   (held weakly) and the fit's arguments.
 
 A hit returns a copy of what the first computation returned, so the outputs are identical
-to the last digit; ``tests/flows/test_fast_path.py`` runs the default pipeline with and
+to the last digit; ``tests/flows/test_default_run.py`` runs the default pipeline with and
 without the memos and compares every CSV. ``EXPORTCAST_NO_MEMO=1`` (or :func:`disabled`)
 turns them off: the reference path.
 """

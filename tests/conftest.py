@@ -55,7 +55,7 @@ SERVICES = re.compile(
     r"|\b(?:build_report|write_pdf)\("
 )
 BROWSER_FIXTURES = {"chromium_page"}
-SERVICE_FIXTURES = {"prefect_harness", "prefect_server", "mlflow_server", "raw"}
+SERVICE_FIXTURES = {"prefect_harness", "prefect_api_url", "prefect_server", "mlflow_server", "raw"}
 # Session runs read by tests in several files (tests/flows/conftest.py), with a rough cost:
 # the tests that read one share an xdist group, so under `--dist loadgroup` it is made once.
 SHARED_RUNS = {"fast_run": 30.0, "quiet_cli_run": 30.0, "report_run": 100.0}
@@ -171,7 +171,8 @@ def _cost(item) -> float:
     func = getattr(item, "function", None)
     own = _kinds(_with_helpers(func, module) if module is not None else _source(func))
     if item.get_closest_marker("slow"):
-        return COST["slow_flow" if own[0] else "slow"]
+        # a slow whole flow, detected or marked e2e by hand (child processes running it)
+        return COST["slow_flow" if own[0] or item.get_closest_marker("e2e") else "slow"]
     if own[0] or own[1] or BROWSER_FIXTURES & set(item.fixturenames):
         return COST["flow"]
     if item.get_closest_marker("e2e") and not any(n in item.fixturenames for n in SHARED_RUNS):
@@ -247,6 +248,17 @@ def _group_for_xdist(items: list) -> None:
         first.setdefault(group_of[id(item)], i)
     order = {id(item): i for i, item in enumerate(items)}
     items.sort(key=lambda it: (-weight[group_of[id(it)]], first[group_of[id(it)]], order[id(it)]))
+
+
+@pytest.fixture(scope="session")
+def prefect_api_url(prefect_harness) -> str:
+    """The URL of the session's Prefect test server, for child processes (``PREFECT_API_URL``):
+    a child given it does not start a temporary server of its own (10-20 s each)."""
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    assert url and urlsplit(url).hostname == "127.0.0.1", url
+    return url
 
 
 @pytest.fixture(scope="session")

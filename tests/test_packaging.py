@@ -137,11 +137,13 @@ def _clean_env(**extra: str) -> dict[str, str]:
 
 @pytest.mark.e2e
 @pytest.mark.slow
-def test_the_wheel_installs_and_runs_in_an_empty_folder(tmp_path):
+def test_the_wheel_installs_and_runs_in_an_empty_folder(tmp_path, prefect_api_url):
     venv = _fresh_venv(tmp_path)
     work = tmp_path / "empty"
     work.mkdir()
-    env = _clean_env(PREFECT_HOME=str(tmp_path / "prefect"))
+    # the session's Prefect test server: the run starts no temporary server of its own (that
+    # start is tested in tests/flows/test_prefect_server.py)
+    env = _clean_env(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_API_URL=prefect_api_url)
     probe = subprocess.run(
         [str(venv / "bin" / "python"), "-c",
          "import exportcast.flows, importlib.util as u, sys;"

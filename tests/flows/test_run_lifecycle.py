@@ -120,16 +120,19 @@ def test_error_text_is_not_eaten_as_markup(tmp_path):
 
 
 @pytest.mark.slow
-def test_sigterm_ends_the_run_killed(tmp_path):
+def test_sigterm_ends_the_run_killed(tmp_path, prefect_api_url):
     # a real `exportcast run` in a child process, stopped with SIGTERM during the backtest.
     # The child has a Prefect home of its own: with the default ~/.prefect its temporary server
     # shares one SQLite database with every other run on the machine (other tests' children,
     # other users' runs), so reporting the crashed flow run may wait on that database's lock:
     # the suspected cause of the one time the child outlived the 120 s below (docs/testing.md).
-    # Its output is read to the end, so it can never block on a full pipe either.
+    # Its output is read to the end, so it can never block on a full pipe either. It reports
+    # to the session's Prefect test server, so it starts no temporary server of its own.
     db = tmp_path / "mlflow.db"
     env = subprocess_env(
-        MLFLOW_TRACKING_URI=f"sqlite:///{db}", PREFECT_HOME=str(tmp_path / "prefect-home")
+        MLFLOW_TRACKING_URI=f"sqlite:///{db}",
+        PREFECT_HOME=str(tmp_path / "prefect-home"),
+        PREFECT_API_URL=prefect_api_url,
     )
     cmd = [sys.executable, "-m", "exportcast.flows.cli", "run", "--set", f"output.dir={tmp_path / 'o'}",
            "--set", f"cache.dir={tmp_path / 'cache'}", "--set", "scenarios=[]",

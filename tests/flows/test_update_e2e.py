@@ -64,8 +64,16 @@ def _release(project: Path) -> str:
     return pd.concat([rows, total], ignore_index=True).to_csv(index=False)
 
 
-def _cli(project: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    env = subprocess_env(PYTHONPATH=str(project), PREFECT_HOME=str(project / ".prefect-home"))
+def _cli(
+    project: Path, api_url: str, *args: str, timeout: float = 900
+) -> subprocess.CompletedProcess:
+    # the session's Prefect test server (no temporary server per command); Prefect's own
+    # files still go to the copy
+    env = subprocess_env(
+        PYTHONPATH=str(project),
+        PREFECT_HOME=str(project / ".prefect-home"),
+        PREFECT_API_URL=api_url,
+    )
     env["COLUMNS"] = "200"
     return subprocess.run(
         [*CLI, *args], cwd=project, env=env, capture_output=True, text=True, timeout=timeout
@@ -76,10 +84,10 @@ def _active(project: Path) -> str:
     return (project / "data" / "vintages" / "active").read_text().strip()
 
 
-def test_inbox_update_run_again_and_corrupt_on_a_fresh_copy(tmp_path):
+def test_inbox_update_run_again_and_corrupt_on_a_fresh_copy(tmp_path, prefect_api_url):
     project = _copy_project(tmp_path / "project")
     # the run before the release: the embedded snapshot (data to 2023)
-    first = _cli(project, "run", *FAST_ARGS)
+    first = _cli(project, prefect_api_url, "run", *FAST_ARGS)
     assert first.returncode == 0, first.stdout + first.stderr
     first_meta = json.loads((project / "outputs" / "KOR" / "run.json").read_text())
     inbox = project / "data" / "inbox"
@@ -87,13 +95,13 @@ def test_inbox_update_run_again_and_corrupt_on_a_fresh_copy(tmp_path):
     text = _release(project)
     (inbox / RELEASE).write_text(text)
 
-    up = _cli(project, "update")
+    up = _cli(project, prefect_api_url, "update")
     assert up.returncode == 0, up.stdout + up.stderr
     vintage = _active(project)
     assert f"new vintage {vintage} is active" in up.stdout
     assert "runs now forecast KOR from 2024 (years.end: latest)" in up.stdout
 
-    run = _cli(project, "run", *FAST_ARGS, "--set", "report.enabled=true", "--set",
+    run = _cli(project, prefect_api_url, "run", *FAST_ARGS, "--set", "report.enabled=true", "--set",
                "report.pdf=false")  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     out = project / "outputs" / "KOR"
@@ -135,7 +143,7 @@ def test_inbox_update_run_again_and_corrupt_on_a_fresh_copy(tmp_path):
     assert inp.dataset.digest == vintage and inp.dataset.name == f"exportcast-data-{vintage}"
 
     (inbox / RELEASE).write_text(text)  # the same file again
-    again = _cli(project, "update")
+    again = _cli(project, prefect_api_url, "update")
     assert again.returncode == 0, again.stdout + again.stderr
     assert f"no new data: the release gives the same tables as the active vintage {vintage}" in (
         again.stdout
@@ -145,7 +153,7 @@ def test_inbox_update_run_again_and_corrupt_on_a_fresh_copy(tmp_path):
     bad = text.replace("\nKOR,USA,2024,", "\nKOR,USA,2024,12x", 1)
     assert bad != text
     (inbox / "kor_2024_corrupt_synthetic_test_release.csv").write_text(bad)
-    corrupt = _cli(project, "update")
+    corrupt = _cli(project, prefect_api_url, "update")
     assert corrupt.returncode == 2, corrupt.stdout + corrupt.stderr
     said = corrupt.stdout + corrupt.stderr
     assert "release rejected" in said and "kor_2024_corrupt_synthetic_test_release.csv" in said
