@@ -26,8 +26,10 @@ SCRIPTS = sorted(
 def test_every_benchmark_is_listed():
     assert {
         "benchmarks/backtest.py",
-        "benchmarks/index_coverage.py",
+        "benchmarks/reporter_sweep.py",
+        "research/demand_probe.py",
         "research/global_probe.py",
+        "research/index_coverage_probe.py",
         "research/selection_probe.py",
     } <= set(SCRIPTS)
 
