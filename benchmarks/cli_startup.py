@@ -29,7 +29,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # what the console script `exportcast` does (pip's generated entry point)
-ENTRY = "import sys; from exportcast.flows.cli import app; sys.argv[0] = 'exportcast'; sys.exit(app())"
+ENTRY = (
+    "import sys; from exportcast.flows.cli import app; sys.argv[0] = 'exportcast'; sys.exit(app())"
+)
 COMMANDS: dict[str, list[str]] = {
     "python -c pass": ["-c", "pass"],
     "exportcast --help": ["-c", ENTRY, "--help"],

@@ -6,9 +6,11 @@ Data: ``dots_exports`` of the embedded snapshot (reporter, partner, year, export
 1990-2020). A series is a reporter-partner pair positive in each of the last ``--min-years``
 years (default 10); it runs from the start of its trailing run of positive years to 2020.
 
-Work per series: the live forecast (h = 5) of Naive, Drift and Theta, plus, with
-``--origins K``, a rolling backtest from the last K origins (2020-h-K+1 .. 2020-h). The same
-chunk task as the pipeline's ``runner.kind: dask`` (``flows.parallel.backtest_chunk``).
+Work per series: the live forecast (the default config's horizon, 5) of the default config's
+candidates (Naive, Drift, Theta), plus, with ``--origins K``, a rolling backtest from the last K
+origins (2020-h-K+1 .. 2020-h). The same chunk task as the pipeline's ``runner.kind: dask``
+(``flows.parallel.backtest_chunk``, its ``.fn`` for the default run), which
+``flows.engine_call.run_configured_engine`` sends the product's engine call to.
 
 Runs (``--runs``, default ``default,dask1,dask2``):
 
@@ -42,9 +44,10 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from exportcast.flows.snapshot import load_snapshot
+from exportcast.models.auto import default_horizon, forecast_settings
 
-MODELS = ("Naive", "Drift", "Theta")
-H = 5
+MODELS = tuple(forecast_settings()["models"])  # the product's candidates (Naive, Drift, Theta)
+H = default_horizon()  # the product's horizon (5)
 
 
 def dots_series(min_years: int, max_reporters: int | None) -> pd.DataFrame:

@@ -158,7 +158,7 @@ def sample_paths(
     """
     clip = path_clip_bounds(cv, model, cv_sizes, pd.Series(live_sizes, index=forecast["unique_id"]))
     # level-centred: each partner's paths average its point forecast in USD, so the paths'
-    # totals and shares are not pulled by past biases (benchmarks/index_coverage.py)
+    # totals and shares are not pulled by past biases (research/index_coverage_probe.py)
     return window_error_paths(
         forecast, cv, model, h=h, n_paths=n_paths, seed=seed, clip=clip, center="level"
     )

@@ -6,6 +6,7 @@ renamed or removed function must fail here, not months later in ``make bench``.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import json
 import subprocess
@@ -23,11 +24,44 @@ SCRIPTS = sorted(
 )
 
 
+# The pieces the engine call is assembled from: a benchmark that imports one builds its own
+# engine instead of timing or scoring the product's (models.engine_call, the flow's tasks).
+ENGINE_PARTS = {
+    "add_ensemble",
+    "add_panel_backtests",
+    "cross_validate",
+    "cross_validate_by_origin",
+    "engine_origins",
+    "finish_engine",
+    "forecast_panel",
+    "rolling_select",
+    "run_engine",
+    "window_error_paths",
+}
+
+
+def test_no_benchmark_assembles_its_own_engine_call():
+    own = {}
+    for path in sorted((ROOT / "benchmarks").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names = {
+            alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("exportcast")
+            for alias in node.names
+        }
+        if names & ENGINE_PARTS:
+            own[path.name] = sorted(names & ENGINE_PARTS)
+    assert own == {}, f"benchmarks building their own engine call (move probes to research/): {own}"
+
+
 def test_every_benchmark_is_listed():
     assert {
         "benchmarks/backtest.py",
-        "benchmarks/index_coverage.py",
+        "benchmarks/reporter_sweep.py",
+        "research/demand_probe.py",
         "research/global_probe.py",
+        "research/index_coverage_probe.py",
         "research/selection_probe.py",
     } <= set(SCRIPTS)
 

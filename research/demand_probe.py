@@ -1,6 +1,10 @@
 """Variants of the demand-driven model (``models/demand.py``) on the ``make bench`` backtest.
 
-Run: ``.venv/bin/python benchmarks/demand_probe.py [--variants a,b] [--cache /tmp/demand]``.
+Run: ``.venv/bin/python research/demand_probe.py [--variants a,b] [--cache /tmp/demand]``.
+
+A research probe (variants of one model compared; the product kept one, opt-in): its measured
+tables and conclusions are in ``docs/demand-models.md``; ``make bench`` prints the committed
+model's rows through the product's engine call (``benchmarks/backtest.py``).
 
 Same series, origins and horizon as ``benchmarks/backtest.py`` (Korea's full-history partners,
 scored origins 2008-2018, history origins 1998-2007, h = 5). For each variant: its relMASE /
@@ -17,17 +21,15 @@ WEO vintages: the snapshot table ``weo_vintages``.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
 import pandas as pd
-from backtest import (  # this folder (run as a script)
-    HISTORY,
-    LEVELS,
-    SCORED,
-    H,
-    load_series,
-)
+
+# benchmarks/backtest.py: the same series, origins, horizon and levels as ``make bench``
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from backtest import HISTORY, LEVELS, SCORED, H, load_series
 
 from exportcast.configs.schema import ForecastConfig
 from exportcast.features.demand_inputs import demand_covariates
@@ -55,6 +57,12 @@ def load_exog(series: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def baseline_cv(series: pd.DataFrame, cache: Path) -> pd.DataFrame:
+    """The default candidates' backtest at the history and scored origins, with Ensemble.
+
+    Assembled here, not through ``models.engine_call``: the probe needs the raw rows of every
+    origin (the engine returns the scored rows only) to re-run the rolling selection with each
+    variant as one more candidate. The product's own rows are ``make bench``'s.
+    """
     path = cache / "baseline_cv.parquet"
     if path.exists():
         return pd.read_parquet(path)

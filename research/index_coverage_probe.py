@@ -1,11 +1,14 @@
 """Empirical coverage of the index forecast bands (dependence share, HHI, effective partners).
 
-Run: ``.venv/bin/python benchmarks/index_coverage.py [--n-jobs 2]`` (a few minutes, 2 workers).
+Run: ``.venv/bin/python research/index_coverage_probe.py [--n-jobs 2]`` (a few minutes, 2
+workers). A research probe (four ways of replaying the errors compared; the engine kept one):
+its measured tables and conclusions are in ``docs/index-bands.md``; every pipeline run scores
+the index point forecast itself with ``models.index_backtest``.
 
 The pipeline's headline numbers are 80 %/95 % bands of the China+US ("dependence") share, the
 HHI and the effective number of partners, from joint sample paths
 (``models.paths.window_error_paths``: each path replays the log errors of all partners over one
-past backtest window, clipped at the 99 % size-class conformal bound). This benchmark replays
+past backtest window, clipped at the 99 % size-class conformal bound). This probe replays
 that machinery at past origins and checks whether the bands covered what happened.
 
 For each scored origin T in 2008..2018 (h = 5), everything is what an analyst running the
@@ -41,30 +44,8 @@ does now: each partner's multipliers average 1 in USD): coverage / pair count / 
 width per index and level, coverage per horizon k for the dependence share, and the mean
 absolute error of the paths' median vs a "no change" forecast (the index at T carried forward).
 
-Result (2026-11-28, 2 shared cores, 97 s; Drift selected at every origin):
-
-| paths | dependence cov 80/95 | HHI cov 80/95 | median MAE dependence (no change 0.0183) | bias |
-|---|---|---|---|---|
-| clipped | 0.87 / 0.95 | 0.96 / 0.98 | 0.0296 | -0.025 |
-| unclipped | 0.58 / 0.82 | 0.96 / 1.00 | 0.0495 | -0.048 |
-| clipped + log-centred | 0.71 / 0.75 | 0.84 / 0.84 | 0.0343 | -0.034 |
-| **clipped + level-centred (engine)** | **0.91 / 0.95** | 0.93 / 0.95 | **0.0197** | -0.015 |
-
-Replayed raw errors carried the past bias of small partners that beat their forecasts: the
-paths' totals grew, so the China+US median drifted below the point forecast's index and lost
-to "no change" by 60 %. Log-centring is worse (a symmetric log error still inflates the USD
-mean). Level-centring makes every partner's paths average its point forecast; the median then
-tracks the point forecast (bias -0.015 vs the point's -0.014, both from Korea's China+US share
-rising 2008-2020, which Drift on each partner did not foresee) and is within 8 % of "no change";
-HHI median MAE beats "no change" (0.0066 vs 0.0073). The variant was chosen after seeing these
-origins (4 variants compared), but on an a-priori argument (unbiased sums in USD).
-
-Since 2026-11-28 (session 3) the pipeline's central index forecast is the index of the point
-forecasts ("point" column), with bands from the level-centred paths. Rerun after the engine's
-``path_clip_bounds`` refactor (102.6 s, same coverage as above): point MAE dependence 0.0179
-vs no change 0.0183 and paths' median 0.0197; HHI 0.0067 vs 0.0073 (median 0.0066); effective
-partners 0.777 vs 0.865 (median 0.754). The point forecast of the dependence share is within
-2 % of "no change": a tie on about 11 independent windows.
+Results and conclusions (2026-11-28, rerun after the ``path_clip_bounds`` refactor):
+``docs/index-bands.md``.
 """
 
 from __future__ import annotations
