@@ -54,7 +54,9 @@ def _old_style_imports(path: Path) -> list[str]:
         if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             top = node.module.split(".")[0]
         elif isinstance(node, ast.Import):
-            top = next((a.name.split(".")[0] for a in node.names if a.name.split(".")[0] in OLD_STYLE), "")
+            top = next(
+                (a.name.split(".")[0] for a in node.names if a.name.split(".")[0] in OLD_STYLE), ""
+            )
         else:
             continue
         if top in OLD_STYLE:

@@ -39,7 +39,9 @@ def _heavy_after(code: str) -> tuple[list[str], str]:
 
 
 def _command(*args: str) -> str:
-    return f"sys.argv = ['exportcast', *{list(args)!r}]; from exportcast.flows.cli import app; app()"
+    return (
+        f"sys.argv = ['exportcast', *{list(args)!r}]; from exportcast.flows.cli import app; app()"
+    )
 
 
 def test_importing_the_cli_loads_no_heavy_library():

@@ -56,7 +56,10 @@ def test_cli_quiet_prints_nothing(quiet_cli_run):
 def test_console_script_help_for_every_command():
     for args in (["--help"], ["run", "--help"], ["snapshot", "--help"]):
         proc = subprocess.run(
-            [sys.executable, "-m", "exportcast.flows.cli", *args], capture_output=True, text=True, check=False
+            [sys.executable, "-m", "exportcast.flows.cli", *args],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         assert proc.returncode == 0, proc.stderr
         assert "Usage" in proc.stdout
