@@ -213,10 +213,10 @@ def test_io_tasks_are_set_to_retry_transient_errors_only():
         assert task.retry_condition_fn is cache_keys.is_transient, task.name
 
 
-# slow in `make test-fast` only: the one test there that needs the Prefect test server (20-30
-# s to start); in `make test` its file's whole-flow tests have started the server already
+# The Prefect test server takes 20-30 s to start: in `make test-fast` this test shares one with
+# the update flow's test (tests/flows/test_update_flow.py, same xdist group: same worker)
 @pytest.mark.integration
-@pytest.mark.slow
+@pytest.mark.xdist_group("prefect_harness_fast")
 @pytest.mark.usefixtures("prefect_harness")  # runs a small flow
 def test_load_data_retries_a_transient_read_error(monkeypatch):
     real = pipeline.load_snapshot
