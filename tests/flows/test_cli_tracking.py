@@ -1,14 +1,8 @@
 """The commands around tracking and scheduling: ``runs``, ``ui``, ``serve`` and their help."""
 
-import contextlib
-import os
 import re
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
-import httpx
 import pandas as pd
 import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -16,7 +10,7 @@ from typer.testing import CliRunner
 
 from exportcast.flows.cli import app
 from exportcast.flows.snapshot import read_manifest
-from tests.flows.helpers import free_port, subprocess_env, wait_for_http
+from tests.flows.helpers import free_port
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,34 +81,8 @@ def test_ui_refuses_a_remote_tracking_server():
     assert "server already" in res.output
 
 
-@pytest.mark.integration
-@pytest.mark.slow  # starts a real mlflow server: 15-36 s on the loaded 2-core machine
-def test_ui_serves_the_store_on_localhost_and_stops_cleanly(tmp_path, mlflow_uri):
-    port = free_port()
-    log = tmp_path / "ui.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "exportcast.flows.cli", "ui", "--port", str(port)],
-            cwd=ROOT,
-            env=subprocess_env(MLFLOW_TRACKING_URI=mlflow_uri),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            wait_for_http(f"http://127.0.0.1:{port}/health", timeout=120, proc=proc)
-            page = httpx.get(f"http://127.0.0.1:{port}/", timeout=10)
-            assert page.status_code == 200
-            assert "<html" in page.text.lower()
-            proc.send_signal(signal.SIGTERM)  # to exportcast only: it must stop mlflow itself
-            code = proc.wait(timeout=30)
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of what we started
-            proc.wait()
-    assert code == 0, log.read_text()
-    with pytest.raises(httpx.HTTPError):
-        httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+# `exportcast ui` serving the store and stopping cleanly on SIGTERM: in test_mlflow_ui.py, where
+# the same child serves the browser test (one mlflow server start for both)
 
 
 @pytest.mark.unit  # `run` stops at the config, before any flow starts

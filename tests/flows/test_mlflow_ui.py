@@ -1,24 +1,32 @@
 """The MLflow UI in a real browser: two pipeline runs, listed, selected and compared.
 
 The pipeline records two runs (dependence set CHN+USA, then CHN+USA+JPN) into a SQLite store
-under tmp; a real ``mlflow server`` serves that store on 127.0.0.1 (as ``exportcast ui`` does)
-and headless Chromium, driven by Playwright, opens the experiment's runs page, ticks both runs,
+under tmp; ``exportcast ui`` (a child process) serves that store on 127.0.0.1 with a real
+``mlflow server``, and headless Chromium, driven by Playwright, opens the experiment's runs page, ticks both runs,
 clicks Compare and finds ``dependence_share`` with each run's value in the compare view.
-Screenshots go to ``test-artifacts/`` (git-ignored).
+Screenshots go to ``test-artifacts/`` (git-ignored). Then SIGTERM to ``exportcast ui`` only:
+it must stop its ``mlflow server`` and exit with 0 (one server start for the UI and the
+command, was two: this and a test of ``ui`` in test_cli_tracking.py).
 """
 
 import contextlib
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from mlflow import MlflowClient
 
 from exportcast.configs import RunConfig, load_config
 from exportcast.flows import tracking_store
 from exportcast.flows.pipeline import run_pipeline
+from tests.flows.helpers import free_port, subprocess_env, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -60,15 +68,39 @@ def _values_on_the_line_of(page, cell) -> list[str]:
     return [text for _, text in sorted(found)]
 
 
-def test_ui_lists_both_runs_and_compares_their_dependence_share(
-    tmp_path, mlflow_server, chromium_page
-):
+def _tail(path: Path, n: int = 40) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
+
+
+def test_ui_lists_both_runs_and_compares_their_dependence_share(tmp_path, chromium_page):
     store = tracking_store.resolve_store(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
     MlflowClient(store.uri).search_experiments()  # creates the database's tables
-    # The server starts (several seconds of imports) while the pipeline writes the runs.
-    server = mlflow_server(
-        "--backend-store-uri", store.uri, "--default-artifact-root", str(store.artifacts)
-    )
+    # `exportcast ui` starts (several seconds of imports) while the pipeline writes the runs.
+    port = free_port()
+    log_path = tmp_path / "ui.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "exportcast.flows.cli", "ui", "--port", str(port),
+             "--set", f"tracking.uri={store.uri}"],
+            cwd=ROOT, env=subprocess_env(), stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            url = f"http://127.0.0.1:{port}"
+            _check_ui(store, tmp_path, chromium_page, proc, url, log_path)
+            proc.send_signal(signal.SIGTERM)  # to exportcast only: it must stop mlflow itself
+            code = proc.wait(timeout=30)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of what we started
+            proc.wait()
+    assert code == 0, _tail(log_path)
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{url}/health", timeout=2)
+
+
+def _check_ui(store, tmp_path, chromium_page, proc, url, log_path) -> None:
+    """The runs page and the compare view, in Chromium, for two runs written meanwhile."""
     runs = _two_runs(store, tmp_path)
     experiment = MlflowClient(store.uri).get_experiment_by_name("exportcast-KOR")
     assert experiment is not None
@@ -79,7 +111,12 @@ def test_ui_lists_both_runs_and_compares_their_dependence_share(
     shares = {run_id: run.data.metrics["dependence_share"] for run_id, run in runs.items()}
     assert len({round(v, 3) for v in shares.values()}) == 2, shares  # JPN adds to the share
 
-    url = server.ready()
+    try:
+        wait_for_http(f"{url}/health", timeout=120, proc=proc)
+    except (TimeoutError, RuntimeError) as exc:
+        pytest.fail(f"exportcast ui did not start: {exc}\n{_tail(log_path)}")
+    home = httpx.get(f"{url}/", timeout=10)
+    assert home.status_code == 200 and "<html" in home.text.lower()
     page = chromium_page.page
     ARTIFACTS.mkdir(exist_ok=True)
     try:

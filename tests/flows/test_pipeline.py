@@ -202,7 +202,21 @@ def test_io_tasks_retry_only_transient_errors(exc, retry):
     assert cache_keys.is_transient(None, None, Failed(data=exc)) is retry
 
 
+def test_io_tasks_are_set_to_retry_transient_errors_only():
+    # what the flow test below proves through Prefect's engine, for every I/O task, without a
+    # server: Prefect retries a task by these attributes
+    from exportcast.flows.outputs import make_report, write_outputs
+    from exportcast.flows.run_record import log_run
+
+    for task, retries in ((load_data, 2), (log_run, 2), (write_outputs, 2), (make_report, 1)):
+        assert task.retries == retries, task.name
+        assert task.retry_condition_fn is cache_keys.is_transient, task.name
+
+
+# The Prefect test server takes 20-30 s to start: in `make test-fast` this test shares one with
+# the update flow's test (tests/flows/test_update_flow.py, same xdist group: same worker)
 @pytest.mark.integration
+@pytest.mark.xdist_group("prefect_harness_fast")
 @pytest.mark.usefixtures("prefect_harness")  # runs a small flow
 def test_load_data_retries_a_transient_read_error(monkeypatch):
     real = pipeline.load_snapshot

@@ -1,38 +1,45 @@
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from exportcast.configs import load_config
 from exportcast.flows.cli import app
-from exportcast.flows.pipeline import run_pipeline
-from tests.flows.helpers import FAST, FAST_ARGS
+from tests.flows.helpers import FAST_ARGS
 
 runner = CliRunner()
 
 
-def _run(tmp_path, *sets, fast=True):
-    cfg = load_config(overrides=[f"output.dir={tmp_path}", *(FAST if fast else []), *sets])
-    return run_pipeline(cfg, log=lambda _: None)
+@pytest.fixture(scope="module")
+def history_cli_run(tmp_path_factory):
+    """One ``exportcast run`` (FAST, the history only) with a third partner in the dependence
+    set, read by the two tests below (was two runs, one of them forecasting)."""
+    out = tmp_path_factory.mktemp("history-cli-run")
+    sets = ["dependence_set=[CHN, USA, JPN]", "forecast.enabled=false"]
+    args = [arg for item in sets for arg in ("--set", item)]
+    res = runner.invoke(app, ["run", "--set", f"output.dir={out}", *FAST_ARGS, *args])
+    return SimpleNamespace(result=res, folder=out / "KOR")
 
 
-def test_dependence_set_is_configurable(tmp_path):
+def test_dependence_set_is_configurable(history_cli_run):
     # the history only: a changed set in the forecast columns is checked in test_pipeline.py
     # (test_changed_config_recomputes_but_output_location_does_not)
-    _run(tmp_path, "dependence_set=[CHN, USA, JPN]", "forecast.enabled=false")
-    out = pd.read_csv(tmp_path / "KOR" / "concentration.csv")
-    out = out[out["kind"] == "history"]
+    assert history_cli_run.result.exit_code == 0, history_cli_run.result.output
+    out = pd.read_csv(history_cli_run.folder / "concentration.csv")
+    assert set(out["kind"]) == {"history"}
     assert "share_JPN" in out.columns
     total = out["share_CHN"] + out["share_USA"] + out["share_JPN"]
     assert (out["dependence_share"] - total).abs().max() < 1e-9
 
 
-def test_cli_run_prints_history_table(tmp_path):
-    res = runner.invoke(app, ["run", "--set", f"output.dir={tmp_path}", *FAST_ARGS])
+def test_cli_run_prints_history_table(history_cli_run):
+    # the table with forecast rows is printed by the default run's `exportcast run` children
+    # (tests/flows/test_default_run.py), which must exit 0
+    res = history_cli_run.result
     assert res.exit_code == 0, res.output
-    assert "China share" in res.output
+    assert "China share" in res.output and "JPN share" in res.output
     assert "2019" in res.output and "25.1 %" in res.output and "13.5 %" in res.output
     assert "2023" in res.output and "19.7 %" in res.output and "18.3 %" in res.output
     assert "0.101" in res.output

@@ -66,8 +66,9 @@ def test_a_failure_while_writing_outputs_marks_the_run_failed(tmp_path, monkeypa
         raise PermissionError(f"cannot write {path}")  # permanent: not retried
 
     monkeypatch.setattr(outputs, "write_csv", broken)
+    # the history only: concentration.csv is the first file written, with or without forecasts
     with pytest.raises(PermissionError):
-        run_pipeline(_config(tmp_path), log=lambda _: None)
+        run_pipeline(_config(tmp_path, "forecast.enabled=false"), log=lambda _: None)
     _, runs = _top_runs()
     newest = runs[0]
     assert newest.info.status == "FAILED"

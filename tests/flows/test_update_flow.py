@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from mlflow import MlflowClient
 
 from exportcast.configs import load_config
@@ -25,6 +26,11 @@ def _inbox_file(folder):
     rows[["reporter", "partner", "year", "export_usd"]].to_csv(folder / "kor.csv", index=False)
 
 
+# Its flows need a Prefect API: the session's test server, shared in `make test-fast` with the
+# retry test of tests/flows/test_pipeline.py (same xdist group: one server on one worker; was
+# the test server there and Prefect's own temporary server here, on either worker)
+@pytest.mark.xdist_group("prefect_harness_fast")
+@pytest.mark.usefixtures("prefect_harness")
 def test_update_then_forecast_runs_on_the_new_vintage_then_says_no_new_data(tmp_path):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
