@@ -21,7 +21,7 @@ from exportcast.models.forecasting import forecast_panel
 from exportcast.models.histories import values_at_cutoff
 from exportcast.models.intervals import apply_conformal, fit_conformal, size_classes_at
 from exportcast.models.memo import forecasts_memo
-from exportcast.models.metrics import score_cv
+from exportcast.models.metrics import cutoff_scales, score_cv
 from exportcast.models.protocol import Forecaster
 
 __all__ = ["RollingResult", "cross_validate_by_origin", "interval_coverage", "rolling_select"]
@@ -42,11 +42,12 @@ class RollingResult:
 
 
 def _mean_scores(
-    scores: pd.DataFrame, train: pd.DataFrame, metric: str, weighted: bool
+    scores: pd.DataFrame, level: pd.DataFrame, metric: str, weighted: bool
 ) -> pd.Series:
+    """Pooled mean of ``metric`` per model; ``level`` is ``values_at_cutoff(train)``."""
     if not weighted:
         return scores.groupby("model", sort=False)[metric].mean()
-    level = values_at_cutoff(train).rename(columns={"y": "_level"})
+    level = level.rename(columns={"y": "_level"})
     scored = scores.merge(level, on=["unique_id", "cutoff"], how="left")
     share = scored["_level"] / scored.groupby(["model", "cutoff"])["_level"].transform("sum")
     scored = scored.assign(_w=share.where(scored[metric].notna(), 0.0))
@@ -91,18 +92,27 @@ def rolling_select(
     """
     scored_parts = []
     choices = []
+    # what depends only on a row's (series, cutoff) is computed once for every origin: the MASE
+    # scales of the past windows, the levels that weight them, each row's size class (the same
+    # numbers as computing them origin by origin, tests/models/test_origin_split.py)
+    last = max(origins, default=None)
+    scales = cutoff_scales(cv.loc[cv["cutoff"] < last], train) if last is not None else None
+    level = values_at_cutoff(train) if weighted else None
+    groups_all = size_classes_at(cv, train) if size_groups else None
     for origin in origins:
-        past = cv.loc[(cv["cutoff"] < origin) & (cv["ds"] <= origin)]
+        in_past = ((cv["cutoff"] < origin) & (cv["ds"] <= origin)).to_numpy()
+        past = cv.loc[in_past]
         if past.empty:
             raise ValueError(f"rolling_select: no backtest rows with target year <= {origin}")
-        scores = score_cv(past, train, list(candidates))
-        means = _mean_scores(scores, train, metric, weighted)
+        scores = score_cv(past, train, list(candidates), scales=scales)
+        means = _mean_scores(scores, level, metric, weighted)
         model = str(means.idxmin())
-        now = cv.loc[cv["cutoff"] == origin]
+        is_now = (cv["cutoff"] == origin).to_numpy()
+        now = cv.loc[is_now]
         if now.empty:
             raise ValueError(f"rolling_select: cv has no rows for cutoff {origin}")
-        groups_past = size_classes_at(past, train) if size_groups else None
-        groups_now = size_classes_at(now, train) if size_groups else None
+        groups_past = groups_all[in_past] if groups_all is not None else None
+        groups_now = groups_all[is_now] if groups_all is not None else None
         calibration = fit_conformal(
             past.assign(**{alias: past[model]}), alias, levels, groups=groups_past
         )

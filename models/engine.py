@@ -33,6 +33,7 @@ from exportcast.models.backtest_stage import add_panel_backtests, scorable_origi
 from exportcast.models.ensemble import add_ensemble
 from exportcast.models.fallbacks import MAX_FALLBACK_SHARE, check_fallbacks, fallback_table
 from exportcast.models.forecasting import cross_validate, forecast_panel
+from exportcast.models.histories import values_at_cutoff
 from exportcast.models.intervals import (
     ConformalCalibration,
 )
@@ -108,7 +109,7 @@ class EngineResult:
 def _pooled_choice(cv: pd.DataFrame, series: pd.DataFrame, candidates: list[str]) -> str:
     # the same rule as the rolling choice, over every backtest row
     scores = score_cv(cv, series, candidates)
-    return str(_mean_scores(scores, series, "MASE", weighted=True).idxmin())
+    return str(_mean_scores(scores, values_at_cutoff(series), "MASE", weighted=True).idxmin())
 
 
 def _live_forecaster(

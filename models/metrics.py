@@ -162,7 +162,12 @@ def cutoff_scales(cv: pd.DataFrame, train: pd.DataFrame) -> pd.DataFrame:
 
 
 def score_cv(
-    cv: pd.DataFrame, train: pd.DataFrame, models: Sequence[str], *, by_horizon: bool = False
+    cv: pd.DataFrame,
+    train: pd.DataFrame,
+    models: Sequence[str],
+    *,
+    by_horizon: bool = False,
+    scales: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Score every (series, cutoff) unit of a backtest, for every model.
 
@@ -171,6 +176,8 @@ def score_cv(
         train: The long frame the backtest ran on (for the scale of each training window).
         models: Model aliases (columns of ``cv``) to score.
         by_horizon: Score each horizon step ``h = ds - cutoff`` as its own unit.
+        scales: :func:`cutoff_scales` of ``cv`` (or of a backtest holding its rows), when the
+            caller scores many subsets of one backtest; computed from ``train`` otherwise.
 
     Returns:
         Long frame ``unique_id, cutoff, [h,] model, MASE, sMAPE, RMSSE``.
@@ -178,7 +185,8 @@ def score_cv(
     missing = [col for col in ["unique_id", "ds", "cutoff", "y", *models] if col not in cv.columns]
     if missing:
         raise ValueError(f"cv is missing column(s) {missing}")
-    scales = _cutoff_scales(cv, train)
+    if scales is None:
+        scales = _cutoff_scales(cv, train)
     base = cv[["unique_id", "ds", "cutoff", "y"]].merge(
         scales, on=["unique_id", "cutoff"], how="left", validate="many_to_one"
     )

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from exportcast.features.series import REST, origin_histories, split_series
-from exportcast.models.backtest import cross_validate_by_origin
+from exportcast.models.backtest import cross_validate_by_origin, rolling_select
 from exportcast.models.engine import run_engine
 from exportcast.models.forecasting import cross_validate
 from exportcast.models.timeseries import Drift, Naive, Theta
@@ -103,3 +103,26 @@ def test_backtest_forecasts_at_an_origin_ignore_every_later_trade_value(origin):
     assert not clean.loc[clean["cutoff"] == origin, "y"].equals(
         dirty.loc[dirty["cutoff"] == origin, "y"]
     )
+
+
+@pytest.mark.parametrize("weighted", [True, False])
+def test_rolling_select_over_all_origins_equals_one_call_per_origin(weighted):
+    # rolling_select computes the past windows' scales, levels and size classes once for every
+    # origin: each origin's choice, intervals and past-unit count must be exactly those of a
+    # call that sees that origin alone (which computes them from its own past rows)
+    panel = _panel()
+    scored, history = list(range(2006, 2019)), list(range(1996, 2006))
+    hist = origin_histories(panel, [*history, *scored], min_years=10, h=5)
+    cv = cross_validate_by_origin(hist, [Naive(), Drift(), Theta()], 5, fallback=Naive())
+    cands = ["Naive", "Drift", "Theta"]
+    together = rolling_select(cv, hist, cands, scored, levels=(80, 95), weighted=weighted)
+    alone = [
+        rolling_select(cv, hist, cands, [t], levels=(80, 95), weighted=weighted) for t in scored
+    ]
+    pd.testing.assert_frame_equal(
+        together.cv, pd.concat([r.cv for r in alone], ignore_index=True), check_exact=True
+    )
+    pd.testing.assert_frame_equal(
+        together.choices, pd.concat([r.choices for r in alone], ignore_index=True)
+    )
+    assert together.choices["model"].nunique() >= 1 and len(together.cv) > 0
