@@ -42,6 +42,7 @@ from exportcast.flows.snapshot import load_snapshot  # noqa: E402
 from exportcast.flows.years import resolve_run_years  # noqa: E402
 from exportcast.models.backtest_stage import BacktestCoverageError  # noqa: E402
 from exportcast.models.demand import DEMAND_TABLES  # noqa: E402
+from exportcast.models.fallbacks import FallbackShareError  # noqa: E402
 
 _TABLES: dict[str, pd.DataFrame] = {}
 # the clear errors a user gets, by the check that raised them
@@ -110,6 +111,8 @@ def one(reporter: str) -> dict:
                 for m, v in engine.accuracy.set_index("model")["relMASE"].items()
             },
         )
+    except FallbackShareError as exc:  # a clear error too: the message says what to change
+        row.update(outcome="stopped: too many fallback fits", error=str(exc)[:200])
     except (CoverageError, BacktestCoverageError) as exc:
         text = str(exc)
         kind = next(

@@ -205,7 +205,7 @@ def describe_index_backtest(frame: pd.DataFrame) -> str:
     """Progress text of the index backtest."""
     summary = summarize_index_backtest(frame)
     if summary.empty:
-        return "nothing to score"
+        return "nothing to score (no backtest origin at which every dependence partner has a series of its own)"
     overall = summary.set_index("h").loc[ALL]
     return (
         f"dependence share, origins {int(frame['cutoff'].min())}-{int(frame['cutoff'].max())}: "

@@ -66,13 +66,28 @@ def _check_inputs(
     if not dep:
         raise ValueError("index_backtest: the dependence set is empty")
     partners = _partner(backtest["unique_id"])
-    absent = [c for c in dep if not (partners == c).any()]
+    known = set(_partner(series["unique_id"])) | set(partners)
+    absent = [c for c in dep if c not in known]
     if absent:
         raise ValueError(
             f"index_backtest: dependence partner(s) {', '.join(absent)} have no series in the "
-            "backtest"
+            "backtest or its history"
         )
     return dep, partners
+
+
+def _cutoffs_with_every_partner(
+    cutoff: pd.Series, partners: pd.Series, dep: list[str]
+) -> pd.Series:
+    """Whether each row's cutoff has a series of every dependence partner.
+
+    With the partner split decided at each origin, a partner with a gap in the years before an
+    early origin is inside REST there: the dependence share cannot be computed at that origin.
+    """
+    is_dep = partners.isin(dep).to_numpy()
+    n_dep = pd.Series(partners.to_numpy()[is_dep]).groupby(cutoff.to_numpy()[is_dep]).nunique()
+    complete = set(n_dep.index[n_dep == len(set(dep))])
+    return cutoff.isin(complete)
 
 
 def index_backtest(
@@ -103,13 +118,18 @@ def index_backtest(
         One row per (cutoff, target year), sorted: ``cutoff, year, h, forecast, actual,
         no_change, n_series`` (shares as fractions, ``h = year - cutoff``, ``n_series`` the
         series the three shares are computed over). A share whose denominator is not
-        positive is NaN.
+        positive is NaN. Only cutoffs at which every dependence partner has a series of its
+        own are scored (at the others it is inside REST); none such: an empty frame.
 
     Raises:
         ValueError: A missing column or model, an empty dependence set, or a dependence
-            partner that has no series in the backtest (the message names it).
+            partner that is neither in the backtest nor in its history (the message names it).
     """
     dep, partners = _check_inputs(backtest, series, model, dependence_set)
+    keep = _cutoffs_with_every_partner(backtest["cutoff"], partners, dep).to_numpy()
+    if not keep.any():
+        return pd.DataFrame(columns=INDEX_BACKTEST_COLUMNS)
+    backtest, partners = backtest.loc[keep], partners.loc[keep]
 
     rows = pd.DataFrame(
         {

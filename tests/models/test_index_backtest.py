@@ -171,6 +171,25 @@ def test_a_dependence_partner_without_series_is_named():
         index_backtest(_backtest(), _series(), "Selected", [])
 
 
+def test_a_cutoff_where_a_dependence_partner_is_in_rest_is_not_scored():
+    # the split decided at each origin: at cutoff 2009 USA was inside REST (no series of its
+    # own), so the China + US share cannot be computed there; 2010 is scored as before
+    bt = _backtest()
+    early = (bt["cutoff"] == 2009) & (bt["unique_id"] == "KOR|USA")
+    out = index_backtest(bt.loc[~early], _series(), "Selected", DEP)
+    assert out["cutoff"].unique().tolist() == [2010]
+    full = index_backtest(bt, _series(), "Selected", DEP)
+    pd.testing.assert_frame_equal(out, full.loc[full["cutoff"] == 2010].reset_index(drop=True))
+
+
+def test_a_dependence_partner_in_rest_at_every_cutoff_leaves_nothing_to_score():
+    # the partner has a live series (in the history) but none at any backtest origin
+    bt = _backtest()
+    out = index_backtest(bt.loc[bt["unique_id"] != "KOR|USA"], _series(), "Selected", DEP)
+    assert out.empty and list(out.columns) == INDEX_BACKTEST_COLUMNS
+    assert summarize_index_backtest(out).empty
+
+
 def test_the_partner_code_is_the_text_after_the_bar():
     # "KOR|USA" is USA; a reporter code equal to a dependence partner does not count
     bt = _backtest().assign(unique_id=lambda f: f["unique_id"].str.replace("KOR|", "USA|"))
