@@ -173,7 +173,10 @@ def _run(cfg: RunConfig, *, quiet: bool, verbose: bool) -> RunResult:
     quiet_libraries("INFO" if verbose else "WARNING", console_level=None if verbose else "CRITICAL")
     import httpx
 
+    from exportcast.flows.fast_exit import skip_final_gc
     from exportcast.flows.prefect_server import prestart
+
+    skip_final_gc()  # registered first: runs after every other exit hook (flows/fast_exit.py)
 
     server_ready = prestart(cfg.runner.kind)  # Prefect's temporary server starts meanwhile
     from exportcast.flows.pipeline import run_pipeline
