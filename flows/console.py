@@ -9,7 +9,9 @@ error messages with "[a-z0-9]" patterns) are printed exactly as they are.
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -79,5 +81,9 @@ def quiet_libraries(level: str, *, console_level: str | None = None) -> None:
     if console_level:
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", console_level)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    if "mlflow" in sys.modules:
+        # imported before (a notebook, a test session): MLflow read its level at import, so
+        # e.g. "Creating initial MLflow database tables" would print even with --quiet
+        logging.getLogger("mlflow").setLevel(os.environ["MLFLOW_LOGGING_LEVEL"].upper())
     # The first run on a machine creates Prefect's database; give a slow disk time for that.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")

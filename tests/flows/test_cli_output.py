@@ -40,3 +40,27 @@ def test_runs_table_fits_80_columns_one_line_per_run():
 def test_consoles_print_brackets_as_text(capsys):
     cli.console.print("scenario [b]GCC[/b] title [a-z0-9_]+", highlight=False)
     assert "[b]GCC[/b] title [a-z0-9_]+" in capsys.readouterr().out
+
+
+def test_quiet_libraries_also_quiets_an_mlflow_imported_before(monkeypatch):
+    # MLflow sets its logger's level when it is imported: in a notebook or a test session it
+    # may be imported before the command runs, and "-q" must still print nothing of its INFO
+    # lines (the store creation's "Creating initial MLflow database tables...")
+    import logging
+
+    import mlflow  # noqa: F401 - imported before, as in a notebook
+
+    from exportcast.flows.console import quiet_libraries
+
+    logger = logging.getLogger("mlflow")
+    monkeypatch.setattr(logger, "level", logging.INFO)
+    for key in ("MLFLOW_LOGGING_LEVEL", "PREFECT_LOGGING_LEVEL",
+                "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "PREFECT_SERVER_ANALYTICS_ENABLED",
+                "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"):  # fmt: skip
+        monkeypatch.delenv(key, raising=False)  # what quiet_libraries sets is undone after
+    quiet_libraries("WARNING", console_level="CRITICAL")
+    assert logger.getEffectiveLevel() == logging.WARNING
+    assert not logging.getLogger("mlflow.store.db.utils").isEnabledFor(logging.INFO)
+    monkeypatch.setenv("MLFLOW_LOGGING_LEVEL", "DEBUG")  # the environment wins
+    quiet_libraries("WARNING")
+    assert logger.getEffectiveLevel() == logging.DEBUG
