@@ -124,7 +124,7 @@ def run_scenarios(
     on_completion=report_stage(describe_track_record),
 )
 def fta_track_record(tables: dict[str, pd.DataFrame], *, cache_key: str | None) -> pd.DataFrame:
-    """The ex ante track record of Korea's agreements (docs/fta-gravity.md; about 70 s cold)."""
+    """The ex ante track record of Korea's agreements (docs/fta-gravity.md; 13-30 s cold, 2026-12-04)."""
     from exportcast.models.fta_track_record import track_record
 
     log = stage_log()
