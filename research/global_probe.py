@@ -89,12 +89,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project root
 
 from exportcast.flows.snapshot import load_snapshot
 from research.global_model import GlobalShareModel, rolling_origin_forecast
+from research.global_probe_data import (
+    FIRST,
+    LAST,
+    ROOT,
+    TEST,
+    TUNE,
+    Data,
+    H,
+    Preds,
+    summarize,
+    unit_mase,
+)
+from research.global_probe_methods import (
+    drift,
+    geomean,
+    mean_last,
+    median_last,
+    naive,
+    ses,
+    spike,
+    theta,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
-H = 5
-FIRST, LAST = 1990, 2023
-TEST = list(range(2008, 2019))
-TUNE = list(range(1998, 2019))  # origins whose forecasts feed rolling selections
 RUNS = [
     "simple",
     "global",
@@ -113,173 +130,6 @@ RUNS = [
     "oracle",
 ]
 EXPONENTS = (0.5, 0.75, 1.0, 1.25, 1.5)
-
-Preds = dict[int, np.ndarray]  # origin -> (n_partners, H) level forecasts
-
-
-# --------------------------------------------------------------------------- data
-
-
-class Data:
-    """Korea's scored partners as a matrix plus the long frames for the global model."""
-
-    def __init__(self, snap) -> None:
-        kor = snap["kor_exports"]
-        years = list(range(FIRST, LAST + 1))
-        wide = kor.pivot(index="partner", columns="year", values="export_usd")
-        wide = wide.reindex(columns=years)
-        self.partners = sorted(wide.index[(wide > 0).all(axis=1)])
-        self.y = wide.loc[self.partners].to_numpy(dtype="float64")  # (163, 34)
-        top = wide.loc[self.partners, 2018].nlargest(20).index
-        self.top20 = np.isin(self.partners, top)
-        totals = snap["kor_totals"].set_index("year")["total_export_usd"]
-        self.total = totals.reindex(years).to_numpy(dtype="float64")
-
-        dots = snap["dots_exports"]
-        market = dots.groupby(["partner", "year"])["export_usd"].sum()  # partner's imports
-        kor_long = kor[["partner", "year", "export_usd"]].rename(
-            columns={"partner": "unique_id", "year": "ds", "export_usd": "y"}
-        )
-        kor_long["total"] = kor_long["ds"].map(totals)
-        kor_long["market"] = pd.MultiIndex.from_arrays([kor_long["unique_id"], kor_long["ds"]]).map(
-            market
-        )
-        self.kor_long = kor_long.reset_index(drop=True)
-
-        dn = dots.loc[dots["reporter"] != "KOR"]
-        dn = dn.groupby(["reporter", "partner", "year"], as_index=False)["export_usd"].sum()
-        rep_total = dn.groupby(["reporter", "year"])["export_usd"].sum()
-        self.dots_long = pd.DataFrame(
-            {
-                "unique_id": dn["reporter"] + ">" + dn["partner"],
-                "ds": dn["year"].to_numpy(),
-                "y": dn["export_usd"].to_numpy(),
-                "total": pd.MultiIndex.from_arrays([dn["reporter"], dn["year"]])
-                .map(rep_total)
-                .to_numpy(),
-                "market": pd.MultiIndex.from_arrays([dn["partner"], dn["year"]])
-                .map(market)
-                .to_numpy(),
-            }
-        )
-
-    def use_wdi_market(self, snap) -> None:
-        """Replace ``market`` (DOTS import sums, to 2020) by WDI merchandise imports (to 2025)."""
-        imports = snap["indicators"].set_index(["country", "year"])["merch_imports_usd"]
-        for name in ("kor_long", "dots_long"):
-            frame = getattr(self, name)
-            partner = frame["unique_id"].str.split(">").str[-1]
-            keys = pd.MultiIndex.from_arrays([partner, frame["ds"]])
-            frame["market"] = keys.map(imports).to_numpy()
-
-    def top_reporters(self, n: int, year: int) -> list[str]:
-        """The n largest DOTS reporters (Korea excluded) by total exports in ``year``."""
-        dl = self.dots_long.loc[self.dots_long["ds"] == year]
-        tot = dl.groupby(dl["unique_id"].str.split(">").str[0])["y"].sum()
-        return list(tot.nlargest(n).index)
-
-    def hist(self, t: int) -> np.ndarray:
-        return self.y[:, : t - FIRST + 1]
-
-
-# --------------------------------------------------------------------------- scoring
-
-
-def unit_mase(d: Data, preds: Preds, t: int, last: int = LAST) -> np.ndarray:
-    """MASE per partner for origin t, scored on target years <= last."""
-    i = t - FIRST
-    hm = min(H, last - t)
-    scale = np.mean(np.abs(np.diff(d.hist(t), axis=1)), axis=1)
-    return np.abs(d.y[:, i + 1 : i + 1 + hm] - preds[t][:, :hm]).mean(axis=1) / scale
-
-
-def summarize(d: Data, name: str, preds: Preds, naive: Preds, seconds: float) -> dict:
-    m = np.concatenate([unit_mase(d, preds, t) for t in TEST])
-    b = np.concatenate([unit_mase(d, naive, t) for t in TEST])
-    top = np.tile(d.top20, len(TEST))
-    err = act = 0.0
-    for t in TEST:
-        i, hm = t - FIRST, min(H, LAST - t)
-        err += np.abs(d.y[:, i + 1 : i + 1 + hm] - preds[t][:, :hm]).sum()
-        act += d.y[:, i + 1 : i + 1 + hm].sum()
-    return {
-        "method": name,
-        "MASE": m.mean(),
-        "relMASE": m.sum() / b.sum(),
-        "wAPE %": 100 * err / act,
-        "top-20 relMASE": m[top].sum() / b[top].sum(),
-        "seconds": seconds,
-    }
-
-
-# --------------------------------------------------------------------------- simple methods
-
-
-def naive(h: np.ndarray) -> np.ndarray:
-    return np.repeat(h[:, -1:], H, axis=1)
-
-
-def _ses_level(h: np.ndarray, alpha: float) -> np.ndarray:
-    level = h[:, 0].copy()
-    for j in range(1, h.shape[1]):
-        level = alpha * h[:, j] + (1 - alpha) * level
-    return level
-
-
-def ses(alpha: float) -> Callable[[np.ndarray], np.ndarray]:
-    return lambda h: np.repeat(_ses_level(h, alpha)[:, None], H, axis=1)
-
-
-def geomean(k: int) -> Callable[[np.ndarray], np.ndarray]:
-    return lambda h: np.repeat(np.exp(np.log(h[:, -k:]).mean(axis=1))[:, None], H, axis=1)
-
-
-def mean_last(k: int) -> Callable[[np.ndarray], np.ndarray]:
-    return lambda h: np.repeat(h[:, -k:].mean(axis=1)[:, None], H, axis=1)
-
-
-def median_last(k: int) -> Callable[[np.ndarray], np.ndarray]:
-    return lambda h: np.repeat(np.median(h[:, -k:], axis=1)[:, None], H, axis=1)
-
-
-def theta(h: np.ndarray) -> np.ndarray:
-    """Classic Theta (Hyndman-Billah): SES with half the OLS slope as drift.
-
-    SES alpha per series minimises the in-sample one-step squared error on a 0.05 grid.
-    """
-    n = h.shape[1]
-    best = np.full(h.shape[0], np.inf)
-    alpha = np.ones(h.shape[0])
-    level_best = h[:, -1].copy()
-    for a in np.linspace(0.05, 1.0, 20):
-        level = h[:, 0].copy()
-        sse = np.zeros(h.shape[0])
-        for j in range(1, n):
-            sse += (h[:, j] - level) ** 2
-            level = a * h[:, j] + (1 - a) * level
-        better = sse < best
-        best[better], alpha[better], level_best[better] = sse[better], a, level[better]
-    slope = np.polyfit(np.arange(n), h.T, 1)[0]
-    steps = np.arange(1, H + 1)[None, :]
-    a = alpha[:, None]
-    return level_best[:, None] + 0.5 * slope[:, None] * (steps - 1 + 1 / a - (1 - a) ** n / a)
-
-
-def spike(k: float, lam: float) -> Callable[[np.ndarray], np.ndarray]:
-    """Naive, but pull a last value that jumped > k sd away from the prior 3-year mean.
-
-    r = log y_T - mean(log y_{T-3..T-1}); sd = sd of the last 10 log growths. If |r| > k sd the
-    forecast is y_T * exp(-lam * r) (a partial return towards the earlier level).
-    """
-
-    def f(h: np.ndarray) -> np.ndarray:
-        lg = np.log(h)
-        r = lg[:, -1] - lg[:, -4:-1].mean(axis=1)
-        sd = np.diff(lg[:, -11:], axis=1).std(axis=1)
-        adj = np.where(np.abs(r) > k * sd, lam * r, 0.0)
-        return np.repeat(np.exp(lg[:, -1] - adj)[:, None], H, axis=1)
-
-    return f
 
 
 def over(d: Data, method: Callable[[np.ndarray], np.ndarray], origins=TUNE) -> Preds:
@@ -444,12 +294,6 @@ def world_rows(d: Data, methods: dict[str, Preds]) -> list[dict]:
         den += np.abs(agg[i + 1 : i + 1 + hm] - agg[i]).mean() / scale
     rows.append({"method": "sum of 163 partners: Theta on the sum itself", "relMASE": num / den})
     return rows
-
-
-def drift(h: np.ndarray) -> np.ndarray:
-    """Naive with drift (mean first difference), floored at zero like the engine's forecasts."""
-    slope = (h[:, -1] - h[:, 0]) / (h.shape[1] - 1)
-    return np.maximum(h[:, -1:] + slope[:, None] * np.arange(1, H + 1)[None, :], 0.0)
 
 
 def reporter_total_ratio(d: Data, snap, origins: list[int] = TUNE) -> Preds:
