@@ -25,7 +25,11 @@ from exportcast.flows.progress import (
     stage_log,
 )
 from exportcast.models.engine import EngineResult
-from exportcast.models.index_backtest import INDEX_BACKTEST_COLUMNS, index_backtest
+from exportcast.models.index_backtest import (
+    INDEX_BACKTEST_COLUMNS,
+    has_every_partner,
+    index_backtest,
+)
 from exportcast.models.paths import path_quantiles
 from exportcast.models.scenarios import ScenarioResult
 
@@ -172,8 +176,7 @@ def backtest_index(
     honest track record of the index forecast (:func:`models.index_backtest.index_backtest`).
     """
     history = fs.series if engine.history is None else engine.history
-    backtested = set(engine.backtest["unique_id"].astype(str).str.rpartition("|")[2])
-    if not set(dependence_set) <= backtested:
+    if not has_every_partner(engine.backtest, dependence_set):
         # modelled live (checked before the engine) but inside REST at every backtest origin:
         # the dependence share has no origin to be scored at (the progress line says so)
         return pd.DataFrame(columns=INDEX_BACKTEST_COLUMNS)

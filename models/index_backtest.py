@@ -25,6 +25,7 @@ __all__ = [
     "ALL",
     "INDEX_BACKTEST_COLUMNS",
     "SUMMARY_COLUMNS",
+    "has_every_partner",
     "index_backtest",
     "summarize_index_backtest",
 ]
@@ -74,6 +75,15 @@ def _check_inputs(
             "backtest or its history"
         )
     return dep, partners
+
+
+def has_every_partner(backtest: pd.DataFrame, dependence_set: Sequence[str]) -> bool:
+    """Whether every dependence partner has a series somewhere in ``backtest``.
+
+    False when a partner modelled live was inside REST at every backtest origin (the split
+    decided at each origin): then :func:`index_backtest` has no origin to score.
+    """
+    return set(map(str, dependence_set)) <= set(_partner(backtest["unique_id"]))
 
 
 def _cutoffs_with_every_partner(

@@ -9,6 +9,7 @@ import pytest
 from exportcast.models.index_backtest import (
     INDEX_BACKTEST_COLUMNS,
     SUMMARY_COLUMNS,
+    has_every_partner,
     index_backtest,
     summarize_index_backtest,
 )
@@ -187,6 +188,8 @@ def test_a_dependence_partner_in_rest_at_every_cutoff_leaves_nothing_to_score():
     bt = _backtest()
     out = index_backtest(bt.loc[bt["unique_id"] != "KOR|USA"], _series(), "Selected", DEP)
     assert out.empty and list(out.columns) == INDEX_BACKTEST_COLUMNS
+    assert not has_every_partner(bt.loc[bt["unique_id"] != "KOR|USA"], DEP)
+    assert has_every_partner(bt, DEP)
     assert summarize_index_backtest(out).empty
 
 
