@@ -178,7 +178,7 @@ def _run(cfg: RunConfig, *, quiet: bool, verbose: bool) -> RunResult:
 
     skip_final_gc()  # registered first: runs after every other exit hook (flows/fast_exit.py)
 
-    server_ready = prestart(cfg.runner.kind)  # Prefect's temporary server starts meanwhile
+    server_ready = prestart()  # Prefect's temporary server starts while the pipeline imports
     from exportcast.flows.pipeline import run_pipeline
 
     log = (
@@ -186,8 +186,7 @@ def _run(cfg: RunConfig, *, quiet: bool, verbose: bool) -> RunResult:
     )
     try:
         with _sigterm_as_interrupt():
-            server_ready()
-            return run_pipeline(cfg, log=log)
+            return run_pipeline(cfg, log=log, temporary_api=server_ready())
     except ExportcastError as exc:  # bad data, config or store: one line; a bug: traceback
         _fail(str(exc))
     except httpx.HTTPError as exc:

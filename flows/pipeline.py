@@ -34,6 +34,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.settings import (
+    PREFECT_API_URL,
     PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
     PREFECT_RESULTS_LOCAL_STORAGE_PATH,
     get_current_settings,
@@ -420,48 +421,60 @@ def stop_worker_processes() -> None:
         executor.shutdown(wait=True)
 
 
-def prefect_settings(config: RunConfig) -> dict[Any, Any]:
+def prefect_settings(config: RunConfig, *, local: bool | None = None) -> dict[Any, Any]:
     """Prefect settings for running the flow: result cache folder; no heartbeats when local.
 
     A run on Prefect's temporary local server has nobody to watch its heartbeats, and stopping
     the heartbeat thread costs a second at the end of every run.
     """
     settings: dict[Any, Any] = {PREFECT_RESULTS_LOCAL_STORAGE_PATH: cache_keys.cache_dir(config)}
-    if get_current_settings().api.url is None:
+    if local is None:
+        local = get_current_settings().api.url is None
+    if local:
         settings[PREFECT_FLOWS_HEARTBEAT_FREQUENCY] = None
     return settings
 
 
-def run_pipeline(config: RunConfig, *, log: Callable[[str], None] = print) -> RunResult:
+def run_pipeline(
+    config: RunConfig,
+    *,
+    log: Callable[[str], None] = print,
+    temporary_api: str | None = None,
+) -> RunResult:
     """Run the main job for one reporter (the ``forecast-exports`` flow).
 
     Args:
         config: The validated run configuration.
         log: Progress printer (``lambda _: None`` for quiet runs).
+        temporary_api: API URL of a temporary Prefect server this process started for the run
+            (:func:`exportcast.flows.prefect_server.prestart`); None: the configured API, or
+            Prefect's own temporary server.
 
     Returns:
         The concentration history, where it was written and the run's ids.
     """
-    api = get_current_settings().api.url
+    api = None if temporary_api else get_current_settings().api.url
     started = time.perf_counter()
     log(
         f"forecast-exports {config.reporter}, years {config.years.start}-{config.years.end} asked "
         f"(config {config_hash(config)}, code {code_version()})"
     )
+    where = f" {temporary_api}" if temporary_api else ""
     log(
         f"  Prefect API {api}"
         if api
-        else "  Prefect: temporary local server (set PREFECT_API_URL to use a running one)"
+        else f"  Prefect: temporary local server{where} (set PREFECT_API_URL to use a running one)"
     )
     progress = Progress(log)
     token = PROGRESS.set(progress)
     try:
-        updates = prefect_settings(config)
-        if config.runner.kind == "dask" and api is None:
+        updates = prefect_settings(config, local=api is None)
+        if temporary_api:
+            updates[PREFECT_API_URL] = temporary_api
+        elif config.runner.kind == "dask" and api is None:
             # Dask worker processes must report to the same temporary server: without an
             # API URL each would start its own
             from prefect.server.api.server import SubprocessASGIServer
-            from prefect.settings import PREFECT_API_URL
 
             server = SubprocessASGIServer()
             server.start()

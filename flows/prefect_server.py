@@ -1,26 +1,52 @@
-"""Start Prefect's temporary server while the run's libraries import (issue 16).
+"""Start Prefect's temporary server at the very start of a run, beside the run's imports (issue 16).
 
-Without ``PREFECT_API_URL`` Prefect starts a temporary local server (a uvicorn child process,
-:class:`prefect.server.api.server.SubprocessASGIServer`) the first time the flow needs its
-API, and waits for it: several seconds of the server importing and opening its database
-during which the run itself does nothing. :func:`prestart` starts that very server (the same
-per-process instance Prefect's client then finds and reuses) in a thread *before* the CLI
-imports the pipeline's libraries (pandas, statsmodels, scikit-learn, Prefect's flow engine), so
-the two overlap on the machine's cores. The server, its settings and its lifetime are
-Prefect's own: it is stopped at exit by Prefect's ``atexit`` hook, as before.
+Without ``PREFECT_API_URL`` Prefect starts a temporary local server (``uvicorn`` serving
+``prefect.server.api.server:create_app`` in a child process, Prefect's
+``SubprocessASGIServer``) the first time a flow needs its API, and waits for it. Left to
+Prefect, that costs a run twice: this process first imports Prefect's whole server (FastAPI,
+SQLAlchemy, the API routes: about 3.4 s of CPU, which a thread cannot overlap with the run's own
+imports because both need the interpreter lock), then waits for the child to import the same
+modules again and open its database (about 5 s).
 
-Nothing is started when an API URL is set (a running server is used), when Prefect's
-temporary server is disabled, or with ``runner.kind: dask`` (the pipeline starts the server
-itself then, to give its URL to the Dask workers).
+:func:`prestart` launches that same child process (the same command, environment and
+``127.0.0.1`` port range as Prefect's temporary server) *before* the CLI imports the pipeline's
+libraries, without importing the server here: the child imports on the second core while this
+process imports pandas, statsmodels, scikit-learn and Prefect's flow engine on the first. The
+returned ``wait()`` blocks until the server answers ``/health`` and gives its API URL, which the
+run then uses as ``PREFECT_API_URL``. The child is stopped when this process exits (``atexit``:
+terminate, then kill after 5 s), as Prefect stops its own.
+
+Nothing is started when an API URL is set (a running server is used), when Prefect's temporary
+server is disabled, or with ``EXPORTCAST_NO_PRESTART=1`` (Prefect then starts its own, later).
+With ``runner.kind: dask`` the Dask workers get the same URL.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
-import threading
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
 from collections.abc import Callable
+from pathlib import Path
 
-__all__ = ["prestart"]
+from exportcast.features.errors import ExportcastError
+
+__all__ = ["PrefectServerError", "TemporaryServer", "prestart"]
+
+# Prefect's own range for its temporary server (SubprocessASGIServer._port_range)
+PORTS = range(8000, 9000)
+# uvicorn's exit code when it cannot bind its port (another process took it meanwhile)
+PORT_IN_USE = 3
+
+
+class PrefectServerError(ExportcastError):
+    """Prefect's temporary server did not start (its error output is in the message)."""
 
 
 def _wanted() -> bool:
@@ -30,36 +56,124 @@ def _wanted() -> bool:
     return not settings.api.url and bool(settings.server.ephemeral.enabled)
 
 
-def prestart(runner_kind: str = "default") -> Callable[[], None]:
-    """Start Prefect's temporary server in a thread if the run will need one.
+def _free_port() -> int:
+    for _ in range(50):
+        port = random.choice(PORTS)
+        with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise PrefectServerError(f"no free port for Prefect's temporary server in {PORTS}")
 
-    Args:
-        runner_kind: ``config.runner.kind`` (nothing is started for ``dask``).
+
+class TemporaryServer:
+    """Prefect's temporary API server as a child process of this one (127.0.0.1 only)."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+        # the child's error output, read back only if it fails to start
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (open for the child's life)
+        atexit.register(self.stop)
+
+    @property
+    def api_url(self) -> str:
+        """``http://127.0.0.1:<port>/api`` (for ``PREFECT_API_URL``)."""
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def launch(self) -> None:
+        """Start the child process (returns at once; :meth:`wait` waits for it to answer)."""
+        import prefect
+        from prefect.settings import get_current_settings
+
+        self.port = _free_port()
+        env = {
+            **os.environ,
+            # as Prefect's own temporary server: no UI, ephemeral mode
+            "PREFECT_UI_ENABLED": "0",
+            "PREFECT__SERVER_EPHEMERAL": "1",
+            "PREFECT__SERVER_FINAL": "1",
+            **get_current_settings().to_environment_variables(exclude_unset=True),
+        }
+        command = [
+            sys.executable, "-m", "uvicorn",
+            "--app-dir", str(Path(prefect.__file__).parent.parent),
+            "--factory", "prefect.server.api.server:create_app",
+            "--host", "127.0.0.1", "--port", str(self.port),
+            "--log-level", "error", "--lifespan", "on",
+        ]  # fmt: skip
+        self.process = subprocess.Popen(
+            command,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=self._stderr,
+        )
+
+    def wait(self, timeout: float) -> str:
+        """Block until the server answers ``/health``; return its API URL.
+
+        Raises:
+            PrefectServerError: The child exited or did not answer within ``timeout`` seconds
+                (the message holds the end of its error output).
+        """
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=5) as client:
+            while time.monotonic() < deadline:
+                assert self.process is not None
+                code = self.process.poll()
+                if code == PORT_IN_USE:  # the port was taken between our check and its bind
+                    self.launch()
+                    continue
+                if code is not None:
+                    raise PrefectServerError(
+                        f"Prefect's temporary server exited with code {code}: {self._tail()}"
+                    )
+                with contextlib.suppress(httpx.TransportError):
+                    if client.get(f"{self.api_url}/health").status_code == 200:
+                        return self.api_url
+                time.sleep(0.05)
+        self.stop()
+        raise PrefectServerError(
+            f"Prefect's temporary server did not answer within {timeout:g} s "
+            f"(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS): {self._tail()}"
+        )
+
+    def _tail(self) -> str:
+        self._stderr.seek(0)
+        text = self._stderr.read().decode(errors="replace").strip()
+        return text[-2000:] or "no error output"
+
+    def stop(self) -> None:
+        """Stop the child (terminate; kill after 5 s). Safe to call more than once."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def prestart() -> Callable[[], str | None]:
+    """Launch Prefect's temporary server now if the run will need one.
 
     Returns:
-        ``wait()``: blocks until the server answers (call it before the flow starts) and
-        raises the server's start error, if any. A no-op when nothing was started.
+        ``wait()``: blocks until the server answers and returns its API URL (for
+        ``PREFECT_API_URL``), or returns None when nothing was started (an API URL is set, the
+        temporary server is disabled, or ``EXPORTCAST_NO_PRESTART=1``).
     """
-    if runner_kind != "default" or os.environ.get("EXPORTCAST_NO_PRESTART") == "1":
+    if os.environ.get("EXPORTCAST_NO_PRESTART") == "1" or not _wanted():
         return lambda: None
-    if not _wanted():
-        return lambda: None
-    errors: list[BaseException] = []
+    from prefect.settings import get_current_settings
 
-    def start() -> None:
-        try:
-            from prefect.server.api.server import SubprocessASGIServer
-
-            SubprocessASGIServer().start()
-        except BaseException as exc:  # handed to the main thread by wait()
-            errors.append(exc)
-
-    thread = threading.Thread(target=start, name="prefect-server-start", daemon=True)
-    thread.start()
-
-    def wait() -> None:
-        thread.join()
-        if errors:
-            raise errors[0]
-
-    return wait
+    timeout = float(get_current_settings().server.ephemeral.startup_timeout_seconds)
+    server = TemporaryServer()
+    server.launch()
+    return lambda: server.wait(timeout)

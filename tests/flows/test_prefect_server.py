@@ -1,58 +1,53 @@
-"""flows.prefect_server.prestart: the flow uses the temporary server started ahead of it."""
+"""flows.prefect_server: Prefect's temporary server, launched before the run's imports."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from prefect.settings import PREFECT_API_URL, temporary_settings
 
+from exportcast.flows.prefect_server import PrefectServerError, TemporaryServer, prestart
 from tests.flows.helpers import subprocess_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# In a clean child process (no PREFECT_API_URL): prestart, import the pipeline meanwhile, wait,
-# then run a flow and report which API it talked to and how many temporary servers exist.
-# Then, with that server stopped, the same for Dask (nothing prestarted: Prefect starts its own
-# for the flow). One child for both (each child pays its imports: was two children, 2 x 19 s).
+# In a clean child process (no PREFECT_API_URL), as `exportcast run` does: prestart, import the
+# pipeline meanwhile, wait, then run a flow on that URL and report which API it talked to,
+# whether this process imported Prefect's server (it should not: the child does) and the
+# server's pid (gone once the child has exited).
 SCRIPT = """
 import json, sys
 from exportcast.flows.prefect_server import prestart
-wait = prestart("default")
+wait = prestart()
 import exportcast.flows.pipeline  # the heavy imports overlap the server's start
-wait()
+url = wait()
 from prefect import flow
 from prefect.client.orchestration import get_client
-from prefect.server.api.server import SubprocessASGIServer
+from prefect.settings import PREFECT_API_URL, temporary_settings
+from exportcast.flows import prefect_server
 
 @flow
 def probe() -> str:
     with get_client(sync_client=True) as client:
         return str(client.api_url)
 
-def running():
-    return {str(k): s.api_url for k, s in SubprocessASGIServer._instances.items() if s.running}
-
-out = {}
-for kind in ("default", "dask"):
-    if kind == "dask":
-        for server in list(SubprocessASGIServer._instances.values()):
-            server.stop()
-        stopped = running()
-        wait = prestart("dask")
-        wait()
-    started = running()
-    url = probe()
-    out[kind] = {"started": started, "flow_api": url, "after": running()}
-out["stopped"] = stopped
-print(json.dumps(out))
+with temporary_settings({PREFECT_API_URL: url}):
+    flow_api = probe()
+servers = [o for o in __import__("gc").get_objects() if isinstance(o, prefect_server.TemporaryServer)]
+print(json.dumps({
+    "url": url, "flow_api": flow_api, "pids": [s.process.pid for s in servers],
+    "server_imported": "prefect.server.api.server" in sys.modules,
+}))
 """
 
 
 @pytest.fixture(scope="module")
-def probes() -> dict:
+def probe() -> dict:
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT], cwd=ROOT, env=subprocess_env(
             PYTHONPATH=str(ROOT), PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180"
@@ -63,17 +58,52 @@ def probes() -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_the_flow_reuses_the_prestarted_temporary_server(probes) -> None:
-    got = probes["default"]
-    assert list(got["started"].values()) and len(got["started"]) == 1
-    (url,) = got["started"].values()
-    assert got["flow_api"].rstrip("/") == url.rstrip("/")
-    assert got["after"] == got["started"]  # no second server
+def test_the_flow_runs_on_the_prestarted_server(probe) -> None:
+    assert probe["url"].startswith("http://127.0.0.1:") and probe["url"].endswith("/api")
+    assert probe["flow_api"].rstrip("/") == probe["url"]
+    assert len(probe["pids"]) == 1  # one server, no second one started by Prefect
 
 
-def test_nothing_is_prestarted_for_dask(probes) -> None:
-    assert probes["stopped"] == {}  # the default part's server is gone
-    got = probes["dask"]
-    assert got["started"] == {}
-    assert got["flow_api"].startswith("http://127.0.0.1:")  # Prefect started its own
-    assert [u.rstrip("/") for u in got["after"].values()] == [got["flow_api"].rstrip("/")]
+def test_the_run_process_never_imports_prefects_server(probe) -> None:
+    assert probe["server_imported"] is False
+
+
+def test_the_server_stops_when_the_run_exits(probe) -> None:
+    (pid,) = probe["pids"]
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_nothing_is_started_when_an_api_url_is_set() -> None:
+    with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}):
+        assert prestart()() is None
+
+
+def test_nothing_is_started_when_turned_off(monkeypatch) -> None:
+    monkeypatch.setenv("EXPORTCAST_NO_PRESTART", "1")
+    assert prestart()() is None
+
+
+def _server_running(code: str) -> TemporaryServer:
+    """A TemporaryServer whose child is ``python -c code`` (a real process) on a free port."""
+    server = TemporaryServer()
+    server.port = 9  # nothing answers there
+    server.process = subprocess.Popen(
+        [sys.executable, "-c", code], stderr=server._stderr, stdout=subprocess.DEVNULL
+    )
+    return server
+
+
+def test_a_server_that_exits_is_a_clear_error_with_its_output() -> None:
+    server = _server_running("import sys; sys.stderr.write('database [locked]'); sys.exit(1)")
+    with pytest.raises(PrefectServerError, match=r"exited with code 1: database \[locked\]"):
+        server.wait(60)
+
+
+def test_a_server_that_never_answers_times_out_and_is_stopped() -> None:
+    server = _server_running("import time; time.sleep(60)")
+    process = server.process
+    with pytest.raises(PrefectServerError, match=r"did not answer within 0.5 s"):
+        server.wait(0.5)
+    assert process.wait(timeout=10) is not None  # terminated, not left behind
+    assert server.process is None
