@@ -180,6 +180,9 @@ def _run(cfg: RunConfig, *, quiet: bool, verbose: bool) -> RunResult:
 
     server_ready = prestart()  # Prefect's temporary server starts while the pipeline imports
     from exportcast.flows.pipeline import run_pipeline
+    from exportcast.flows.tracking_store import preload
+
+    preload(cfg.tracking.uri)  # MLflow too, if the server is still starting
 
     log = (
         (lambda _: None) if quiet else (lambda m: console.print(m, highlight=False, soft_wrap=True))

@@ -39,6 +39,7 @@ __all__ = [
     "ensure_experiment",
     "flatten_params",
     "mlflow_client",
+    "preload",
     "redact_tags",
     "resolve_store",
     "store_lock",
@@ -123,6 +124,21 @@ def resolve_store(uri: str | None = None, artifacts: str | Path | None = None) -
     db = _project_path(uri.removeprefix("sqlite:///"))
     root = _project_path(artifacts) if artifacts is not None else db.parent / "artifacts"
     return Store(uri=f"sqlite:///{db}", artifacts=str(root))
+
+
+def preload(uri: str | None = None) -> None:
+    """Import MLflow (and its SQL store for a database URI) now rather than in the first stage.
+
+    ``exportcast run`` calls it while Prefect's temporary server is still starting on the
+    other core (``flows/prefect_server.py``): about 1.4 s of imports every run needs (warm run,
+    2026-12-04) then come off the run's critical path. A bad URI is left for
+    :func:`resolve_store` to report.
+    """
+    import mlflow
+
+    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or "sqlite://"
+    if urlsplit(uri).scheme in ("sqlite", "postgresql", "mysql", "mssql"):
+        import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
 
 
 def _project_path(path: str | Path) -> Path:
