@@ -177,7 +177,9 @@ class TrackedRun:
             registered_model: Name in the model registry (created when missing).
             alias: Registry alias moved to the new version (e.g. ``champion``).
             pip_requirements: The model's requirements, given explicitly (inferring them
-                would load the model in a subprocess, which takes seconds).
+                would load the model in a subprocess, which takes seconds) as pins of this
+                very environment (``flows.champion.pip_requirements``): MLflow's check that
+                they match it is skipped (:func:`_pins_of_this_environment`).
             tags: Tags of the model version (redacted like every other tag).
 
         Returns:
@@ -194,7 +196,11 @@ class TrackedRun:
         client.log_outputs(record.run_id, [LoggedModelOutput(logged.model_id, step=0)])
         # mlflow.pyfunc.log_model writes, and the registry resolves a version's models:/ source,
         # through the global tracking URI: point it at this store for these calls only
-        with _global_tracking_uri(client.tracking_uri), _quiet_model_logging():
+        with (
+            _global_tracking_uri(client.tracking_uri),
+            _quiet_model_logging(),
+            _pins_of_this_environment(),
+        ):
             info = mlflow.pyfunc.log_model(
                 name=name,
                 python_model=python_model,
@@ -248,6 +254,31 @@ def _restored_env(name: str) -> Iterator[None]:
             os.environ.pop(name, None)
         else:
             os.environ[name] = before
+
+
+@contextlib.contextmanager
+def _pins_of_this_environment() -> Iterator[None]:
+    """Skip MLflow's check that a model's pip requirements match this environment.
+
+    ``log_model`` checks every requirement against the installed packages and only warns on a
+    mismatch; finding a package's module scans every installed distribution's file list (0.6 s
+    per process, in every run that logs a model). exportcast's requirements are read from the
+    installed versions (``flows.champion.pip_requirements``), so they cannot mismatch. The
+    check is MLflow's private ``mlflow.utils.environment.warn_dependency_requirement_mismatches``
+    (pinned MLflow minor, see pyproject.toml); without that name nothing is changed.
+    """
+    from mlflow.utils import environment
+
+    name = "warn_dependency_requirement_mismatches"
+    before = getattr(environment, name, None)
+    if before is None:
+        yield
+        return
+    setattr(environment, name, lambda requirements: None)
+    try:
+        yield
+    finally:
+        setattr(environment, name, before)
 
 
 @contextlib.contextmanager

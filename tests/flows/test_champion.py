@@ -73,3 +73,17 @@ def test_failed_registration_still_finishes_the_run(tmp_path, mlflow_uri, monkey
     assert "forecasts.csv" in {
         a.path for a in MlflowClient(mlflow_uri).list_artifacts(run.info.run_id)
     }
+
+
+def test_mlflows_requirement_scan_is_skipped_only_while_logging(monkeypatch):
+    # log_model processes pip requirements through mlflow.utils.environment, whose mismatch
+    # check scans every installed distribution; exportcast's pins come from this environment
+    from mlflow.utils import environment
+
+    calls = []
+    monkeypatch.setattr(environment, "warn_dependency_requirement_mismatches", calls.append)
+    with tracking._pins_of_this_environment():
+        _, reqs, _ = environment._process_pip_requirements([], pip_requirements=["pandas==2.3.3"])
+    assert calls == [] and "pandas==2.3.3" in reqs
+    environment._process_pip_requirements([], pip_requirements=["pandas==2.3.3"])
+    assert len(calls) == 1  # restored afterwards
