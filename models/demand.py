@@ -44,7 +44,6 @@ from functools import partial
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
 from exportcast.features.demand_inputs import demand_covariates
@@ -406,6 +405,8 @@ class DemandModel:
             weight = np.clip(np.nan_to_num(weight, nan=1.0), None, np.nanquantile(weight, 0.99))
         pred = np.zeros(len(now))
         if self.learner == "gbm":
+            from sklearn.ensemble import HistGradientBoostingRegressor  # heavy: when fitting
+
             model = HistGradientBoostingRegressor(**self.params)
             with threadpool_limits(limits=1, user_api="openmp"):  # one core: small fits
                 model.fit(train[cols].to_numpy(dtype=float), train["target"].clip(-3, 3), weight)

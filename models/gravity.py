@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats
 
 __all__ = ["PPMLResult", "fit_ppml", "gravity_design"]
@@ -214,6 +213,8 @@ def fit_ppml(
     if fta_column in absorbed:
         raise ValueError(f"{fta_column!r} is absorbed by the fixed effects; it cannot be estimated")
     groups = pd.factorize(_effect_columns(frame.loc[rows.index], [cluster_cols])[0])[0]
+    import statsmodels.api as sm  # heavy: imported when fitting
+
     result = sm.GLM(y, X, family=sm.families.Poisson()).fit(
         cov_type="cluster", cov_kwds={"groups": groups}
     )

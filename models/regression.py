@@ -29,16 +29,14 @@ on rows whose ``target_year <= T``, so it never sees the scored years.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Literal, Self
+from typing import TYPE_CHECKING, Literal, Self
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import HistGradientBoostingRegressor
-from sklearn.exceptions import NotFittedError
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import RidgeCV
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
+
+if TYPE_CHECKING:  # scikit-learn is imported when a model is made (a cached run needs none)
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.pipeline import Pipeline
 
 __all__ = [
     "GBM_PARAMS",
@@ -101,6 +99,12 @@ def make_estimator(
     Raises:
         ValueError: Unknown ``estimator``.
     """
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import RidgeCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     if estimator == "gbm":
         return HistGradientBoostingRegressor(**GBM_PARAMS, random_state=random_state)
     if estimator == "ridge":
@@ -223,6 +227,8 @@ class DirectRegressor:
             NotFittedError: ``fit`` was not called.
         """
         if not hasattr(self, "models_"):
+            from sklearn.exceptions import NotFittedError
+
             raise NotFittedError(f"{type(self).__name__} is not fitted; call fit first")
         rows = features.loc[features["h"].isin(self.horizons_)]
         pred = np.full(len(rows), np.nan)

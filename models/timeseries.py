@@ -24,10 +24,6 @@ from typing import Any, Self
 
 import numpy as np
 import pandas as pd
-from statsmodels.tsa.arima.model import ARIMA
-from statsmodels.tsa.exponential_smoothing.ets import ETSModel
-from statsmodels.tsa.forecasting.theta import ThetaModel
-from statsmodels.tsa.stattools import kpss
 from threadpoolctl import ThreadpoolController
 
 from exportcast.models.protocol import NotFittedError
@@ -225,6 +221,8 @@ class Drift:
 
 
 def _theta_fit(y: np.ndarray) -> Any:
+    from statsmodels.tsa.forecasting.theta import ThetaModel  # heavy: imported when fitting
+
     with _quiet():
         return ThetaModel(y, period=1, deseasonalize=False).fit()
 
@@ -271,6 +269,8 @@ class Theta:
 
 def _damped_ets_fit(y: np.ndarray) -> Any:
     # a Series, not an array: statsmodels 0.15 get_prediction needs an index
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
     endog = pd.Series(y)
     with _quiet():
         return ETSModel(endog, error="add", trend="add", damped_trend=True).fit(disp=False)
@@ -324,6 +324,8 @@ def _kpss_ndiffs(y: np.ndarray, max_d: int) -> int:
     Uses the short lag ``trunc(3 * sqrt(n) / 13)`` of ``ndiffs``; statsmodels' default lag is
     far too long for 15-35 annual points.
     """
+    from statsmodels.tsa.stattools import kpss
+
     d, x = 0, y
     while d < max_d and x.size >= 3 and np.ptp(x) > 0:
         nlags = int(3 * np.sqrt(x.size) / 13)
@@ -351,6 +353,8 @@ def _arima_candidates(
 
 
 def _arima_fit(y: np.ndarray, order: tuple[int, int, int], trend: str) -> Any:
+    from statsmodels.tsa.arima.model import ARIMA
+
     with _quiet():
         return ARIMA(y, order=order, trend=trend).fit()
 

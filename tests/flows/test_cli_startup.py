@@ -83,3 +83,20 @@ def test_importing_models_is_light_until_a_name_is_used():
     assert heavy == []
     heavy, _ = _heavy_after("from exportcast.models import forecast")
     assert "pandas" in heavy  # the lazy name loads its module
+
+
+def test_the_pipeline_imports_the_model_libraries_only_to_fit():
+    # a run whose fits all come from the cache (an identical rerun) needs neither statsmodels
+    # nor scikit-learn: they are imported where a model is fitted (about 2 s of CPU)
+    heavy, _ = _heavy_after("import exportcast.flows.pipeline")
+    assert "statsmodels" not in heavy and "sklearn" not in heavy
+    assert "pandas" in heavy and "prefect" in heavy  # the probe sees what is loaded
+    heavy, _ = _heavy_after(
+        "import numpy as np; from exportcast.models.timeseries import Theta;"
+        "Theta().fit(np.arange(1.0, 12.0) ** 1.5)"
+    )
+    assert "statsmodels" in heavy
+    heavy, _ = _heavy_after(
+        "from exportcast.models.regression import make_estimator as m; m('gbm')"
+    )
+    assert "sklearn" in heavy
