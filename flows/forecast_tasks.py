@@ -129,9 +129,13 @@ def run_scenarios(
 )
 def fta_track_record(tables: dict[str, pd.DataFrame], *, cache_key: str | None) -> pd.DataFrame:
     """The ex ante track record of Korea's agreements (docs/fta-gravity.md; 13-30 s cold, 2026-12-04)."""
+    from exportcast.flows.ahead import AHEAD
     from exportcast.models.fta_track_record import track_record
 
     log = stage_log()
+    ahead = AHEAD.get()  # started in a second process while the run forecast (flows/ahead.py)
+    if ahead is not None and (rows := ahead.take(log)) is not None:
+        return rows
     with threadpool_limits(limits=1, user_api="blas"):
         rows, _ = track_record(tables["kor_exports"], tables["dots_exports"], tables["rtas"],
                                tables["fta"], log=log)  # fmt: skip

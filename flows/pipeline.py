@@ -52,6 +52,7 @@ from exportcast.features.provisional import (
 from exportcast.features.series import ForecastSeries, check_dependence_modelled, split_series
 from exportcast.flows import cache_keys, run_history, tracking, tracking_store
 from exportcast.flows import report as report_files
+from exportcast.flows.ahead import track_record_ahead, track_record_needed
 from exportcast.flows.cache_keys import (
     cache_key,
     cache_key_of,
@@ -85,6 +86,7 @@ from exportcast.flows.progress import (
     describe_snapshot,
     report_stage,
     restart_clock,
+    stage_log,
 )
 from exportcast.flows.run_info import RunInfo, RunResult
 from exportcast.flows.run_record import log_run, open_run
@@ -254,7 +256,9 @@ def forecast_exports(config: RunConfig) -> RunResult:
     # years.end follows the data and partial releases are marked (flows/years.py)
     config, run, prov = resolve_run(config, snapshot, exports, exports_file, describe_run)
     run = replace(run, weo_vintage_live=live_weo_vintage(snapshot.tables))
-    with open_run(run, config.years.end) as mlrun:
+    ahead = track_record_ahead(snapshot.tables, needed=track_record_needed(config, run),
+                               log=stage_log())  # fmt: skip
+    with ahead, open_run(run, config.years.end) as mlrun:
         return _forecast_stages(config, snapshot, run, exports, exports_file, mlrun, prov)
 
 

@@ -4,7 +4,10 @@ and without the speed-ups (issue 16).
 Two real ``exportcast run`` child processes with the default config (Korea, the default
 models, both default scenarios, the FTA track record), each with its own empty cache and
 MLflow store: the reference with ``EXPORTCAST_NO_MEMO=1`` (every backtest origin and world
-gravity fit computed afresh, :mod:`models.memo`) and the fast path, the product's default. The
+gravity fit computed afresh, :mod:`models.memo`) and ``EXPORTCAST_AHEAD=0`` (the FTA track
+record computed in its stage, in order), and the fast path, the product's default with the
+track record forced into its second process (``EXPORTCAST_AHEAD=1``, :mod:`flows.ahead`; by
+default that depends on the machine's load). The
 report is off (it is built from these tables; the report run is ``report_run``). The fast
 path's outputs are the ones checked for the contract; every CSV of the two must be
 byte-identical. The children talk to the session's Prefect test server (``prefect_api_url``),
@@ -67,8 +70,10 @@ def _run(folder: Path, api_url: str, **env: str) -> tuple[Path, str]:
 def default_runs(tmp_path_factory, prefect_api_url) -> SimpleNamespace:
     """The reference (no memos) and the fast path, each a real default ``exportcast run``."""
     base = tmp_path_factory.mktemp("default")
-    reference, ref_log = _run(base / "reference", prefect_api_url, EXPORTCAST_NO_MEMO="1")
-    fast, fast_log = _run(base / "fast", prefect_api_url)
+    reference, ref_log = _run(
+        base / "reference", prefect_api_url, EXPORTCAST_NO_MEMO="1", EXPORTCAST_AHEAD="0"
+    )
+    fast, fast_log = _run(base / "fast", prefect_api_url, EXPORTCAST_AHEAD="1")
     return SimpleNamespace(reference=reference, ref_log=ref_log, fast=fast, fast_log=fast_log)
 
 
@@ -79,6 +84,10 @@ def test_default_run_outputs_are_identical_with_and_without_the_memos(default_ru
     assert "backtest origins reused" not in default_runs.ref_log
     reused = [ln for ln in default_runs.fast_log.splitlines() if "backtest origins reused" in ln]
     assert reused and " 0 of" not in reused[0], default_runs.fast_log[-3000:]
+    # ... and computed the FTA track record in its second process (the reference did not)
+    ahead = "fta track record       started in a second process"
+    assert ahead in default_runs.fast_log and ahead not in default_runs.ref_log
+    assert "computing it here" not in default_runs.fast_log  # the child's rows were used
     for name in TABLES:
         ref_bytes = (default_runs.reference / name).read_bytes()
         assert len(ref_bytes) > 100, name

@@ -1,0 +1,158 @@
+"""The FTA track record computed ahead, in a second process, while the run forecasts (issue 16).
+
+The track record (``models.fta_track_record.track_record``: a world PPML per agreement origin,
+13-30 s of one core on a clean clone) reads only the snapshot, not the run's forecasts. When it
+is not in the cache and a core is free, :func:`track_record_ahead` starts it in a child
+process (``spawn``: a clean interpreter, no inherited threads or locks) as soon as the data
+are loaded; the ``fta_track_record`` task then takes the child's rows instead of computing
+them. The child fits with one BLAS thread, as the task does, so its rows are the rows the task
+would compute (``tests/flows/test_default_run.py`` compares every CSV of a run with and
+without it, byte for byte), and its progress lines are printed by the task, in the usual
+place.
+
+``EXPORTCAST_AHEAD`` decides: ``auto`` (default) starts the child only when the machine has a
+free core (2+ cores and a 1-minute load average below cores - 0.5: a loaded machine or a test
+run gains nothing from a second process and pays its imports); ``1`` always, ``0`` never.
+A child that dies is reported in a progress line and the task computes the rows itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import traceback
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from exportcast.flows import cache_keys
+
+if TYPE_CHECKING:
+    from exportcast.configs import RunConfig
+    from exportcast.flows.run_info import RunInfo
+
+__all__ = ["AHEAD", "TrackRecordAhead", "track_record_ahead", "track_record_needed", "wanted"]
+
+TABLES = ("kor_exports", "dots_exports", "rtas", "fta")
+ENV = "EXPORTCAST_AHEAD"
+
+
+def wanted(env: str | None = None) -> bool:
+    """Whether to compute ahead: ``EXPORTCAST_AHEAD`` (``auto`` by default, see module)."""
+    value = (os.environ.get(ENV, "auto") if env is None else env).strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    cores = os.cpu_count() or 1
+    return cores >= 2 and os.getloadavg()[0] < cores - 0.5
+
+
+def _child(conn: Connection, tables: dict[str, pd.DataFrame]) -> None:
+    """In the child: the track record with one BLAS thread; send (rows, lines) or the error."""
+    try:
+        from threadpoolctl import threadpool_limits
+
+        from exportcast.models.fta_track_record import track_record
+
+        lines: list[str] = []
+        with threadpool_limits(limits=1, user_api="blas"):
+            rows, _ = track_record(*(tables[k] for k in TABLES), log=lines.append)
+        conn.send(("ok", rows, lines))
+    except BaseException as exc:  # reported by the parent, which then computes the rows
+        conn.send(("error", f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+    finally:
+        conn.close()
+
+
+class TrackRecordAhead:
+    """The track record running in a child process; :meth:`take` waits for its rows."""
+
+    def __init__(self, tables: dict[str, pd.DataFrame]) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child_conn = ctx.Pipe(duplex=False)
+        self._process = ctx.Process(
+            target=_child,
+            args=(child_conn, {k: tables[k] for k in TABLES}),
+            name="exportcast-fta-track-record",
+            daemon=True,
+        )
+        self._process.start()
+        child_conn.close()  # the parent's copy: recv() then sees EOF if the child dies
+
+    def take(self, log: Callable[[str], None]) -> pd.DataFrame | None:
+        """The child's rows (its progress lines go to ``log``), or None if it failed.
+
+        A failure is reported through ``log`` (the caller then computes the rows itself).
+        """
+        try:
+            message: tuple[Any, ...] = self._conn.recv()
+        except (EOFError, OSError) as exc:
+            self._process.join(timeout=5)
+            log(
+                f"  fta track record: the second process ended without a result (exit "
+                f"{self._process.exitcode}, {type(exc).__name__}); computing it here"
+            )
+            return None
+        finally:
+            self.close()
+        if message[0] == "ok":
+            _, rows, lines = message
+            for line in lines:
+                log(line)
+            return rows
+        log(f"  fta track record: the second process failed ({message[1]}); computing it here")
+        return None
+
+    def close(self) -> None:
+        """Stop the child if it still runs and release the pipe (safe to call twice)."""
+        if self._process.is_alive():
+            self._process.terminate()
+        self._process.join(timeout=5)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+        self._conn.close()
+
+
+def track_record_needed(config: RunConfig, run: RunInfo) -> bool:
+    """The run will compute the FTA track record: forecasts, scenarios, and not in the cache."""
+    if not (config.forecast.enabled and config.scenarios):
+        return False
+    if not run.cache_key:
+        return True
+    # the file Prefect's result cache keeps for the task (its cache_key_fn, cache.dir)
+    key = f"fta_track_record-{cache_keys.data_logic_key(run.vintage)}"
+    return not (cache_keys.cache_dir(config) / key).exists()
+
+
+# the run's ahead computation, read by the fta_track_record task (same thread: the flow's)
+AHEAD: ContextVar[TrackRecordAhead | None] = ContextVar("exportcast_ahead", default=None)
+
+
+@contextlib.contextmanager
+def track_record_ahead(
+    tables: dict[str, pd.DataFrame], *, needed: bool, log: Callable[[str], None]
+) -> Iterator[None]:
+    """Start the track record in a child for the duration of the block, if needed and wanted.
+
+    Args:
+        tables: The snapshot tables (the child gets :data:`TABLES`).
+        needed: The run computes the track record (scenarios configured) and it is not cached.
+        log: Progress printer (one line when the child starts).
+    """
+    if not needed or not wanted():
+        yield
+        return
+    ahead = TrackRecordAhead(tables)
+    log("  fta track record       started in a second process (a core is free)")
+    token = AHEAD.set(ahead)
+    try:
+        yield
+    finally:
+        AHEAD.reset(token)
+        ahead.close()

@@ -1,0 +1,112 @@
+"""flows.ahead: the FTA track record in a second process (issue 16).
+
+That the child's rows are the rows the stage computes is checked on the whole default run
+(tests/flows/test_default_run.py, byte for byte); here: when it starts, and what a failing or
+dying child does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from exportcast.configs import load_config
+from exportcast.flows import ahead as ahead_mod
+from exportcast.flows.ahead import AHEAD, TrackRecordAhead, track_record_ahead, wanted
+from exportcast.flows.cache_keys import data_logic_key
+
+
+@pytest.mark.parametrize(
+    ("env", "cores", "load", "expected"),
+    [
+        ("1", 1, 9.0, True),
+        ("0", 8, 0.0, False),
+        ("off", 8, 0.0, False),
+        ("auto", 2, 0.3, True),  # an idle two-core machine
+        ("auto", 2, 1.7, False),  # the other core is busy (a test worker, another run)
+        ("auto", 1, 0.0, False),  # one core: nothing to overlap
+        (None, 4, 2.0, True),  # unset = auto
+    ],
+)
+def test_wanted_follows_the_setting_and_the_free_cores(monkeypatch, env, cores, load, expected):
+    if env is None:
+        monkeypatch.delenv("EXPORTCAST_AHEAD", raising=False)
+    else:
+        monkeypatch.setenv("EXPORTCAST_AHEAD", env)
+    monkeypatch.setattr(ahead_mod.os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(ahead_mod.os, "getloadavg", lambda: (load, load, load))
+    assert wanted() is expected
+
+
+def test_needed_only_with_scenarios_and_no_cached_track_record(tmp_path):
+    cfg = load_config(overrides=[f"cache.dir={tmp_path}"])
+    run = SimpleNamespace(vintage="abc123", cache_key="abc123-x-y")
+    assert ahead_mod.track_record_needed(cfg, run) is True
+    (tmp_path / f"fta_track_record-{data_logic_key('abc123')}").write_bytes(b"cached")
+    assert ahead_mod.track_record_needed(cfg, run) is False
+    assert ahead_mod.track_record_needed(cfg, SimpleNamespace(vintage="abc123", cache_key=None))
+    no_scen = load_config(overrides=[f"cache.dir={tmp_path}", "scenarios=[]"])
+    assert (
+        ahead_mod.track_record_needed(no_scen, SimpleNamespace(vintage="v", cache_key=None))
+        is False
+    )
+    no_fc = load_config(overrides=["forecast.enabled=false"])
+    assert (
+        ahead_mod.track_record_needed(no_fc, SimpleNamespace(vintage="v", cache_key=None)) is False
+    )
+
+
+def test_nothing_starts_when_not_needed_or_not_wanted(monkeypatch):
+    lines: list[str] = []
+    monkeypatch.setenv("EXPORTCAST_AHEAD", "1")
+    with track_record_ahead({}, needed=False, log=lines.append):
+        assert AHEAD.get() is None
+    monkeypatch.setenv("EXPORTCAST_AHEAD", "0")
+    with track_record_ahead({}, needed=True, log=lines.append):
+        assert AHEAD.get() is None
+    assert lines == []
+
+
+def _empty_tables() -> dict[str, pd.DataFrame]:
+    # tables the track record cannot use: the child raises
+    return {k: pd.DataFrame({"x": [1]}) for k in ahead_mod.TABLES}
+
+
+@pytest.mark.integration  # a spawned child process
+def test_a_child_that_fails_is_reported_and_the_stage_computes_itself():
+    lines: list[str] = []
+    ahead = TrackRecordAhead(_empty_tables())
+    assert ahead.take(lines.append) is None
+    assert len(lines) == 1 and "the second process failed (KeyError" in lines[0], lines
+    assert lines[0].endswith("computing it here")
+    assert not ahead._process.is_alive()
+
+
+@pytest.mark.integration  # a spawned child process
+def test_a_child_that_dies_is_reported_and_stopped(monkeypatch):
+    lines: list[str] = []
+    ahead = TrackRecordAhead(_empty_tables())
+    ahead._process.kill()
+    assert ahead.take(lines.append) is None
+    assert "ended without a result" in lines[0] and "computing it here" in lines[0]
+
+
+@pytest.mark.integration  # a spawned child process
+def test_the_block_stops_a_child_nobody_took(monkeypatch):
+    monkeypatch.setenv("EXPORTCAST_AHEAD", "1")
+    lines: list[str] = []
+    with track_record_ahead(_empty_tables(), needed=True, log=lines.append):
+        started = AHEAD.get()
+        assert isinstance(started, TrackRecordAhead)
+    assert AHEAD.get() is None
+    assert not started._process.is_alive()
+    assert lines == ["  fta track record       started in a second process (a core is free)"]
+
+
+def test_the_module_names_only_existing_tables():
+    snapshot = Path(__file__).resolve().parents[2] / "data" / "snapshot"
+    for table in ahead_mod.TABLES:
+        assert (snapshot / f"{table}.parquet").is_file()
