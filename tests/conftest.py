@@ -40,6 +40,12 @@ BAD = ROOT / "tests" / "data" / "bad"
 settings.register_profile("exportcast", deadline=None)
 settings.load_profile("exportcast")
 
+# The FTA track record in a second process (flows/ahead.py) pays off only on a free core; a
+# test worker has none (the other worker is busy), and with the machine's load deciding, a run
+# would take one path or the other by chance. Off for the session and its children, unless a
+# test sets it: tests/flows/test_default_run.py compares both paths.
+os.environ.setdefault("EXPORTCAST_AHEAD", "0")
+
 TIERS = ("unit", "integration", "e2e")
 # the whole job: the pipeline flow, or the CLI commands that run it (not their --help); these
 # need the Prefect test server
