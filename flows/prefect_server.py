@@ -16,15 +16,17 @@ returned ``wait()`` blocks until the server answers ``/health`` and gives its AP
 run then uses as ``PREFECT_API_URL``. The child is stopped when this process exits (``atexit``:
 terminate, then kill after 5 s), as Prefect stops its own.
 
-Nothing is started when an API URL is set (a running server is used), when Prefect's temporary
-server is disabled, or with ``EXPORTCAST_NO_PRESTART=1`` (Prefect then starts its own, later).
-With ``runner.kind: dask`` the Dask workers get the same URL.
+Nothing is started with ``PREFECT_API_URL`` in the environment (a running server is used) or
+``EXPORTCAST_NO_PRESTART=1`` (Prefect then starts its own, later); a server launched before
+Prefect's settings said otherwise (an API URL in a Prefect profile, the temporary server
+disabled) is stopped by ``wait()``. With ``runner.kind: dask`` the Dask workers get the same URL.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib.util
 import os
 import random
 import socket
@@ -84,10 +86,15 @@ class TemporaryServer:
         return f"http://127.0.0.1:{self.port}/api"
 
     def launch(self) -> None:
-        """Start the child process (returns at once; :meth:`wait` waits for it to answer)."""
-        import prefect
-        from prefect.settings import get_current_settings
+        """Start the child process (returns at once; :meth:`wait` waits for it to answer).
 
+        Prefect itself is not imported here (importing its settings alone takes about a
+        second): the child reads the same environment and profile as this process, and
+        nothing has set a Prefect setting in code this early in a command.
+        """
+        spec = importlib.util.find_spec("prefect")
+        if spec is None or spec.origin is None:
+            raise PrefectServerError("Prefect is not installed in this environment")
         self.port = _free_port()
         env = {
             **os.environ,
@@ -95,11 +102,10 @@ class TemporaryServer:
             "PREFECT_UI_ENABLED": "0",
             "PREFECT__SERVER_EPHEMERAL": "1",
             "PREFECT__SERVER_FINAL": "1",
-            **get_current_settings().to_environment_variables(exclude_unset=True),
         }
         command = [
             sys.executable, "-m", "uvicorn",
-            "--app-dir", str(Path(prefect.__file__).parent.parent),
+            "--app-dir", str(Path(spec.origin).parent.parent),
             "--factory", "prefect.server.api.server:create_app",
             "--host", "127.0.0.1", "--port", str(self.port),
             "--log-level", "error", "--lifespan", "on",
@@ -162,18 +168,30 @@ class TemporaryServer:
 
 
 def prestart() -> Callable[[], str | None]:
-    """Launch Prefect's temporary server now if the run will need one.
+    """Launch Prefect's temporary server now if the run may need one.
+
+    Nothing is launched with ``PREFECT_API_URL`` in the environment or
+    ``EXPORTCAST_NO_PRESTART=1``. Otherwise the server is launched at once, before Prefect's
+    settings are even imported; ``wait()`` then reads them and stops the server again if they
+    say the run must not use one (an API URL from a Prefect profile, or the temporary server
+    disabled).
 
     Returns:
         ``wait()``: blocks until the server answers and returns its API URL (for
-        ``PREFECT_API_URL``), or returns None when nothing was started (an API URL is set, the
-        temporary server is disabled, or ``EXPORTCAST_NO_PRESTART=1``).
+        ``PREFECT_API_URL``), or returns None when no server is to be used.
     """
-    if os.environ.get("EXPORTCAST_NO_PRESTART") == "1" or not _wanted():
+    if os.environ.get("EXPORTCAST_NO_PRESTART") == "1" or os.environ.get("PREFECT_API_URL"):
         return lambda: None
-    from prefect.settings import get_current_settings
-
-    timeout = float(get_current_settings().server.ephemeral.startup_timeout_seconds)
     server = TemporaryServer()
     server.launch()
-    return lambda: server.wait(timeout)
+
+    def wait() -> str | None:
+        if not _wanted():
+            server.stop()
+            return None
+        from prefect.settings import get_current_settings
+
+        timeout = float(get_current_settings().server.ephemeral.startup_timeout_seconds)
+        return server.wait(timeout)
+
+    return wait

@@ -74,9 +74,33 @@ def test_the_server_stops_when_the_run_exits(probe) -> None:
         os.kill(pid, 0)
 
 
-def test_nothing_is_started_when_an_api_url_is_set() -> None:
+def test_nothing_is_launched_with_an_api_url_in_the_environment(monkeypatch) -> None:
+    def launch(self) -> None:
+        raise AssertionError("launched a server")
+
+    monkeypatch.setattr(TemporaryServer, "launch", launch)
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    assert prestart()() is None
+
+
+def test_a_server_launched_before_the_settings_said_no_is_stopped(monkeypatch) -> None:
+    # an API URL from a Prefect profile (here: set in code) is only known once Prefect's
+    # settings are read, after the launch: wait() stops the server and returns None
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    launched: list[TemporaryServer] = []
+    real_launch = TemporaryServer.launch
+
+    def launch(self) -> None:
+        launched.append(self)
+        real_launch(self)
+
+    monkeypatch.setattr(TemporaryServer, "launch", launch)
+    wait = prestart()
+    (server,) = launched
+    process = server.process
     with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}):
-        assert prestart()() is None
+        assert wait() is None
+    assert process.wait(timeout=10) is not None and server.process is None
 
 
 def test_nothing_is_started_when_turned_off(monkeypatch) -> None:
