@@ -189,7 +189,7 @@ def _run(cfg: RunConfig, *, quiet: bool, verbose: bool) -> RunResult:
     )
     try:
         with _sigterm_as_interrupt():
-            return run_pipeline(cfg, log=log, temporary_api=server_ready())
+            return run_pipeline(cfg, log=log, temporary_api=server_ready(), release_workers=True)
     except ExportcastError as exc:  # bad data, config or store: one line; a bug: traceback
         _fail(str(exc))
     except httpx.HTTPError as exc:

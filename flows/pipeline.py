@@ -92,6 +92,11 @@ from exportcast.flows.run_info import RunInfo, RunResult
 from exportcast.flows.run_record import log_run, open_run
 from exportcast.flows.snapshot import Snapshot, build_snapshot, load_snapshot, read_manifest
 from exportcast.flows.vintages import snapshot_folder
+from exportcast.flows.workers import (
+    RELEASE_WORKERS,
+    _stop_workers_of_deployed_run,
+    stop_worker_processes,
+)
 from exportcast.flows.years import reporter_exports, resolve_run
 from exportcast.models.backtest_table import engine_backtest_table
 from exportcast.models.demand import DEMAND_TABLES
@@ -229,12 +234,6 @@ def forecast_partners(
 # --- the flow --------------------------------------------------------------------------------
 
 
-def _stop_workers_of_deployed_run(flow: Any, run: Any, state: Any) -> None:
-    # see stop_worker_processes: only a deployed run's process has to exit by itself
-    if getattr(run, "deployment_id", None) is not None:
-        stop_worker_processes()
-
-
 @flow(
     name="forecast-exports",
     on_completion=[_stop_workers_of_deployed_run],
@@ -307,6 +306,8 @@ def _forecast_stages(
     live_weo = run.weo_vintage_live
     if live_weo is not None:
         mlrun.set_tags({"weo_vintage_live": live_weo})
+    if RELEASE_WORKERS.get():  # no stage after this one fits models: free their memory
+        stop_worker_processes()
     record = log_run(
         mlrun,
         concentration,
@@ -410,21 +411,6 @@ def _report_bundle(
     }
 
 
-def stop_worker_processes() -> None:
-    """Stop joblib's reusable worker processes, if any were started.
-
-    A deployed run (``exportcast serve``) executes in a multiprocessing child; at its end
-    multiprocessing joins every child process *before* the atexit hook that would stop
-    joblib's idle workers, so the run's process never exits and the server's runner waits for
-    it forever (the hang seen after SIGTERM). Stopping them at the end of the flow avoids it.
-    """
-    from joblib.externals.loky import reusable_executor
-
-    executor = reusable_executor._executor
-    if executor is not None:
-        executor.shutdown(wait=True)
-
-
 def prefect_settings(config: RunConfig, *, local: bool | None = None) -> dict[Any, Any]:
     """Prefect settings for running the flow: result cache folder; no heartbeats when local.
 
@@ -444,6 +430,7 @@ def run_pipeline(
     *,
     log: Callable[[str], None] = print,
     temporary_api: str | None = None,
+    release_workers: bool = False,
 ) -> RunResult:
     """Run the main job for one reporter (the ``forecast-exports`` flow).
 
@@ -453,6 +440,9 @@ def run_pipeline(
         temporary_api: API URL of a temporary Prefect server this process started for the run
             (:func:`exportcast.flows.prefect_server.prestart`); None: the configured API, or
             Prefect's own temporary server.
+        release_workers: Stop joblib's worker processes after the last stage that fits
+            models (a process that ends with the run: their memory is then free for the
+            report's Chromium); False keeps them for the next run in this process.
 
     Returns:
         The concentration history, where it was written and the run's ids.
@@ -471,6 +461,7 @@ def run_pipeline(
     )
     progress = Progress(log)
     token = PROGRESS.set(progress)
+    release = RELEASE_WORKERS.set(release_workers)
     try:
         updates = prefect_settings(config, local=api is None)
         if temporary_api:
@@ -487,6 +478,7 @@ def run_pipeline(
             result = forecast_exports(config)
     finally:
         PROGRESS.reset(token)
+        RELEASE_WORKERS.reset(release)
     n_cached = len(progress.cached)
     cached = f", {n_cached} stage{'s' * (n_cached != 1)} from cache" if n_cached else ""
     log(f"done in {time.perf_counter() - started:.1f} s{cached}")

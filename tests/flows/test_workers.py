@@ -1,0 +1,25 @@
+"""joblib's worker processes: a one-shot run (the CLI) stops them before the report; a run in
+a process that goes on (a notebook, the test session) keeps them for the next run."""
+
+from __future__ import annotations
+
+from joblib import Parallel, delayed
+from joblib.externals.loky import reusable_executor
+
+from exportcast.configs import load_config
+from exportcast.flows.pipeline import run_pipeline
+
+
+def _workers_alive() -> bool:
+    executor = reusable_executor._executor
+    return executor is not None and not executor._flags.shutdown
+
+
+def test_workers_are_stopped_only_when_the_process_ends_with_the_run(tmp_path):
+    Parallel(n_jobs=2)(delayed(abs)(-i) for i in range(4))  # joblib's reusable workers
+    assert _workers_alive()
+    cfg = load_config(overrides=[f"output.dir={tmp_path}", "forecast.enabled=false"])
+    run_pipeline(cfg, log=lambda _: None)
+    assert _workers_alive()  # kept for the next run in this process
+    run_pipeline(cfg, log=lambda _: None, release_workers=True)
+    assert not _workers_alive()
