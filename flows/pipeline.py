@@ -50,7 +50,7 @@ from exportcast.features.provisional import (
     with_rest_remainder,
 )
 from exportcast.features.series import ForecastSeries, check_dependence_modelled, split_series
-from exportcast.flows import cache_keys, run_history, tracking, tracking_store
+from exportcast.flows import cache_keys, memo_store, run_history, tracking, tracking_store
 from exportcast.flows import report as report_files
 from exportcast.flows.cache_keys import (
     cache_key,
@@ -85,6 +85,7 @@ from exportcast.flows.progress import (
     describe_snapshot,
     report_stage,
     restart_clock,
+    stage_log,
 )
 from exportcast.flows.run_info import RunInfo, RunResult
 from exportcast.flows.run_record import log_run, open_run
@@ -219,9 +220,10 @@ def forecast_partners(
     With ``settings["demand_model"]`` the demand model (:mod:`models.demand`) is one more
     candidate, built from ``demand_tables`` (snapshot ``weo_vintages, indicators, pairs, fta``).
     """
-    return run_configured_engine(
-        fs, settings, horizon, panel=panel, runner=runner, demand_tables=demand_tables
-    )
+    with memo_store.report_disk_reuse(stage_log(), "forecast partners"):
+        return run_configured_engine(
+            fs, settings, horizon, panel=panel, runner=runner, demand_tables=demand_tables
+        )
 
 
 # --- the flow --------------------------------------------------------------------------------
@@ -254,7 +256,8 @@ def forecast_exports(config: RunConfig) -> RunResult:
     # years.end follows the data and partial releases are marked (flows/years.py)
     config, run, prov = resolve_run(config, snapshot, exports, exports_file, describe_run)
     run = replace(run, weo_vintage_live=live_weo_vintage(snapshot.tables))
-    with open_run(run, config.years.end) as mlrun:
+    # the backtest forecasts memo keeps origins on disk in cache.dir (flows/memo_store.py)
+    with open_run(run, config.years.end) as mlrun, memo_store.installed(config):
         return _forecast_stages(config, snapshot, run, exports, exports_file, mlrun, prov)
 
 
