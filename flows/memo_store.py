@@ -11,7 +11,7 @@ and the fallback's settings) together with the version of the forecasting code
 Files are pickles of the exact frame ``compute()`` returned (columns, order, dtypes, index and
 values to the last bit: pickle round-trips a DataFrame exactly, parquet does not promise it for
 object columns and index types). They are as trusted as Prefect's own result files, which are
-pickles in the same folder. Writes go to a temporary file moved into place (``os.replace``), so
+pickles in the same folder. Writes go to a temporary file moved into place (:func:`flows.io.atomic_write`), so
 a reader sees a whole file or none; an unreadable file is a miss (and rewritten), and a failed
 write is logged and leaves the run alone. The folder is kept under :data:`MAX_BYTES`: at the end
 of each run the least recently used files beyond it are removed.
@@ -29,7 +29,6 @@ import logging
 import os
 import pickle
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from importlib import metadata
@@ -39,6 +38,7 @@ import pandas as pd
 
 from exportcast.configs import RunConfig
 from exportcast.flows import cache_keys
+from exportcast.flows.io import atomic_write
 from exportcast.models import memo
 
 __all__ = [
@@ -127,23 +127,14 @@ class DiskForecastStore:
     def put(self, key: str, frame: pd.DataFrame) -> None:
         """Write ``frame`` for ``key`` atomically; a failure is logged, never raised."""
         payload = (FORMAT, f"{self.version}\0{key}", frame)
-        tmp: str | None = None
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".pkl")
-            with os.fdopen(fd, "wb") as fh:
-                pickle.dump(payload, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, self.path(key))
-            tmp = None
+            data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+            atomic_write(self.path(key), lambda tmp: tmp.write_bytes(data))
             self.writes += 1
         except Exception as exc:
             self.write_errors += 1
             level = logging.WARNING if self.write_errors == 1 else logging.DEBUG
             _LOG.log(level, "forecasts memo: cannot write to %s (%s)", self.folder, exc)
-        finally:
-            if tmp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
 
     def prune(self) -> int:
         """Remove the least recently used files beyond ``max_bytes``; the number removed.
@@ -160,7 +151,7 @@ class DiskForecastStore:
                 st = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
-            if entry.name.startswith(".tmp-"):
+            if entry.name.startswith(".") and entry.name.endswith(".tmp"):
                 if now - st.st_mtime > _STALE_TMP_SECONDS:
                     with contextlib.suppress(OSError):
                         os.unlink(entry.path)

@@ -245,14 +245,16 @@ def test_prune_keeps_the_most_recently_used_files_within_the_bound(tmp_path) -> 
         store.put(f"k{i}", frame)
         os.utime(store.path(f"k{i}"), (1_000_000 + i, 1_000_000 + i))  # k0 oldest
     assert store.get("k0") is not None  # read now: the most recently used
-    (tmp_path / ".tmp-stale.pkl").write_bytes(b"x")
-    os.utime(tmp_path / ".tmp-stale.pkl", (1_000_000, 1_000_000))
+    stale, busy = tmp_path / ".k9.pkl.x1y2.tmp", tmp_path / ".k8.pkl.z3.tmp"
+    stale.write_bytes(b"x")  # left by an interrupted write
+    os.utime(stale, (1_000_000, 1_000_000))
+    busy.write_bytes(b"x")  # another process is writing it now
     size = store.path("k0").stat().st_size
     store.max_bytes = 3 * size
     assert store.prune() == 3
     kept = {f"k{i}" for i in range(6) if store.path(f"k{i}").exists()}
     assert kept == {"k0", "k4", "k5"}
-    assert not (tmp_path / ".tmp-stale.pkl").exists()
+    assert not stale.exists() and busy.exists()
 
 
 def test_reused_text_names_the_origins_from_disk() -> None:
