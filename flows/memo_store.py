@@ -208,10 +208,14 @@ def reused_text(before: dict[str, int], after: dict[str, int]) -> str:
 
 
 @contextlib.contextmanager
-def report_disk_reuse(log: Callable[[str], None], name: str) -> Iterator[None]:
-    """Print ``name  backtest origins reused: ...`` after the block if the disk store served any."""
+def report_disk_reuse(printer: Callable[[], Callable[[str], None]], name: str) -> Iterator[None]:
+    """Print ``name  backtest origins reused: ...`` after the block if the disk store served any.
+
+    ``printer`` gives the line's printer (:func:`flows.progress.stage_log`); it is asked only
+    when there is a line, so the block also runs outside a Prefect run (a task's ``.fn``).
+    """
     before = memo.stats()
     yield
     after = memo.stats()
     if after["forecast_store_hits"] > before["forecast_store_hits"]:
-        log(f"  {name:<22} {reused_text(before, after)}")
+        printer()(f"  {name:<22} {reused_text(before, after)}")

@@ -220,7 +220,7 @@ def forecast_partners(
     With ``settings["demand_model"]`` the demand model (:mod:`models.demand`) is one more
     candidate, built from ``demand_tables`` (snapshot ``weo_vintages, indicators, pairs, fta``).
     """
-    with memo_store.report_disk_reuse(stage_log(), "forecast partners"):
+    with memo_store.report_disk_reuse(stage_log, "forecast partners"):
         return run_configured_engine(
             fs, settings, horizon, panel=panel, runner=runner, demand_tables=demand_tables
         )

@@ -320,3 +320,22 @@ def test_a_later_run_recomputing_the_forecast_stage_reads_the_backtest_from_disk
     assert len(_files(folder)) == n_files
     for name in ("backtest_accuracy.csv", "backtest_forecasts.csv", "index_backtest.csv"):
         assert (second / name).read_bytes() == (first / name).read_bytes(), name
+
+
+def test_the_disk_reuse_line_is_printed_only_when_the_disk_served(tmp_path) -> None:
+    lines: list[str] = []
+    asked: list[int] = []
+
+    def printer():  # stage_log() needs a Prefect run; it must not be asked without a line
+        asked.append(1)
+        return lines.append
+
+    train = _histories()
+    store = DiskForecastStore(tmp_path, "v")
+    with memo.use_store(store), memo_store.report_disk_reuse(printer, "forecast partners"):
+        _backtest(train)
+    assert lines == [] and asked == []
+    memo.clear()
+    with memo.use_store(store), memo_store.report_disk_reuse(printer, "forecast partners"):
+        _backtest(train)
+    assert lines == ["  forecast partners      backtest origins reused: 3 of 3 (3 from disk)"]
