@@ -50,7 +50,7 @@ from exportcast.features.provisional import (
     with_rest_remainder,
 )
 from exportcast.features.series import ForecastSeries, check_dependence_modelled, split_series
-from exportcast.flows import cache_keys, run_history, tracking, tracking_store
+from exportcast.flows import cache_keys, memo_store, run_history, tracking, tracking_store
 from exportcast.flows import report as report_files
 from exportcast.flows.ahead import track_record_ahead, track_record_needed
 from exportcast.flows.cache_keys import (
@@ -226,9 +226,10 @@ def forecast_partners(
     With ``settings["demand_model"]`` the demand model (:mod:`models.demand`) is one more
     candidate, built from ``demand_tables`` (snapshot ``weo_vintages, indicators, pairs, fta``).
     """
-    return run_configured_engine(
-        fs, settings, horizon, panel=panel, runner=runner, demand_tables=demand_tables
-    )
+    with memo_store.report_disk_reuse(stage_log, "forecast partners"):
+        return run_configured_engine(
+            fs, settings, horizon, panel=panel, runner=runner, demand_tables=demand_tables
+        )
 
 
 # --- the flow --------------------------------------------------------------------------------
@@ -257,7 +258,8 @@ def forecast_exports(config: RunConfig) -> RunResult:
     run = replace(run, weo_vintage_live=live_weo_vintage(snapshot.tables))
     ahead = track_record_ahead(snapshot.tables, needed=track_record_needed(config, run),
                                log=stage_log())  # fmt: skip
-    with ahead, open_run(run, config.years.end) as mlrun:
+    # the backtest forecasts memo keeps origins on disk in cache.dir (flows/memo_store.py)
+    with ahead, open_run(run, config.years.end) as mlrun, memo_store.installed(config):
         return _forecast_stages(config, snapshot, run, exports, exports_file, mlrun, prov)
 
 

@@ -29,6 +29,7 @@ from exportcast.features.provisional import (
 )
 from exportcast.features.series import REST, ForecastSeries, split_series
 from exportcast.flows.engine_call import run_configured_engine
+from exportcast.flows.memo_store import reused_text
 from exportcast.models import memo, scenario_effects, scenario_gravity
 from exportcast.models import scenarios as sc
 from exportcast.models import world_scenarios as ws
@@ -109,13 +110,6 @@ def baseline_at(
         fs, f.model_dump(mode="json"), config.horizon, panel=panel, demand_tables=demand
     )
     return fs, engine
-
-
-def _reused(before: dict[str, int], after: dict[str, int]) -> str:
-    # how many backtest origins came from the run's own backtest (models.memo)
-    hits = after["forecast_hits"] - before["forecast_hits"]
-    total = hits + after["forecast_misses"] - before["forecast_misses"]
-    return f"; backtest origins reused: {hits} of {total}" if total else ""
 
 
 def _changes(scenario: ScenarioConfig) -> tuple[list[sc.FtaChange], list[sc.GdpShock]]:
@@ -318,9 +312,11 @@ def _baseline(
         return baseline
     before = memo.stats()
     fs, engine = baseline_at(config, tables, origin)
+    # how many backtest origins came from the run's own backtest or the disk store (memo)
+    reused = reused_text(before, memo.stats())
     log(
         f"  baseline               forecast from {origin}, model {engine.model}"
-        + _reused(before, memo.stats())
+        + (f"; {reused}" if reused else "")
     )
     return fs, engine
 

@@ -14,6 +14,12 @@ A hit returns a copy of what the first computation returned, so the outputs are 
 to the last digit; ``tests/flows/test_default_run.py`` runs the default pipeline with and
 without the memos and compares every CSV. ``EXPORTCAST_NO_MEMO=1`` (or :func:`disabled`)
 turns them off: the reference path.
+
+Under the in-process forecasts memo a pluggable store (:func:`use_store`, anything with
+``get(key)`` and ``put(key, frame)``, :class:`ForecastStore`) can keep the per-origin forecasts
+across processes: the pipeline installs the disk store of ``flows/memo_store.py`` in the run's
+cache folder, so a later run with the same histories and models reuses them. This module does
+no file I/O itself.
 """
 
 from __future__ import annotations
@@ -21,23 +27,26 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
+import logging
 import os
 import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
 
 __all__ = [
+    "ForecastStore",
     "disabled",
     "enabled",
     "forecasts_memo",
     "frame_digest",
     "model_spec",
     "stats",
+    "use_store",
     "world_fit_memo",
 ]
 
@@ -48,7 +57,43 @@ _MAX_FORECASTS = 64  # backtest origins of two engine runs, with room
 _MAX_FITS = 32
 _FORECASTS: OrderedDict[str, pd.DataFrame] = OrderedDict()
 _FITS: OrderedDict[tuple, tuple[list[weakref.ref], Any]] = OrderedDict()
-_STATS = {"forecast_hits": 0, "forecast_misses": 0, "fit_hits": 0, "fit_misses": 0}
+_STATS = {
+    "forecast_hits": 0,  # from memory or from the store
+    "forecast_store_hits": 0,  # of which from the store
+    "forecast_misses": 0,
+    "fit_hits": 0,
+    "fit_misses": 0,
+}
+_LOG = logging.getLogger(__name__)
+
+
+class ForecastStore(Protocol):
+    """A persistent layer under the forecasts memo (keys are :func:`forecasts_memo`'s)."""
+
+    def get(self, key: str) -> pd.DataFrame | None:
+        """The frame stored under ``key``, None when there is none (or it cannot be read)."""
+
+    def put(self, key: str, frame: pd.DataFrame) -> None:
+        """Keep ``frame`` under ``key`` (best effort: a failure must not raise)."""
+
+
+_STORE: list[ForecastStore | None] = [None]
+
+
+@contextlib.contextmanager
+def use_store(store: ForecastStore | None) -> Iterator[None]:
+    """Use ``store`` under the forecasts memo inside the block (None: memory only).
+
+    One store per process (the flow's tasks may run in other threads); the previous store is
+    restored at the end.
+    """
+    with _LOCK:
+        before, _STORE[0] = _STORE[0], store
+    try:
+        yield
+    finally:
+        with _LOCK:
+            _STORE[0] = before
 
 
 def enabled() -> bool:
@@ -90,11 +135,15 @@ def model_spec(model: object) -> str:
 
 
 def frame_digest(frame: pd.DataFrame) -> str:
-    """sha256 of a frame's column names, dtypes and exact values (strings by their text)."""
+    """sha256 of the column names, dtypes (categories too) and exact values of a frame."""
     h = hashlib.sha256()
     for name in frame.columns:
         col = frame[name]
         h.update(f"{name}:{col.dtype}".encode())
+        if isinstance(col.dtype, pd.CategoricalDtype):  # the categories carry to the result
+            cats = col.dtype.categories
+            h.update(f"{col.dtype.ordered}:{cats.dtype}:".encode())
+            h.update("\x1f".join(map(str, cats)).encode())
         values = col.to_numpy()
         if values.dtype == object:
             h.update("\x1f".join(map(str, values)).encode())
@@ -120,7 +169,8 @@ def forecasts_memo(
         compute: Makes the forecasts on a miss.
 
     Returns:
-        A copy of the forecasts.
+        A copy of the forecasts. With a store installed (:func:`use_store`), an origin missing
+        from memory is looked up there before computing, and a computed one is stored.
     """
     if not enabled():
         return compute()
@@ -134,13 +184,41 @@ def forecasts_memo(
             _FORECASTS.move_to_end(key)
             _STATS["forecast_hits"] += 1
             return hit.copy()
-    out = compute()
+        store = _STORE[0]
+    out = _store_get(store, key)
+    from_store = out is not None
+    if out is None:
+        out = compute()
+        _store_put(store, key, out)
     with _LOCK:
-        _STATS["forecast_misses"] += 1
+        if from_store:
+            _STATS["forecast_hits"] += 1
+            _STATS["forecast_store_hits"] += 1
+        else:
+            _STATS["forecast_misses"] += 1
         _FORECASTS[key] = out.copy()
         while len(_FORECASTS) > _MAX_FORECASTS:
             _FORECASTS.popitem(last=False)
     return out
+
+
+def _store_get(store: ForecastStore | None, key: str) -> pd.DataFrame | None:
+    if store is None:
+        return None
+    try:
+        return store.get(key)
+    except Exception as exc:  # a store must not fail the computation: a miss
+        _LOG.warning("forecasts memo store: read failed (%s); computing", exc)
+        return None
+
+
+def _store_put(store: ForecastStore | None, key: str, frame: pd.DataFrame) -> None:
+    if store is None:
+        return
+    try:
+        store.put(key, frame)
+    except Exception as exc:  # a store must not fail the computation
+        _LOG.warning("forecasts memo store: write failed (%s)", exc)
 
 
 def world_fit_memo(tables: Sequence[pd.DataFrame], args: tuple, compute: Callable[[], T]) -> T:
