@@ -51,6 +51,11 @@ run: install browser  ## the main job on the embedded snapshot (Korea)
 # on one worker only) and puts the heaviest groups first; --no-loadscope-reorder keeps that
 # order. Measured times and the load they were measured under: docs/testing.md.
 XDIST := -n 2 --dist loadgroup --no-loadscope-reorder
+# Bytecode caches stay on for the tests even where the environment turns them off
+# (PYTHONDONTWRITEBYTECODE=1, common in containers; Python reads an empty value as unset):
+# without them both workers and every child process compile the project again and pytest
+# rewrites every test module again on each worker (docs/testing.md, "Measured").
+test test-fast: export PYTHONDONTWRITEBYTECODE =
 test: install browser poppler  ## lint + the whole test suite (real data checks run when $(RAW) exists)
 	$(BIN)/ruff check .
 	EXPORTCAST_RAW=$(RAW) $(BIN)/python -m pytest $(XDIST)

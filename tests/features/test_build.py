@@ -197,11 +197,16 @@ def _features_at(out: pd.DataFrame, origin: int) -> pd.DataFrame:
     return out.loc[out["origin"] == origin, COMPARED].reset_index(drop=True)
 
 
+@pytest.fixture(scope="module")
+def clean() -> pd.DataFrame:
+    """The features of the ungarbled tables (default arguments), built once for the leakage
+    checks below; each reads its own origin's rows through ``_features_at`` (a copy)."""
+    return _build(_tables())
+
+
 @pytest.mark.parametrize("origin", [1999, 2004, 2008, 2010, 2012])
-def test_features_of_origin_use_no_data_after_origin(origin):
-    tables = _tables()
-    clean = _build(tables)
-    dirty = _build(_garble(tables, origin, seed=origin))
+def test_features_of_origin_use_no_data_after_origin(origin, clean):
+    dirty = _build(_garble(_tables(), origin, seed=origin))
     expected = _features_at(clean, origin)
     assert len(expected) == len(PARTNERS) * 3
     pd.testing.assert_frame_equal(_features_at(dirty, origin), expected)
@@ -218,11 +223,10 @@ def test_leakage_check_catches_oracle_demand():
     assert not np.allclose(a, b, equal_nan=True)
 
 
-def test_leakage_check_catches_target():
-    tables = _tables()
-    clean = _build(tables).query("origin == 2008")["y_log_growth"].to_numpy()
-    dirty = _build(_garble(tables, 2008, seed=2)).query("origin == 2008")["y_log_growth"]
-    assert not np.allclose(clean, dirty.to_numpy(), equal_nan=True)
+def test_leakage_check_catches_target(clean):
+    target = clean.query("origin == 2008")["y_log_growth"].to_numpy()
+    dirty = _build(_garble(_tables(), 2008, seed=2)).query("origin == 2008")["y_log_growth"]
+    assert not np.allclose(target, dirty.to_numpy(), equal_nan=True)
 
 
 @pytest.fixture(scope="module")
