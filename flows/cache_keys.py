@@ -30,6 +30,7 @@ __all__ = [
     "data_logic_key",
     "is_transient",
     "scenario_digest",
+    "scenarios_key",
     "source_hash",
 ]
 
@@ -37,6 +38,9 @@ __all__ = [
 # The runner is left out too: the dask runner gives the same results (tests/flows/test_dask.py).
 NOT_IN_CACHE_KEY = frozenset({"output", "tracking", "schedule", "cache", "runner", "report"})
 CODE_DIRS = ("configs", "features", "models", "flows", "reports")
+# Scenario files are inputs, not code: the contents of the ones a config names are part of the
+# scenarios stage's key (scenarios_key), so editing one recomputes the scenarios only.
+SCENARIO_DIR = "configs/scenarios"
 
 
 def _git(*args: str) -> str | None:
@@ -57,9 +61,11 @@ def _code_files(folders: tuple[str, ...] = CODE_DIRS) -> list[Path]:
     # every file of the code folders, not only *.py: YAML configs and scenarios, report
     # templates and styles change results too (bytecode caches and editor droppings do not)
     files = []
+    scenarios = CODE_ROOT / SCENARIO_DIR
     for folder in folders:
         for path in (CODE_ROOT / folder).rglob("*"):
-            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+            cache = "__pycache__" in path.parts or path.suffix == ".pyc"
+            if path.is_file() and not cache and not path.is_relative_to(scenarios):
                 files.append(path)
     return sorted(files)
 
@@ -87,7 +93,7 @@ def code_version() -> str:
         except metadata.PackageNotFoundError:
             version = "0+unknown"
         return f"{version}+src.{source_hash()}"
-    if _git("status", "--porcelain", "--", *CODE_DIRS):
+    if _git("status", "--porcelain", "--", *CODE_DIRS, f":(exclude){SCENARIO_DIR}"):
         return f"{commit}+dirty.{source_hash()}"
     return commit
 
@@ -111,15 +117,25 @@ def scenario_digest(config: RunConfig) -> str:
 def cache_key(vintage: str, config: RunConfig) -> str:
     """``<data vintage>-<config hash>-<code version>``: names the results a run can reuse.
 
-    The config hash covers the config (minus the sections in ``NOT_IN_CACHE_KEY``: output
-    folder, tracking, schedule, cache, which change where results go, not what they are) and
-    the contents of every scenario file it names (:func:`scenario_digest`). The code version
-    covers every file of the code folders, YAML and templates included (:func:`code_version`).
+    The key of every cached stage but the scenarios (:func:`scenarios_key`). The config hash
+    covers the config minus the sections in ``NOT_IN_CACHE_KEY`` (output folder, tracking,
+    schedule, cache, which change where results go, not what they are) and minus the scenario
+    list, which only the scenarios stage reads. The code version covers every file of the code
+    folders, YAML and templates included, but not the scenario files (:func:`code_version`).
     """
-    what = config.model_dump(mode="json", exclude=set(NOT_IN_CACHE_KEY))
-    what["scenario_files"] = scenario_digest(config)
+    what = config.model_dump(mode="json", exclude={*NOT_IN_CACHE_KEY, "scenarios"})
     digest = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:12]
     return f"{vintage}-{digest}-{code_version()}"
+
+
+def scenarios_key(key: str | None, config: RunConfig) -> str | None:
+    """The scenarios stage's key: the run's ``key`` plus the scenario files' contents.
+
+    ``<cache_key>-scen.<scenario_digest>``: editing a scenario file (another FTA year, another
+    partner), inside the project or anywhere else, recomputes the scenarios and nothing else.
+    None (no caching) when ``key`` is None.
+    """
+    return None if key is None else f"{key}-scen.{scenario_digest(config)}"
 
 
 def data_logic_key(vintage: str) -> str:

@@ -59,6 +59,7 @@ from exportcast.flows.cache_keys import (
     code_version,
     data_logic_key,
     is_transient,
+    scenarios_key,
 )
 from exportcast.flows.engine_call import run_configured_engine
 from exportcast.flows.forecast_tasks import (
@@ -299,8 +300,9 @@ def _forecast_stages(
         index_track = backtest_index(engine, series, config.dependence_set)
         if config.scenarios:
             scenarios = run_scenarios(
-                config, snapshot.tables, series, engine, cache_key=run.cache_key
-            )
+                config, snapshot.tables, series, engine,
+                cache_key=scenarios_key(run.cache_key, config),  # + the scenario files
+            )  # fmt: skip
         bundle = _report_bundle(config, snapshot, run, panel, engine, index_track, scenarios, prov)
     if bundle is not None:  # the previous run, the track record (docs/data-updates.md)
         run_history.attach(bundle, config, mlrun.run_id, run, Path(exports_file).stem, panel,
