@@ -11,8 +11,9 @@ without it, byte for byte), and its progress lines are printed by the task, in t
 place.
 
 ``EXPORTCAST_AHEAD`` decides: ``auto`` (default) starts the child only when the machine has a
-free core (2+ cores and a 1-minute load average below cores - 0.5: a loaded machine or a test
-run gains nothing from a second process and pays its imports); ``1`` always, ``0`` never.
+free core: 2+ cores and, sampled over 0.1 s from ``/proc/stat``, other processes keeping fewer
+than cores - 1.5 of them busy (elsewhere: the 1-minute load average). A loaded machine or a test
+run gains nothing from a second process and pays its imports. ``1`` always, ``0`` never.
 A child that dies is reported in a progress line and the task computes the rows itself.
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
@@ -35,7 +37,14 @@ if TYPE_CHECKING:
     from exportcast.configs import RunConfig
     from exportcast.flows.run_info import RunInfo
 
-__all__ = ["AHEAD", "TrackRecordAhead", "track_record_ahead", "track_record_needed", "wanted"]
+__all__ = [
+    "AHEAD",
+    "TrackRecordAhead",
+    "busy_cores",
+    "track_record_ahead",
+    "track_record_needed",
+    "wanted",
+]
 
 TABLES = ("kor_exports", "dots_exports", "rtas", "fta")
 ENV = "EXPORTCAST_AHEAD"
@@ -49,7 +58,41 @@ def wanted(env: str | None = None) -> bool:
     if value in ("0", "false", "no", "off"):
         return False
     cores = os.cpu_count() or 1
-    return cores >= 2 and os.getloadavg()[0] < cores - 0.5
+    if cores < 2:
+        return False
+    busy = busy_cores()
+    if busy is None:  # no /proc/stat: the 1-minute load average
+        busy = os.getloadavg()[0]
+    return busy < cores - 1.5
+
+
+def _cpu_times() -> tuple[int, int] | None:
+    """(busy, total) jiffies of all cores from ``/proc/stat``, or None where it is missing."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields[:8]) - idle, sum(fields[:8])
+
+
+def busy_cores(interval: float = 0.1) -> float | None:
+    """How many cores other processes keep busy now (sampled over ``interval`` seconds).
+
+    This process sleeps while it samples, so what is busy is someone else: a test worker, a
+    benchmark, another run. Unlike the 1-minute load average it does not lag: an idle machine
+    right after a heavy job reads idle. None where ``/proc/stat`` is missing.
+    """
+    first = _cpu_times()
+    if first is None:
+        return None
+    time.sleep(interval)
+    second = _cpu_times()
+    if second is None or second[1] <= first[1]:
+        return None
+    share = (second[0] - first[0]) / (second[1] - first[1])
+    return share * (os.cpu_count() or 1)
 
 
 def _child(conn: Connection, tables: dict[str, pd.DataFrame]) -> None:

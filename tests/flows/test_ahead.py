@@ -20,25 +20,56 @@ from exportcast.flows.cache_keys import data_logic_key
 
 
 @pytest.mark.parametrize(
-    ("env", "cores", "load", "expected"),
+    ("env", "cores", "busy", "expected"),
     [
         ("1", 1, 9.0, True),
         ("0", 8, 0.0, False),
         ("off", 8, 0.0, False),
-        ("auto", 2, 0.3, True),  # an idle two-core machine
-        ("auto", 2, 1.7, False),  # the other core is busy (a test worker, another run)
+        ("auto", 2, 0.1, True),  # an idle two-core machine
+        ("auto", 2, 0.9, False),  # the other core is busy (a test worker, another run)
         ("auto", 1, 0.0, False),  # one core: nothing to overlap
-        (None, 4, 2.0, True),  # unset = auto
+        (None, 4, 2.0, True),  # unset = auto; two of four cores free
+        (None, 4, 2.6, False),
     ],
 )
-def test_wanted_follows_the_setting_and_the_free_cores(monkeypatch, env, cores, load, expected):
+def test_wanted_follows_the_setting_and_the_free_cores(monkeypatch, env, cores, busy, expected):
     if env is None:
         monkeypatch.delenv("EXPORTCAST_AHEAD", raising=False)
     else:
         monkeypatch.setenv("EXPORTCAST_AHEAD", env)
     monkeypatch.setattr(ahead_mod.os, "cpu_count", lambda: cores)
-    monkeypatch.setattr(ahead_mod.os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(ahead_mod, "busy_cores", lambda: busy)
+    monkeypatch.setattr(ahead_mod.os, "getloadavg", lambda: (9.0, 9.0, 9.0))  # not used
     assert wanted() is expected
+
+
+def test_without_proc_stat_the_load_average_decides(monkeypatch):
+    monkeypatch.setenv("EXPORTCAST_AHEAD", "auto")
+    monkeypatch.setattr(ahead_mod, "_cpu_times", lambda: None)
+    assert ahead_mod.busy_cores() is None
+    monkeypatch.setattr(ahead_mod.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(ahead_mod.os, "getloadavg", lambda: (0.2, 0.2, 0.2))
+    assert wanted() is True
+    monkeypatch.setattr(ahead_mod.os, "getloadavg", lambda: (1.2, 0.2, 0.2))
+    assert wanted() is False
+
+
+@pytest.mark.integration  # a busy child process
+def test_busy_cores_sees_another_process_working():
+    import subprocess
+    import sys
+
+    spin = subprocess.Popen(
+        [sys.executable, "-c", "import time\nt=time.time()\nwhile time.time()-t<3: pass"]
+    )
+    try:
+        import time
+
+        time.sleep(0.3)  # the child is past its start
+        assert ahead_mod.busy_cores(0.5) >= 0.7
+    finally:
+        spin.kill()
+        spin.wait()
 
 
 def test_needed_only_with_scenarios_and_no_cached_track_record(tmp_path):
