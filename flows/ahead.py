@@ -50,9 +50,9 @@ TABLES = ("kor_exports", "dots_exports", "rtas", "fta")
 ENV = "EXPORTCAST_AHEAD"
 
 
-def wanted(env: str | None = None) -> bool:
+def wanted() -> bool:
     """Whether to compute ahead: ``EXPORTCAST_AHEAD`` (``auto`` by default, see module)."""
-    value = (os.environ.get(ENV, "auto") if env is None else env).strip().lower()
+    value = os.environ.get(ENV, "auto").strip().lower()
     if value in ("1", "true", "yes", "on"):
         return True
     if value in ("0", "false", "no", "off"):
@@ -168,9 +168,8 @@ def track_record_needed(config: RunConfig, run: RunInfo) -> bool:
         return False
     if not run.cache_key:
         return True
-    # the file Prefect's result cache keeps for the task (its cache_key_fn, cache.dir)
-    key = f"fta_track_record-{cache_keys.data_logic_key(run.vintage)}"
-    return not (cache_keys.cache_dir(config) / key).exists()
+    key = cache_keys.data_logic_key(run.vintage)  # the task's cache_key (flows/pipeline.py)
+    return not cache_keys.cached_result(config, "fta_track_record", key).exists()
 
 
 # the run's ahead computation, read by the fta_track_record task (same thread: the flow's)

@@ -26,6 +26,7 @@ __all__ = [
     "cache_dir",
     "cache_key",
     "cache_key_of",
+    "cached_result",
     "code_version",
     "data_logic_key",
     "is_transient",
@@ -153,10 +154,22 @@ def cache_dir(config: RunConfig) -> Path:
     return path if path.is_absolute() else project_root() / path
 
 
+def cached_result(config: RunConfig, task_name: str, key: str) -> Path:
+    """Where Prefect keeps the cached result of ``task_name`` under ``key``.
+
+    The file in ``cache.dir`` is named by the task's cache key (:func:`cache_key_of`).
+    """
+    return cache_dir(config) / _task_key(task_name, key)
+
+
+def _task_key(task_name: str, key: str) -> str:
+    return f"{task_name}-{key}"
+
+
 def cache_key_of(context: TaskRunContext, parameters: dict[str, Any]) -> str | None:
     """Prefect ``cache_key_fn``: the task's name plus its ``cache_key`` argument (None: no caching)."""
     key = parameters.get("cache_key")
-    return None if key is None else f"{context.task.name}-{key}"
+    return None if key is None else _task_key(context.task.name, key)
 
 
 def is_transient(task: Any, task_run: Any, state: Any) -> bool:

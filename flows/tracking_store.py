@@ -131,13 +131,16 @@ def preload(uri: str | None = None) -> None:
 
     ``exportcast run`` calls it while Prefect's temporary server is still starting on the
     other core (``flows/prefect_server.py``): about 1.4 s of imports every run needs (warm run,
-    2026-12-04) then come off the run's critical path. A bad URI is left for
-    :func:`resolve_store` to report.
+    2026-12-04) then come off the run's critical path. A bad URI is left for the run to
+    report (through :func:`resolve_store`, which decides the store here too).
     """
     import mlflow
 
-    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or "sqlite://"
-    if urlsplit(uri).scheme in ("sqlite", "postgresql", "mysql", "mssql"):
+    try:
+        store = resolve_store(uri)
+    except TrackingError:
+        return
+    if urlsplit(store.uri).scheme not in ("http", "https"):  # a database: MLflow's SQL store
         import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
 
 

@@ -317,6 +317,24 @@ def panel() -> pd.DataFrame:
     return make_panel()
 
 
+def make_origin_histories(*, shuffle: bool = False) -> pd.DataFrame:
+    """Tiny histories as known at origins 2005-2007 (``unique_id, cutoff, ds, y``), three
+    series each, with three years after the cutoff as actuals; rows shuffled if asked."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for cutoff in (2005, 2006, 2007):
+        for uid, start in (("KOR|A", 1990), ("KOR|B", 1995), ("KOR|REST", 1990)):
+            years = np.arange(start, cutoff + 4)
+            rows.append(
+                pd.DataFrame(
+                    {"unique_id": uid, "cutoff": cutoff, "ds": years,
+                     "y": rng.lognormal(5, 0.3, len(years)).cumsum()}
+                )
+            )  # fmt: skip
+    out = pd.concat(rows, ignore_index=True)
+    return out.sample(frac=1.0, random_state=0) if shuffle else out
+
+
 @pytest.fixture
 def chromium_page(tmp_path):
     """A page in headless Debian Chromium (fresh profile), driven by Playwright.

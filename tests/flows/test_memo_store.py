@@ -23,6 +23,7 @@ from exportcast.models import memo
 from exportcast.models.backtest import cross_validate_by_origin
 from exportcast.models.forecasting import forecast_panel
 from exportcast.models.timeseries import Drift, Naive, Theta
+from tests.conftest import make_origin_histories
 
 MODELS = (Naive(), Drift(), Theta())
 
@@ -32,21 +33,6 @@ def _fresh_memo():
     memo.clear()
     yield
     memo.clear()
-
-
-def _histories(seed: int = 3) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    rows = []
-    for cutoff in (2005, 2006, 2007):
-        for uid, start in (("KOR|A", 1990), ("KOR|B", 1995), ("KOR|REST", 1990)):
-            years = np.arange(start, cutoff + 4)
-            rows.append(
-                pd.DataFrame(
-                    {"unique_id": uid, "cutoff": cutoff, "ds": years,
-                     "y": rng.lognormal(5, 0.3, len(years)).cumsum()}
-                )
-            )  # fmt: skip
-    return pd.concat(rows, ignore_index=True)
 
 
 def _backtest(train: pd.DataFrame, models=MODELS) -> pd.DataFrame:
@@ -73,7 +59,7 @@ def _assert_identical(got: pd.DataFrame, expected: pd.DataFrame) -> None:
 
 def test_a_stored_engine_forecast_comes_back_identical(tmp_path) -> None:
     # what the memo's compute() returns: forecast_panel's frame with intervals and fallbacks
-    train = _histories()
+    train = make_origin_histories()
     known = train.loc[(train["cutoff"] == 2006) & (train["ds"] <= 2006), ["unique_id", "ds", "y"]]
     fc = forecast_panel(known, list(MODELS), 3, level=[80, 95], fallback=Naive())
     assert fc.dtypes["unique_id"] == np.dtype(object) and fc.dtypes["ds"] == "int64"
@@ -98,7 +84,7 @@ def test_a_stored_engine_forecast_comes_back_identical(tmp_path) -> None:
 
 
 def test_a_cold_memo_reuses_the_origins_on_disk_with_identical_results(tmp_path) -> None:
-    train = _histories()
+    train = make_origin_histories()
     with memo.disabled():
         reference = _backtest(train)
     store = DiskForecastStore(tmp_path, memo_code_version())
@@ -116,7 +102,7 @@ def test_a_cold_memo_reuses_the_origins_on_disk_with_identical_results(tmp_path)
 
 
 def test_any_change_of_history_settings_or_code_is_a_miss(tmp_path) -> None:
-    train = _histories()
+    train = make_origin_histories()
     store = DiskForecastStore(tmp_path, "code-1")
     with memo.use_store(store):
         _backtest(train)
@@ -150,7 +136,7 @@ def test_the_code_version_covers_the_forecasting_code_and_libraries() -> None:
 
 
 def test_a_corrupt_file_is_a_miss_and_is_rewritten(tmp_path) -> None:
-    train = _histories()
+    train = make_origin_histories()
     store = DiskForecastStore(tmp_path, "v")
     with memo.disabled():
         reference = _backtest(train)
@@ -183,7 +169,7 @@ def test_a_failed_write_does_not_fail_the_run(tmp_path, caplog) -> None:
     blocker = tmp_path / "cache"
     blocker.write_text("not a folder")
     store = DiskForecastStore(blocker / "memo", "v")
-    train = _histories()
+    train = make_origin_histories()
     with memo.disabled():
         reference = _backtest(train)
     with (
@@ -200,7 +186,7 @@ def test_a_failed_write_does_not_fail_the_run(tmp_path, caplog) -> None:
 
 
 def test_with_the_memo_off_nothing_is_read_or_written(tmp_path, monkeypatch) -> None:
-    train = _histories()
+    train = make_origin_histories()
     with memo.disabled():
         reference = _backtest(train)
     # a poisoned store: every origin's file holds other numbers
@@ -330,7 +316,7 @@ def test_the_disk_reuse_line_is_printed_only_when_the_disk_served(tmp_path) -> N
         asked.append(1)
         return lines.append
 
-    train = _histories()
+    train = make_origin_histories()
     store = DiskForecastStore(tmp_path, "v")
     with memo.use_store(store), memo_store.report_disk_reuse(printer, "forecast partners"):
         _backtest(train)

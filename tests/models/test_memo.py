@@ -17,6 +17,7 @@ from exportcast.models.histories import known_at_cutoffs
 from exportcast.models.metrics import cutoff_scales
 from exportcast.models.scenarios import apply_multipliers
 from exportcast.models.timeseries import Drift, Naive, Theta
+from tests.conftest import make_origin_histories
 
 
 @pytest.fixture(autouse=True)
@@ -88,23 +89,8 @@ def test_apply_multipliers_equals_the_full_lookup(partners: list[str]) -> None:
     )
 
 
-def _histories() -> pd.DataFrame:
-    rng = np.random.default_rng(3)
-    rows = []
-    for cutoff in (2005, 2006, 2007):
-        for uid, start in (("KOR|A", 1990), ("KOR|B", 1995), ("KOR|REST", 1990)):
-            years = np.arange(start, cutoff + 4)
-            rows.append(
-                pd.DataFrame(
-                    {"unique_id": uid, "cutoff": cutoff, "ds": years,
-                     "y": rng.lognormal(5, 0.3, len(years)).cumsum()}
-                )
-            )  # fmt: skip
-    return pd.concat(rows, ignore_index=True).sample(frac=1.0, random_state=0)
-
-
 def test_known_at_cutoffs_holds_each_history_to_its_cutoff() -> None:
-    train = _histories()
+    train = make_origin_histories(shuffle=True)
     got = known_at_cutoffs(train)
     known = train.loc[train["ds"] <= train["cutoff"]].sort_values(["unique_id", "cutoff", "ds"])
     expected = {
@@ -121,7 +107,7 @@ def test_known_at_cutoffs_holds_each_history_to_its_cutoff() -> None:
 
 
 def test_backtest_forecasts_are_reused_only_for_identical_histories() -> None:
-    train = _histories()
+    train = make_origin_histories(shuffle=True)
     models = [Naive(), Drift(), Theta()]
     fresh = cross_validate_by_origin(train, models, 3, fallback=Naive())
     assert memo.stats()["forecast_misses"] == 3 and memo.stats()["forecast_hits"] == 0
