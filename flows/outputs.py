@@ -152,8 +152,17 @@ def write_outputs(
     cache_policy=NO_CACHE,
     on_completion=report_stage(describe_report),
 )
-def make_report(folder: Path, run: RunInfo, record: tracking_store.RunRecord, pdf: bool) -> Path:
+def make_report(
+    folder: Path,
+    run: RunInfo,
+    record: tracking_store.RunRecord,
+    pdf: bool,
+    chart_cache: Path | None = None,
+) -> Path:
     """Build the HTML/PDF/XLSX report from the bundle; attach bundle and report to the run.
+
+    ``chart_cache``: a folder that keeps rendered charts for identical reruns
+    (``reports.charts.use_cache_dir``; the run's ``cache.dir/charts`` when caching is on).
 
     Report files of the reporter that this run did not write (an earlier run's PDF when
     ``pdf`` is off, or a report of other years) are deleted, as :func:`write_outputs` does
@@ -166,6 +175,7 @@ def make_report(folder: Path, run: RunInfo, record: tracking_store.RunRecord, pd
         store=run.store,
         run_id=record.run_id,
         pdf=pdf,
+        chart_cache=chart_cache,
         log=log,
     )
     made = {outcome.html, outcome.xlsx, outcome.pdf}

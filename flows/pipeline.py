@@ -328,7 +328,8 @@ def _forecast_stages(
     report = bundle is not None and config.report.enabled
     folder = write_outputs(concentration, run, record, engine, bundle, report).path
     if report:
-        make_report(folder, run, record, config.report.pdf)
+        charts = cache_keys.cache_dir(config) / "charts" if config.cache.enabled else None
+        make_report(folder, run, record, config.report.pdf, charts)
     return RunResult(
         concentration, folder, run.vintage, run.config_hash, record.run_id, run.flow_run_id
     )

@@ -136,6 +136,7 @@ def build_and_log_report(
     run_id: str | None,
     pdf: bool = True,
     log_bundle: bool = True,
+    chart_cache: Path | None = None,
     log: Callable[[str], None] = print,
 ) -> ReportOutcome:
     """Build HTML/PDF/XLSX from a bundle folder and attach bundle and report to an MLflow run.
@@ -147,11 +148,14 @@ def build_and_log_report(
         run_id: The MLflow run to attach them to (None: do not log).
         pdf: Also print the PDF with headless Chromium.
         log_bundle: Also log the bundle files under ``report_data/``.
+        chart_cache: A folder keeping rendered charts (``reports.charts.use_cache_dir``).
         log: Progress printer.
     """
     from exportcast.reports import build_report
+    from exportcast.reports.charts import use_cache_dir
 
-    files = build_report(bundle, out_dir, pdf=pdf)
+    with use_cache_dir(chart_cache):
+        files = build_report(bundle, out_dir, pdf=pdf)
     made = [files.html, files.xlsx] + ([files.pdf] if files.pdf is not None else [])
     log(f"  report: {', '.join(p.name for p in made)} in {out_dir}")
     if store is not None and run_id is not None:

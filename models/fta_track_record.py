@@ -21,11 +21,11 @@ Nothing after the origin is read for steps 1-3 (tested by corrupting those years
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from exportcast.models.fta_effects import effect_path, entries, fit_world_gravity
 from exportcast.models.structural_gravity import GravityFit
@@ -46,7 +46,14 @@ COLUMNS = [
     "effect_pct", "effect_lo_80", "effect_hi_80", "pred_lo_80", "pred_hi_80", "baseline",
     "actual", "outcome_effect_pct", "inside_80", "inside_pred_80",
 ]  # fmt: skip
-_Z80 = float(stats.norm.ppf(0.9))
+
+
+@functools.cache
+def _z80() -> float:
+    """The 80 % two-sided normal quantile (scipy.stats imported on first use: 0.8 s)."""
+    from scipy import stats
+
+    return float(stats.norm.ppf(0.9))
 
 
 def baseline_forecast(series: pd.Series, *, origin: int, horizon: int) -> pd.DataFrame:
@@ -74,7 +81,7 @@ def baseline_forecast(series: pd.Series, *, origin: int, horizon: int) -> pd.Dat
             continue
     if out is None:
         return pd.DataFrame(columns=["year", "baseline", "sd_log"])
-    sd = (np.log(out["hi-80"]) - np.log(out["lo-80"])) / (2 * _Z80)
+    sd = (np.log(out["hi-80"]) - np.log(out["lo-80"])) / (2 * _z80())
     return pd.DataFrame(
         {"year": np.arange(origin + 1, origin + horizon + 1), "baseline": out["mean"], "sd_log": sd}
     )
@@ -90,7 +97,7 @@ def _rows_for(
         return pd.DataFrame(columns=COLUMNS)
     eff = effect_path(fit, int(entry["entry_year"]), base["year"], entry["kind"], levels=(80,))
     rows = base.merge(eff, on="year").assign(actual=series.reindex(base["year"]).to_numpy())
-    spread = _Z80 * np.sqrt(rows["se"] ** 2 + rows["sd_log"] ** 2)
+    spread = _z80() * np.sqrt(rows["se"] ** 2 + rows["sd_log"] ** 2)
     outcome = 100 * (rows["actual"] / rows["baseline"] - 1)
     rows = rows.assign(
         agreement=entry["agreement"], partner=entry["partner"], kind=entry["kind"],

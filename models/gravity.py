@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 __all__ = ["PPMLResult", "fit_ppml", "gravity_design"]
 
@@ -220,6 +219,8 @@ def fit_ppml(
     )
     b = float(result.params[fta_column])
     se = float(result.bse[fta_column])
+    from scipy import stats  # heavy (0.8 s): imported when fitting
+
     z = stats.norm.ppf(0.5 + level / 2)
     lo, hi = b - z * se, b + z * se
     return PPMLResult(

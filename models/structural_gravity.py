@@ -28,7 +28,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 __all__ = ["GravityFit", "combined_effect", "fit_structural_gravity"]
 
@@ -166,6 +165,8 @@ def combined_effect(
     b = float(w @ fit.coef)
     se = float(np.sqrt(max(float(w @ fit.cov @ w), 0.0)))
     out = {"coef": b, "se": se}
+    from scipy import stats  # heavy (0.8 s): imported when used
+
     for lv in levels:
         z = float(stats.norm.ppf(0.5 + lv / 200))
         out[f"lo_{lv}"], out[f"hi_{lv}"] = b - z * se, b + z * se

@@ -1,10 +1,25 @@
-"""Report charts: matplotlib figures (Agg, no pyplot) returned as base64 PNG data URIs."""
+"""Report charts: matplotlib figures (Agg, no pyplot) returned as base64 PNG data URIs.
+
+Each chart function is memoised (:func:`_memoised`): the key is the sha256 of the function's
+name, its exact arguments (pickled: frames with their values, dtypes and index), this module's
+source and matplotlib's version, so a hit is the PNG the same call would render again. The
+memo lives in this process (a report rebuilt from the same bundle, the tests) and, when
+:func:`use_cache_dir` names a folder (the run's cache, ``flows/report.py``), on disk: an
+identical rerun's report then renders no chart (about 1.2 s of the warm run, issue 16).
+"""
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import functools
+import hashlib
 import io
-from collections.abc import Sequence
+import pickle
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -12,12 +27,85 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-__all__ = ["bar_chart", "fan_chart", "partner_panels", "png_data_uri"]
+__all__ = ["bar_chart", "fan_chart", "partner_panels", "png_data_uri", "use_cache_dir"]
 
 _BLUE = "#1f4e79"
 _ORANGE = "#c55a11"
 _GREY = "#595959"
 _DPI = 150
+_MEMO: OrderedDict[str, str] = OrderedDict()
+_MEMO_SIZE = 64  # charts kept in this process (a report has at most five)
+_CACHE_DIR: list[Path] = []  # the disk folder of use_cache_dir, if any
+_DISK_FILES = 100  # charts kept on disk (about 60 kB each): twenty reports' worth
+F = TypeVar("F", bound=Callable[..., str])
+
+
+@functools.cache
+def _code_version() -> str:
+    import matplotlib
+
+    source = Path(__file__).read_bytes()
+    return hashlib.sha256(source + matplotlib.__version__.encode()).hexdigest()[:16]
+
+
+@contextlib.contextmanager
+def use_cache_dir(folder: Path | None) -> Iterator[None]:
+    """Keep rendered charts in ``folder`` too (None: this process only) while inside."""
+    if folder is None:
+        yield
+        return
+    _CACHE_DIR.append(Path(folder))
+    try:
+        yield
+    finally:
+        _CACHE_DIR.pop()
+
+
+def _disk_get(key: str) -> str | None:
+    if not _CACHE_DIR:
+        return None
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        text = (_CACHE_DIR[-1] / f"{key}.txt").read_text("ascii")
+        if text.startswith("data:image/png;base64,"):  # a whole file (written by rename)
+            return text
+    return None
+
+
+def _disk_put(key: str, uri: str) -> None:
+    if not _CACHE_DIR:
+        return
+    from exportcast.flows.io import atomic_write  # temp file, then rename
+
+    with contextlib.suppress(OSError):  # a cache that cannot be written is only slower
+        folder = _CACHE_DIR[-1]
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write(folder / f"{key}.txt", lambda p: p.write_text(uri, "ascii"))
+        kept = sorted(folder.glob("*.txt"), key=lambda f: f.stat().st_mtime, reverse=True)
+        for old in kept[_DISK_FILES:]:  # the oldest beyond the limit
+            old.unlink(missing_ok=True)
+
+
+def _memoised(func: F) -> F:
+    """Return the PNG of an earlier identical call (same arguments, code and matplotlib)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> str:
+        try:
+            blob = pickle.dumps((func.__name__, args, sorted(kwargs.items())), protocol=5)
+        except (pickle.PicklingError, TypeError, AttributeError):
+            return func(*args, **kwargs)
+        key = hashlib.sha256(blob + _code_version().encode()).hexdigest()
+        uri = _MEMO.get(key) or _disk_get(key)
+        if uri is None:
+            uri = func(*args, **kwargs)
+            _disk_put(key, uri)
+        _MEMO[key] = uri
+        _MEMO.move_to_end(key)
+        while len(_MEMO) > _MEMO_SIZE:
+            _MEMO.popitem(last=False)
+        return uri
+
+    return wrapper  # type: ignore[return-value]
 
 
 def png_data_uri(fig: Figure) -> str:
@@ -48,6 +136,7 @@ def _year_axis(ax) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
 
 
+@_memoised
 def fan_chart(
     conc: pd.DataFrame,
     column: str,
@@ -97,6 +186,7 @@ def fan_chart(
     return png_data_uri(fig)
 
 
+@_memoised
 def partner_panels(
     history: pd.DataFrame,
     forecasts: pd.DataFrame,
@@ -142,6 +232,7 @@ def partner_panels(
     return png_data_uri(fig)
 
 
+@_memoised
 def bar_chart(labels: Sequence[str], values: Sequence[float], *, title: str, xlabel: str) -> str:
     """Horizontal bars, first label on top; negative bars blue, positive orange.
 

@@ -13,6 +13,7 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from exportcast.flows.prefect_server import PrefectServerError, TemporaryServer, prestart
 from tests.flows.helpers import subprocess_env
+from tests.prefect_db import migrated_copy
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,10 +48,16 @@ print(json.dumps({
 
 
 @pytest.fixture(scope="module")
-def probe() -> dict:
+def probe(tmp_path_factory) -> dict:
+    # a Prefect home of its own with a migrated database (tests/prefect_db.py): on a new
+    # machine ~/.prefect/prefect.db would first be migrated (about 7 s), and other tests'
+    # children share that file
+    home = tmp_path_factory.mktemp("prefect-home")
+    migrated_copy(home / "prefect.db")
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT], cwd=ROOT, env=subprocess_env(
-            PYTHONPATH=str(ROOT), PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180"
+            PYTHONPATH=str(ROOT), PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180",
+            PREFECT_HOME=str(home),
         ),
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
@@ -58,16 +65,19 @@ def probe() -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # the probe child: a server start and a flow, 8-10 s alone
 def test_the_flow_runs_on_the_prestarted_server(probe) -> None:
     assert probe["url"].startswith("http://127.0.0.1:") and probe["url"].endswith("/api")
     assert probe["flow_api"].rstrip("/") == probe["url"]
     assert len(probe["pids"]) == 1  # one server, no second one started by Prefect
 
 
+@pytest.mark.slow  # the probe child: a server start and a flow, 8-10 s alone
 def test_the_run_process_never_imports_prefects_server(probe) -> None:
     assert probe["server_imported"] is False
 
 
+@pytest.mark.slow  # the probe child: a server start and a flow, 8-10 s alone
 def test_the_server_stops_when_the_run_exits(probe) -> None:
     (pid,) = probe["pids"]
     with pytest.raises(ProcessLookupError):

@@ -17,6 +17,7 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from exportcast.flows.serve import SHUTDOWN_GRACE_S
 from exportcast.flows.snapshot import read_manifest
 from tests.flows.helpers import FAST_ARGS, free_port, subprocess_env, wait_for_http
+from tests.prefect_db import migrated_copy
 
 pytestmark = pytest.mark.e2e
 
@@ -52,8 +53,10 @@ def _tail(path, n=40):
 
 @pytest.fixture(scope="module")
 def prefect_server(tmp_path_factory):
-    """A real Prefect server on a free local port, with its own PREFECT_HOME."""
+    """A real Prefect server on a free local port, with its own PREFECT_HOME (its database a
+    copy of a migrated one: tests/prefect_db.py)."""
     home = tmp_path_factory.mktemp("prefect-home")
+    migrated_copy(home / "prefect.db")  # the server's default database there, migrated
     port = free_port()
     log = open(home / "server.log", "w")  # noqa: SIM115 - closed in teardown
     proc = _start(
