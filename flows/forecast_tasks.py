@@ -34,7 +34,7 @@ from exportcast.models.paths import path_quantiles
 from exportcast.models.scenarios import ScenarioResult
 
 
-@task(cache_policy=NO_CACHE, on_completion=report_stage(describe_forecast_conc))
+@task(cache_key_fn=cache_key_of, on_completion=report_stage(describe_forecast_conc))
 def forecast_concentration(
     history: pd.DataFrame,
     engine: EngineResult,
@@ -42,6 +42,8 @@ def forecast_concentration(
     dependence_set: tuple[str, ...],
     levels: tuple[int, ...],
     threshold: float,
+    *,
+    cache_key: str | None = None,
 ) -> pd.DataFrame:
     """Index forecasts: the index of the partner forecasts, with bands from the sample paths.
 
@@ -170,9 +172,13 @@ def find_opportunities(
     )
 
 
-@task(cache_policy=NO_CACHE, on_completion=report_stage(describe_index_backtest))
+@task(cache_key_fn=cache_key_of, on_completion=report_stage(describe_index_backtest))
 def backtest_index(
-    engine: EngineResult, fs: ForecastSeries, dependence_set: tuple[str, ...]
+    engine: EngineResult,
+    fs: ForecastSeries,
+    dependence_set: tuple[str, ...],
+    *,
+    cache_key: str | None = None,
 ) -> pd.DataFrame:
     """The dependence share from the backtest's ``Selected`` partner forecasts, per origin.
 

@@ -297,7 +297,8 @@ def _forecast_stages(
     scenarios: list[ScenarioResult] = []
     bundle = index_track = None
     if engine is not None:
-        index_track = backtest_index(engine, series, config.dependence_set)
+        # cached under the run's key, as the engine it reads (same data, config and code)
+        index_track = backtest_index(engine, series, config.dependence_set, cache_key=run.cache_key)
         if config.scenarios:
             scenarios = run_scenarios(
                 config, snapshot.tables, series, engine,
@@ -371,6 +372,7 @@ def _forecast(
         config.dependence_set,
         config.forecast.levels,
         config.forecast.dependence_threshold,
+        cache_key=run.cache_key,  # as the engine's: same data, config and code
     )
     return series, engine, concentration
 

@@ -98,7 +98,12 @@ def test_flow_logs_one_mlflow_run_with_tags_params_metrics_and_artifacts(
     assert "248 partners, 7,706 partner-years" in text
 
 
-HEAVY = ("build_panel", "compute_concentration", "build_series", "forecast_partners")
+# the stages an identical rerun loads from the cache (the index forecasts and the index
+# backtest too: same data, config and code as the engine they read)
+HEAVY = (
+    "build_panel", "compute_concentration", "build_series", "forecast_partners",
+    "forecast_concentration", "backtest_index",
+)  # fmt: skip
 
 
 @pytest.fixture(scope="session")  # session: built once, by the two tests below (one group)

@@ -198,6 +198,9 @@ def test_report_html_renders_in_chromium(reported, chromium_page, tmp_path):
     page.screenshot(path=str(shots / "report-pipeline.png"), full_page=True)
 
 
+# on report_run's worker, after it: the FTA track record (keyed by the data alone) is then read
+# from that run's cache instead of being computed again (10-12 s)
+@pytest.mark.xdist_group("report_run")
 def test_scenario_command_runs_one_file(tmp_path):
     args = [a for s in FAST if not s.startswith("scenarios=") for a in ("--set", s)]
     res = runner.invoke(app, ["scenario", str(UAE), "--set", f"output.dir={tmp_path}", *args])
