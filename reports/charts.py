@@ -85,13 +85,23 @@ def _disk_put(key: str, uri: str) -> None:
             old.unlink(missing_ok=True)
 
 
+def _canonical(arg: Any) -> Any:
+    """A dict as its sorted items, for the memo's key.
+
+    A mapping built in another order (from a set, whose order follows the process's
+    string-hash seed) is the same argument.
+    """
+    return ("dict", sorted(arg.items())) if isinstance(arg, dict) else arg
+
+
 def _memoised(func: F) -> F:
     """Return the PNG of an earlier identical call (same arguments, code and matplotlib)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> str:
         try:
-            blob = pickle.dumps((func.__name__, args, sorted(kwargs.items())), protocol=5)
+            canonical = [_canonical(a) for a in args], sorted(kwargs.items())
+            blob = pickle.dumps((func.__name__, canonical), protocol=5)
         except (pickle.PicklingError, TypeError, AttributeError):
             return func(*args, **kwargs)
         key = hashlib.sha256(blob + _code_version().encode()).hexdigest()

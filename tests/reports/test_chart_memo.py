@@ -95,3 +95,19 @@ def test_a_cache_folder_that_cannot_be_written_only_costs_a_render(rendered, tmp
     with charts.use_cache_dir(blocked):
         assert _bar([4.0, 3.5, 2.0]).startswith("data:image/png;base64,")
     assert len(rendered) == 1 and blocked.read_text() == "x"
+
+
+def test_a_mapping_built_in_another_order_is_the_same_call(rendered) -> None:
+    history = pd.DataFrame(
+        {"reporter": "KOR", "partner": ["CHN"] * 3 + ["USA"] * 3, "year": [2021, 2022, 2023] * 2,
+         "export_usd": [1.0, 1.1, 1.2, 0.8, 0.9, 1.0]}
+    )  # fmt: skip
+    forecasts = pd.DataFrame(
+        {"reporter": "KOR", "partner": ["CHN", "USA"], "year": 2024, "model": "Drift",
+         "mean": [1.3, 1.1], "lo_80": [1.2, 1.0], "hi_80": [1.4, 1.2]}
+    )  # fmt: skip
+    names = {"CHN": "China", "USA": "United States"}
+    reordered = dict(reversed(names.items()))  # as a dict filled from a set may come out
+    first = charts.partner_panels(history, forecasts, ["CHN", "USA"], names, levels=(80,))
+    again = charts.partner_panels(history, forecasts, ["CHN", "USA"], reordered, levels=(80,))
+    assert again == first and len(rendered) == 1
