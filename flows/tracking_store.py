@@ -131,8 +131,11 @@ def preload(uri: str | None = None) -> None:
 
     ``exportcast run`` calls it while Prefect's temporary server is still starting on the
     other core (``flows/prefect_server.py``): about 1.4 s of imports every run needs (warm run,
-    2026-12-04) then come off the run's critical path. A bad URI is left for the run to
-    report (through :func:`resolve_store`, which decides the store here too).
+    2026-12-04) then come off the run's critical path. A local SQLite store is opened here too
+    (created, with MLflow's schema migrations, when new: 1-3 s of a cold run): MLflow keeps
+    one store object per URI, so the run's client reuses it. A bad URI or a store that cannot
+    be opened is left for the run to report (through :func:`resolve_store`, which decides the
+    store here too, and its own open of the store).
     """
     import mlflow
 
@@ -142,6 +145,10 @@ def preload(uri: str | None = None) -> None:
         return
     if urlsplit(store.uri).scheme not in ("http", "https"):  # a database: MLflow's SQL store
         import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
+    if store.db_path is not None:
+        # only a head start: any failure here is met again, and reported, by the run's open
+        with contextlib.suppress(Exception), store_lock(store):
+            mlflow_client(store).search_experiments(max_results=1)
 
 
 def _project_path(path: str | Path) -> Path:

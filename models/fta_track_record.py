@@ -50,10 +50,14 @@ COLUMNS = [
 
 @functools.cache
 def _z80() -> float:
-    """The 80 % two-sided normal quantile (scipy.stats imported on first use: 0.8 s)."""
-    from scipy import stats
+    """The 80 % two-sided normal quantile, ``scipy.stats.norm.ppf(0.9)``.
 
-    return float(stats.norm.ppf(0.9))
+    Computed as ``scipy.special.ndtri(0.9)``, the same number to the last bit (tested), without
+    importing ``scipy.stats`` (0.8 s).
+    """
+    from scipy.special import ndtri
+
+    return float(ndtri(0.9))
 
 
 def baseline_forecast(series: pd.Series, *, origin: int, horizon: int) -> pd.DataFrame:

@@ -1,8 +1,9 @@
 """Report charts: matplotlib figures (Agg, no pyplot) returned as base64 PNG data URIs.
 
-Each chart function is memoised (:func:`_memoised`): the key is the sha256 of the function's
-name, its exact arguments (pickled: frames with their values, dtypes and index), this module's
-source and matplotlib's version, so a hit is the PNG the same call would render again. The
+Each chart function is memoised (:func:`memoised`, also the FTA track record's chart in
+:mod:`reports.fta_content`): the key is the sha256 of the function's name, its exact arguments
+(pickled: frames with their values, dtypes and index), this module's and the function's
+module's source and matplotlib's version, so a hit is the PNG the same call would render again. The
 memo lives in this process (a report rebuilt from the same bundle, the tests) and, when
 :func:`use_cache_dir` names a folder (the run's cache, ``flows/report.py``), on disk: an
 identical rerun's report then renders no chart (about 1.2 s of the warm run, issue 16).
@@ -27,7 +28,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-__all__ = ["bar_chart", "fan_chart", "partner_panels", "png_data_uri", "use_cache_dir"]
+__all__ = [
+    "bar_chart", "fan_chart", "memoised", "partner_panels", "png_data_uri", "use_cache_dir",
+]  # fmt: skip
 
 _BLUE = "#1f4e79"
 _ORANGE = "#c55a11"
@@ -41,11 +44,15 @@ F = TypeVar("F", bound=Callable[..., str])
 
 
 @functools.cache
-def _code_version() -> str:
+def _code_version(module: str) -> str:
+    """This module's source, the chart function's own module's source and matplotlib's version."""
+    import sys
+
     import matplotlib
 
-    source = Path(__file__).read_bytes()
-    return hashlib.sha256(source + matplotlib.__version__.encode()).hexdigest()[:16]
+    own = Path(__file__).read_bytes()
+    theirs = Path(sys.modules[module].__file__ or __file__).read_bytes()
+    return hashlib.sha256(own + theirs + matplotlib.__version__.encode()).hexdigest()[:16]
 
 
 @contextlib.contextmanager
@@ -94,7 +101,7 @@ def _canonical(arg: Any) -> Any:
     return ("dict", sorted(arg.items())) if isinstance(arg, dict) else arg
 
 
-def _memoised(func: F) -> F:
+def memoised(func: F) -> F:
     """Return the PNG of an earlier identical call (same arguments, code and matplotlib)."""
 
     @functools.wraps(func)
@@ -104,7 +111,7 @@ def _memoised(func: F) -> F:
             blob = pickle.dumps((func.__name__, canonical), protocol=5)
         except (pickle.PicklingError, TypeError, AttributeError):
             return func(*args, **kwargs)
-        key = hashlib.sha256(blob + _code_version().encode()).hexdigest()
+        key = hashlib.sha256(blob + _code_version(func.__module__).encode()).hexdigest()
         uri = _MEMO.get(key) or _disk_get(key)
         if uri is None:
             uri = func(*args, **kwargs)
@@ -146,7 +153,7 @@ def _year_axis(ax) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
 
 
-@_memoised
+@memoised
 def fan_chart(
     conc: pd.DataFrame,
     column: str,
@@ -196,7 +203,7 @@ def fan_chart(
     return png_data_uri(fig)
 
 
-@_memoised
+@memoised
 def partner_panels(
     history: pd.DataFrame,
     forecasts: pd.DataFrame,
@@ -242,7 +249,7 @@ def partner_panels(
     return png_data_uri(fig)
 
 
-@_memoised
+@memoised
 def bar_chart(labels: Sequence[str], values: Sequence[float], *, title: str, xlabel: str) -> str:
     """Horizontal bars, first label on top; negative bars blue, positive orange.
 

@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 
 from exportcast.models.fta_track_record import agreement_outcomes, summarize
 from exportcast.reports.bundle import ReportBundle
-from exportcast.reports.charts import png_data_uri
+from exportcast.reports.charts import memoised, png_data_uri
 from exportcast.reports.formatting import Table, partner_names
 
 __all__ = ["effect_comparison", "track_record_chart", "track_record_section"]
@@ -39,10 +39,14 @@ _BLUE, _ORANGE, _GREY = "#1f4e79", "#c55a11", "#595959"
 
 @functools.cache
 def _z80() -> float:
-    """The 80 % two-sided normal quantile (scipy.stats imported on first use: 0.8 s)."""
-    from scipy import stats
+    """The 80 % two-sided normal quantile, ``scipy.stats.norm.ppf(0.9)``.
 
-    return float(stats.norm.ppf(0.9))
+    Computed as ``scipy.special.ndtri(0.9)``, the same number to the last bit (tested), without
+    importing ``scipy.stats`` (0.8 s).
+    """
+    from scipy.special import ndtri
+
+    return float(ndtri(0.9))
 
 
 # scenario basis -> (the partner-panel coefficient, its label, the world model's term)
@@ -165,6 +169,7 @@ def _track_table(per: pd.DataFrame, names: dict[str, str]) -> Table:
     )
 
 
+@memoised
 def track_record_chart(per: pd.DataFrame) -> str:
     """Ex ante effect with its 80 % bands against the outcome effect, one line per agreement.
 

@@ -194,3 +194,31 @@ def test_data_vintage_is_the_runs_input_dataset(store, experiment, mlflow_uri):
     assert inp.dataset.digest == "00b77ba237ad"
     assert inp.dataset.name == "exportcast-data-00b77ba237ad"
     assert got.data.tags["data_vintage"] == "00b77ba237ad"
+
+
+def test_preload_creates_a_new_store_that_the_run_then_uses(tmp_path):
+    from exportcast.flows import tracking_store
+
+    db = tmp_path / "mlruns" / "mlflow.db"
+    uri = f"sqlite:///{db}"
+    tracking_store.preload(uri)
+    assert db.is_file()  # created and migrated while Prefect's server would be starting
+    with tracked_run(resolve_store(uri), experiment="preloaded", run_name="r") as run:
+        run_id = run.record.run_id
+    assert MlflowClient(uri).get_run(run_id).info.status == "FINISHED"
+
+
+def test_preload_leaves_a_store_it_cannot_open_to_the_run(tmp_path):
+    from exportcast.flows import tracking_store
+
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("x")  # a file where the store's folder should be (root ignores chmod)
+    tracking_store.preload(f"sqlite:///{blocked / 'mlflow.db'}")  # no error here
+    assert blocked.read_text() == "x"
+    with (
+        pytest.raises(OSError),
+        tracked_run(
+            resolve_store(f"sqlite:///{blocked / 'mlflow.db'}"), experiment="e", run_name="r"
+        ),
+    ):
+        pass

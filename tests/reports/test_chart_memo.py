@@ -111,3 +111,23 @@ def test_a_mapping_built_in_another_order_is_the_same_call(rendered) -> None:
     first = charts.partner_panels(history, forecasts, ["CHN", "USA"], names, levels=(80,))
     again = charts.partner_panels(history, forecasts, ["CHN", "USA"], reordered, levels=(80,))
     assert again == first and len(rendered) == 1
+
+
+def test_the_80_percent_quantile_is_scipy_stats_to_the_last_bit() -> None:
+    from scipy import stats
+
+    from exportcast.models import fta_track_record
+    from exportcast.reports import fta_content
+
+    expected = float(stats.norm.ppf(0.9))
+    assert fta_content._z80() == expected
+    assert fta_track_record._z80() == expected
+
+
+def test_a_chart_of_another_module_is_keyed_by_that_modules_source(tmp_path) -> None:
+    from exportcast.reports import fta_content
+
+    one = charts._code_version("exportcast.reports.charts")
+    other = charts._code_version(fta_content.__name__)
+    assert one != other  # fta_content's own source is in its charts' key
+    assert fta_content.track_record_chart.__wrapped__ is not None  # memoised
