@@ -24,6 +24,7 @@ from exportcast.flows.progress import (
     report_stage,
     stage_log,
 )
+from exportcast.flows.workers import return_free_memory
 from exportcast.models.engine import EngineResult
 from exportcast.models.index_backtest import (
     INDEX_BACKTEST_COLUMNS,
@@ -120,8 +121,10 @@ def run_scenarios(
             min_years=config.forecast.min_years,
             default_origin=config.years.end,
         )
+        return_free_memory()  # the previous stage's or scenario's freed buffers (peak memory)
         with threadpool_limits(limits=1, user_api="blas"):
             results.append(run_scenario(config, scenario, tables, baseline=(fs, engine), log=log))
+    return_free_memory()
     return results
 
 
