@@ -183,6 +183,8 @@ def _run(cfg: RunConfig, *, quiet: bool, verbose: bool) -> RunResult:
     from exportcast.flows.tracking_store import preload
 
     preload(cfg.tracking.uri)  # MLflow too, if the server is still starting
+    if cfg.forecast.enabled and cfg.report.enabled:  # and the report's stack (0.5 s)
+        import exportcast.reports.build  # noqa: F401
 
     log = (
         (lambda _: None) if quiet else (lambda m: console.print(m, highlight=False, soft_wrap=True))

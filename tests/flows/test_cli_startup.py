@@ -101,6 +101,7 @@ def test_the_pipeline_imports_the_model_libraries_only_to_fit():
     assert proc.returncode == 0, proc.stderr[-2000:]
     piped, fitted, boosted = map(json.loads, proc.stdout.splitlines()[-3:])
     assert "statsmodels" not in piped and "sklearn" not in piped
+    assert "matplotlib" not in piped  # the report's stack: only when a report is built
     assert "pandas" in piped and "prefect" in piped  # the probe sees what is loaded
     assert "statsmodels" in fitted and "sklearn" not in fitted
     assert "sklearn" in boosted
