@@ -42,11 +42,16 @@ def wait_for_http(url: str, *, timeout: float, proc=None) -> None:
 
 
 # Overrides that keep pipeline runs in tests fast: the two cheapest models, fewer paths, no
-# scenarios and no report. The full default run (engine, scenarios, report) runs once, in
-# tests/flows/test_run.py; scenarios and the report in a pipeline run: test_report_flow.py.
+# scenarios and no report, in this process (n_jobs 1: the two trivial models cost less than
+# starting joblib's worker processes, which a CLI run also stops again at its end; measured
+# 1.3 s of CPU per run in a child). The full default run (engine with two workers, scenarios)
+# runs in tests/flows/test_default_run.py; parallel equals sequential is tested in
+# tests/models/test_forecasting.py; scenarios and the report in a pipeline run:
+# test_report_flow.py.
 FAST = [
     "forecast.models=[Naive, Drift]",
     "forecast.n_paths=100",
+    "forecast.n_jobs=1",
     "scenarios=[]",
     "report.enabled=false",
 ]
