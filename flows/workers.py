@@ -6,6 +6,7 @@ deployed run, which would otherwise never exit (:func:`stop_worker_processes`).
 
 from __future__ import annotations
 
+import functools
 from contextvars import ContextVar
 from typing import Any
 
@@ -47,15 +48,22 @@ def return_free_memory() -> bool:
     scenarios. Returns whether ``malloc_trim`` was called (False without glibc: then only
     ``gc.collect``).
     """
-    import ctypes
-    import ctypes.util
     import gc
 
     gc.collect()
-    name = ctypes.util.find_library("c")
-    try:
-        trim = ctypes.CDLL(name or "libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # no glibc (musl, macOS)
+    trim = _malloc_trim()
+    if trim is None:
         return False
     trim(0)  # 1 if pages were released, 0 if there were none to release
     return True
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    """Glibc's ``malloc_trim`` from the symbols this process already has, or None (musl, macOS)."""
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None

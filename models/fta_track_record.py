@@ -39,6 +39,7 @@ __all__ = [
     "summarize",
     "track_metrics",
     "track_record",
+    "z80",
 ]
 
 COLUMNS = [
@@ -49,7 +50,7 @@ COLUMNS = [
 
 
 @functools.cache
-def _z80() -> float:
+def z80() -> float:
     """The 80 % two-sided normal quantile, ``scipy.stats.norm.ppf(0.9)``.
 
     Computed as ``scipy.special.ndtri(0.9)``, the same number to the last bit (tested), without
@@ -85,7 +86,7 @@ def baseline_forecast(series: pd.Series, *, origin: int, horizon: int) -> pd.Dat
             continue
     if out is None:
         return pd.DataFrame(columns=["year", "baseline", "sd_log"])
-    sd = (np.log(out["hi-80"]) - np.log(out["lo-80"])) / (2 * _z80())
+    sd = (np.log(out["hi-80"]) - np.log(out["lo-80"])) / (2 * z80())
     return pd.DataFrame(
         {"year": np.arange(origin + 1, origin + horizon + 1), "baseline": out["mean"], "sd_log": sd}
     )
@@ -101,7 +102,7 @@ def _rows_for(
         return pd.DataFrame(columns=COLUMNS)
     eff = effect_path(fit, int(entry["entry_year"]), base["year"], entry["kind"], levels=(80,))
     rows = base.merge(eff, on="year").assign(actual=series.reindex(base["year"]).to_numpy())
-    spread = _z80() * np.sqrt(rows["se"] ** 2 + rows["sd_log"] ** 2)
+    spread = z80() * np.sqrt(rows["se"] ** 2 + rows["sd_log"] ** 2)
     outcome = 100 * (rows["actual"] / rows["baseline"] - 1)
     rows = rows.assign(
         agreement=entry["agreement"], partner=entry["partner"], kind=entry["kind"],

@@ -18,14 +18,13 @@ template escapes the text.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from exportcast.models.fta_track_record import agreement_outcomes, summarize
+from exportcast.models.fta_track_record import agreement_outcomes, summarize, z80
 from exportcast.reports.bundle import ReportBundle
 from exportcast.reports.charts import memoised, png_data_uri
 from exportcast.reports.formatting import Table, partner_names
@@ -35,18 +34,6 @@ __all__ = ["effect_comparison", "track_record_chart", "track_record_section"]
 _MINUS = "\u2212"
 _DASH = "\u2013"
 _BLUE, _ORANGE, _GREY = "#1f4e79", "#c55a11", "#595959"
-
-
-@functools.cache
-def _z80() -> float:
-    """The 80 % two-sided normal quantile, ``scipy.stats.norm.ppf(0.9)``.
-
-    Computed as ``scipy.special.ndtri(0.9)``, the same number to the last bit (tested), without
-    importing ``scipy.stats`` (0.8 s).
-    """
-    from scipy.special import ndtri
-
-    return float(ndtri(0.9))
 
 
 # scenario basis -> (the partner-panel coefficient, its label, the world model's term)
@@ -228,7 +215,7 @@ def _old_effect(meta: dict[str, Any], basis: str) -> str:
     if not isinstance(c, dict) or "coef" not in c or "se" not in c:
         return "n/a"
     b, se = float(c["coef"]), float(c["se"])
-    lo, hi = 100 * np.expm1(b - _z80() * se), 100 * np.expm1(b + _z80() * se)
+    lo, hi = 100 * np.expm1(b - z80() * se), 100 * np.expm1(b + z80() * se)
     return f"{_signed(100 * np.expm1(b))} ({_band(lo, hi)}); {label} {_signed(b, 3)}"
 
 
