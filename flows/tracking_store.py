@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from exportcast.features.errors import ExportcastError
+from exportcast.flows import store_template
 from exportcast.flows.io import project_root
 
 if TYPE_CHECKING:
@@ -200,7 +201,12 @@ def redact_tags(tags: Mapping[str, Any]) -> dict[str, str]:
 
 @contextlib.contextmanager
 def store_lock(store: Store) -> Iterator[None]:
-    """Serialise the first open of a SQLite store across processes (a lock file next to it)."""
+    """Serialise the first open of a SQLite store across processes (a lock file next to it).
+
+    A store that does not exist yet is created from the migrated template when there is one
+    (:mod:`flows.store_template`); otherwise the store MLflow creates inside the block becomes
+    the template.
+    """
     # Two processes opening a new SQLite store at once would both run MLflow's schema
     # migrations; a lock next to the database serialises the first open.
     db = store.db_path
@@ -211,7 +217,13 @@ def store_lock(store: Store) -> Iterator[None]:
     with open(db.with_name(db.name + ".lock"), "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
+            # a new store starts as a copy of the migrated template (flows/store_template.py);
+            # the first one MLflow migrates itself becomes the template
+            new = not db.exists()
+            seeded = new and store_template.seed_store(db)
             yield
+            if new and not seeded:
+                store_template.save_template(db)
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
