@@ -100,4 +100,5 @@ bench: $(VENV)/.bench-installed  ## accuracy/speed tables (benchmarks/, not test
 	$(BIN)/python benchmarks/backtest.py
 	$(BIN)/python benchmarks/split_rescore.py
 	$(BIN)/python benchmarks/fta_track_record.py --sizes 100
+	$(BIN)/python benchmarks/theta_fit.py --rounds 2 --step 3
 	$(BIN)/python benchmarks/pipeline.py
