@@ -73,13 +73,29 @@ def test_a_broken_template_is_replaced_and_the_store_is_migrated(tmp_path, monke
     assert len(_rows(template, "alembic_version")) == 1
 
 
-def test_a_store_with_runs_is_not_kept_and_the_switch_turns_it_off(tmp_path, monkeypatch) -> None:
+def _sqlite(path, *statements: str) -> None:
+    con = sqlite3.connect(path)
+    with con:
+        for statement in statements:
+            con.execute(statement)
+    con.close()
+
+
+def test_a_used_store_is_not_kept_and_the_switch_turns_it_off(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    template = store_template.template_path()
+    template.parent.mkdir(parents=True)
+    used = tmp_path / "used.db"  # a store with a run in it is not a template
+    _sqlite(used, "CREATE TABLE runs (run_uuid TEXT)", "CREATE TABLE registered_models (n TEXT)",
+            "INSERT INTO runs VALUES ('r1')")  # fmt: skip
+    store_template.save_template(used)
+    assert not template.exists()
+    # a usable template (schema version, no experiment) seeds a new store ...
+    _sqlite(template, "CREATE TABLE alembic_version (version_num TEXT)",
+            "INSERT INTO alembic_version VALUES ('head')", "CREATE TABLE experiments (id INT)")  # fmt: skip
+    assert store_template.seed_store(tmp_path / "a" / "mlflow.db")
+    # ... unless EXPORTCAST_NO_STORE_TEMPLATE=1: then MLflow migrates every new store
     monkeypatch.setenv("EXPORTCAST_NO_STORE_TEMPLATE", "1")
-    store = resolve_store(f"sqlite:///{tmp_path / 'a' / 'mlflow.db'}")
-    _record(store)
     assert store_template.template_path() is None
-    assert not (tmp_path / "cache").exists()
-    monkeypatch.delenv("EXPORTCAST_NO_STORE_TEMPLATE")
-    store_template.save_template(store.db_path)  # a used store is not a template
-    assert not store_template.template_path().exists()
+    new = tmp_path / "b" / "mlflow.db"
+    assert not store_template.seed_store(new) and not new.exists()
