@@ -3,7 +3,8 @@
 Run: ``.venv/bin/python benchmarks/cli_startup.py [--repeat 5] [--no-runs]``.
 
 Each command runs ``--repeat`` times as a new process, exactly as the ``exportcast`` console
-script starts it (``from exportcast.flows.cli import app; app()``) with this checkout first on the path,
+script starts it (``from exportcast.flows.entry import main; main()``: the hash seed fixed, by
+re-executing itself once when ``PYTHONHASHSEED`` is unset, then the CLI) with this checkout first on the path,
 after one unrecorded warm-up run (it fills the OS file cache and, for ``runs``, creates the
 MLflow store). The table gives the median wall seconds and the median CPU seconds (user + sys
 of the child process, less sensitive than wall time to other work on a shared machine).
@@ -30,7 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # what the console script `exportcast` does (pip's generated entry point)
 ENTRY = (
-    "import sys; from exportcast.flows.cli import app; sys.argv[0] = 'exportcast'; sys.exit(app())"
+    "import sys; from exportcast.flows.entry import main; sys.argv[0] = 'exportcast'; "
+    "sys.exit(main())"
 )
 COMMANDS: dict[str, list[str]] = {
     "python -c pass": ["-c", "pass"],

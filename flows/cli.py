@@ -351,9 +351,11 @@ app.command()(update)
 app.command()(vintages)
 
 
-def main() -> None:  # pragma: no cover - console entry point alias
-    """Entry point."""
-    app(prog_name="exportcast")
+def main() -> None:  # pragma: no cover - ``python -m exportcast.flows.cli``
+    """Entry point: as the ``exportcast`` command (a fixed hash seed first, flows/entry.py)."""
+    from exportcast.flows.entry import main as entry
+
+    entry()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -44,7 +44,7 @@ def test_every_package_folder_is_installed_under_exportcast():
         assert (ROOT / folder).is_dir(), f"{name} -> {folder}: no such folder"
         expected = "data/snapshot" if name == "exportcast.snapshot" else name[11:].replace(".", "/")
         assert folder == expected
-    assert _pyproject()["project"]["scripts"]["exportcast"] == "exportcast.flows.cli:app"
+    assert _pyproject()["project"]["scripts"]["exportcast"] == "exportcast.flows.entry:main"
 
 
 def _old_style_imports(path: Path) -> list[str]:
