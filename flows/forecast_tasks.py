@@ -14,7 +14,7 @@ from exportcast.configs import RunConfig
 from exportcast.features.concentration import concentration_from_paths
 from exportcast.features.panel import series_to_panel
 from exportcast.features.series import REST, ForecastSeries
-from exportcast.flows.cache_keys import cache_key_of
+from exportcast.flows.cache_keys import cache_key_of, data_logic_key
 from exportcast.flows.progress import (
     describe_forecast_conc,
     describe_index_backtest,
@@ -145,6 +145,15 @@ def fta_track_record(tables: dict[str, pd.DataFrame], *, cache_key: str | None) 
         rows, _ = track_record(tables["kor_exports"], tables["dots_exports"], tables["rtas"],
                                tables["fta"], log=log)  # fmt: skip
     return rows
+
+
+def run_track_record(
+    config: RunConfig, tables: dict[str, pd.DataFrame], vintage: str, *, cached: bool
+) -> pd.DataFrame | None:
+    """The FTA track record of a run with scenarios (cached by the data vintage alone), else None."""
+    if not config.scenarios:
+        return None
+    return fta_track_record(tables, cache_key=data_logic_key(vintage) if cached else None)
 
 
 @task(

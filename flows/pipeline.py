@@ -57,7 +57,6 @@ from exportcast.flows.cache_keys import (
     cache_key,
     cache_key_of,
     code_version,
-    data_logic_key,
     is_transient,
     scenarios_key,
 )
@@ -66,8 +65,8 @@ from exportcast.flows.forecast_tasks import (
     backtest_index,
     find_opportunities,
     forecast_concentration,
-    fta_track_record,
     run_scenarios,
+    run_track_record,
 )
 from exportcast.flows.io import project_path
 from exportcast.flows.outputs import (
@@ -299,12 +298,17 @@ def _forecast_stages(
     if engine is not None:
         # cached under the run's key, as the engine it reads (same data, config and code)
         index_track = backtest_index(engine, series, config.dependence_set, cache_key=run.cache_key)
+        # the FTA track record before the scenarios: its second process (flows/ahead.py) has
+        # then ended before the scenarios' memory grows (peak memory, docs/operations.md)
+        track = run_track_record(config, snapshot.tables, run.vintage, cached=bool(run.cache_key))
         if config.scenarios:
             scenarios = run_scenarios(
                 config, snapshot.tables, series, engine,
                 cache_key=scenarios_key(run.cache_key, config),  # + the scenario files
             )  # fmt: skip
-        bundle = _report_bundle(config, snapshot, run, panel, engine, index_track, scenarios, prov)
+        bundle = _report_bundle(
+            config, snapshot, run, panel, engine, index_track, scenarios, prov, track
+        )
     if bundle is not None:  # the previous run, the track record (docs/data-updates.md)
         run_history.attach(bundle, config, mlrun.run_id, run, Path(exports_file).stem, panel,
                            concentration)  # fmt: skip
@@ -386,8 +390,12 @@ def _report_bundle(
     index_track: pd.DataFrame,
     scenarios: list[ScenarioResult],
     prov: pd.DataFrame,
+    track: pd.DataFrame | None,
 ) -> dict[str, Any]:
-    """The report bundle's tables and metadata (:func:`flows.outputs.write_outputs`)."""
+    """The report bundle's tables and metadata (:func:`flows.outputs.write_outputs`).
+
+    ``track``: the FTA track record (``run_track_record``), None without scenarios.
+    """
     return {
         "history": report_files.history_table(panel),
         "opportunities": find_opportunities(
@@ -407,14 +415,7 @@ def _report_bundle(
             levels=config.forecast.levels,
             rule=config.forecast.weo_as_of,
         ),
-        "fta_track_record": (
-            fta_track_record(
-                snapshot.tables,
-                cache_key=data_logic_key(run.vintage) if run.cache_key else None,
-            )
-            if config.scenarios
-            else None
-        ),
+        "fta_track_record": track,
     }
 
 
