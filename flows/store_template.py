@@ -18,6 +18,8 @@ store's lock (:func:`flows.tracking_store.store_lock`), and the template and eac
 are renamed into place whole, so concurrent processes never see half a file.
 
 ``EXPORTCAST_NO_STORE_TEMPLATE=1`` turns it off (MLflow migrates every new store).
+``make install`` makes the template (``python -m exportcast.flows.store_template``,
+:func:`prepare`), so that not even a machine's first run migrates a store.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import sqlite3
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-__all__ = ["save_template", "seed_store", "template_path"]
+__all__ = ["prepare", "save_template", "seed_store", "template_path"]
 
 
 def template_path() -> Path | None:
@@ -128,3 +130,33 @@ def save_template(db: Path) -> None:
         pass
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def prepare() -> Path | None:
+    """Make the template now (MLflow migrates a store in a temporary folder), unless it exists.
+
+    Returns:
+        The template's path (None: turned off, or it could not be made; a run then migrates
+        its new store itself).
+    """
+    import logging
+    import tempfile
+
+    template = template_path()
+    if template is None or template.is_file():
+        return template
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # "Creating tables..."
+
+    with tempfile.TemporaryDirectory(prefix="exportcast-store-") as tmp:
+        db = Path(tmp) / "mlflow.db"
+        store = SqlAlchemyStore(f"sqlite:///{db}", str(Path(tmp) / "artifacts"))
+        store.engine.dispose()
+        save_template(db)
+    return template if template.is_file() else None
+
+
+if __name__ == "__main__":  # make install
+    made = prepare()
+    print(f"MLflow store template: {made or 'not made (a new store will be migrated by MLflow)'}")

@@ -99,3 +99,17 @@ def test_a_used_store_is_not_kept_and_the_switch_turns_it_off(tmp_path, monkeypa
     assert store_template.template_path() is None
     new = tmp_path / "b" / "mlflow.db"
     assert not store_template.seed_store(new) and not new.exists()
+
+
+def test_install_prepares_the_template_once(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    made = store_template.prepare()  # what `make install` runs
+    assert made == store_template.template_path() and made.is_file()
+    assert _rows(made, "experiments") == [] and len(_rows(made, "alembic_version")) == 1
+    stamp = made.stat().st_mtime_ns
+    assert store_template.prepare() == made and made.stat().st_mtime_ns == stamp  # kept
+    store = resolve_store(f"sqlite:///{tmp_path / 'a' / 'mlflow.db'}")
+    with store_lock(store):
+        assert store.db_path.is_file()  # a new store is a copy of it
+    monkeypatch.setenv("EXPORTCAST_NO_STORE_TEMPLATE", "1")
+    assert store_template.prepare() is None
