@@ -28,8 +28,8 @@ SEED = "0"
 
 def fixed_hash_seed() -> None:
     """Re-execute this command with ``PYTHONHASHSEED=0`` unless a seed is set (POSIX only)."""
-    if os.environ.get("PYTHONHASHSEED") or os.name != "posix":  # empty counts as unset
-        return
+    if os.environ.get("PYTHONHASHSEED") or os.name != "posix" or not sys.executable:
+        return  # a seed is set (empty counts as unset), or no interpreter to re-execute
     os.environ["PYTHONHASHSEED"] = SEED
     sys.stdout.flush()
     sys.stderr.flush()
