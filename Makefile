@@ -23,9 +23,10 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	@# (0.6-0.8 s of CPU per process, docs/operations.md#timings)
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m compileall -q -j 0 configs features flows models reports exportcast
 	@# the databases a machine's first run would otherwise create (about 7 s of a first cold run,
-	@# docs/operations.md#timings): Prefect's (its temporary server's SQLite in $$PREFECT_HOME,
-	@# migrated; a no-op when current) and the migrated MLflow store template new stores copy
-	$(BIN)/prefect server database upgrade -y > /dev/null
+	@# docs/operations.md#timings): Prefect's temporary server's SQLite in $$PREFECT_HOME, migrated
+	@# (a no-op when current; a database configured elsewhere is left alone), and the migrated
+	@# MLflow store template new stores copy
+	$(BIN)/python -m exportcast.flows.prefect_server
 	$(BIN)/python -m exportcast.flows.store_template
 	@touch $@
 

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from exportcast.features.errors import ExportcastError
 
-__all__ = ["PrefectServerError", "TemporaryServer", "prestart"]
+__all__ = ["PrefectServerError", "TemporaryServer", "prepare_database", "prestart"]
 
 # Prefect's own range for its temporary server (SubprocessASGIServer._port_range)
 PORTS = range(8000, 9000)
@@ -195,3 +195,47 @@ def prestart() -> Callable[[], str | None]:
         return server.wait(timeout)
 
     return wait
+
+
+def prepare_database() -> str:
+    """Migrate the temporary server's own SQLite database now (``make install``).
+
+    A run without ``PREFECT_API_URL`` starts Prefect's temporary server on
+    ``$PREFECT_HOME/prefect.db``, which that server creates and migrates on its first start
+    (about 7 s of a machine's first run). This runs ``prefect server database upgrade -y``
+    ahead (a no-op on a current database, about 3 s), but only for that default database:
+    nothing when an API URL is set (runs use that server), the temporary server is off, or the
+    database is configured elsewhere (another server's database is for that server, at its own
+    Prefect version, to migrate).
+
+    Returns:
+        What was done, one line for the install's output (no database URL: it may hold a
+        password).
+
+    Raises:
+        PrefectServerError: The upgrade failed (the end of its error output in the message).
+    """
+    from prefect.settings import get_current_settings
+
+    settings = get_current_settings()
+    if settings.api.url or not settings.server.ephemeral.enabled:
+        return "Prefect database: left alone (runs use PREFECT_API_URL's server, or none)"
+    configured = settings.server.database.connection_url
+    url = configured.get_secret_value() if configured is not None else ""
+    db = Path(settings.home) / "prefect.db"
+    if url != f"sqlite+aiosqlite:///{db}":
+        return "Prefect database: left alone (configured elsewhere than PREFECT_HOME)"
+    done = subprocess.run(
+        [sys.executable, "-m", "prefect", "server", "database", "upgrade", "-y"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip()[-2000:]
+        raise PrefectServerError(f"prefect server database upgrade failed: {tail}")
+    return f"Prefect database: {db} migrated"
+
+
+if __name__ == "__main__":  # make install
+    print(prepare_database())

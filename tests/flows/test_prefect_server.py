@@ -141,3 +141,30 @@ def test_a_server_that_never_answers_times_out_and_is_stopped() -> None:
         server.wait(0.5)
     assert process.wait(timeout=10) is not None  # terminated, not left behind
     assert server.process is None
+
+
+def _prepare(home: Path, **env: str) -> str:
+    """``python -m exportcast.flows.prefect_server`` (what `make install` runs) in ``home``."""
+    child_env = subprocess_env(PREFECT_HOME=str(home), **env)
+    done = subprocess.run(
+        [sys.executable, "-m", "exportcast.flows.prefect_server"],
+        cwd=ROOT, env=child_env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip()
+
+
+@pytest.mark.slow  # three children, one of them Prefect's migration check: 6-8 s
+def test_install_migrates_only_the_temporary_servers_own_database(tmp_path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    # runs that use a server of their own, or a database elsewhere: nothing is touched
+    said = _prepare(home, PREFECT_API_URL="http://127.0.0.1:9/api")
+    assert "left alone" in said and not (home / "prefect.db").exists()
+    other = tmp_path / "other.db"
+    said = _prepare(home, PREFECT_API_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{other}")
+    assert "left alone" in said and not other.exists() and not (home / "prefect.db").exists()
+    assert "sqlite" not in said  # no database URL in the output (it may hold a password)
+    # the default: $PREFECT_HOME/prefect.db, migrated (here a migrated copy: the no-op path)
+    migrated_copy(home / "prefect.db")
+    assert _prepare(home) == f"Prefect database: {home / 'prefect.db'} migrated"
