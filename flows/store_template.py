@@ -133,7 +133,7 @@ def save_template(db: Path) -> None:
 
 
 def prepare() -> Path | None:
-    """Make the template now (MLflow migrates a store in a temporary folder), unless it exists.
+    """Make the template now, unless it exists: a throwaway store opened as a run opens one.
 
     Returns:
         The template's path (None: turned off, or it could not be made; a run then migrates
@@ -142,18 +142,17 @@ def prepare() -> Path | None:
     import logging
     import tempfile
 
+    from exportcast.flows.tracking_store import mlflow_client, resolve_store, store_lock
+
     template = template_path()
     if template is None or template.is_file():
         return template
-    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # "Creating tables..."
-
     with tempfile.TemporaryDirectory(prefix="exportcast-store-") as tmp:
-        db = Path(tmp) / "mlflow.db"
-        store = SqlAlchemyStore(f"sqlite:///{db}", str(Path(tmp) / "artifacts"))
-        store.engine.dispose()
-        save_template(db)
+        # a new store opened as a run opens it: MLflow migrates it, store_lock keeps it
+        store = resolve_store(f"sqlite:///{Path(tmp) / 'mlflow.db'}")
+        with store_lock(store):
+            mlflow_client(store).search_experiments(max_results=1)
     return template if template.is_file() else None
 
 
