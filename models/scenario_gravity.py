@@ -7,7 +7,7 @@ its regressors are described in :mod:`models.scenarios`.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -44,7 +44,10 @@ class ScenarioGravity:
         origin: Last year the fit saw.
         n_obs: Partner-years used.
         n_clusters: Partners (clusters).
-        ppml: The full fit (fixed effects included).
+        ppml: The fit's coefficients and standard errors (fixed effects included), without
+            statsmodels' results object (``result`` is None): that object holds about 250 MB
+            of design copies for a Korea panel, which a scenario would otherwise keep to its
+            end (peak memory, docs/operations.md).
     """
 
     coef: pd.Series
@@ -231,5 +234,5 @@ def fit_scenario_gravity(
         origin=origin,
         n_obs=ppml.n_obs,
         n_clusters=ppml.n_clusters,
-        ppml=ppml,
+        ppml=replace(ppml, result=None),
     )

@@ -67,6 +67,30 @@ def test_matches_direct_statsmodels_glm_call():
     assert res.n_obs == len(panel) and res.n_clusters == 15 and res.n_dropped == 0
 
 
+def test_the_fit_frees_statsmodels_cycles_early_and_restores_the_collector(monkeypatch):
+    # statsmodels' IRLS leaves a reference cycle per iteration; the fit lowers generation 0's
+    # threshold meanwhile (peak memory) and gives the process its own threshold back
+    import gc
+
+    from exportcast.models import gravity
+
+    before = gc.get_threshold()
+    seen = []
+    real_glm = sm.GLM
+
+    def spying_glm(*args, **kwargs):
+        seen.append(gc.get_threshold())
+        return real_glm(*args, **kwargs)
+
+    monkeypatch.setattr(sm, "GLM", spying_glm)
+    gravity.fit_ppml(make_gravity_panel(), regressors=["log_partner_gdp", "fta_in_force"])
+    assert seen == [(20, *before[1:])] and gc.get_threshold() == before
+    monkeypatch.setattr(sm, "GLM", lambda *a, **k: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        gravity.fit_ppml(make_gravity_panel(), regressors=["log_partner_gdp", "fta_in_force"])
+    assert gc.get_threshold() == before
+
+
 def test_recovers_fta_effect_and_reports_percent():
     res = fit_ppml(make_gravity_panel(n_partners=30, seed=1))
     assert isinstance(res, PPMLResult)
