@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from exportcast.flows import cache_keys
+from exportcast.models import memo
 
 if TYPE_CHECKING:
     from exportcast.configs import RunConfig
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AHEAD",
     "TrackRecordAhead",
+    "allowed",
     "busy_cores",
     "track_record_ahead",
     "track_record_needed",
@@ -50,12 +53,17 @@ TABLES = ("kor_exports", "dots_exports", "rtas", "fta")
 ENV = "EXPORTCAST_AHEAD"
 
 
+def allowed() -> bool:
+    """False under ``EXPORTCAST_AHEAD=0``: every stage in order in the run's process."""
+    return os.environ.get(ENV, "auto").strip().lower() not in ("0", "false", "no", "off")
+
+
 def wanted() -> bool:
     """Whether to compute ahead: ``EXPORTCAST_AHEAD`` (``auto`` by default, see module)."""
     value = os.environ.get(ENV, "auto").strip().lower()
     if value in ("1", "true", "yes", "on"):
         return True
-    if value in ("0", "false", "no", "off"):
+    if not allowed():
         return False
     cores = os.cpu_count() or 1
     if cores < 2:
@@ -95,37 +103,74 @@ def busy_cores(interval: float = 0.1) -> float | None:
     return share * (os.cpu_count() or 1)
 
 
-def _child(conn: Connection, tables: dict[str, pd.DataFrame]) -> None:
-    """In the child: the track record with one BLAS thread; send (rows, lines) or the error."""
+def _child(conn: Connection, tables_conn: Connection) -> None:
+    """In the child: the track record with one BLAS thread; send (rows, lines) or the error.
+
+    The tables come through ``tables_conn`` (sent by the parent's feeder thread).
+    """
     try:
+        tables: dict[str, pd.DataFrame] = tables_conn.recv()
+        tables_conn.close()
         from threadpoolctl import threadpool_limits
 
+        from exportcast.models import memo
         from exportcast.models.fta_track_record import track_record
 
         lines: list[str] = []
         with threadpool_limits(limits=1, user_api="blas"):
             rows, _ = track_record(*(tables[k] for k in TABLES), log=lines.append)
-        conn.send(("ok", rows, lines))
+        # its world gravity fits (the scenarios fit the last DOTS year's again, 1.3 s)
+        conn.send(("ok", rows, lines, memo.world_fits(_world_tables(tables))))
     except BaseException as exc:  # reported by the parent, which then computes the rows
         conn.send(("error", f"{type(exc).__name__}: {exc}", traceback.format_exc()))
     finally:
         conn.close()
 
 
+def _world_tables(tables: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, ...]:
+    """The tables a world gravity fit is memoised on (``models.fta_effects.fit_world_gravity``)."""
+    return tables["dots_exports"], tables["rtas"], tables["fta"]
+
+
 class TrackRecordAhead:
-    """The track record running in a child process; :meth:`take` waits for its rows."""
+    """The track record running in a child process; :meth:`take` waits for its rows.
+
+    With the rows the child sends its world gravity fits; :meth:`take` puts them in this
+    process's memo (:func:`models.memo.prime_world_fits`) under the run's own tables, so a
+    scenario priced on the same years (the default's, 1992-2020) takes the fit instead of
+    fitting it again: the same function on the same data, so the same numbers
+    (``tests/flows/test_default_run.py``).
+    """
 
     def __init__(self, tables: dict[str, pd.DataFrame]) -> None:
+        self._world_tables = _world_tables(tables)
         ctx = multiprocessing.get_context("spawn")
         self._conn, child_conn = ctx.Pipe(duplex=False)
+        tables_in, self._tables_out = ctx.Pipe(duplex=False)
         self._process = ctx.Process(
             target=_child,
-            args=(child_conn, {k: tables[k] for k in TABLES}),
+            args=(child_conn, tables_in),
             name="exportcast-fta-track-record",
             daemon=True,
         )
         self._process.start()
         child_conn.close()  # the parent's copy: recv() then sees EOF if the child dies
+        tables_in.close()
+        # The tables (about 20 MB pickled) go to the child from a thread: a pipe write blocks
+        # until the child has started Python and reads them, 2.2 s of the run's critical
+        # path when they were the process's arguments (spawn writes those before returning).
+        self._feeder = threading.Thread(
+            target=self._feed, args=({k: tables[k] for k in TABLES},),
+            name="exportcast-fta-track-record-feeder", daemon=True,
+        )  # fmt: skip
+        self._feeder.start()
+
+    def _feed(self, tables: dict[str, pd.DataFrame]) -> None:
+        """Send the tables to the child (in the feeder thread); a dead child is :meth:`take`'s."""
+        with contextlib.suppress(OSError, ValueError):  # broken pipe: the child ended
+            self._tables_out.send(tables)
+        with contextlib.suppress(OSError):
+            self._tables_out.close()
 
     def take(self, log: Callable[[str], None]) -> pd.DataFrame | None:
         """The child's rows (its progress lines go to ``log``), or None if it failed.
@@ -144,21 +189,23 @@ class TrackRecordAhead:
         finally:
             self.close()
         if message[0] == "ok":
-            _, rows, lines = message
+            _, rows, lines, fits = message
             for line in lines:
                 log(line)
+            memo.prime_world_fits(self._world_tables, fits)
             return rows
         log(f"  fta track record: the second process failed ({message[1]}); computing it here")
         return None
 
     def close(self) -> None:
-        """Stop the child if it still runs and release the pipe (safe to call twice)."""
+        """Stop the child if it still runs and release the pipes (safe to call twice)."""
         if self._process.is_alive():
             self._process.terminate()
         self._process.join(timeout=5)
         if self._process.is_alive():
             self._process.kill()
             self._process.join()
+        self._feeder.join(timeout=5)  # the child is gone: its send has returned or failed
         self._conn.close()
 
 

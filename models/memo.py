@@ -45,9 +45,11 @@ __all__ = [
     "forecasts_memo",
     "frame_digest",
     "model_spec",
+    "prime_world_fits",
     "stats",
     "use_store",
     "world_fit_memo",
+    "world_fits",
 ]
 
 T = TypeVar("T")
@@ -243,3 +245,34 @@ def world_fit_memo(tables: Sequence[pd.DataFrame], args: tuple, compute: Callabl
         while len(_FITS) > _MAX_FITS:
             _FITS.popitem(last=False)
     return out
+
+
+def world_fits(tables: Sequence[pd.DataFrame]) -> list[tuple[tuple, Any]]:
+    """``(args, fit)`` of every fit memoised on these very tables (to send to another process)."""
+    if not enabled():
+        return []
+    ids = (tuple(id(t) for t in tables), tuple(len(t) for t in tables))
+    with _LOCK:
+        return [
+            (key[2], copy.deepcopy(fit))
+            for key, (refs, fit) in _FITS.items()
+            if key[:2] == ids and all(ref() is t for ref, t in zip(refs, tables, strict=True))
+        ]
+
+
+def prime_world_fits(tables: Sequence[pd.DataFrame], fits: Sequence[tuple[tuple, Any]]) -> int:
+    """Memoise fits made on equal tables elsewhere (:func:`world_fits`) under these tables.
+
+    The caller vouches that the other process's tables equal these (the same snapshot sent
+    to it). Returns how many were added; none when the memos are off.
+    """
+    if not enabled():
+        return 0
+    key_of = (tuple(id(t) for t in tables), tuple(len(t) for t in tables))
+    refs = [weakref.ref(t) for t in tables]
+    with _LOCK:
+        for args, fit in fits:
+            _FITS[(*key_of, tuple(args))] = (refs, copy.deepcopy(fit))
+            while len(_FITS) > _MAX_FITS:
+                _FITS.popitem(last=False)
+    return len(fits)

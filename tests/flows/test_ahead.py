@@ -137,6 +137,29 @@ def test_the_block_stops_a_child_nobody_took(monkeypatch):
     assert lines == ["  fta track record       started in a second process (a core is free)"]
 
 
+def _fake_child(conn, tables_conn) -> None:
+    # a child that reads its tables from the feeder thread and answers at once
+    tables = tables_conn.recv()
+    rows = pd.DataFrame({"n": [len(tables["dots_exports"])]})
+    conn.send(("ok", rows, ["  a line"], [(("fit", 2020), {"coef": [1.5]})]))
+    conn.close()
+
+
+@pytest.mark.integration  # a spawned child process
+def test_the_child_gets_the_tables_and_its_world_fits_serve_this_process(monkeypatch):
+    from exportcast.models import memo
+
+    monkeypatch.setattr(ahead_mod, "_child", _fake_child)
+    tables = {k: pd.DataFrame({"x": range(3)}) for k in ahead_mod.TABLES}
+    lines: list[str] = []
+    ahead = TrackRecordAhead(tables)
+    rows = ahead.take(lines.append)
+    assert rows["n"].tolist() == [3] and lines == ["  a line"]
+    world = (tables["dots_exports"], tables["rtas"], tables["fta"])
+    assert memo.world_fit_memo(world, ("fit", 2020), lambda: {"coef": [0.0]}) == {"coef": [1.5]}
+    assert not ahead._process.is_alive() and not ahead._feeder.is_alive()
+
+
 def test_the_module_names_only_existing_tables():
     snapshot = Path(__file__).resolve().parents[2] / "data" / "snapshot"
     for table in ahead_mod.TABLES:

@@ -148,6 +148,27 @@ def test_world_fit_memo_is_per_table_object_and_arguments() -> None:
     assert len(calls) == 4
 
 
+def test_world_fits_travel_to_another_process_s_equal_tables() -> None:
+    # what the FTA track record's process fitted (flows/ahead.py) serves this process's tables
+    theirs, ours = pd.DataFrame({"x": [1.0]}), pd.DataFrame({"x": [1.0]})
+    other = pd.DataFrame({"x": [1.0, 2.0]})
+    memo.world_fit_memo((theirs,), ("fit", 2020), lambda: {"coef": [7]})
+    memo.world_fit_memo((other,), ("fit", 2016), lambda: {"coef": [8]})
+    sent = memo.world_fits((theirs,))
+    assert sent == [(("fit", 2020), {"coef": [7]})]  # only the fits of these tables
+    assert memo.prime_world_fits((ours,), sent) == 1
+
+    def refit() -> dict:
+        raise AssertionError("primed: not fitted again")
+
+    assert memo.world_fit_memo((ours,), ("fit", 2020), refit) == {"coef": [7]}
+    assert memo.world_fit_memo((ours,), ("fit", 2016), lambda: {"coef": [9]}) == {"coef": [9]}
+    with memo.disabled():  # the reference path takes nothing from elsewhere
+        assert memo.world_fits((theirs,)) == []
+        assert memo.prime_world_fits((other,), sent) == 0
+    assert memo.world_fit_memo((other,), ("fit", 2020), lambda: {"coef": [10]}) == {"coef": [10]}
+
+
 def test_origin_histories_actuals_equal_the_stacked_wide_table() -> None:
     from exportcast.features.series import origin_histories, split_series
 
