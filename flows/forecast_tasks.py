@@ -5,6 +5,11 @@ the opportunity ranking and the index backtest: each a Prefect task that prints 
 line (:mod:`flows.progress`).
 """
 
+import contextlib
+import functools
+from collections.abc import Callable, Iterator
+from typing import Any
+
 import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -24,7 +29,7 @@ from exportcast.flows.progress import (
     report_stage,
     stage_log,
 )
-from exportcast.flows.workers import return_free_memory
+from exportcast.flows.workers import return_free_memory, trimmed
 from exportcast.models.engine import EngineResult
 from exportcast.models.index_backtest import (
     INDEX_BACKTEST_COLUMNS,
@@ -113,19 +118,85 @@ def run_scenarios(
     from exportcast.flows.scenarios import run_scenario
 
     log = stage_log()
-    results = []
-    for path in config.scenarios:
-        scenario = load_scenario(
+    scenarios = [
+        load_scenario(
             path,
             snapshot_dir=config.data.snapshot_dir,
             min_years=config.forecast.min_years,
             default_origin=config.years.end,
         )
-        return_free_memory()  # the previous stage's or scenario's freed buffers (peak memory)
-        with threadpool_limits(limits=1, user_api="blas"):
-            results.append(run_scenario(config, scenario, tables, baseline=(fs, engine), log=log))
+        for path in config.scenarios
+    ]
+    results = []
+    with _parts_in_workers(config, scenarios, tables) as parts:
+        for i, scenario in enumerate(scenarios):
+            return_free_memory()  # the previous stage's or scenario's freed buffers (peak memory)
+            with threadpool_limits(limits=1, user_api="blas"):
+                result = run_scenario(
+                    config, scenario, tables, baseline=(fs, engine), log=log,
+                    parts=None if parts is None else functools.partial(parts, i),
+                    baseline_jobs=None if parts is None else 1,
+                )  # fmt: skip
+            results.append(result)
     return_free_memory()
     return results
+
+
+@contextlib.contextmanager
+def _parts_in_workers(
+    config: RunConfig, scenarios: list[Any], tables: dict[str, pd.DataFrame]
+) -> Iterator[Callable[[int], Any] | None]:
+    """The scenarios' :class:`models.scenario_parts.SnapshotParts`, fitted in joblib's workers.
+
+    The reporter's gravity PPML and the regression cross-check read the data up to each
+    scenario's origin only, not the baseline forecast: while the run's process makes the
+    baselines (in this process then: the workers are busy) and the world gravity, one worker
+    fits the gravity of every scenario in turn and the other the regressions (the run's
+    process alone left one of two cores idle for about 13 s; one gravity fit at a time keeps
+    the memory peak below the goal, docs/operations.md). Yields ``parts(i)``, which waits for
+    scenario ``i``'s parts, or None (fit them in this process) with ``forecast.n_jobs`` 1, a
+    single core or
+    ``EXPORTCAST_AHEAD=0`` (every stage in order in this process: the reference path of
+    ``tests/flows/test_default_run.py``). The workers fit with one BLAS/OpenMP thread, as this
+    process would, so the parts are the same (``tests/flows/test_scenario_workers.py``).
+    """
+    from joblib import Parallel, delayed, effective_n_jobs
+
+    from exportcast.flows.ahead import allowed
+    from exportcast.flows.scenarios import scenario_setup
+    from exportcast.models.scenario_parts import (
+        SNAPSHOT_PART_TABLES,
+        combine,
+        gravity_fits,
+        regression_checks,
+    )
+
+    n_jobs, horizon = config.forecast.n_jobs, config.horizon
+    if not scenarios or not allowed() or effective_n_jobs(n_jobs) < 2:
+        yield None
+        return
+    sub = {k: tables[k] for k in SNAPSHOT_PART_TABLES}
+    return_free_memory()  # the forecasts' freed buffers: the workers' peak comes next
+    setups = [scenario_setup(config, s, tables) for s in scenarios]
+    jobs = [
+        delayed(trimmed)(gravity_fits, [(s.panel, s.origin) for s in setups], sub),
+        delayed(trimmed)(
+            regression_checks, [(s.panel, s.design, s.origin) for s in setups], sub, horizon
+        ),
+    ]
+    outputs = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)  # dispatched now
+    done: list[Any] = []
+
+    def parts(i: int) -> Any:
+        if not done:
+            gravity, regression = next(outputs), next(outputs)
+            done.extend(combine(g, r) for g, r in zip(gravity, regression, strict=True))
+        return done[i]
+
+    try:
+        yield parts
+    finally:
+        outputs.close()  # a scenario failed: joblib cancels what is left
 
 
 @task(

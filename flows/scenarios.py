@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,6 @@ from threadpoolctl import threadpool_limits
 
 from exportcast.configs.schema import RunConfig
 from exportcast.configs.schema_scenario import ScenarioConfig
-from exportcast.features.build import build_features
 from exportcast.features.concentration import concentration_index
 from exportcast.features.panel import build_trade_panel
 from exportcast.features.provisional import (
@@ -35,11 +35,19 @@ from exportcast.models import scenarios as sc
 from exportcast.models import world_scenarios as ws
 from exportcast.models.demand import DEMAND_TABLES
 from exportcast.models.engine import EngineResult
+from exportcast.models.scenario_parts import SnapshotParts, snapshot_parts
 from exportcast.models.world_scenarios import world_meta
 
-__all__ = ["PARTNER_COLUMNS", "baseline_at", "index_columns", "partner_columns", "run_scenario"]
+__all__ = [
+    "PARTNER_COLUMNS",
+    "ScenarioSetup",
+    "baseline_at",
+    "index_columns",
+    "partner_columns",
+    "run_scenario",
+    "scenario_setup",
+]
 
-_MIN_HISTORY = 4  # build_features' default: pairs with >= 4 positive years enter an origin
 METHOD_NOTES = [
     "Paths: the baseline engine's joint sample paths times exp(d . b), with b drawn per path "
     "from the PPML estimate and its cluster-robust covariance (partner clusters).",
@@ -89,13 +97,14 @@ PARTNER_COLUMNS = partner_columns((80, 95))
 
 
 def baseline_at(
-    config: RunConfig, tables: dict[str, pd.DataFrame], origin: int
+    config: RunConfig, tables: dict[str, pd.DataFrame], origin: int, *, n_jobs: int | None = None
 ) -> tuple[ForecastSeries, EngineResult]:
     """The baseline forecast from ``origin``: series and engine as the pipeline makes them.
 
     The same engine call as the pipeline's (:func:`flows.engine_call.run_configured_engine`:
     models, backtest origins before the origin, levels, paths, seed, workers, fallback limit),
-    on the panel cut at ``origin``.
+    on the panel cut at ``origin``. ``n_jobs`` overrides ``forecast.n_jobs`` (the engine's
+    result does not depend on it).
     """
     f = config.forecast
     panel = build_trade_panel(
@@ -106,9 +115,10 @@ def baseline_at(
     prov = provisional_rest(tables.get("release_rest"), config.reporter, config.years.start, origin)
     fs = with_rest_remainder(fs, prov)
     demand = {k: tables[k] for k in DEMAND_TABLES} if f.demand_model else None
-    engine = run_configured_engine(
-        fs, f.model_dump(mode="json"), config.horizon, panel=panel, demand_tables=demand
-    )
+    settings = f.model_dump(mode="json")
+    if n_jobs is not None:
+        settings["n_jobs"] = n_jobs
+    engine = run_configured_engine(fs, settings, config.horizon, panel=panel, demand_tables=demand)
     return fs, engine
 
 
@@ -134,12 +144,47 @@ def _actual_indices(
     return full, idx[["year", *scenario_effects.INDEX_NAMES]]
 
 
+@dataclass(frozen=True)
+class ScenarioSetup:
+    """A scenario's changes, origin and partner-panel design (cheap; no model is fitted)."""
+
+    scenario: ScenarioConfig
+    origin: int
+    dependence_set: tuple[str, ...]
+    fta_changes: list[sc.FtaChange]
+    gdp_shocks: list[sc.GdpShock]
+    full: pd.DataFrame  # the reporter's trade panel, every year
+    actual_idx: pd.DataFrame  # its concentration indices
+    panel: pd.DataFrame  # the years up to the origin
+    years: range  # the forecast years
+    design: sc.ScenarioDesign
+
+
+def scenario_setup(
+    config: RunConfig, scenario: ScenarioConfig, tables: dict[str, pd.DataFrame]
+) -> ScenarioSetup:
+    """The scenario's origin, changes, trade panel, actual indices and design."""
+    origin = scenario.origin_or(config.years.end)
+    dependence_set = scenario.changes.dependence_set or config.dependence_set
+    fta_changes, gdp_shocks = _changes(scenario)
+    full, actual_idx = _actual_indices(tables, config.reporter, config.years.start, dependence_set)
+    years = range(origin + 1, origin + config.horizon + 1)
+    agreements = scenario_gravity.baseline_agreements(tables["fta"], origin=origin)
+    design = sc.scenario_design(agreements, fta_changes, gdp_shocks, years=years)
+    return ScenarioSetup(
+        scenario, origin, dependence_set, fta_changes, gdp_shocks, full, actual_idx,
+        full.loc[full["year"] <= origin], years, design,
+    )  # fmt: skip
+
+
 def run_scenario(
     config: RunConfig,
     scenario: ScenarioConfig,
     tables: dict[str, pd.DataFrame],
     *,
     baseline: tuple[ForecastSeries, EngineResult] | None = None,
+    parts: Callable[[], SnapshotParts] | None = None,
+    baseline_jobs: int | None = None,
     log: Callable[[str], None] = print,
 ) -> sc.ScenarioResult:
     """Run one scenario: baseline at its origin, PPML effect paths, regression cross-check.
@@ -151,6 +196,10 @@ def run_scenario(
             ``kor_totals``.
         baseline: The pipeline's ``(series, engine)``; reused when the scenario's origin is
             ``config.years.end``, else the baseline is rebuilt at the origin.
+        parts: Returns the scenario's :class:`SnapshotParts` fitted elsewhere (a worker
+            process; called when they are needed); None fits them here.
+        baseline_jobs: Worker processes for a rebuilt baseline (None: ``forecast.n_jobs``;
+            the result is the same).
         log: Progress printer.
 
     Returns:
@@ -162,43 +211,44 @@ def run_scenario(
             contradicts the baseline agreements.
     """
     started = time.perf_counter()
-    origin = scenario.origin_or(config.years.end)
-    levels = config.forecast.levels
-    dependence_set = scenario.changes.dependence_set or config.dependence_set
-    fta_changes, gdp_shocks = _changes(scenario)
+    setup = scenario_setup(config, scenario, tables)
+    origin, levels, dependence_set = setup.origin, config.forecast.levels, setup.dependence_set
+    fta_changes, gdp_shocks, design, panel = (
+        setup.fta_changes, setup.gdp_shocks, setup.design, setup.panel
+    )  # fmt: skip
     log(f"scenario {scenario.name}: {scenario.title} (origin {origin})")
     # one thread for BLAS and OpenMP (the GBM): the machine's cores are shared
     with threadpool_limits(limits=1):
-        fs, engine = _baseline(config, tables, origin, baseline, log)
+        fs, engine = _baseline(config, tables, origin, baseline, baseline_jobs, log)
         affected = _affected_partners(scenario.name, fta_changes, gdp_shocks, fs, origin)
-        full, actual_idx = _actual_indices(
-            tables, config.reporter, config.years.start, dependence_set
-        )
-        panel = full.loc[full["year"] <= origin]
-        gravity, summary = _reporter_gravity(panel, tables, origin, log)
-        years = range(origin + 1, origin + config.horizon + 1)
-        agreements = scenario_gravity.baseline_agreements(tables["fta"], origin=origin)
-        design = sc.scenario_design(agreements, fta_changes, gdp_shocks, years=years)
+        if parts is None:
+            fitted = snapshot_parts(panel, tables, design, origin, config.horizon)
+        else:
+            fitted = parts()
+        gravity, summary = fitted.gravity, fitted.summary
+        log(fitted.lines[0])
         coef, cov, delta, world, world_panel = gravity.coef, gravity.cov, design.delta, None, None
         if scenario.effects == "world_gravity":
             world, world_panel, delta = _world_gravity(
-                tables, origin, design, fta_changes, gdp_shocks, years, log
+                tables, origin, design, fta_changes, gdp_shocks, setup.years, log
             )
             coef, cov = world.coef, world.cov
         multipliers = _path_multipliers(engine, coef, cov, delta, config.forecast.seed)
         scenario_paths = sc.apply_multipliers(engine.paths, multipliers)
-        regression = _regression_check(panel, tables, design, origin, config.horizon, log)
+        regression = fitted.regression
+        log(fitted.lines[1])
         forecast = engine.forecast
         if "model" in forecast.columns:
             forecast = forecast.loc[forecast["model"] == engine.model]
+        full = setup.full
         partners = scenario_effects.partner_effects(
             forecast, engine.paths, multipliers, delta, coef, regression,
             full.loc[full["partner"].isin(affected)], levels=levels,
         )  # fmt: skip
         indices = scenario_effects.index_effects(
-            engine.paths, scenario_paths, actual_idx, forecast=forecast, scenario_mean=partners,
-            dependence_set=dependence_set, rest=REST, rest_shares=fs.rest_shares,
-            n_partners=fs.n_partners, levels=levels,
+            engine.paths, scenario_paths, setup.actual_idx, forecast=forecast,
+            scenario_mean=partners, dependence_set=dependence_set, rest=REST,
+            rest_shares=fs.rest_shares, n_partners=fs.n_partners, levels=levels,
         )  # fmt: skip
     ids = {"scenario": scenario.name, "origin": origin}
     partners = partners.assign(**ids)[partner_columns(levels)]
@@ -256,54 +306,12 @@ def _effects_meta(
     return meta
 
 
-def _reporter_gravity(
-    panel: pd.DataFrame, tables: dict[str, pd.DataFrame], origin: int, log: Callable[[str], None]
-) -> tuple[scenario_gravity.ScenarioGravity, dict[str, dict[str, float]]]:
-    """The reporter's gravity PPML fitted to data up to ``origin``, and its coefficient summary."""
-    gravity = scenario_gravity.fit_scenario_gravity(
-        panel, tables["indicators"], tables["pairs"], tables["fta"], origin=origin
-    )
-    summary = gravity.summary()
-    log(
-        "  gravity PPML           "
-        + ", ".join(
-            f"{k} {v['coef']:+.3f} [{v['ci_low']:+.3f}, {v['ci_high']:+.3f}]"
-            for k, v in summary.items()
-        )
-        + f"; {gravity.n_obs:,} partner-years"
-    )
-    return gravity, summary
-
-
-def _regression_check(
-    panel: pd.DataFrame,
-    tables: dict[str, pd.DataFrame],
-    design: sc.ScenarioDesign,
-    origin: int,
-    horizon: int,
-    log: Callable[[str], None],
-) -> Any:
-    """The regression cross-check (GBM and ridge) on the feature rows known at the origin."""
-    features = build_features(
-        panel,
-        tables["indicators"],
-        tables["pairs"],
-        tables["fta"],
-        tables["kor_totals"],
-        origins=range(int(panel["year"].min()) + _MIN_HISTORY, origin + 1),
-        horizon=horizon,
-        demand="known",
-    )
-    regression = scenario_effects.regression_effects(features, design, origin=origin)
-    log("  regression cross-check GBM and ridge on feature rows known at the origin")
-    return regression
-
-
 def _baseline(
     config: RunConfig,
     tables: dict[str, pd.DataFrame],
     origin: int,
     baseline: tuple[ForecastSeries, EngineResult] | None,
+    n_jobs: int | None,
     log: Callable[[str], None],
 ) -> tuple[ForecastSeries, EngineResult]:
     """The run's baseline when the scenario starts at the run's last year, else one at ``origin``."""
@@ -311,7 +319,7 @@ def _baseline(
         log("  baseline               reused the run's forecast")
         return baseline
     before = memo.stats()
-    fs, engine = baseline_at(config, tables, origin)
+    fs, engine = baseline_at(config, tables, origin, n_jobs=n_jobs)
     # how many backtest origins came from the run's own backtest or the disk store (memo)
     reused = reused_text(before, memo.stats())
     log(

@@ -7,10 +7,13 @@ deployed run, which would otherwise never exit (:func:`stop_worker_processes`).
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["RELEASE_WORKERS", "return_free_memory", "stop_worker_processes"]
+T = TypeVar("T")
+
+__all__ = ["RELEASE_WORKERS", "return_free_memory", "stop_worker_processes", "trimmed"]
 
 # Set by run_pipeline(release_workers=True) (the CLI: its process ends with the run): joblib's
 # idle worker processes (about 240 MB each) are stopped once the last stage that fits models is
@@ -56,6 +59,21 @@ def return_free_memory() -> bool:
         return False
     trim(0)  # 1 if pages were released, 0 if there were none to release
     return True
+
+
+def trimmed(func: Callable[..., T], *args: Any) -> T:
+    """``func(*args)`` between two :func:`return_free_memory` calls (for a worker process).
+
+    A joblib worker keeps the heap pages of its earlier tasks (the engine's fits); handing
+    them back first puts the next heavy task's peak (a scenario's gravity GLM, about 300 MB)
+    on a smaller base, and handing its own back after leaves the worker small for the rest of
+    the run.
+    """
+    return_free_memory()
+    try:
+        return func(*args)
+    finally:
+        return_free_memory()
 
 
 @functools.cache
