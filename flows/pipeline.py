@@ -102,6 +102,7 @@ from exportcast.models.backtest_table import engine_backtest_table
 from exportcast.models.demand import DEMAND_TABLES
 from exportcast.models.engine import EngineResult
 from exportcast.models.scenarios import ScenarioResult
+from exportcast.reports.charts import use_cache_dir
 
 __all__ = [
     "forecast_exports",
@@ -317,23 +318,24 @@ def _forecast_stages(
         mlrun.set_tags({"weo_vintage_live": live_weo})
     if RELEASE_WORKERS.get():  # no stage after this one fits models: free their memory
         stop_worker_processes()
-    record = log_run(
-        mlrun,
-        concentration,
-        run,
-        engine,
-        series,
-        scenarios,
-        index_track,
-        None if bundle is None else bundle["backtest_forecasts"],
-        None if bundle is None else bundle["fta_track_record"],
-    )
+    charts = cache_keys.cache_dir(config) / "charts" if config.cache.enabled else None
+    with use_cache_dir(charts):  # the MLflow chart is kept with the report's (reports/charts.py)
+        record = log_run(
+            mlrun,
+            concentration,
+            run,
+            engine,
+            series,
+            scenarios,
+            index_track,
+            None if bundle is None else bundle["backtest_forecasts"],
+            None if bundle is None else bundle["fta_track_record"],
+        )
     if bundle is not None:
         run_history.log_history(mlrun, bundle["run_history"])
     report = bundle is not None and config.report.enabled
     folder = write_outputs(concentration, run, record, engine, bundle, report).path
     if report:
-        charts = cache_keys.cache_dir(config) / "charts" if config.cache.enabled else None
         make_report(folder, run, record, config.report.pdf, charts)
     return RunResult(
         concentration, folder, run.vintage, run.config_hash, record.run_id, run.flow_run_id

@@ -38,7 +38,6 @@ from exportcast.flows.tracking_store import (
 )
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
     from mlflow import MlflowClient
 
 __all__ = ["TrackedRun", "tracked_run"]
@@ -129,9 +128,12 @@ class TrackedRun:
         tag = InputTag(key="mlflow.data.context", value="training")
         self._client.log_inputs(self.run_id, datasets=[DatasetInput(dataset, tags=[tag])])
 
-    def log_figure(self, figure: Figure, name: str) -> None:
-        """Log a matplotlib figure as an image artifact ``name`` (e.g. ``plot.png``)."""
-        self._client.log_figure(self.run_id, figure, name)
+    def log_bytes(self, data: bytes, name: str) -> None:
+        """Log bytes as the artifact file ``name`` (e.g. a rendered ``plot.png``)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / name
+            path.write_bytes(data)
+            self._client.log_artifact(self.run_id, str(path))
 
     @contextlib.contextmanager
     def nested_run(

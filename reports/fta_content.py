@@ -22,11 +22,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from exportcast.models.fta_track_record import agreement_outcomes, summarize, z80
 from exportcast.reports.bundle import ReportBundle
-from exportcast.reports.charts import memoised, png_data_uri
+from exportcast.reports.charts import memoised, new_figure, png_data_uri
 from exportcast.reports.formatting import Table, partner_names
 
 __all__ = ["effect_comparison", "track_record_chart", "track_record_section"]
@@ -166,7 +165,7 @@ def track_record_chart(per: pd.DataFrame) -> str:
     Returns:
         The chart as a PNG data URI.
     """
-    fig = Figure(figsize=(7.2, 0.26 * max(len(per), 4) + 0.9))
+    fig = new_figure(figsize=(7.2, 0.26 * max(len(per), 4) + 0.9))
     ax = fig.add_subplot()
     y = np.arange(len(per))[::-1]
     ax.hlines(y, per["pred_lo_80"], per["pred_hi_80"], color=_ORANGE, alpha=0.3, linewidth=6,
