@@ -30,6 +30,7 @@ from exportcast.flows.progress import (
     stage_log,
 )
 from exportcast.flows.workers import return_free_memory, trimmed
+from exportcast.models.backtest_table import engine_backtest_table
 from exportcast.models.engine import EngineResult
 from exportcast.models.index_backtest import (
     INDEX_BACKTEST_COLUMNS,
@@ -253,6 +254,23 @@ def find_opportunities(
         indicators=tables["indicators"],
         exclude_open_registries=exclude_open_registries,
     )
+
+
+@task(cache_key_fn=cache_key_of)
+def backtest_table(
+    engine: EngineResult,
+    weo_vintages: pd.DataFrame,
+    levels: tuple[int, ...],
+    rule: str,
+    *,
+    cache_key: str | None,
+) -> pd.DataFrame:
+    """The ``backtest_forecasts.csv`` table of the engine (:func:`engine_backtest_table`).
+
+    Cached under the run's key, as the engine it reads (same data, WEO vintages, config and
+    code): an identical rerun reads it instead of rebuilding it (0.4-0.5 s, issue 16).
+    """
+    return engine_backtest_table(engine, weo_vintages, levels=levels, rule=rule)
 
 
 @task(cache_key_fn=cache_key_of, on_completion=report_stage(describe_index_backtest))

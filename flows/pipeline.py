@@ -63,6 +63,7 @@ from exportcast.flows.cache_keys import (
 from exportcast.flows.engine_call import run_configured_engine
 from exportcast.flows.forecast_tasks import (
     backtest_index,
+    backtest_table,
     find_opportunities,
     forecast_concentration,
     run_scenarios,
@@ -98,7 +99,6 @@ from exportcast.flows.workers import (
     stop_worker_processes,
 )
 from exportcast.flows.years import reporter_exports, resolve_run
-from exportcast.models.backtest_table import engine_backtest_table
 from exportcast.models.demand import DEMAND_TABLES
 from exportcast.models.engine import EngineResult
 from exportcast.models.scenarios import ScenarioResult
@@ -411,11 +411,12 @@ def _report_bundle(
         "index_backtest": index_track,
         "scenarios": scenarios,
         "meta": bundle_meta(config, run, snapshot, panel, engine),
-        "backtest_forecasts": engine_backtest_table(
+        "backtest_forecasts": backtest_table(
             engine,
             snapshot["weo_vintages"],
-            levels=config.forecast.levels,
-            rule=config.forecast.weo_as_of,
+            tuple(config.forecast.levels),
+            config.forecast.weo_as_of,
+            cache_key=run.cache_key,  # as the engine's: same data, config and code
         ),
         "fta_track_record": track,
     }
