@@ -113,12 +113,14 @@ def _child(conn: Connection, tables_conn: Connection) -> None:
         tables_conn.close()
         from threadpoolctl import threadpool_limits
 
+        from exportcast.flows.workers import trimming
         from exportcast.models import memo
         from exportcast.models.fta_track_record import track_record
 
         lines: list[str] = []
         with threadpool_limits(limits=1, user_api="blas"):
-            rows, _ = track_record(*(tables[k] for k in TABLES), log=lines.append)
+            # freed after each origin's fit: this process runs beside the forecasts' peak
+            rows, _ = track_record(*(tables[k] for k in TABLES), log=trimming(lines.append))
         # its world gravity fits (the scenarios fit the last DOTS year's again, 1.3 s)
         conn.send(("ok", rows, lines, memo.world_fits(_world_tables(tables))))
     except BaseException as exc:  # reported by the parent, which then computes the rows

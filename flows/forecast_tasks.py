@@ -29,7 +29,7 @@ from exportcast.flows.progress import (
     report_stage,
     stage_log,
 )
-from exportcast.flows.workers import return_free_memory, trimmed
+from exportcast.flows.workers import return_free_memory, trimmed, trimming
 from exportcast.models.backtest_table import engine_backtest_table
 from exportcast.models.engine import EngineResult
 from exportcast.models.index_backtest import (
@@ -215,7 +215,7 @@ def fta_track_record(tables: dict[str, pd.DataFrame], *, cache_key: str | None) 
         return rows
     with threadpool_limits(limits=1, user_api="blas"):
         rows, _ = track_record(tables["kor_exports"], tables["dots_exports"], tables["rtas"],
-                               tables["fta"], log=log)  # fmt: skip
+                               tables["fta"], log=trimming(log))  # fmt: skip
     return rows
 
 

@@ -13,7 +13,13 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["RELEASE_WORKERS", "return_free_memory", "stop_worker_processes", "trimmed"]
+__all__ = [
+    "RELEASE_WORKERS",
+    "return_free_memory",
+    "stop_worker_processes",
+    "trimmed",
+    "trimming",
+]
 
 # Set by run_pipeline(release_workers=True) (the CLI: its process ends with the run): joblib's
 # idle worker processes (about 240 MB each) are stopped once the last stage that fits models is
@@ -74,6 +80,21 @@ def trimmed(func: Callable[..., T], *args: Any) -> T:
         return func(*args)
     finally:
         return_free_memory()
+
+
+def trimming(log: Callable[[str], None]) -> Callable[[str], None]:
+    """``log``, then :func:`return_free_memory`: a progress callback that frees memory too.
+
+    The FTA track record prints one line per agreement origin, after that origin's world
+    gravity fit; handing the fit's garbage back there kept its process at 457 MB instead of
+    602 MB at the peak (Korea, 14 origins, same time; 2026-12-04).
+    """
+
+    def log_and_trim(line: str) -> None:
+        log(line)
+        return_free_memory()
+
+    return log_and_trim
 
 
 @functools.cache

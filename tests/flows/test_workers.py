@@ -45,3 +45,15 @@ def test_return_free_memory_collects_cycles_and_trims_the_heap() -> None:
         assert alive() is None  # the cycle was collected
     finally:
         gc.enable()
+
+
+def test_trimming_logs_then_frees_and_trimmed_frees_around_the_call(monkeypatch):
+    from exportcast.flows import workers
+
+    calls: list[str] = []
+    monkeypatch.setattr(workers, "return_free_memory", lambda: calls.append("free") or True)
+    workers.trimming(calls.append)("origin 2003: ...")
+    assert calls == ["origin 2003: ...", "free"]
+    calls.clear()
+    assert workers.trimmed(lambda a, b: calls.append("call") or a + b, 2, 3) == 5
+    assert calls == ["free", "call", "free"]
