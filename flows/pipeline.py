@@ -319,24 +319,34 @@ def _forecast_stages(
     if RELEASE_WORKERS.get():  # no stage after this one fits models: free their memory
         stop_worker_processes()
     charts = cache_keys.cache_dir(config) / "charts" if config.cache.enabled else None
-    with use_cache_dir(charts):  # the MLflow chart is kept with the report's (reports/charts.py)
-        record = log_run(
-            mlrun,
-            concentration,
-            run,
-            engine,
-            series,
-            scenarios,
-            index_track,
-            None if bundle is None else bundle["backtest_forecasts"],
-            None if bundle is None else bundle["fta_track_record"],
-        )
-    if bundle is not None:
-        run_history.log_history(mlrun, bundle["run_history"])
+
+    def record_run() -> tracking_store.RunRecord:
+        with use_cache_dir(charts):  # the MLflow chart is kept with the report's
+            record = log_run(
+                mlrun,
+                concentration,
+                run,
+                engine,
+                series,
+                scenarios,
+                index_track,
+                None if bundle is None else bundle["backtest_forecasts"],
+                None if bundle is None else bundle["fta_track_record"],
+            )
+        if bundle is not None:
+            run_history.log_history(mlrun, bundle["run_history"])
+        return record
+
+    # The outputs and the report need only the run's id (known since it was opened), so the
+    # run is recorded in MLflow while Chromium prints the report's PDF in its own process
+    # (about 0.7 s of every run, docs/operations.md); the run ends after both.
     report = bundle is not None and config.report.enabled
-    folder = write_outputs(concentration, run, record, engine, bundle, report).path
+    folder = write_outputs(concentration, run, mlrun.record, engine, bundle, report).path
     if report:
-        make_report(folder, run, record, config.report.pdf, charts)
+        make_report(folder, run, mlrun.record, config.report.pdf, charts, record_run)
+    else:
+        record_run()
+    record = mlrun.record
     return RunResult(
         concentration, folder, run.vintage, run.config_hash, record.run_id, run.flow_run_id
     )
