@@ -337,15 +337,15 @@ def _forecast_stages(
             run_history.log_history(mlrun, bundle["run_history"])
         return record
 
-    # The outputs and the report need only the run's id (known since it was opened), so the
-    # run is recorded in MLflow while Chromium prints the report's PDF in its own process
-    # (about 0.7 s of every run, docs/operations.md); the run ends after both.
+    # The outputs and the report need only the run's id (known since it was opened), so with
+    # a report the run is recorded in MLflow while Chromium prints the report's PDF in its own
+    # process (about 0.5 s of every run, docs/operations.md); the run ends after both.
     report = bundle is not None and config.report.enabled
+    if not report:
+        record_run()
     folder = write_outputs(concentration, run, mlrun.record, engine, bundle, report).path
     if report:
         make_report(folder, run, mlrun.record, config.report.pdf, charts, record_run)
-    else:
-        record_run()
     record = mlrun.record
     return RunResult(
         concentration, folder, run.vintage, run.config_hash, record.run_id, run.flow_run_id
