@@ -8,7 +8,9 @@ Two places of the default run computed the same thing twice:
   the exact bytes of the histories and the models' settings;
 * the world structural gravity was fitted per scenario and again by the FTA track record on
   the same years: :func:`world_fit_memo` keys a fit by the identity of the snapshot tables
-  (held weakly) and the fit's arguments.
+  (held weakly) and the fit's arguments. The track record runs in a second process
+  (``flows/ahead.py``): :func:`world_fits` hands its fits over and :func:`prime_world_fits`
+  puts them under the run's own (equal) tables.
 
 A hit returns a copy of what the first computation returned, so the outputs are identical
 to the last digit; ``tests/flows/test_default_run.py`` runs the default pipeline with and
