@@ -2,12 +2,13 @@
 
 ``forecast_exports`` is the pipeline picture in docs/architecture.md, top to bottom; each step is a task
 named after what it does. Later stages (features, backtests, forecasts, concentration paths,
-report) are one line each between ``compute_concentration`` and ``log_run``.
+report) are one line each between ``compute_concentration`` and ``finish_run``.
 
 The concerns around the flow live in their own modules: cache keys and code version
 (:mod:`flows.cache_keys`), progress lines (:mod:`flows.progress`), the forecasting-stage tasks
 (:mod:`flows.forecast_tasks`), MLflow recording (:mod:`flows.run_record`), the output folder
-and report (:mod:`flows.outputs`), and the run's identity and result (:mod:`flows.run_info`).
+and report (:mod:`flows.outputs`), the last stages' order (:mod:`flows.finish`), and the
+run's identity and result (:mod:`flows.run_info`).
 
 Caching: the heavy tasks take ``cache_key`` = data vintage + hash of the config (minus the
 sections that only say where results go) + code version (git commit, plus a hash of the
@@ -61,6 +62,7 @@ from exportcast.flows.cache_keys import (
     scenarios_key,
 )
 from exportcast.flows.engine_call import run_configured_engine
+from exportcast.flows.finish import finish_run
 from exportcast.flows.forecast_tasks import (
     backtest_index,
     backtest_table,
@@ -74,8 +76,6 @@ from exportcast.flows.outputs import (
     bundle_meta,
     forecast_table,
     live_weo_vintage,
-    make_report,
-    write_outputs,
 )
 from exportcast.flows.progress import (
     PROGRESS,
@@ -90,7 +90,7 @@ from exportcast.flows.progress import (
     stage_log,
 )
 from exportcast.flows.run_info import RunInfo, RunResult
-from exportcast.flows.run_record import log_run, open_run
+from exportcast.flows.run_record import open_run
 from exportcast.flows.snapshot import Snapshot, build_snapshot, load_snapshot, read_manifest
 from exportcast.flows.vintages import snapshot_folder
 from exportcast.flows.workers import (
@@ -102,7 +102,6 @@ from exportcast.flows.years import reporter_exports, resolve_run
 from exportcast.models.demand import DEMAND_TABLES
 from exportcast.models.engine import EngineResult
 from exportcast.models.scenarios import ScenarioResult
-from exportcast.reports.charts import use_cache_dir
 
 __all__ = [
     "forecast_exports",
@@ -318,37 +317,11 @@ def _forecast_stages(
         mlrun.set_tags({"weo_vintage_live": live_weo})
     if RELEASE_WORKERS.get():  # no stage after this one fits models: free their memory
         stop_worker_processes()
-    charts = cache_keys.cache_dir(config) / "charts" if config.cache.enabled else None
-
-    def record_run() -> tracking_store.RunRecord:
-        with use_cache_dir(charts):  # the MLflow chart is kept with the report's
-            record = log_run(
-                mlrun,
-                concentration,
-                run,
-                engine,
-                series,
-                scenarios,
-                index_track,
-                None if bundle is None else bundle["backtest_forecasts"],
-                None if bundle is None else bundle["fta_track_record"],
-            )
-        if bundle is not None:
-            run_history.log_history(mlrun, bundle["run_history"])
-        return record
-
-    # The outputs and the report need only the run's id (known since it was opened), so with
-    # a report the run is recorded in MLflow while Chromium prints the report's PDF in its own
-    # process (about 0.5 s of every run, docs/operations.md); the run ends after both.
-    report = bundle is not None and config.report.enabled
-    if not report:
-        record_run()
-    folder = write_outputs(concentration, run, mlrun.record, engine, bundle, report).path
-    if report:
-        make_report(folder, run, mlrun.record, config.report.pdf, charts, record_run)
-    record = mlrun.record
+    folder = finish_run(
+        config, run, mlrun, concentration, engine, series, scenarios, index_track, bundle
+    )
     return RunResult(
-        concentration, folder, run.vintage, run.config_hash, record.run_id, run.flow_run_id
+        concentration, folder, run.vintage, run.config_hash, mlrun.run_id, run.flow_run_id
     )
 
 

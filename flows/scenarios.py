@@ -237,18 +237,9 @@ def run_scenario(
         scenario_paths = sc.apply_multipliers(engine.paths, multipliers)
         regression = fitted.regression
         log(fitted.lines[1])
-        forecast = engine.forecast
-        if "model" in forecast.columns:
-            forecast = forecast.loc[forecast["model"] == engine.model]
-        full = setup.full
-        partners = scenario_effects.partner_effects(
-            forecast, engine.paths, multipliers, delta, coef, regression,
-            full.loc[full["partner"].isin(affected)], levels=levels,
-        )  # fmt: skip
-        indices = scenario_effects.index_effects(
-            engine.paths, scenario_paths, setup.actual_idx, forecast=forecast,
-            scenario_mean=partners, dependence_set=dependence_set, rest=REST,
-            rest_shares=fs.rest_shares, n_partners=fs.n_partners, levels=levels,
+        partners, indices = _effects(
+            setup, fs, engine, multipliers, scenario_paths, delta, coef, regression, affected,
+            levels,
         )  # fmt: skip
     ids = {"scenario": scenario.name, "origin": origin}
     partners = partners.assign(**ids)[partner_columns(levels)]
@@ -263,6 +254,35 @@ def run_scenario(
     )  # fmt: skip
     _log_effects(partners, levels, started, log)
     return sc.ScenarioResult(partners=partners, indices=indices, meta=meta)
+
+
+def _effects(
+    setup: ScenarioSetup,
+    fs: ForecastSeries,
+    engine: EngineResult,
+    multipliers: pd.DataFrame,
+    scenario_paths: pd.DataFrame,
+    delta: pd.DataFrame,
+    coef: pd.Series,
+    regression: Any,
+    affected: set[str],
+    levels: tuple[int, ...],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The scenario's partner effects and index effects against the baseline engine."""
+    forecast = engine.forecast
+    if "model" in forecast.columns:
+        forecast = forecast.loc[forecast["model"] == engine.model]
+    full = setup.full
+    partners = scenario_effects.partner_effects(
+        forecast, engine.paths, multipliers, delta, coef, regression,
+        full.loc[full["partner"].isin(affected)], levels=levels,
+    )  # fmt: skip
+    indices = scenario_effects.index_effects(
+        engine.paths, scenario_paths, setup.actual_idx, forecast=forecast,
+        scenario_mean=partners, dependence_set=setup.dependence_set, rest=REST,
+        rest_shares=fs.rest_shares, n_partners=fs.n_partners, levels=levels,
+    )  # fmt: skip
+    return partners, indices
 
 
 def _affected_partners(
