@@ -176,7 +176,5 @@ def is_transient(task: Any, task_run: Any, state: Any) -> bool:
     """Prefect ``retry_condition_fn``: retry only I/O hiccups (OSError, not a missing file or permission)."""
     # Retry I/O hiccups; a missing file, bad data or a bad store will not heal by retrying.
     exc = state.data
-    if getattr(exc, "exportcast_no_retry", False):  # retried already where it was raised
-        return False
     permanent = (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)
     return isinstance(exc, OSError) and not isinstance(exc, permanent)

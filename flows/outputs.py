@@ -6,7 +6,7 @@ HTML/PDF/XLSX report from the bundle. :func:`bundle_meta` is the bundle's metada
 """
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -158,30 +158,17 @@ def make_report(
     record: tracking_store.RunRecord,
     pdf: bool,
     chart_cache: Path | None = None,
-    while_printing: Callable[[], object] | None = None,
 ) -> Path:
     """Build the HTML/PDF/XLSX report from the bundle; attach bundle and report to the run.
 
     ``chart_cache``: a folder that keeps rendered charts for identical reruns
     (``reports.charts.use_cache_dir``; the run's ``cache.dir/charts`` when caching is on).
-    ``while_printing``: done in this process while Chromium prints the PDF (the pipeline
-    records the run in MLflow there); an error of it is not retried with the report (it has
-    retries of its own).
 
     Report files of the reporter that this run did not write (an earlier run's PDF when
     ``pdf`` is off, or a report of other years) are deleted, as :func:`write_outputs` does
     for the data files.
     """
     log = stage_log()
-
-    def during() -> None:
-        if while_printing is not None:
-            try:
-                while_printing()
-            except Exception as exc:
-                exc.exportcast_no_retry = True  # type: ignore[attr-defined]  # is_transient
-                raise
-
     outcome = report_files.build_and_log_report(
         folder,
         out_dir=folder / "report",
@@ -190,7 +177,6 @@ def make_report(
         pdf=pdf,
         chart_cache=chart_cache,
         log=log,
-        while_printing=during,
     )
     made = {outcome.html, outcome.xlsx, outcome.pdf}
     removed = remove_stale([p for p in report_files_of(folder, run.reporter) if p not in made])

@@ -138,7 +138,6 @@ def build_and_log_report(
     log_bundle: bool = True,
     chart_cache: Path | None = None,
     log: Callable[[str], None] = print,
-    while_printing: Callable[[], object] | None = None,
 ) -> ReportOutcome:
     """Build HTML/PDF/XLSX from a bundle folder and attach bundle and report to an MLflow run.
 
@@ -151,13 +150,12 @@ def build_and_log_report(
         log_bundle: Also log the bundle files under ``report_data/``.
         chart_cache: A folder keeping rendered charts (``reports.charts.use_cache_dir``).
         log: Progress printer.
-        while_printing: Done while Chromium prints the PDF (``reports.build.build_report``).
     """
     from exportcast.reports import build_report
     from exportcast.reports.charts import use_cache_dir
 
     with use_cache_dir(chart_cache):
-        files = build_report(bundle, out_dir, pdf=pdf, while_printing=while_printing)
+        files = build_report(bundle, out_dir, pdf=pdf)
     made = [files.html, files.xlsx] + ([files.pdf] if files.pdf is not None else [])
     log(f"  report: {', '.join(p.name for p in made)} in {out_dir}")
     if store is not None and run_id is not None:

@@ -11,7 +11,6 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from importlib import resources
@@ -362,12 +361,7 @@ def write_xlsx(bundle: ReportBundle, path: Path) -> Path:
 
 
 def build_report(
-    bundle_dir: Path,
-    out_dir: Path,
-    *,
-    chromium: Path = CHROMIUM,
-    pdf: bool = True,
-    while_printing: Callable[[], object] | None = None,
+    bundle_dir: Path, out_dir: Path, *, chromium: Path = CHROMIUM, pdf: bool = True
 ) -> ReportFiles:
     """Build ``exportcast-report-<REPORTER>-<last_year>.{html,pdf,xlsx}`` from a bundle.
 
@@ -376,8 +370,6 @@ def build_report(
         out_dir: Where the three files go (created if needed).
         chromium: The Chromium binary that prints the PDF.
         pdf: Print the PDF (False: HTML and XLSX only, no Chromium needed).
-        while_printing: Called in this thread after the workbook, while Chromium prints (the
-            pipeline records the run in MLflow there); its error wins over Chromium's.
 
     Returns:
         Paths of the HTML, PDF (None when ``pdf`` is False) and XLSX files.
@@ -395,20 +387,14 @@ def build_report(
     text = render_html(bundle)
     html = atomic_write(out_dir / f"{stem}.html", lambda p: p.write_text(text, "utf-8"))
     if not pdf:
-        xlsx = write_xlsx(bundle, out_dir / f"{stem}.xlsx")
-        if while_printing is not None:
-            while_printing()
-        return ReportFiles(html=html, pdf=None, xlsx=xlsx)
-    # Chromium prints in its own process while this one writes the workbook and does
-    # ``while_printing`` (the thread only waits for Chromium): about 0.7 s less per report on
-    # two cores, and as much again with the MLflow record. Chromium is always awaited; the
-    # errors of this thread win if both fail.
+        return ReportFiles(html=html, pdf=None, xlsx=write_xlsx(bundle, out_dir / f"{stem}.xlsx"))
+    # Chromium prints in its own process while this one writes the workbook (the thread only
+    # waits for Chromium): about 0.7 s less per report on two cores. Both are always awaited,
+    # and the workbook's error wins if both fail.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="exportcast-pdf") as pool:
         printing = pool.submit(write_pdf, html, out_dir / f"{stem}.pdf", chromium=chromium)
         try:
             xlsx = write_xlsx(bundle, out_dir / f"{stem}.xlsx")
-            if while_printing is not None:
-                while_printing()
         finally:
             wait([printing])
     return ReportFiles(html=html, pdf=printing.result(), xlsx=xlsx)

@@ -207,14 +207,6 @@ def test_io_tasks_retry_only_transient_errors(exc, retry):
     assert cache_keys.is_transient(None, None, Failed(data=exc)) is retry
 
 
-def test_an_error_retried_where_it_was_raised_is_not_retried_again():
-    # the MLflow record runs inside the report's task (while Chromium prints) with retries of
-    # its own: the report's task does not run it again (flows/outputs.make_report)
-    exc = ConnectionResetError("reset")
-    exc.exportcast_no_retry = True
-    assert cache_keys.is_transient(None, None, Failed(data=exc)) is False
-
-
 def test_io_tasks_are_set_to_retry_transient_errors_only():
     # what the flow test below proves through Prefect's engine, for every I/O task, without a
     # server: Prefect retries a task by these attributes

@@ -255,27 +255,6 @@ def test_build_without_pdf_needs_no_chromium(bundle_dir, tmp_path):
     assert not list(tmp_path.glob("*.pdf"))
 
 
-def test_while_printing_runs_beside_chromium_and_its_error_wins(bundle_dir, tmp_path):
-    # the pipeline records the MLflow run there: after HTML and workbook, before the PDF's end
-    seen: list[list[str]] = []
-    files = build_report(
-        bundle_dir, tmp_path / "ok", while_printing=lambda: seen.append(
-            sorted(p.suffix for p in (tmp_path / "ok").glob("exportcast-report-*")))
-    )  # fmt: skip
-    assert seen and {".html", ".xlsx"} <= set(seen[0])
-    assert files.pdf is not None and files.pdf.read_bytes()[:5] == b"%PDF-"
-
-    def broken() -> None:
-        raise ValueError("the MLflow record failed")
-
-    with pytest.raises(ValueError, match="MLflow record failed"):
-        build_report(bundle_dir, tmp_path / "bad", while_printing=broken)
-    # Chromium was awaited: its PDF is complete or absent, never a temp file
-    assert not list((tmp_path / "bad").glob("*.tmp"))
-    with pytest.raises(ValueError, match="MLflow record failed"):  # without a PDF too
-        build_report(bundle_dir, tmp_path / "nopdf", pdf=False, while_printing=broken)
-
-
 def test_names_fall_back_to_iso_names_without_partner_names(bundle_dir):
     bundle = load_bundle(bundle_dir)
     meta = {k: v for k, v in bundle.meta.items() if k != "partner_names"}
