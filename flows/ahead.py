@@ -115,11 +115,17 @@ def _child(conn: Connection, tables_conn: Connection) -> None:
     try:
         tables: dict[str, pd.DataFrame] = tables_conn.recv()
         tables_conn.close()
+        import gc
+
         from threadpoolctl import threadpool_limits
 
         from exportcast.flows.workers import trimming
         from exportcast.models import memo
         from exportcast.models.fta_track_record import track_record
+
+        # the modules and tables live as long as this process: the collections after each
+        # origin (trimming) then skip them (1.56 -> 1.05 s of CPU over the 14 origins)
+        gc.freeze()
 
         lines: list[str] = []
         with threadpool_limits(limits=1, user_api="blas"):
