@@ -116,7 +116,7 @@ def run_scenarios(
     scenario (earlier origin) runs the engine again on the data up to its origin.
     """
     from exportcast.configs import load_scenario
-    from exportcast.flows.scenarios import run_scenario
+    from exportcast.flows.scenarios import run_scenario, scenario_setup
 
     log = stage_log()
     scenarios = [
@@ -128,13 +128,14 @@ def run_scenarios(
         )
         for path in config.scenarios
     ]
+    setups = [scenario_setup(config, s, tables) for s in scenarios]
     results = []
-    with _parts_in_workers(config, scenarios, tables) as parts:
-        for i, scenario in enumerate(scenarios):
+    with _parts_in_workers(config, setups, tables) as parts:
+        for i, (scenario, setup) in enumerate(zip(scenarios, setups, strict=True)):
             return_free_memory()  # the previous stage's or scenario's freed buffers (peak memory)
             with threadpool_limits(limits=1, user_api="blas"):
                 result = run_scenario(
-                    config, scenario, tables, baseline=(fs, engine), log=log,
+                    config, scenario, tables, baseline=(fs, engine), log=log, setup=setup,
                     parts=None if parts is None else functools.partial(parts, i),
                     baseline_jobs=None if parts is None else 1,
                 )  # fmt: skip
@@ -145,7 +146,7 @@ def run_scenarios(
 
 @contextlib.contextmanager
 def _parts_in_workers(
-    config: RunConfig, scenarios: list[Any], tables: dict[str, pd.DataFrame]
+    config: RunConfig, setups: list[Any], tables: dict[str, pd.DataFrame]
 ) -> Iterator[Callable[[int], Any] | None]:
     """The scenarios' :class:`models.scenario_parts.SnapshotParts`, fitted in joblib's workers.
 
@@ -154,17 +155,16 @@ def _parts_in_workers(
     baselines (in this process then: the workers are busy) and the world gravity, one worker
     fits the gravity of every scenario in turn and the other the regressions (the run's
     process alone left one of two cores idle for about 13 s; one gravity fit at a time keeps
-    the memory peak below the goal, docs/operations.md). Yields ``parts(i)``, which waits for
-    scenario ``i``'s parts, or None (fit them in this process) with ``forecast.n_jobs`` 1, a
-    single core or
-    ``EXPORTCAST_AHEAD=0`` (every stage in order in this process: the reference path of
+    the memory peak below the goal, docs/operations.md). ``setups``: the scenarios'
+    :class:`flows.scenarios.ScenarioSetup`. Yields ``parts(i)``, which waits for scenario
+    ``i``'s parts, or None (fit them in this process) with ``forecast.n_jobs`` 1, a single core
+    or ``EXPORTCAST_AHEAD=0`` (every stage in order in this process: the reference path of
     ``tests/flows/test_default_run.py``). The workers fit with one BLAS/OpenMP thread, as this
     process would, so the parts are the same (``tests/flows/test_scenario_workers.py``).
     """
     from joblib import Parallel, delayed, effective_n_jobs
 
     from exportcast.flows.ahead import allowed
-    from exportcast.flows.scenarios import scenario_setup
     from exportcast.models.scenario_parts import (
         SNAPSHOT_PART_TABLES,
         combine,
@@ -173,12 +173,11 @@ def _parts_in_workers(
     )
 
     n_jobs, horizon = config.forecast.n_jobs, config.horizon
-    if not scenarios or not allowed() or effective_n_jobs(n_jobs) < 2:
+    if not setups or not allowed() or effective_n_jobs(n_jobs) < 2:
         yield None
         return
     sub = {k: tables[k] for k in SNAPSHOT_PART_TABLES}
     return_free_memory()  # the forecasts' freed buffers: the workers' peak comes next
-    setups = [scenario_setup(config, s, tables) for s in scenarios]
     jobs = [
         delayed(trimmed)(gravity_fits, [(s.panel, s.origin) for s in setups], sub),
         delayed(trimmed)(

@@ -183,6 +183,7 @@ def run_scenario(
     tables: dict[str, pd.DataFrame],
     *,
     baseline: tuple[ForecastSeries, EngineResult] | None = None,
+    setup: ScenarioSetup | None = None,
     parts: Callable[[], SnapshotParts] | None = None,
     baseline_jobs: int | None = None,
     log: Callable[[str], None] = print,
@@ -196,6 +197,7 @@ def run_scenario(
             ``kor_totals``.
         baseline: The pipeline's ``(series, engine)``; reused when the scenario's origin is
             ``config.years.end``, else the baseline is rebuilt at the origin.
+        setup: The scenario's :func:`scenario_setup`, when the caller has made it already.
         parts: Returns the scenario's :class:`SnapshotParts` fitted elsewhere (a worker
             process; called when they are needed); None fits them here.
         baseline_jobs: Worker processes for a rebuilt baseline (None: ``forecast.n_jobs``;
@@ -211,7 +213,8 @@ def run_scenario(
             contradicts the baseline agreements.
     """
     started = time.perf_counter()
-    setup = scenario_setup(config, scenario, tables)
+    if setup is None:
+        setup = scenario_setup(config, scenario, tables)
     origin, levels, dependence_set = setup.origin, config.forecast.levels, setup.dependence_set
     fta_changes, gdp_shocks, design, panel = (
         setup.fta_changes, setup.gdp_shocks, setup.design, setup.panel

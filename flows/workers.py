@@ -71,7 +71,7 @@ def trimmed(func: Callable[..., T], *args: Any) -> T:
     """``func(*args)`` between two :func:`return_free_memory` calls (for a worker process).
 
     A joblib worker keeps the heap pages of its earlier tasks (the engine's fits); handing
-    them back first puts the next heavy task's peak (a scenario's gravity GLM, about 300 MB)
+    them back first puts the next heavy task's peak (a scenario's gravity GLM, about 150 MB)
     on a smaller base, and handing its own back after leaves the worker small for the rest of
     the run.
     """

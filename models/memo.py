@@ -225,6 +225,23 @@ def _store_put(store: ForecastStore | None, key: str, frame: pd.DataFrame) -> No
         _LOG.warning("forecasts memo store: write failed (%s)", exc)
 
 
+def _tables_key(tables: Sequence[pd.DataFrame]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The memo key's part for these very table objects: their identities and lengths."""
+    return tuple(id(t) for t in tables), tuple(len(t) for t in tables)
+
+
+def _same_tables(refs: Sequence[weakref.ref], tables: Sequence[pd.DataFrame]) -> bool:
+    """The weakly held tables of an entry are still these objects (an id may be reused)."""
+    return all(ref() is t for ref, t in zip(refs, tables, strict=True))
+
+
+def _keep_fit(tables: Sequence[pd.DataFrame], args: tuple, fit: Any) -> None:
+    """Store a copy of ``fit`` under these tables and arguments (caller holds ``_LOCK``)."""
+    _FITS[(*_tables_key(tables), args)] = ([weakref.ref(t) for t in tables], copy.deepcopy(fit))
+    while len(_FITS) > _MAX_FITS:
+        _FITS.popitem(last=False)
+
+
 def world_fit_memo(tables: Sequence[pd.DataFrame], args: tuple, compute: Callable[[], T]) -> T:
     """``compute()`` for these very table objects and arguments, computed once per process.
 
@@ -233,19 +250,17 @@ def world_fit_memo(tables: Sequence[pd.DataFrame], args: tuple, compute: Callabl
     """
     if not enabled():
         return compute()
-    key = (tuple(id(t) for t in tables), tuple(len(t) for t in tables), args)
+    key = (*_tables_key(tables), args)
     with _LOCK:
         entry = _FITS.get(key)
-        if entry is not None and all(ref() is t for ref, t in zip(entry[0], tables, strict=True)):
+        if entry is not None and _same_tables(entry[0], tables):
             _FITS.move_to_end(key)
             _STATS["fit_hits"] += 1
             return copy.deepcopy(entry[1])
     out = compute()
     with _LOCK:
         _STATS["fit_misses"] += 1
-        _FITS[key] = ([weakref.ref(t) for t in tables], copy.deepcopy(out))
-        while len(_FITS) > _MAX_FITS:
-            _FITS.popitem(last=False)
+        _keep_fit(tables, args, out)
     return out
 
 
@@ -253,12 +268,12 @@ def world_fits(tables: Sequence[pd.DataFrame]) -> list[tuple[tuple, Any]]:
     """``(args, fit)`` of every fit memoised on these very tables (to send to another process)."""
     if not enabled():
         return []
-    ids = (tuple(id(t) for t in tables), tuple(len(t) for t in tables))
+    ids = _tables_key(tables)
     with _LOCK:
         return [
             (key[2], copy.deepcopy(fit))
             for key, (refs, fit) in _FITS.items()
-            if key[:2] == ids and all(ref() is t for ref, t in zip(refs, tables, strict=True))
+            if key[:2] == ids and _same_tables(refs, tables)
         ]
 
 
@@ -270,11 +285,7 @@ def prime_world_fits(tables: Sequence[pd.DataFrame], fits: Sequence[tuple[tuple,
     """
     if not enabled():
         return 0
-    key_of = (tuple(id(t) for t in tables), tuple(len(t) for t in tables))
-    refs = [weakref.ref(t) for t in tables]
     with _LOCK:
         for args, fit in fits:
-            _FITS[(*key_of, tuple(args))] = (refs, copy.deepcopy(fit))
-            while len(_FITS) > _MAX_FITS:
-                _FITS.popitem(last=False)
+            _keep_fit(tables, tuple(args), fit)
     return len(fits)

@@ -10,7 +10,7 @@ orchestration (a worker imports it in milliseconds) and does no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,16 +42,20 @@ class SnapshotParts:
 
     The reporter's gravity PPML and the regression cross-check (GBM and ridge): about 4 s of
     one core per default scenario (2026-12-04). They read the data up to the origin only, so
-    :func:`flows.forecast_tasks.run_scenarios` can fit them in joblib's worker processes while
-    the run's process makes the baselines (:func:`gravity_fits` in one worker,
-    :func:`regression_checks` in the other; :func:`snapshot_parts` here). ``lines``: their progress
-    lines (gravity, then regression), printed by ``flows.scenarios.run_scenario`` in the usual places.
+    :func:`flows.forecast_tasks.run_scenarios` can fit them in joblib's worker processes
+    while the run's process makes the baselines (:func:`gravity_fits` in one worker,
+    :func:`regression_checks` in the other; :func:`snapshot_parts` here). ``lines``: their
+    progress lines (gravity, then regression), printed by ``flows.scenarios.run_scenario``.
     """
 
     gravity: scenario_gravity.ScenarioGravity
     summary: dict[str, dict[str, float]]
     regression: Any
     lines: tuple[str, str]
+
+
+GravityPart = tuple[scenario_gravity.ScenarioGravity, dict[str, dict[str, float]], str]
+RegressionPart = tuple[Any, str]
 
 
 def snapshot_parts(
@@ -64,7 +68,8 @@ def snapshot_parts(
     """Fit a scenario's :class:`SnapshotParts` here (one BLAS/OpenMP thread).
 
     Args:
-        panel: The reporter's trade panel up to the origin (``flows.scenarios.ScenarioSetup.panel``).
+        panel: The reporter's trade panel up to the origin
+            (``flows.scenarios.ScenarioSetup.panel``).
         tables: At least :data:`SNAPSHOT_PART_TABLES`.
         design: The scenario's design (:func:`models.scenarios.scenario_design`).
         origin: The scenario's origin.
@@ -75,26 +80,16 @@ def snapshot_parts(
     return combine(gravity, regression)
 
 
-GravityPart = tuple[scenario_gravity.ScenarioGravity, dict[str, dict[str, float]], str]
-RegressionPart = tuple[Any, str]
-
-
 def gravity_fits(
     jobs: Sequence[tuple[pd.DataFrame, int]], tables: dict[str, pd.DataFrame]
 ) -> list[GravityPart]:
     """:func:`reporter_gravity` of each ``(panel, origin)``, one after the other, one thread.
 
-    One fit holds about 300 MB while it runs (statsmodels' dense GLM with partner and year
+    One fit holds about 150 MB while it runs (statsmodels' dense GLM with partner and year
     dummies, Korea 2026-12-04): a worker fitting them in turn keeps one such peak at a time.
-    Returns ``(gravity, summary, progress line)`` per job.
     """
-    out: list[GravityPart] = []
     with threadpool_limits(limits=1):
-        for panel, origin in jobs:
-            lines: list[str] = []
-            gravity, summary = reporter_gravity(panel, tables, origin, lines.append)
-            out.append((gravity, summary, lines[0]))
-    return out
+        return [reporter_gravity(panel, tables, origin) for panel, origin in jobs]
 
 
 def regression_checks(
@@ -102,17 +97,12 @@ def regression_checks(
     tables: dict[str, pd.DataFrame],
     horizon: int,
 ) -> list[RegressionPart]:
-    """:func:`regression_check` of each ``(panel, design, origin)`` in turn, one thread.
-
-    Returns ``(regression effects, progress line)`` per job.
-    """
-    out: list[RegressionPart] = []
+    """:func:`regression_check` of each ``(panel, design, origin)`` in turn, one thread."""
     with threadpool_limits(limits=1):
-        for panel, design, origin in jobs:
-            lines: list[str] = []
-            regression = regression_check(panel, tables, design, origin, horizon, lines.append)
-            out.append((regression, lines[0]))
-    return out
+        return [
+            regression_check(panel, tables, design, origin, horizon)
+            for panel, design, origin in jobs
+        ]
 
 
 def combine(gravity: GravityPart, regression: RegressionPart) -> SnapshotParts:
@@ -121,14 +111,14 @@ def combine(gravity: GravityPart, regression: RegressionPart) -> SnapshotParts:
 
 
 def reporter_gravity(
-    panel: pd.DataFrame, tables: dict[str, pd.DataFrame], origin: int, log: Callable[[str], None]
-) -> tuple[scenario_gravity.ScenarioGravity, dict[str, dict[str, float]]]:
-    """The reporter's gravity PPML fitted to data up to ``origin`` and its coefficient summary."""
+    panel: pd.DataFrame, tables: dict[str, pd.DataFrame], origin: int
+) -> GravityPart:
+    """The reporter's gravity PPML fitted to data up to ``origin``, its summary and its line."""
     gravity = scenario_gravity.fit_scenario_gravity(
         panel, tables["indicators"], tables["pairs"], tables["fta"], origin=origin
     )
     summary = gravity.summary()
-    log(
+    line = (
         "  gravity PPML           "
         + ", ".join(
             f"{k} {v['coef']:+.3f} [{v['ci_low']:+.3f}, {v['ci_high']:+.3f}]"
@@ -136,7 +126,7 @@ def reporter_gravity(
         )
         + f"; {gravity.n_obs:,} partner-years"
     )
-    return gravity, summary
+    return gravity, summary, line
 
 
 def regression_check(
@@ -145,8 +135,7 @@ def regression_check(
     design: sc.ScenarioDesign,
     origin: int,
     horizon: int,
-    log: Callable[[str], None],
-) -> Any:
+) -> RegressionPart:
     """The regression cross-check (GBM and ridge) on the feature rows known at the origin."""
     features = build_features(
         panel,
@@ -159,5 +148,4 @@ def regression_check(
         demand="known",
     )
     regression = scenario_effects.regression_effects(features, design, origin=origin)
-    log("  regression cross-check GBM and ridge on feature rows known at the origin")
-    return regression
+    return regression, "  regression cross-check GBM and ridge on feature rows known at the origin"

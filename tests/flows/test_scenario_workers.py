@@ -82,7 +82,8 @@ def test_where_the_parts_are_fitted(monkeypatch, tables, env, overrides, in_work
 
     monkeypatch.setattr("joblib.Parallel", Recording)
     config = _config(tables, *overrides)
-    with forecast_tasks._parts_in_workers(config, [_cambodia()], tables) as parts:
+    setups = [scenario_setup(config, _cambodia(), tables)]
+    with forecast_tasks._parts_in_workers(config, setups, tables) as parts:
         if not in_workers:
             assert parts is None
         else:
