@@ -26,6 +26,7 @@ from exportcast.flows.snapshot import Snapshot
 from exportcast.flows.vintages import snapshot_folder, vintage_notes
 from exportcast.models.engine import EngineResult
 from exportcast.models.weo_provenance import weo_vintage_per_row
+from exportcast.reports.printer import PdfPrinter
 
 
 def fallback_records(engine: EngineResult) -> list[dict[str, Any]]:
@@ -158,11 +159,14 @@ def make_report(
     record: tracking_store.RunRecord,
     pdf: bool,
     chart_cache: Path | None = None,
+    printer: PdfPrinter | None = None,
 ) -> Path:
     """Build the HTML/PDF/XLSX report from the bundle; attach bundle and report to the run.
 
     ``chart_cache``: a folder that keeps rendered charts for identical reruns
     (``reports.charts.use_cache_dir``; the run's ``cache.dir/charts`` when caching is on).
+    ``printer``: the Chromium the run started for the PDF (``flows.finish``; None: one is
+    started here).
 
     Report files of the reporter that this run did not write (an earlier run's PDF when
     ``pdf`` is off, or a report of other years) are deleted, as :func:`write_outputs` does
@@ -177,6 +181,7 @@ def make_report(
         pdf=pdf,
         chart_cache=chart_cache,
         log=log,
+        printer=printer,
     )
     made = {outcome.html, outcome.xlsx, outcome.pdf}
     removed = remove_stale([p for p in report_files_of(folder, run.reporter) if p not in made])

@@ -34,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from exportcast.features.errors import ExportcastError
@@ -70,6 +70,31 @@ def _free_port() -> int:
     raise PrefectServerError(f"no free port for Prefect's temporary server in {PORTS}")
 
 
+# Block types registered at the server's start (Prefect's default) and the aliases of the two
+# settings: runs use no blocks (docs/operations.md#timings)
+BLOCK_SETTINGS = {
+    "PREFECT_SERVER_REGISTER_BLOCKS_ON_START": ("PREFECT_API_BLOCKS_REGISTER_ON_START",),
+    "PREFECT_SERVER_MEMOIZE_BLOCK_AUTO_REGISTRATION": ("PREFECT_MEMOIZE_BLOCK_AUTO_REGISTRATION",),
+}
+
+
+def _no_block_registration(environ: Mapping[str, str]) -> dict[str, str]:
+    """Settings that skip the block-type registration at the temporary server's start.
+
+    At each start Prefect's server imports every ``prefect.collections`` package (here
+    prefect-dask, with Dask's ``distributed``) to hash the block types it would register,
+    then compares the hash with ``memo_store.toml``: about 0.45 s of a start that is the
+    longest thing before a run's first stage (3.5-3.8 s). Runs store no blocks (results and
+    caches are files, flows/memo_store.py), so the temporary server skips that step. A value
+    the user set for either setting (under any of its names) is left as it is.
+    """
+    return {
+        name: "false"
+        for name, aliases in BLOCK_SETTINGS.items()
+        if not any(alias in environ for alias in (name, *aliases))
+    }
+
+
 class TemporaryServer:
     """Prefect's temporary API server as a child process of this one (127.0.0.1 only)."""
 
@@ -102,6 +127,7 @@ class TemporaryServer:
             "PREFECT_UI_ENABLED": "0",
             "PREFECT__SERVER_EPHEMERAL": "1",
             "PREFECT__SERVER_FINAL": "1",
+            **_no_block_registration(os.environ),
         }
         command = [
             sys.executable, "-m", "uvicorn",

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -26,6 +26,9 @@ from exportcast.flows import tracking_runs, tracking_store
 from exportcast.flows.io import atomic_write, write_csv
 from exportcast.flows.scenarios import index_columns, partner_columns
 from exportcast.reports.bundle import check_reporter_code
+
+if TYPE_CHECKING:
+    from exportcast.reports.printer import PdfPrinter
 
 __all__ = [
     "BUNDLE_FILES",
@@ -138,6 +141,7 @@ def build_and_log_report(
     log_bundle: bool = True,
     chart_cache: Path | None = None,
     log: Callable[[str], None] = print,
+    printer: PdfPrinter | None = None,
 ) -> ReportOutcome:
     """Build HTML/PDF/XLSX from a bundle folder and attach bundle and report to an MLflow run.
 
@@ -150,12 +154,13 @@ def build_and_log_report(
         log_bundle: Also log the bundle files under ``report_data/``.
         chart_cache: A folder keeping rendered charts (``reports.charts.use_cache_dir``).
         log: Progress printer.
+        printer: A Chromium started earlier for the PDF (None: one is started here).
     """
     from exportcast.reports import build_report
     from exportcast.reports.charts import use_cache_dir
 
     with use_cache_dir(chart_cache):
-        files = build_report(bundle, out_dir, pdf=pdf)
+        files = build_report(bundle, out_dir, pdf=pdf, printer=printer)
     made = [files.html, files.xlsx] + ([files.pdf] if files.pdf is not None else [])
     log(f"  report: {', '.join(p.name for p in made)} in {out_dir}")
     if store is not None and run_id is not None:

@@ -8,9 +8,6 @@ place, so a failed build never leaves a half-written report.
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-import tempfile
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from importlib import resources
@@ -21,7 +18,6 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from openpyxl.utils import get_column_letter
 
-from exportcast.features.errors import ExportcastError
 from exportcast.flows.io import atomic_write
 from exportcast.models.opportunities import METHOD as OPPORTUNITIES_METHOD
 from exportcast.reports import (
@@ -36,14 +32,21 @@ from exportcast.reports import (
     sections_scenarios,
 )
 from exportcast.reports.bundle import ReportBundle, load_bundle
+from exportcast.reports.printer import (
+    BROWSER_ARGS,
+    CHROMIUM,
+    ChromiumMissingError,
+    PdfError,
+    PdfPrinter,
+)
 
 __all__ = [
     "BROWSER_ARGS",
     "CHROMIUM",
-    "CHROMIUM_ARGS",
     "SHEETS",
     "ChromiumMissingError",
     "PdfError",
+    "PdfPrinter",
     "ReportFiles",
     "build_report",
     "render_html",
@@ -51,20 +54,6 @@ __all__ = [
     "write_xlsx",
 ]
 
-CHROMIUM = Path("/usr/bin/chromium")
-# A fresh profile and these switches keep headless Chromium off the network.
-BROWSER_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-CHROMIUM_ARGS = [*BROWSER_ARGS, "--no-pdf-header-footer"]  # for printing the PDF
-PDF_TIMEOUT_S = 180
 TEMPLATES = Path(str(resources.files("exportcast.reports") / "templates"))
 # Sheet name -> bundle attribute (Summary and Sources are built from report.json).
 SHEETS = {
@@ -79,14 +68,6 @@ SHEETS = {
     "Changes since last run": "changes_since_last_run",  # docs/data-updates.md
     "Vintage track record": "vintage_track",
 }
-
-
-class PdfError(ExportcastError, RuntimeError):
-    """Chromium failed, timed out or wrote no PDF."""
-
-
-class ChromiumMissingError(ExportcastError, FileNotFoundError):
-    """The Chromium binary that prints the PDF is not installed."""
 
 
 @dataclass(frozen=True)
@@ -209,13 +190,17 @@ def render_html(bundle: ReportBundle) -> str:
     return env.get_template("report.html.j2").render(**_context(bundle))
 
 
-def write_pdf(html: Path, pdf: Path, *, chromium: Path = CHROMIUM) -> Path:
+def write_pdf(
+    html: Path, pdf: Path, *, chromium: Path = CHROMIUM, printer: PdfPrinter | None = None
+) -> Path:
     """Print an HTML file to PDF with headless Chromium (fresh profile, no network).
 
     Args:
         html: The HTML file.
         pdf: Destination (written atomically).
-        chromium: The Chromium binary.
+        chromium: The Chromium binary (when no ``printer`` is given).
+        printer: A running :class:`reports.printer.PdfPrinter` (None: one is started and
+            closed for this file).
 
     Returns:
         The PDF path.
@@ -224,38 +209,10 @@ def write_pdf(html: Path, pdf: Path, *, chromium: Path = CHROMIUM) -> Path:
         ChromiumMissingError: The Chromium binary is missing (a ``FileNotFoundError``).
         PdfError: Chromium failed, timed out or wrote no PDF (a ``RuntimeError``).
     """
-    binary = shutil.which(str(chromium))
-    if binary is None:
-        raise ChromiumMissingError(
-            f"cannot print the PDF: Chromium not found at {chromium} "
-            "(install Debian's chromium package or pass chromium=...)"
-        )
-
-    def write(tmp: Path) -> None:
-        with tempfile.TemporaryDirectory(prefix="exportcast-chromium-") as profile:
-            cmd = [
-                binary,
-                *CHROMIUM_ARGS,
-                f"--user-data-dir={profile}",
-                f"--print-to-pdf={tmp}",
-                html.resolve().as_uri(),
-            ]
-            try:
-                proc = subprocess.run(
-                    cmd, capture_output=True, text=True, timeout=PDF_TIMEOUT_S, check=False
-                )
-            except subprocess.TimeoutExpired as exc:
-                raise PdfError(
-                    f"{binary} did not print {html.name} within {PDF_TIMEOUT_S} s"
-                ) from exc
-            if proc.returncode != 0 or tmp.stat().st_size == 0:
-                tail = (proc.stderr or "").strip().splitlines()[-5:]
-                raise PdfError(
-                    f"{binary} failed to print {html.name} (exit {proc.returncode}): "
-                    + " | ".join(tail)
-                )
-
-    return atomic_write(pdf, write)
+    if printer is not None:
+        return printer.print_pdf(html, pdf)
+    with PdfPrinter(chromium) as own:
+        return own.print_pdf(html, pdf)
 
 
 def _summary_frame(bundle: ReportBundle) -> pd.DataFrame:
@@ -361,15 +318,22 @@ def write_xlsx(bundle: ReportBundle, path: Path) -> Path:
 
 
 def build_report(
-    bundle_dir: Path, out_dir: Path, *, chromium: Path = CHROMIUM, pdf: bool = True
+    bundle_dir: Path,
+    out_dir: Path,
+    *,
+    chromium: Path = CHROMIUM,
+    pdf: bool = True,
+    printer: PdfPrinter | None = None,
 ) -> ReportFiles:
     """Build ``exportcast-report-<REPORTER>-<last_year>.{html,pdf,xlsx}`` from a bundle.
 
     Args:
         bundle_dir: The report bundle folder (see ``reports.bundle``).
         out_dir: Where the three files go (created if needed).
-        chromium: The Chromium binary that prints the PDF.
+        chromium: The Chromium binary that prints the PDF (when no ``printer`` is given).
         pdf: Print the PDF (False: HTML and XLSX only, no Chromium needed).
+        printer: A Chromium already started (``reports.printer.PdfPrinter``; None: one is
+            started for this report).
 
     Returns:
         Paths of the HTML, PDF (None when ``pdf`` is False) and XLSX files.
@@ -392,7 +356,9 @@ def build_report(
     # waits for Chromium): about 0.7 s less per report on two cores. Both are always awaited,
     # and the workbook's error wins if both fail.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="exportcast-pdf") as pool:
-        printing = pool.submit(write_pdf, html, out_dir / f"{stem}.pdf", chromium=chromium)
+        printing = pool.submit(
+            write_pdf, html, out_dir / f"{stem}.pdf", chromium=chromium, printer=printer
+        )
         try:
             xlsx = write_xlsx(bundle, out_dir / f"{stem}.xlsx")
         finally:

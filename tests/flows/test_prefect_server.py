@@ -168,3 +168,20 @@ def test_install_migrates_only_the_temporary_servers_own_database(tmp_path) -> N
     # the default: $PREFECT_HOME/prefect.db, migrated (here a migrated copy: the no-op path)
     migrated_copy(home / "prefect.db")
     assert _prepare(home) == f"Prefect database: {home / 'prefect.db'} migrated"
+
+
+def test_the_temporary_server_skips_block_registration_unless_the_user_set_it():
+    from exportcast.flows.prefect_server import _no_block_registration
+
+    assert _no_block_registration({}) == {
+        "PREFECT_SERVER_REGISTER_BLOCKS_ON_START": "false",
+        "PREFECT_SERVER_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false",
+    }
+    # a value the user set, under the setting's name or its older alias, is theirs
+    assert _no_block_registration({"PREFECT_API_BLOCKS_REGISTER_ON_START": "true"}) == {
+        "PREFECT_SERVER_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false"
+    }
+    assert _no_block_registration({
+        "PREFECT_SERVER_REGISTER_BLOCKS_ON_START": "true",
+        "PREFECT_MEMOIZE_BLOCK_AUTO_REGISTRATION": "true",
+    }) == {}  # fmt: skip
