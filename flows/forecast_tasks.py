@@ -19,7 +19,7 @@ from exportcast.configs import RunConfig
 from exportcast.features.concentration import concentration_from_paths
 from exportcast.features.panel import series_to_panel
 from exportcast.features.series import REST, ForecastSeries
-from exportcast.flows.cache_keys import cache_key_of, data_logic_key
+from exportcast.flows.cache_keys import RUN_CACHE, data_logic_key
 from exportcast.flows.progress import (
     describe_forecast_conc,
     describe_index_backtest,
@@ -41,7 +41,7 @@ from exportcast.models.paths import path_quantiles
 from exportcast.models.scenarios import ScenarioResult
 
 
-@task(cache_key_fn=cache_key_of, on_completion=report_stage(describe_forecast_conc))
+@task(cache_policy=RUN_CACHE, on_completion=report_stage(describe_forecast_conc))
 def forecast_concentration(
     history: pd.DataFrame,
     engine: EngineResult,
@@ -101,7 +101,7 @@ def forecast_concentration(
     ]
 
 
-@task(cache_key_fn=cache_key_of, on_completion=report_stage(describe_scenarios))
+@task(cache_policy=RUN_CACHE, on_completion=report_stage(describe_scenarios))
 def run_scenarios(
     config: RunConfig,
     tables: dict[str, pd.DataFrame],
@@ -200,7 +200,7 @@ def _parts_in_workers(
 
 
 @task(
-    cache_key_fn=cache_key_of,
+    cache_policy=RUN_CACHE,
     on_completion=report_stage(describe_track_record),
 )
 def fta_track_record(tables: dict[str, pd.DataFrame], *, cache_key: str | None) -> pd.DataFrame:
@@ -255,7 +255,7 @@ def find_opportunities(
     )
 
 
-@task(cache_key_fn=cache_key_of)
+@task(cache_policy=RUN_CACHE)
 def backtest_table(
     engine: EngineResult,
     weo_vintages: pd.DataFrame,
@@ -272,7 +272,7 @@ def backtest_table(
     return engine_backtest_table(engine, weo_vintages, levels=levels, rule=rule)
 
 
-@task(cache_key_fn=cache_key_of, on_completion=report_stage(describe_index_backtest))
+@task(cache_policy=RUN_CACHE, on_completion=report_stage(describe_index_backtest))
 def backtest_index(
     engine: EngineResult,
     fs: ForecastSeries,

@@ -55,8 +55,8 @@ from exportcast.flows import cache_keys, memo_store, run_history, tracking, trac
 from exportcast.flows import report as report_files
 from exportcast.flows.ahead import track_record_ahead, track_record_needed
 from exportcast.flows.cache_keys import (
+    RUN_CACHE,
     cache_key,
-    cache_key_of,
     code_version,
     is_transient,
     scenarios_key,
@@ -167,7 +167,7 @@ def describe_run(config: RunConfig, vintage: str, **extra: Any) -> RunInfo:
     )
 
 
-@task(cache_key_fn=cache_key_of, on_completion=report_stage(describe_panel))
+@task(cache_policy=RUN_CACHE, on_completion=report_stage(describe_panel))
 def build_panel(
     exports: pd.DataFrame,
     reporter: str,
@@ -185,7 +185,7 @@ def build_panel(
     return build_trade_panel(exports, reporter=reporter, start=start, end=end, name=name)
 
 
-@task(cache_key_fn=cache_key_of, on_completion=report_stage(describe_concentration))
+@task(cache_policy=RUN_CACHE, on_completion=report_stage(describe_concentration))
 def compute_concentration(
     panel: pd.DataFrame, dependence_set: tuple[str, ...], *, cache_key: str | None
 ) -> pd.DataFrame:
@@ -196,13 +196,13 @@ def compute_concentration(
     return idx[[*CONCENTRATION_COLUMNS, *shares, "dependence_share"]]
 
 
-@task(cache_key_fn=cache_key_of, on_completion=report_stage(describe_series))
+@task(cache_policy=RUN_CACHE, on_completion=report_stage(describe_series))
 def build_series(panel: pd.DataFrame, min_years: int, *, cache_key: str | None) -> ForecastSeries:
     """Partner series for the engine: one per regular partner, the rest as one series."""
     return split_series(panel, min_years=min_years)
 
 
-@task(cache_key_fn=cache_key_of, on_completion=report_stage(describe_engine))
+@task(cache_policy=RUN_CACHE, on_completion=report_stage(describe_engine))
 def forecast_partners(
     fs: ForecastSeries,
     horizon: int,

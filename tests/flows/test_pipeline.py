@@ -141,6 +141,18 @@ def test_second_identical_run_reuses_heavy_stages(cached_first_run, monkeypatch)
     assert second.mlflow_run_id != first.mlflow_run_id  # every run is tracked
 
 
+def test_cached_results_are_stored_apart_from_their_records(cached_first_run):
+    """A result is the serializer's bytes (no JSON around them); its record names it."""
+    cache = cached_first_run.tmp_path / "cache"
+    records = sorted((cache / cache_keys.RECORDS).iterdir())
+    assert {p.name.split("-")[0] for p in records} >= set(HEAVY)
+    for record in records:
+        meta = json.loads(record.read_text())
+        assert meta["storage_key"] == str(cache / record.name)
+        assert meta["serializer"]["type"] == "pickle"
+        assert not (cache / record.name).read_bytes().startswith(b"{")
+
+
 def test_changed_config_recomputes_but_output_location_does_not(cached_first_run, monkeypatch):
     tmp_path, cache = cached_first_run.tmp_path, cached_first_run.cache
     indices = _counting(monkeypatch, "concentration_index")
