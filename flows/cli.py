@@ -194,6 +194,7 @@ def _run(
 
     # Prefect's temporary server (launched by the command) starts while the pipeline imports
     from exportcast.flows.pipeline import run_pipeline
+    from exportcast.flows.prefetch import prefetch_data
     from exportcast.flows.tracking_store import preload
 
     preload(cfg.tracking.uri)  # MLflow too, if the server is still starting
@@ -203,6 +204,7 @@ def _run(
     log = (
         (lambda _: None) if quiet else (lambda m: console.print(m, highlight=False, soft_wrap=True))
     )
+    prefetch_data(cfg)  # the snapshot is read while the server starts (flows/prefetch.py)
     try:
         with _sigterm_as_interrupt():
             return run_pipeline(cfg, log=log, temporary_api=server_ready(), release_workers=True)

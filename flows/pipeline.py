@@ -51,7 +51,7 @@ from exportcast.features.provisional import (
     with_rest_remainder,
 )
 from exportcast.features.series import ForecastSeries, check_dependence_modelled, split_series
-from exportcast.flows import cache_keys, memo_store, run_history, tracking, tracking_store
+from exportcast.flows import cache_keys, memo_store, prefetch, run_history, tracking, tracking_store
 from exportcast.flows import report as report_files
 from exportcast.flows.ahead import track_record_ahead, track_record_needed
 from exportcast.flows.cache_keys import (
@@ -139,8 +139,13 @@ def load_data(source: str, snapshot_dir: Path, raw_dir: Path | None) -> Snapshot
     if source == "raw":
         assert raw_dir is not None  # guaranteed by the schema
         build_snapshot(raw_dir, folder, log=lambda _: None)
-    optional = [t for t in OPTIONAL_TABLES if t in read_manifest(folder)["tables"]]
-    return load_snapshot(folder, [*SNAPSHOT_TABLES, *optional])
+    tables = run_tables(folder)
+    return prefetch.take(folder, tables) or load_snapshot(folder, tables)  # flows/prefetch.py
+
+
+def run_tables(folder: Path) -> list[str]:
+    """The snapshot tables a run reads from ``folder`` (``release_rest`` when it has one)."""
+    return [*SNAPSHOT_TABLES, *(t for t in OPTIONAL_TABLES if t in read_manifest(folder)["tables"])]
 
 
 def describe_run(config: RunConfig, vintage: str, **extra: Any) -> RunInfo:
