@@ -16,7 +16,6 @@ Chromium's printing keeps the second core busy itself; it was not kept.
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +62,8 @@ def finish_run(
     charts = cache_keys.cache_dir(config) / "charts" if config.cache.enabled else None
     report = bundle is not None and config.report.enabled
     # Chromium starts now, on the second core, while this process records the MLflow run
-    with PdfPrinter() if report and config.report.pdf else contextlib.nullcontext() as printer:
+    printer = PdfPrinter() if report and config.report.pdf else None
+    try:
         with use_cache_dir(charts):  # the MLflow chart is kept with the report's
             record = log_run(
                 mlrun,
@@ -81,4 +81,7 @@ def finish_run(
         folder = write_outputs(concentration, run, record, engine, bundle, report).path
         if report:
             make_report(folder, run, record, config.report.pdf, charts, printer)
+    finally:
+        if printer is not None:  # Chromium exits while the run ends (reports/printer.py)
+            printer.close(wait=False)
     return folder

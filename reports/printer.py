@@ -33,6 +33,7 @@ import select
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 from types import TracebackType
@@ -225,25 +226,39 @@ class PdfPrinter:
         lines = self._stderr.read().decode(errors="replace").strip().splitlines()
         return " | ".join(lines[-5:]) or "no error output"
 
-    def close(self) -> None:
-        """Close the browser (5 s, then killed) and remove its profile. Safe to call twice."""
+    def close(self, *, wait: bool = True) -> None:
+        """Close the browser (5 s, then killed) and remove its profile. Safe to call twice.
+
+        ``wait=False`` asks Chromium to close and returns at once (it takes about 0.13 s):
+        a thread waits for it and removes the profile, and the interpreter waits for that
+        thread before it exits (not a daemon).
+        """
         process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(OSError):  # a broken pipe too: it is exiting anyway
+                self._next_id += 1
+                message = {"id": self._next_id, "method": "Browser.close", "params": {}}
+                assert process.stdin is not None
+                os.write(process.stdin.fileno(), json.dumps(message).encode() + b"\0")
+        if wait:
+            self._reap(process)
+        else:
+            threading.Thread(
+                target=self._reap, args=(process,), name="exportcast-chromium-close"
+            ).start()
+
+    def _reap(self, process: subprocess.Popen[bytes] | None) -> None:
+        """Wait for Chromium to exit (kill it after 5 s), close the pipes, remove the profile."""
         if process is not None:
-            if process.poll() is None:
-                with contextlib.suppress(BrokenPipeError, OSError):
-                    self._next_id += 1
-                    message = {"id": self._next_id, "method": "Browser.close", "params": {}}
-                    assert process.stdin is not None
-                    os.write(process.stdin.fileno(), json.dumps(message).encode() + b"\0")
-                try:
-                    process.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
             for pipe in (process.stdin, process.stdout):
                 if pipe is not None:
                     pipe.close()
-        if self._profile is not None:
-            self._profile.cleanup()
-            self._profile = None
+        profile, self._profile = self._profile, None
+        if profile is not None:
+            profile.cleanup()
         self._stderr.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,15 @@ def test_chromium_gets_the_pipe_on_3_and_4_and_nothing_else_of_this_process(tmp_
     assert pipes == [3, 4]
     assert fds["0"] == "/dev/null"
     assert not [t for t in fds.values() if "sentinel" in t or t.startswith("socket:")]
+
+
+def test_closing_without_waiting_ends_chromium_on_a_thread_the_interpreter_joins():
+    printer = PdfPrinter()
+    process, profile = printer._process, Path(printer._profile.name)
+    printer.close(wait=False)  # returns while Chromium exits
+    closers = [t for t in threading.enumerate() if t.name == "exportcast-chromium-close"]
+    assert closers and not any(t.daemon for t in closers)  # joined before the process exits
+    for closer in closers:
+        closer.join(timeout=10)
+    assert process.poll() is not None
+    assert not profile.exists()
