@@ -88,19 +88,55 @@ def _cpu_times() -> tuple[int, int] | None:
 def busy_cores(interval: float = 0.1) -> float | None:
     """How many cores other processes keep busy now (sampled over ``interval`` seconds).
 
-    This process sleeps while it samples, so what is busy is someone else: a test worker, a
-    benchmark, another run. Unlike the 1-minute load average it does not lag: an idle machine
-    right after a heavy job reads idle. None where ``/proc/stat`` is missing.
+    What this process and its descendants use meanwhile is left out (Prefect's temporary
+    server answering the run's first requests, a prefetch thread): they are the run, not
+    someone else; counted, they had kept the track record's process from starting in every
+    cold run once the server started earlier (2026-12-04). What is left is someone else's: a
+    test worker, a benchmark, another run. Unlike the 1-minute load average it does not lag:
+    an idle machine right after a heavy job reads idle. None where ``/proc/stat`` is missing.
     """
-    first = _cpu_times()
+    first, own_first = _cpu_times(), _own_jiffies()
     if first is None:
         return None
     time.sleep(interval)
-    second = _cpu_times()
+    second, own_second = _cpu_times(), _own_jiffies()
     if second is None or second[1] <= first[1]:
         return None
-    share = (second[0] - first[0]) / (second[1] - first[1])
+    others = (second[0] - first[0]) - max(0, own_second - own_first)
+    share = max(0, others) / (second[1] - first[1])
     return share * (os.cpu_count() or 1)
+
+
+def _own_jiffies() -> int:
+    """CPU jiffies (user + system) used so far by this process and its descendants (``/proc``).
+
+    Processes of the tree that exit meanwhile take theirs with them; :func:`busy_cores`
+    clamps the difference at 0.
+    """
+    parents: dict[int, int] = {}
+    jiffies: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                data = f.read()
+        except OSError:  # exited meanwhile
+            continue
+        # "pid (comm) state ppid ... utime stime": fields after the name, which may hold spaces
+        fields = data[data.rindex(b")") + 2 :].split()
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        jiffies[pid] = int(fields[11]) + int(fields[12])
+    children: dict[int, list[int]] = {}
+    for pid, ppid in parents.items():
+        children.setdefault(ppid, []).append(pid)
+    total, todo = 0, [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        total += jiffies.get(pid, 0)
+        todo.extend(children.get(pid, ()))
+    return total
 
 
 def _child(conn: Connection, tables_conn: Connection) -> None:

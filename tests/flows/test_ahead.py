@@ -54,22 +54,37 @@ def test_without_proc_stat_the_load_average_decides(monkeypatch):
     assert wanted() is False
 
 
-@pytest.mark.integration  # a busy child process
-def test_busy_cores_sees_another_process_working():
+@pytest.mark.integration  # a busy process of someone else, then one of this process
+def test_busy_cores_counts_other_processes_not_this_ones_children():
     import subprocess
     import sys
+    import time
 
-    spin = subprocess.Popen(
-        [sys.executable, "-c", "import time\nt=time.time()\nwhile time.time()-t<3: pass"]
-    )
+    loop = "import time\nt=time.time()\nwhile time.time()-t<3: pass"
+    # someone else's: started by a shell that exits at once (the spinner is not our child)
+    subprocess.run(["/bin/sh", "-c", f'"{sys.executable}" -c "{loop}" >/dev/null 2>&1 &'],
+                   check=True)  # fmt: skip
+    time.sleep(0.3)  # past its start
+    assert ahead_mod.busy_cores(0.5) >= 0.7
+    # the run's own processes (Prefect's server, say) are counted as its own, not someone else's
+    ours = subprocess.Popen([sys.executable, "-c", loop])
     try:
-        import time
-
-        time.sleep(0.3)  # the child is past its start
-        assert ahead_mod.busy_cores(0.5) >= 0.7
+        time.sleep(0.3)
+        before = ahead_mod._own_jiffies()
+        time.sleep(0.5)
+        assert ahead_mod._own_jiffies() - before >= 25  # >= 0.25 s of the child's CPU (1/100 s)
     finally:
-        spin.kill()
-        spin.wait()
+        ours.kill()
+        ours.wait()
+
+
+def test_busy_cores_leaves_out_what_the_run_itself_used(monkeypatch):
+    ticks = iter([(1000, 2000), (1150, 2200)])  # 150 busy of 200 jiffies: 1.5 of 2 cores
+    own = iter([500, 560])  # 60 of them this process and its children
+    monkeypatch.setattr(ahead_mod, "_cpu_times", lambda: next(ticks))
+    monkeypatch.setattr(ahead_mod, "_own_jiffies", lambda: next(own))
+    monkeypatch.setattr(ahead_mod.os, "cpu_count", lambda: 2)
+    assert ahead_mod.busy_cores(0) == pytest.approx(0.9)
 
 
 def test_needed_only_with_scenarios_and_no_cached_track_record(tmp_path):
