@@ -59,7 +59,7 @@ WHOLE_SCENARIO = re.compile(r"\brun_scenario\(")
 # real services and processes short of the whole flow (Chromium printing a report's PDF too)
 SERVICES = re.compile(
     r"\bsubprocess\.|\bPopen\(|\bsys\.executable\b|\bmultiprocessing\.|\.Process\("
-    r"|\b(?:build_report|write_pdf)\("
+    r"|\b(?:build_report|write_pdf|PdfPrinter)\("
 )
 BROWSER_FIXTURES = {"chromium_page"}
 SERVICE_FIXTURES = {"prefect_harness", "prefect_api_url", "prefect_server", "mlflow_server", "raw"}
