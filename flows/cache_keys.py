@@ -35,6 +35,7 @@ __all__ = [
     "code_version",
     "data_logic_key",
     "is_transient",
+    "records_dir",
     "scenario_digest",
     "scenarios_key",
     "source_hash",
@@ -163,10 +164,10 @@ def cached_result(config: RunConfig, task_name: str, key: str) -> Path:
     """The record of ``task_name``'s cached result under ``key`` (it exists once the result does).
 
     Prefect writes a result to ``cache.dir/<task key>`` and then its record (which serializer,
-    when) to ``cache.dir/records/<task key>`` (:class:`RunCachePolicy`), named by the task's
-    cache key (:func:`cache_key_of`).
+    where) to :func:`records_dir` ``/<task key>`` (:class:`RunCachePolicy`), named by the
+    task's cache key (:func:`cache_key_of`).
     """
-    return cache_dir(config) / RECORDS / _task_key(task_name, key)
+    return records_dir(cache_dir(config)) / _task_key(task_name, key)
 
 
 def _task_key(task_name: str, key: str) -> str:
@@ -179,7 +180,19 @@ def cache_key_of(context: TaskRunContext, parameters: dict[str, Any]) -> str | N
     return None if key is None else _task_key(context.task.name, key)
 
 
-RECORDS = "records"  # result records' metadata, in cache.dir
+RECORDS = "records"  # result records' metadata, in cache.dir (records_dir)
+
+
+def records_dir(results: Path) -> Path:
+    """Where the records of the results in ``results`` are: ``records-<hash of its path>``.
+
+    A record names its result by absolute path, which Prefect reads back as it is: in a cache
+    folder moved or copied elsewhere (a renamed checkout) every read failed with "outside of
+    the base path" and the run stopped. Named by the folder's resolved path, the records of a
+    moved folder are not found there: its stages are computed again and recorded anew.
+    """
+    resolved = Path(results).expanduser().resolve()
+    return resolved / f"{RECORDS}-{hashlib.sha256(str(resolved).encode()).hexdigest()[:12]}"
 
 
 class RunCachePolicy(CacheKeyFnPolicy):
@@ -189,16 +202,16 @@ class RunCachePolicy(CacheKeyFnPolicy):
     metadata and the pickled result in base64; reading the forecasts' 44 MB back took 0.25 s
     (JSON, base64 and pydantic; 0.6 s the first time in a process) against 0.03 s to unpickle
     the same bytes (2026-12-04). With a ``key_storage`` it writes the pickle as it is
-    (``cache.dir/<key>``) and the metadata beside it (``cache.dir/records/<key>``), and reads
-    them the same way. The folder follows the run's result folder
+    (``cache.dir/<key>``) and the metadata beside it (``cache.dir/records-<hash>/<key>``,
+    :func:`records_dir`), and reads them the same way. The folder follows the run's result folder
     (``PREFECT_RESULTS_LOCAL_STORAGE_PATH``, set from ``cache.dir`` by
     ``flows.pipeline.prefect_settings``), so the policy is one object for every run.
     """
 
     @property  # type: ignore[override]
     def key_storage(self) -> Path:
-        """``<the run's result folder>/records``."""
-        return Path(PREFECT_RESULTS_LOCAL_STORAGE_PATH.value()) / RECORDS
+        """:func:`records_dir` of the run's result folder."""
+        return records_dir(Path(PREFECT_RESULTS_LOCAL_STORAGE_PATH.value()))
 
     @key_storage.setter
     def key_storage(self, value: object) -> None:

@@ -15,6 +15,7 @@ import pytest
 
 from exportcast.configs import load_config
 from exportcast.flows import ahead as ahead_mod
+from exportcast.flows import cache_keys
 from exportcast.flows.ahead import AHEAD, TrackRecordAhead, track_record_ahead, wanted
 from exportcast.flows.cache_keys import data_logic_key
 
@@ -91,11 +92,11 @@ def test_needed_only_with_scenarios_and_no_cached_track_record(tmp_path):
     cfg = load_config(overrides=[f"cache.dir={tmp_path}"])
     run = SimpleNamespace(vintage="abc123", cache_key="abc123-x-y")
     assert ahead_mod.track_record_needed(cfg, run) is True
-    name = f"fta_track_record-{data_logic_key('abc123')}"
-    (tmp_path / name).write_bytes(b"cached")  # Prefect writes the result first ...
+    record = cache_keys.cached_result(cfg, "fta_track_record", data_logic_key("abc123"))
+    (tmp_path / record.name).write_bytes(b"cached")  # Prefect writes the result first ...
     assert ahead_mod.track_record_needed(cfg, run) is True  # ... a result without its record
-    (tmp_path / "records").mkdir()
-    (tmp_path / "records" / name).write_bytes(b"{}")  # ... then its record
+    record.parent.mkdir()
+    record.write_bytes(b"{}")  # ... then its record
     assert ahead_mod.track_record_needed(cfg, run) is False
     assert ahead_mod.track_record_needed(cfg, SimpleNamespace(vintage="abc123", cache_key=None))
     no_scen = load_config(overrides=[f"cache.dir={tmp_path}", "scenarios=[]"])

@@ -130,3 +130,35 @@ def test_code_version_ignores_scenario_files_but_not_code(tmp_path, monkeypatch)
     assert cache_keys.code_version() == clean
     (tmp_path / "configs/default.yaml").write_text("x: 2\n")  # a config default is code
     assert cache_keys.code_version().startswith(clean + "+dirty.")
+
+
+def test_a_moved_cache_folder_is_computed_again_not_misread(tmp_path, prefect_harness):
+    """A record names its result by absolute path; a moved folder's records are not used."""
+    import shutil
+
+    from prefect import flow, task
+    from prefect.settings import PREFECT_RESULTS_LOCAL_STORAGE_PATH, temporary_settings
+
+    calls: list[int] = []
+
+    @task(cache_policy=cache_keys.RUN_CACHE)
+    def double(x: int, *, cache_key: str | None) -> int:
+        calls.append(x)
+        return 2 * x
+
+    @flow
+    def twice(x: int) -> int:
+        return double(x, cache_key="k")
+
+    first, moved = tmp_path / "cache", tmp_path / "renamed"
+    with temporary_settings({PREFECT_RESULTS_LOCAL_STORAGE_PATH: first}):
+        assert twice(3) == 6
+        assert twice(3) == 6  # from the cache
+    assert calls == [3]
+    assert (cache_keys.records_dir(first) / "double-k").is_file()
+    shutil.move(first, moved)
+    with temporary_settings({PREFECT_RESULTS_LOCAL_STORAGE_PATH: moved}):
+        assert twice(3) == 6  # computed again: the old records point into the old folder
+        assert twice(3) == 6
+    assert calls == [3, 3]
+    assert cache_keys.records_dir(moved).name != cache_keys.records_dir(first).name

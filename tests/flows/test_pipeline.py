@@ -144,11 +144,11 @@ def test_second_identical_run_reuses_heavy_stages(cached_first_run, monkeypatch)
 def test_cached_results_are_stored_apart_from_their_records(cached_first_run):
     """A result is the serializer's bytes (no JSON around them); its record names it."""
     cache = cached_first_run.tmp_path / "cache"
-    records = sorted((cache / cache_keys.RECORDS).iterdir())
+    records = sorted(cache_keys.records_dir(cache).iterdir())
     assert {p.name.split("-")[0] for p in records} >= set(HEAVY)
     for record in records:
         meta = json.loads(record.read_text())
-        assert meta["storage_key"] == str(cache / record.name)
+        assert meta["storage_key"] == str(cache.resolve() / record.name)
         assert meta["serializer"]["type"] == "pickle"
         assert not (cache / record.name).read_bytes().startswith(b"{")
 
