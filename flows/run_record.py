@@ -67,6 +67,23 @@ def log_run(
     same with the suffix ``_by_h`` per horizon (step = years ahead). ``fta_track`` (the FTA
     track record) adds ``fta_track_*`` metrics and ``fta_track_record.csv``.
     """
+    with mlrun.batched():  # its metrics in one log_batch call or few (flows/tracking.py)
+        _log_results(mlrun, concentration, run, engine, series, scenarios, index_track,
+                     backtest_table, fta_track)  # fmt: skip
+    return mlrun.record
+
+
+def _log_results(
+    mlrun: tracking.TrackedRun,
+    concentration: pd.DataFrame,
+    run: RunInfo,
+    engine: EngineResult | None,
+    series: ForecastSeries | None,
+    scenarios: list[ScenarioResult] | None,
+    index_track: pd.DataFrame | None,
+    backtest_table: pd.DataFrame | None,
+    fta_track: pd.DataFrame | None,
+) -> None:
     history = concentration[concentration["kind"] == "history"]
     shares = [f"share_{c}" for c in run.dependence_set]
     mlrun.log_series(history, [*INDEX_METRICS, *shares, "dependence_share"], step="year")
@@ -96,7 +113,6 @@ def log_run(
     # pipeline names it): an identical rerun imports no matplotlib (0.4 s)
     png = dependence_png(history, reporter=run.reporter, partners=tuple(run.dependence_set))
     mlrun.log_bytes(base64.b64decode(png.removeprefix(PNG_PREFIX)), "dependence_share.png")
-    return mlrun.record
 
 
 def run_title(run: RunInfo, last_year: int, model: str | None = None) -> str:

@@ -222,3 +222,70 @@ def test_preload_leaves_a_store_it_cannot_open_to_the_run(tmp_path):
         ),
     ):
         pass
+
+
+def _counting_batches(run, monkeypatch) -> list[tuple[int, int]]:
+    """(metrics, params) of every log_batch call the run's client makes."""
+    calls: list[tuple[int, int]] = []
+    real = run._client.log_batch
+
+    def log_batch(run_id, metrics=(), params=(), **kwargs):
+        calls.append((len(metrics), len(params)))
+        return real(run_id, metrics=metrics, params=params, **kwargs)
+
+    monkeypatch.setattr(run._client, "log_batch", log_batch)
+    return calls
+
+
+def test_a_batched_block_sends_its_metrics_and_params_in_one_call(store, experiment, monkeypatch):
+    with tracked_run(store, experiment) as run:
+        calls = _counting_batches(run, monkeypatch)
+        with run.batched():
+            run.log_series(_history(), ["hhi", "dependence_share"], step="year")
+            run.log_metrics({"overall_MASE": 0.9, "nan": float("nan")})
+            run.log_params({"title": "t", "origin": 2021})
+            assert calls == []  # nothing sent inside the block
+        assert calls == [(11, 2)]
+        run.log_metrics({"after": 1.0})  # outside a block: at once
+        assert calls == [(11, 2), (1, 0)]
+    (found,) = _runs(store.uri, experiment)
+    history = MlflowClient(store.uri).get_metric_history(found.info.run_id, "hhi")
+    assert sorted(m.step for m in history) == list(range(2000, 2005))
+    assert found.data.params == {"title": "t", "origin": "2021"}
+    assert found.data.metrics["overall_MASE"] == 0.9 and "nan" not in found.data.metrics
+
+
+def test_batches_keep_mlflows_limits_and_a_repeated_param_apart(store, experiment, monkeypatch):
+    with tracked_run(store, experiment) as run:
+        calls = _counting_batches(run, monkeypatch)
+        with run.batched():
+            run.log_params({f"p{i}": i for i in range(150)})
+            run.log_metrics({f"m{i}": float(i) for i in range(1500)})
+            run.log_params({"p0": 0})  # the same key again (same value: allowed by MLflow)
+        assert calls[:3] == [(900, 100), (600, 50), (0, 1)]
+        assert all(m + p <= 1000 and p <= 100 for m, p in calls)
+    (found,) = _runs(store.uri, experiment)
+    assert len(found.data.metrics) == 1500 and len(found.data.params) == 150
+
+
+def test_what_a_batched_block_logged_before_an_error_is_kept(store, experiment):
+    with (
+        pytest.raises(ZeroDivisionError),
+        tracked_run(store, experiment) as run,
+        run.batched(),
+    ):
+        run.log_metrics({"before": 1.0})
+        _ = 1 / 0
+    (found,) = _runs(store.uri, experiment)
+    assert found.info.status == "FAILED"
+    assert found.data.metrics == {"before": 1.0}
+
+
+def test_a_nested_run_sends_its_scores_at_its_end(store, experiment):
+    with tracked_run(store, experiment) as run, run.nested_run("Drift") as child:
+        child.log_metrics({"overall_MASE": 1.0})
+        child.log_series(_history(), ["hhi"], step="year")
+        assert child._pending is not None and len(child._pending[0]) == 6
+    child_run = MlflowClient(store.uri).get_run(child.run_id)
+    assert child_run.data.metrics == {"overall_MASE": 1.0, "hhi": 0.1}
+    assert child_run.info.status == "FINISHED"
