@@ -85,11 +85,14 @@ class TrackedRun:
         if self._pending is None:
             self._send(metrics, params)
             return
-        if {p.key for p in params} & {p.key for p in self._pending[1]}:
-            self._flush()  # a key logged twice goes in a call of its own, as without batching
-            self._pending = ([], [])
-        self._pending[0].extend(metrics)
-        self._pending[1].extend(params)
+        pending_metrics, pending_params = self._pending
+        if {p.key for p in params} & {p.key for p in pending_params}:
+            # a key logged twice goes in a call of its own, as without batching
+            self._send(pending_metrics, pending_params)
+            pending_metrics.clear()
+            pending_params.clear()
+        pending_metrics.extend(metrics)
+        pending_params.extend(params)
 
     def _send(self, metrics: list[Any], params: list[Any]) -> None:
         while metrics or params:

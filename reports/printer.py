@@ -166,24 +166,21 @@ class PdfPrinter:
         self._event("Page.loadEventFired", session, deadline)
         printed = self._call("Page.printToPDF", PRINT_PARAMS, deadline, session)
         self._call("Target.closeTarget", {"targetId": target}, deadline)
+        self._events.clear()  # the closed tab's other events (frames, lifecycle) are of no use
         return base64.b64decode(printed["data"])
 
     def _call(
         self, method: str, params: dict[str, Any], deadline: float, session: str | None = None
     ) -> dict[str, Any]:
         """Send one command and return its result (events read meanwhile are kept)."""
-        assert self._process is not None and self._process.stdin is not None
-        self._next_id += 1
-        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params}
-        if session is not None:
-            message["sessionId"] = session
+        assert self._process is not None
         try:
-            os.write(self._process.stdin.fileno(), json.dumps(message).encode() + b"\0")
+            sent = self._write(self._process, method, params, session)
         except BrokenPipeError:
             raise _Gone from None
         while True:
             answer = self._message(deadline)
-            if answer.get("id") != self._next_id:
+            if answer.get("id") != sent:
                 self._events.append(answer)
                 continue
             if "error" in answer:
@@ -194,6 +191,22 @@ class PdfPrinter:
                 )
             result: dict[str, Any] = answer.get("result", {})
             return result
+
+    def _write(
+        self,
+        process: subprocess.Popen[bytes],
+        method: str,
+        params: dict[str, Any],
+        session: str | None = None,
+    ) -> int:
+        """Send one command to Chromium (a NUL-terminated JSON message); return its id."""
+        assert process.stdin is not None
+        self._next_id += 1
+        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params}
+        if session is not None:
+            message["sessionId"] = session
+        os.write(process.stdin.fileno(), json.dumps(message).encode() + b"\0")
+        return self._next_id
 
     def _event(self, method: str, session: str, deadline: float) -> dict[str, Any]:
         """Wait for an event of the session (one read before its command's answer counts)."""
@@ -236,10 +249,7 @@ class PdfPrinter:
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
             with contextlib.suppress(OSError):  # a broken pipe too: it is exiting anyway
-                self._next_id += 1
-                message = {"id": self._next_id, "method": "Browser.close", "params": {}}
-                assert process.stdin is not None
-                os.write(process.stdin.fileno(), json.dumps(message).encode() + b"\0")
+                self._write(process, "Browser.close", {})
         if wait:
             self._reap(process)
         else:
